@@ -1,0 +1,246 @@
+"""Reverse-mode differentiation: ``backward`` and ``grad`` with torch's meaning.
+
+The pass is iterative (no recursion, so a chain of 100,000 ops is fine): one walk finds the nodes
+reachable from the outputs and orders them topologically; then each node runs once, after every
+gradient meant for it has arrived.  Gradients arriving at a node are checked against the shape and
+dtype of the tensor they belong to: a broadcast gradient is summed back to that shape here, once for
+every op, and cast to that tensor's dtype (so a leaf's grad keeps the leaf's dtype).
+
+VJPs are written with engine ops. With ``create_graph`` they run with grad mode on and so record
+the backward pass as a differentiable graph; otherwise they run under ``no_grad`` and record
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine import errors
+from engine.context import current as current_context
+from engine.errors import AutogradError, ShapeError
+from engine.grad_mode import set_grad_enabled
+from engine.graph import AccumulateGrad, Node
+from engine.tensor import Tensor, ops
+
+Target = tuple[Node, int]
+
+
+def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None] | None = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Sequence[Tensor] | None = None) -> None:
+    """torch.autograd.backward: accumulate d(tensors)/d(leaf) into each leaf's ``.grad``."""
+    if inputs is not None and len(inputs) == 0:
+        raise AutogradError(errors.EMPTY_INPUTS)
+    seeds = _make_seeds(tensors, grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is None:
+        _run(tensors, seeds, retain_graph, create_graph, None)
+        return
+    targets = [_target(t) for t in inputs]
+    found = _run(tensors, seeds, retain_graph, create_graph, targets)
+    with set_grad_enabled(create_graph):
+        for t, g in zip(inputs, found, strict=True):
+            if g is not None:
+                _accumulate(t, g, create_graph)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool | None = None) -> tuple[Tensor | None, ...]:
+    """torch.autograd.grad: the gradients of ``outputs`` with respect to ``inputs``, returned
+    rather than accumulated into ``.grad``."""
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    for t in ins:
+        if not t.requires_grad:
+            raise AutogradError(errors.NOT_REQUIRING_GRAD)
+    seeds = _make_seeds(outs, grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = _run(outs, seeds, retain_graph, create_graph, [_target(t) for t in ins])
+    if not allow_unused:
+        for i, g in enumerate(found):
+            if g is None:
+                raise AutogradError(errors.unused_input(i))
+    return tuple(found)
+
+
+def _target(t: Tensor) -> Target:
+    node, nr = t._edge()
+    if node is None:
+        raise AutogradError(errors.NOT_REQUIRING_GRAD)
+    return node, nr
+
+
+def _make_seeds(outputs: Sequence[Tensor], grads: Sequence[Tensor | None] | None
+                ) -> list[Tensor | None]:
+    """torch's _make_grads: check given seeds' shapes, make ones for scalar outputs."""
+    if grads is None:
+        grads = [None] * len(outputs)
+    if len(grads) != len(outputs):
+        raise AutogradError(
+            f"grad requires one gradient per output: got {len(grads)} for {len(outputs)} outputs"
+        )
+    seeds: list[Tensor | None] = []
+    for i, (out, g) in enumerate(zip(outputs, grads, strict=True)):
+        if g is not None:
+            if tuple(g.shape) != tuple(out.shape):
+                raise AutogradError(errors.shape_mismatch(i, g.shape, out.shape))
+            seeds.append(g)
+        elif out.requires_grad:
+            if out.numel() != 1:
+                raise AutogradError(errors.IMPLICIT_SCALAR)
+            seeds.append(ops.ones_like(out))
+        else:
+            seeds.append(None)
+    return seeds
+
+
+def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph: bool,
+         create_graph: bool, targets: list[Target] | None) -> list[Tensor | None]:
+    """Run the backward pass. With ``targets`` nothing is accumulated: the gradient reaching each
+    target edge is returned instead (and only the part of the graph leading to them runs)."""
+    roots: list[tuple[Node, int, Tensor | None]] = []
+    for i, out in enumerate(outputs):
+        node, nr = out._edge()
+        if node is None:
+            raise AutogradError(errors.no_grad_fn(i))
+        roots.append((node, nr, seeds[i]))
+
+    order = _topological_order([r[0] for r in roots])
+    needed = None if targets is None else _leading_to({n for n, _ in targets}, order)
+    wanted: dict[Node, list[int]] = {}
+    for n, nr in targets or ():
+        wanted.setdefault(n, []).append(nr)
+    captured: dict[Target, Tensor | None] = {}
+    anomaly = current_context()
+    check_anomaly = anomaly is not None and anomaly.detect_anomaly
+
+    buffers: dict[Node, list[Any]] = {}
+    with set_grad_enabled(create_graph):
+        for node, nr, seed in roots:
+            if seed is not None:
+                _deliver(buffers, node, nr, seed)
+        for node in order:
+            buf = buffers.pop(node, None)
+            if buf is None or (needed is not None and node not in needed):
+                continue
+            if node in wanted:
+                for nr in wanted[node]:
+                    captured[(node, nr)] = buf[nr]
+            if isinstance(node, AccumulateGrad):
+                if targets is None:
+                    _accumulate(node.variable, buf[0], create_graph)
+                continue
+            if node._retained:
+                _fill_retained(node, buf, create_graph)
+            if needed is not None and not any(n in needed for n, _ in node.next_functions):
+                continue  # a target's own node: its inputs are of no interest
+            assert node.vjp is not None
+            grads_in = node.vjp(node, buf[0] if len(buf) == 1 else _fill_missing(node, buf))
+            if check_anomaly:
+                from engine.anomaly import check_backward
+
+                check_backward(node, grads_in)
+            if not retain_graph:
+                node.release()
+            for (nxt, nr), g in zip(node.next_functions, grads_in, strict=True):
+                if nxt is None or g is None or (needed is not None and nxt not in needed):
+                    continue
+                _deliver(buffers, nxt, nr, g)
+    if targets is None:
+        return []
+    return [captured.get(t) for t in targets]
+
+
+def _topological_order(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from ``roots``, each after every node that sends it a gradient."""
+    pending: dict[Node, int] = {}
+    stack = list(dict.fromkeys(roots))
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            pending[nxt] = pending.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    ready = [n for n in dict.fromkeys(roots) if n not in pending]
+    order: list[Node] = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            left = pending[nxt] - 1
+            pending[nxt] = left
+            if left == 0:
+                ready.append(nxt)
+    return order
+
+
+def _leading_to(target_nodes: set[Node], order: list[Node]) -> set[Node]:
+    """The nodes from which some target can be reached (targets included)."""
+    needed = set()
+    for node in reversed(order):
+        if node in target_nodes or any(n in needed for n, _ in node.next_functions):
+            needed.add(node)
+    return needed
+
+
+def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> None:
+    shape, dtype = node.out_meta[nr]
+    if g.shape != shape:
+        g = _sum_to(g, shape, node)
+    if g.dtype is not dtype:
+        g = ops.to(g, dtype)
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * len(node.out_meta)
+    prev = buf[nr]
+    buf[nr] = g if prev is None else prev + g
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
+    """Reduce a broadcast gradient back to ``shape`` (the one place broadcasting is undone)."""
+    lead = g.ndim - len(shape)
+    ok = lead >= 0 and all(s in (1, gs) for s, gs in zip(shape, g.shape[lead:], strict=True))
+    if not ok:
+        raise ShapeError(
+            f"Function {node.name()} received a gradient of shape {list(g.shape)} but expected "
+            f"a shape compatible with {list(shape)}"
+        )
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    if dims:
+        g = ops.sum(g, dims, keepdim=True)
+    return ops.view(g, list(shape)) if g.shape != shape else g
+
+
+def _fill_missing(node: Node, buf: list[Any]) -> list[Tensor]:
+    """Zeros for the outputs of a multi-output node that received no gradient."""
+    return [g if g is not None else ops.zeros(list(shape), dtype=dt)
+            for g, (shape, dt) in zip(buf, node.out_meta, strict=True)]
+
+
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    if not create_graph and g.grad_fn is not None:
+        g = g.detach()
+    if g.dtype is not t.dtype:
+        g = ops.to(g, t.dtype)
+    t.grad = g if t.grad is None else t.grad + g
+
+
+def _fill_retained(node: Node, buf: list[Any], create_graph: bool) -> None:
+    assert node._retained is not None
+    for nr, ref in node._retained.items():
+        t = ref()
+        if t is not None and buf[nr] is not None:
+            _accumulate(t, buf[nr], create_graph)

@@ -1,0 +1,105 @@
+"""The array backend: the only module that knows which array library holds tensor data.
+
+``GRADSERVE_BACKEND`` picks it once, at import:
+
+* ``numpy`` (default): host memory.
+* ``cupy``: an NVIDIA GPU. Missing CuPy or a missing GPU is an error at start, never a silent
+  fallback to the CPU.
+* ``strict``: numpy behind a wrapper that behaves like CuPy would (no implicit host conversion,
+  only functions CuPy also has). CI runs the engine suite on it to prove that nothing outside this
+  module relies on numpy specifically.
+
+The rest of the engine does array work through ``xp`` (the chosen module) and moves data across the
+host boundary only with :func:`to_host` and :func:`from_host`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend named by GRADSERVE_BACKEND cannot run here."""
+
+
+def _load(name: str) -> tuple[ModuleType, str]:
+    if name == "numpy":
+        return numpy, "cpu"
+    if name == "cupy":
+        try:
+            import cupy  # type: ignore[import-not-found]
+        except ImportError as exc:  # pragma: no cover - depends on the machine
+            raise BackendUnavailable(
+                "GRADSERVE_BACKEND=cupy but CuPy is not installed "
+                f"({exc}); install the 'gpu' extra: pip install 'gradserve[gpu]'"
+            ) from exc
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            raise BackendUnavailable(
+                f"GRADSERVE_BACKEND=cupy but no CUDA device is usable: {exc}"
+            ) from exc
+        if count < 1:  # pragma: no cover
+            raise BackendUnavailable("GRADSERVE_BACKEND=cupy but CUDA reports no GPU")
+        return cupy, "cuda"
+    if name == "strict":
+        from engine import strict_xp
+
+        return strict_xp, "cpu"
+    raise BackendUnavailable(
+        f"GRADSERVE_BACKEND={name!r} is not a backend; choose 'numpy' (default) or 'cupy'"
+    )
+
+
+# torch computes 0/0, log(0) and overflow silently; numpy would warn on each. The answer carries the
+# NaN or infinity itself (and detect_anomaly reports it), so the warnings are noise here.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"engine(\.|$)")
+
+NAME: str = os.environ.get("GRADSERVE_BACKEND", "numpy").strip().lower() or "numpy"
+xp, DEVICE = _load(NAME)
+
+
+def to_host(a: Any) -> numpy.ndarray:
+    """A host numpy copy (or view) of backend array ``a``."""
+    if NAME == "numpy":
+        return numpy.asarray(a)
+    return xp.asnumpy(a)  # CuPy and the strict wrapper both spell it this way
+
+
+def from_host(a: Any, dtype: Any = None) -> Any:
+    """A backend array holding host data ``a`` (a numpy array, nested lists or a number)."""
+    if NAME == "numpy":
+        return numpy.asarray(a, dtype=dtype)
+    return xp.asarray(numpy.asarray(a, dtype=dtype))
+
+
+def info() -> dict[str, str]:
+    return {"backend": NAME, "device": DEVICE, "version": getattr(xp, "__version__", "")}
+
+
+class Generator:
+    """A seeded random generator for one program. Draws on the host, so a seed gives the same
+    numbers on every backend; never touches global RNG state."""
+
+    __slots__ = ("_rng", "seed")
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._rng = numpy.random.default_rng(seed)
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return from_host(self._rng.random(shape, dtype=numpy.float64).astype(dtype))
+
+    def normal(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return from_host(self._rng.standard_normal(shape, dtype=numpy.float64).astype(dtype))
+
+    def integers(self, low: int, high: int, shape: tuple[int, ...], dtype: Any) -> Any:
+        return from_host(self._rng.integers(low, high, size=shape, dtype=numpy.int64).astype(dtype))
+
+    def bernoulli(self, p: float, shape: tuple[int, ...]) -> Any:
+        return from_host(self._rng.random(shape) < p)

@@ -1,0 +1,101 @@
+"""Graph nodes: what a tensor's ``grad_fn`` points at.
+
+A :class:`Node` is one recorded op call. It holds torch's class name for it (``name()``), the
+edges to the nodes that produced its inputs (``next_functions``, as torch builds them: a
+``(node, output_nr)`` pair per input, ``(None, 0)`` for an input that needs no gradient), the
+tensors its VJP needs (``saved``), and the shape and dtype of each output so the backward pass can
+check and reduce incoming gradients.  Leaves that require grad are reached through an
+:class:`AccumulateGrad` node whose ``variable`` is the leaf.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import FREED
+
+if TYPE_CHECKING:
+    from engine.tensor import Tensor
+
+Edge = tuple["Node | None", int]
+# A VJP receives the node and the gradient of each output (a Tensor for single-output nodes, a
+# list for multi-output nodes) and returns one gradient (or None) per edge in next_functions.
+VJP = Callable[["Node", Any], "tuple[Tensor | None, ...]"]
+
+
+class SavedOutput:
+    """An output saved for backward. Stored as its array (not the Tensor) so the node and its own
+    output do not form a reference cycle; unpacked as a tensor whose grad_fn is the node again."""
+
+    __slots__ = ("array", "output_nr")
+
+    def __init__(self, array: Any, output_nr: int) -> None:
+        self.array = array
+        self.output_nr = output_nr
+
+
+class Node:
+    __slots__ = ("_name", "vjp", "next_functions", "_saved", "attrs", "out_meta", "_retained",
+                 "_released", "__weakref__")
+
+    def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
+                 saved: tuple[Any, ...] = (), attrs: Any = None) -> None:
+        self._name = name
+        self.vjp = vjp
+        self.next_functions = next_functions
+        self._saved: tuple[Any, ...] | None = saved
+        self.attrs = attrs  # static values the VJP needs (dims, shapes, scalars)
+        self.out_meta: list[tuple[tuple[int, ...], Any]] = []  # (shape, DType) per output
+        self._retained: dict[int, weakref.ref[Tensor]] | None = None
+        self._released = False
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{self._name} object>"
+
+    def needs(self, i: int) -> bool:
+        """Whether input ``i`` takes a gradient (torch's needs_input_grad)."""
+        return self.next_functions[i][0] is not None
+
+    def saved(self) -> tuple[Any, ...]:
+        """The saved tensors, unpacked; torch's error once they have been freed."""
+        s = self._saved
+        if s is None:
+            from engine.errors import AutogradError
+
+            raise AutogradError(FREED)
+        if not any(isinstance(v, SavedOutput) for v in s):
+            return s
+        from engine.tensor import Tensor
+
+        return tuple(
+            Tensor._from_node(v.array, self, v.output_nr) if isinstance(v, SavedOutput) else v
+            for v in s
+        )
+
+    def release(self) -> None:
+        """Free saved tensors after a backward without retain_graph. Nodes that saved nothing can
+        be run again, exactly as in torch."""
+        if self._saved:
+            self._saved = None
+        self._released = True
+
+    def retain(self, output_nr: int, tensor: Tensor) -> None:
+        if self._retained is None:
+            self._retained = {}
+        self._retained[output_nr] = weakref.ref(tensor)
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf's gradient: backward adds what reaches it into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        super().__init__("AccumulateGrad", None, ())
+        self.variable = variable
+        self.out_meta = [(variable.shape, variable.dtype)]

@@ -1,0 +1,182 @@
+"""What every op module shares: recording a result in the graph, operand and dtype handling, dims.
+
+An op computes its result on backend arrays, then calls :func:`record` with torch's grad_fn name,
+its VJP, the inputs that get an edge in ``next_functions`` and what the VJP must save.  ``record``
+does nothing more than wrap the array when grad mode is off or no input requires grad, which keeps
+the no-grad path (and so first-order backward passes, whose VJPs run under no_grad) cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine import dtypes
+from engine.context import current as current_context
+from engine.dtypes import DType
+from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.grad_mode import is_grad_enabled
+from engine.graph import VJP, Node, SavedOutput
+from engine.tensor import Tensor
+
+Operand = Tensor | bool | int | float
+
+# Marks "the op's own output" in a ``saved`` tuple (saved without a reference cycle, see graph.py).
+OUT: Any = object()
+
+
+def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[Any, ...] = (),
+           attrs: Any = None) -> Tensor:
+    """Wrap ``data`` as the op's result, with a grad_fn when any input requires grad.
+
+    ``inputs`` are the op's differentiable arguments in torch's order; a Python number among them
+    gets a ``(None, 0)`` edge, as torch's wrapped numbers do.
+    """
+    if is_grad_enabled():
+        edges = []
+        live = False
+        for t in inputs:
+            if isinstance(t, Tensor) and (t._requires_grad or t.grad_fn is not None):
+                edges.append(t._edge())
+                live = True
+            else:
+                edges.append((None, 0))
+        if live and data.dtype.kind == "f":
+            node = Node(name, vjp, tuple(edges), saved, attrs)
+            out = Tensor._from_node(data, node)
+            node.out_meta = [(out.shape, out.dtype)]
+            if saved and any(s is OUT for s in saved):
+                node._saved = tuple(SavedOutput(data, 0) if s is OUT else s for s in saved)
+            ctx = out._ctx
+            if ctx is not None and ctx.detect_anomaly:
+                from engine.anomaly import check_forward
+
+                check_forward(node, inputs, out)
+            return out
+    return Tensor(data)
+
+
+def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any],
+                 saved: tuple[Any, ...] = (), attrs: Any = None,
+                 differentiable: Sequence[bool] | None = None) -> tuple[Tensor, ...]:
+    """Like :func:`record` for ops with several outputs sharing one node (split, max(dim), ...).
+    Outputs marked not differentiable (indices) get no grad_fn, as in torch."""
+    diff = differentiable or [True] * len(datas)
+    outs = tuple(Tensor(d) for d in datas)
+    if not is_grad_enabled():
+        return outs
+    edges = tuple(t._edge() if isinstance(t, Tensor) else (None, 0) for t in inputs)
+    if all(e[0] is None for e in edges):
+        return outs
+    node = Node(name, vjp, edges, saved, attrs)
+    node.out_meta = [(o.shape, o.dtype) for o in outs]
+    for i, (o, d) in enumerate(zip(outs, diff, strict=True)):
+        if d:
+            o.grad_fn = node
+            o._output_nr = i
+            o._requires_grad = True
+    return outs
+
+
+# ----- operands and dtypes --------------------------------------------------------------------
+def array_of(v: Operand, dt: DType) -> Any:
+    """The array (or Python number) to compute with, in dtype ``dt``."""
+    if isinstance(v, Tensor):
+        a = v._data
+        return a if a.dtype == dt.np else a.astype(dt.np)
+    if dt.category == 2:
+        return float(v)
+    if dt.category == 1:
+        return int(v)
+    return bool(v)
+
+
+def floating(t: Tensor) -> Any:
+    """``t``'s array, cast to the default float dtype if integral (torch's unary float ops)."""
+    a = t._data
+    return a if a.dtype.kind == "f" else a.astype(dtypes.DEFAULT_FLOAT.np)
+
+
+def check_tensor(v: Any, op: str, arg: str = "input") -> Tensor:
+    if not isinstance(v, Tensor):
+        raise DTypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(v).__name__}")
+    return v
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """Normalise a possibly negative dim, with torch's message when out of range."""
+    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not lo <= dim <= hi:
+        raise ShapeError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+        )
+    return dim % max(ndim, 1)
+
+
+def wrap_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """Reduction dims as a sorted tuple of non-negative ints; None or [] mean every dim."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = [dim] if isinstance(dim, int) else list(dim)
+    if not dims:
+        return tuple(range(ndim))
+    out = sorted({wrap_dim(d, ndim) for d in dims})
+    if len(out) != len(dims):
+        raise ShapeError(f"dim {dims} appears multiple times in the list of dims")
+    return tuple(out)
+
+
+def check_alloc(shape: Sequence[int], what: str = "result") -> None:
+    """Refuse, before allocating, a result over the current program's limits."""
+    ctx = current_context()
+    if ctx is not None:
+        n = 1
+        for s in shape:
+            n *= int(s)
+        ctx.check_alloc(n, what)
+
+
+def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """torch's broadcasting of two shapes, with its error message."""
+    n = max(len(a), len(b))
+    pa = (1,) * (n - len(a)) + tuple(a)
+    pb = (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for i, (x, y) in enumerate(zip(pa, pb, strict=True)):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise ShapeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {i}"
+            )
+    return tuple(out)
+
+
+def check_binary(a: Operand, b: Operand) -> None:
+    """Broadcast-check two operands and refuse an oversized result before computing it."""
+    sa = a.shape if isinstance(a, Tensor) else ()
+    sb = b.shape if isinstance(b, Tensor) else ()
+    if sa != sb:
+        check_alloc(broadcast_shapes(sa, sb))
+
+
+def as_int(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ArgumentError(f"argument '{name}' must be int, not {type(v).__name__}")
+    return v
+
+
+def expand_reduced(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool
+                   ) -> Tensor:
+    """Broadcast a reduction's gradient back over the reduced ``dims`` of ``shape``."""
+    from engine import ops
+
+    if not keepdim and dims:
+        kept = list(shape)
+        for d in dims:
+            kept[d] = 1
+        g = ops.view(g, kept)
+    return ops.expand(g, list(shape))

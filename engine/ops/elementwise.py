@@ -1,0 +1,396 @@
+"""Elementwise ops: arithmetic, unary math, activations, comparisons and logic.
+
+Each op's forward is followed by its VJP. VJPs return the gradient in the broadcast shape; the
+backward pass sums it back to each input's shape (engine/autograd.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine import dtypes
+from engine.backend import xp
+from engine.errors import ArgumentError, DTypeError
+from engine.graph import Node
+from engine.ops.core import OUT, Operand, array_of, check_binary, check_tensor, floating, record
+from engine.registry import A, Operand as OperandParam, T, defop
+from engine.tensor import Tensor
+
+_EW = "elementwise"
+_ACT = "activation"
+
+
+def _ops() -> Any:
+    from engine import ops
+
+    return ops
+
+
+# ----- add / sub / rsub -----------------------------------------------------------------------
+def _binary(a: Operand, b: Operand) -> tuple[Any, Any, dtypes.DType]:
+    check_binary(a, b)
+    dt = dtypes.result_type(a, b)
+    return array_of(a, dt), array_of(b, dt), dt
+
+
+def _scaled(x: Any, alpha: Any) -> Any:
+    return x if alpha == 1 else x * alpha
+
+
+@defop("add", [T(), OperandParam(), A("alpha", "number", 1)], grad_fns="AddBackward0",
+       doc="input + alpha * other, broadcasting.", category=_EW)
+def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
+    x, y, _ = _binary(check_tensor(input, "add"), other)
+    return record(x + _scaled(y, alpha), "AddBackward0", _add_vjp, (input, other), attrs=alpha)
+
+
+def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return g, (_scaled(g, node.attrs) if node.needs(1) else None)
+
+
+@defop("sub", [T(), OperandParam(), A("alpha", "number", 1)], grad_fns="SubBackward0",
+       doc="input - alpha * other, broadcasting.", category=_EW)
+def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
+    x, y, dt = _binary(check_tensor(input, "sub"), other)
+    if dt is dtypes.bool_:
+        raise DTypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                         "Use the `^` or `logical_xor()` operator instead.")
+    return record(x - _scaled(y, alpha), "SubBackward0", _sub_vjp, (input, other), attrs=alpha)
+
+
+def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return g, (_scaled(-g, node.attrs) if node.needs(1) else None)
+
+
+@defop("rsub", [T(), OperandParam(), A("alpha", "number", 1)],
+       grad_fns=("RsubBackward1", "RsubBackward0"), doc="other - alpha * input (torch.rsub).",
+       category=_EW)
+def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
+    x, y, _ = _binary(check_tensor(input, "rsub"), other)
+    out = y - _scaled(x, alpha)
+    if isinstance(other, Tensor):
+        return record(out, "RsubBackward0", _rsub_vjp, (input, other), attrs=alpha)
+    return record(out, "RsubBackward1", _rsub_vjp, (input,), attrs=alpha)
+
+
+def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    gi = _scaled(-g, node.attrs) if node.needs(0) else None
+    return (gi,) if len(node.next_functions) == 1 else (gi, g)
+
+
+# ----- mul / div ------------------------------------------------------------------------------
+@defop("mul", [T(), OperandParam()], grad_fns="MulBackward0", doc="input * other, broadcasting.",
+       category=_EW)
+def mul(input: Tensor, other: Operand) -> Tensor:
+    x, y, _ = _binary(check_tensor(input, "mul"), other)
+    return record(x * y, "MulBackward0", _mul_vjp, (input, other), saved=(input, other))
+
+
+def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    a, b = node.saved()
+    return (g * b if node.needs(0) else None), (g * a if node.needs(1) else None)
+
+
+@defop("div", [T(), OperandParam(), A("rounding_mode", "choice", None, optional=True,
+                                       choices=("trunc", "floor"))],
+       grad_fns="DivBackward0", doc="input / other (true division unless rounding_mode).",
+       category=_EW)
+def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tensor:
+    check_tensor(input, "div")
+    check_binary(input, other)
+    dt = dtypes.result_type(input, other)
+    if rounding_mode is None:
+        if dt.category < 2:
+            dt = dtypes.DEFAULT_FLOAT
+        x, y = array_of(input, dt), array_of(other, dt)
+        return record(x / y, "DivBackward0", _div_vjp, (input, other), saved=(input, other))
+    if rounding_mode not in ("trunc", "floor"):
+        raise ArgumentError(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"'{rounding_mode}'"
+        )
+    x, y = array_of(input, dt), array_of(other, dt)
+    if dt.category < 2:
+        if (xp.asarray(y) == 0).any():
+            raise ArgumentError("ZeroDivisionError")
+        q = xp.floor_divide(x, y) if rounding_mode == "floor" else \
+            (xp.trunc(x / y)).astype(dt.np)
+    else:
+        q = xp.floor(x / y) if rounding_mode == "floor" else xp.trunc(x / y)
+    return record(xp.asarray(q, dtype=dt.np), "DivBackward1", _zero_vjp2, (input, other))
+
+
+def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    a, b = node.saved()
+    ga = g / b if node.needs(0) else None
+    gb = -g * a / (b * b) if node.needs(1) else None
+    return ga, gb
+
+
+def _zero_vjp2(node: Node, g: Tensor) -> tuple[Any, ...]:
+    z = _ops().zeros_like(g)
+    return tuple(z if node.needs(i) else None for i in range(len(node.next_functions)))
+
+
+# ----- pow ------------------------------------------------------------------------------------
+@defop("pow", [OperandParam("input"), OperandParam("exponent")],
+       grad_fns=("PowBackward0", "PowBackward1", "PowBackward2"),
+       doc="input ** exponent; either side may be a number.", category=_EW)
+def pow(input: Operand, exponent: Operand) -> Tensor:  # noqa: A001 - torch's name
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise DTypeError("pow() needs at least one Tensor argument")
+    check_binary(input, exponent)
+    dt = dtypes.result_type(input, exponent)
+    x, e = array_of(input, dt), array_of(exponent, dt)
+    if dt.category == 1 and (xp.asarray(e) < 0).any():
+        raise ArgumentError("Integers to negative integer powers are not allowed.")
+    if isinstance(input, Tensor) and isinstance(exponent, Tensor):
+        return record(x ** e, "PowBackward1", _pow_tt_vjp, (input, exponent),
+                      saved=(input, exponent, OUT))
+    if isinstance(input, Tensor):
+        out = xp.square(x) if e == 2 else x ** e
+        return record(out, "PowBackward0", _pow_ts_vjp, (input,), saved=(input,), attrs=e)
+    return record(x ** e, "PowBackward2", _pow_st_vjp, (exponent,), saved=(OUT,), attrs=x)
+
+
+def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    e = node.attrs
+    if e == 0:
+        return (_ops().zeros_like(g),)
+    return (g * (e * x ** (e - 1)) if e != 2 else g * (2 * x),)
+
+
+def _pow_tt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    ops = _ops()
+    x, e, out = node.saved()
+    gx = ge = None
+    if node.needs(0):
+        gx = ops.where(e == 0, 0.0, g * (e * x ** (e - 1)))
+    if node.needs(1):
+        ge = ops.where((x == 0) & (e >= 0), 0.0, g * (out * ops.log(x)))
+    return gx, ge
+
+
+def _pow_st_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (out,) = node.saved()
+    base = node.attrs
+    if base == 0:
+        return (_ops().zeros_like(g),)  # torch's convention for a zero base
+    return (g * (out * math.log(base)),)
+
+
+# ----- unary math -----------------------------------------------------------------------------
+def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str,
+           category: str = _EW, keep_int: bool = False) -> Any:
+    """Declare a one-input op whose VJP needs its input (``saves='input'``), its output
+    (``'output'``) or nothing (``''``)."""
+
+    @defop(name, [T()], grad_fns=grad_fn, doc=doc, category=category)
+    def op(input: Tensor) -> Tensor:
+        check_tensor(input, name)
+        x = input._data if keep_int else floating(input)
+        saved = (input,) if saves == "input" else (OUT,) if saves == "output" else ()
+        return record(forward(x), grad_fn, vjp, (input,), saved=saved)
+
+    op.__name__ = name
+    return op
+
+
+def _g_times(f: Any) -> Any:
+    """A VJP ``g * f(saved)`` for one-input ops."""
+
+    def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+        (s,) = node.saved()
+        return (g * f(s),)
+
+    return vjp
+
+
+def _neg_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (-g,)
+
+
+def _sign_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (_ops().zeros_like(g),)
+
+
+def _relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (y,) = node.saved()
+    return (g * (y > 0),)
+
+
+def _sqrt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (y,) = node.saved()
+    return (g / (2 * y),)
+
+
+def _log_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    return (g / x,)
+
+
+def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    return (g / (x + 1),)
+
+
+_LN2 = math.log(2.0)
+
+neg = _unary("neg", "NegBackward0", "-input.", xp.negative, _neg_vjp, "", keep_int=True)
+exp = _unary("exp", "ExpBackward0", "e ** input.", xp.exp, _g_times(lambda y: y), "output")
+exp2 = _unary("exp2", "Exp2Backward0", "2 ** input.", xp.exp2, _g_times(lambda y: y * _LN2), "output")
+log = _unary("log", "LogBackward0", "Natural logarithm.", xp.log, _log_vjp, "input")
+log1p = _unary("log1p", "Log1PBackward0", "log(1 + input).", xp.log1p, _log1p_vjp, "input")
+expm1 = _unary("expm1", "Expm1Backward0", "e ** input - 1.", xp.expm1, _g_times(lambda y: y + 1),
+               "output")
+sqrt = _unary("sqrt", "SqrtBackward0", "Square root.", xp.sqrt, _sqrt_vjp, "output")
+rsqrt = _unary("rsqrt", "RsqrtBackward0", "1 / sqrt(input).", lambda a: 1 / xp.sqrt(a),
+               _g_times(lambda y: -0.5 * y * y * y), "output")
+reciprocal = _unary("reciprocal", "ReciprocalBackward0", "1 / input.", lambda a: 1 / a,
+                    _g_times(lambda y: -(y * y)), "output")
+abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: _ops().sign(x)), "input",
+             keep_int=True)  # noqa: A001
+sign = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "", keep_int=True)
+sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: _ops().cos(x)), "input")
+cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -_ops().sin(x)), "input")
+tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: 1 + y * y), "output")
+tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _g_times(lambda y: 1 - y * y),
+              "output", category=_ACT)
+sigmoid = _unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -input).",
+                 lambda a: 1 / (1 + xp.exp(-a)), _g_times(lambda y: y * (1 - y)), "output",
+                 category=_ACT)
+relu = _unary("relu", "ReluBackward0", "max(input, 0); gradient 0 at 0.",
+              lambda a: xp.maximum(a, 0).astype(a.dtype), _relu_vjp, "output", category=_ACT,
+              keep_int=True)
+
+
+@defop("square", [T()], grad_fns="PowBackward0", doc="input ** 2.", category=_EW)
+def square(input: Tensor) -> Tensor:
+    return pow(check_tensor(input, "square"), 2)
+
+
+# ----- clamp, maximum, minimum, where ---------------------------------------------------------
+@defop("clamp", [T(), A("min", "number", None, optional=True), A("max", "number", None, optional=True)],
+       grad_fns="ClampBackward1", doc="Limit input to [min, max]; gradient passes at the bounds.",
+       category=_EW)
+def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    check_tensor(input, "clamp")
+    if min is None and max is None:
+        raise ArgumentError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    dt = dtypes.result_type(input, *(v for v in (min, max) if v is not None))
+    x = array_of(input, dt)
+    out = x
+    if min is not None:
+        out = xp.maximum(out, array_of(min, dt))
+    if max is not None:
+        out = xp.minimum(out, array_of(max, dt))
+    out = xp.asarray(out, dtype=dt.np)
+    return record(out, "ClampBackward1", _clamp_vjp, (input,), saved=(input,), attrs=(min, max))
+
+
+def _clamp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    lo, hi = node.attrs
+    mask: Any = None
+    if lo is not None:
+        mask = x >= lo
+    if hi is not None:
+        mask = (x <= hi) if mask is None else mask & (x <= hi)
+    return (g * mask,)
+
+
+def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
+    @defop(name, [T(), T("other")], grad_fns=grad_fn, doc=doc, category=_EW)
+    def op(input: Tensor, other: Tensor) -> Tensor:
+        check_tensor(input, name)
+        check_tensor(other, name, "other")
+        x, y, _ = _binary(input, other)
+        return record(pick(x, y), grad_fn, vjp, (input, other), saved=(input, other))
+
+    def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+        a, b = node.saved()
+        wins = (a > b) if name == "maximum" else (a < b)
+        tie = (a == b) * 0.5
+        ga = g * (wins + tie) if node.needs(0) else None
+        gb = g * ((~wins) * 1.0 - tie) if node.needs(1) else None
+        return ga, gb
+
+    op.__name__ = name
+    return op
+
+
+maximum = _extremum("maximum", "MaximumBackward0", xp.maximum,
+                    "Elementwise maximum; ties split the gradient evenly.")
+minimum = _extremum("minimum", "MinimumBackward0", xp.minimum,
+                    "Elementwise minimum; ties split the gradient evenly.")
+
+
+@defop("where", [T("condition"), OperandParam("input"), OperandParam("other")],
+       grad_fns="WhereBackward0", doc="input where condition else other.", category=_EW,
+       method=False)
+def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
+    check_tensor(condition, "where", "condition")
+    if condition.dtype is not dtypes.bool_:
+        raise DTypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
+                         f"dtype {_torch_type_name(condition.dtype)}")
+    check_binary(condition, input)
+    check_binary(condition, other)
+    dt = dtypes.result_type(input, other)
+    out = xp.where(condition._data, array_of(input, dt), array_of(other, dt))
+    out = xp.asarray(out, dtype=dt.np)
+    return record(out, "WhereBackward0", _where_vjp, (input, other), saved=(condition,))
+
+
+def _where_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (c,) = node.saved()
+    ops = _ops()
+    return (ops.where(c, g, 0.0) if node.needs(0) else None,
+            ops.where(c, 0.0, g) if node.needs(1) else None)
+
+
+def _torch_type_name(dt: dtypes.DType) -> str:
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}[dt.name]
+
+
+# ----- comparisons and logic (not differentiable) ---------------------------------------------
+def _comparison(name: str, fn: Any, doc: str) -> Any:
+    @defop(name, [T(), OperandParam()], doc=doc, category="comparison", differentiable=False)
+    def op(input: Tensor, other: Operand) -> Tensor:
+        x, y, _ = _binary(check_tensor(input, name), other)
+        return Tensor(xp.asarray(fn(x, y)))
+
+    op.__name__ = name
+    return op
+
+
+lt = _comparison("lt", xp.less, "input < other, as bool.")
+le = _comparison("le", xp.less_equal, "input <= other, as bool.")
+gt = _comparison("gt", xp.greater, "input > other, as bool.")
+ge = _comparison("ge", xp.greater_equal, "input >= other, as bool.")
+eq = _comparison("eq", xp.equal, "input == other, as bool.")
+ne = _comparison("ne", xp.not_equal, "input != other, as bool.")
+
+
+def _as_bool(v: Operand) -> Any:
+    return (v._data != 0) if isinstance(v, Tensor) else bool(v)
+
+
+@defop("logical_not", [T()], doc="not input, as bool.", category="comparison", differentiable=False)
+def logical_not(input: Tensor) -> Tensor:
+    return Tensor(xp.asarray(xp.logical_not(_as_bool(check_tensor(input, "logical_not")))))
+
+
+@defop("logical_and", [T(), OperandParam()], doc="input and other, as bool.", category="comparison",
+       differentiable=False)
+def logical_and(input: Tensor, other: Operand) -> Tensor:
+    check_binary(check_tensor(input, "logical_and"), other)
+    return Tensor(xp.asarray(xp.logical_and(_as_bool(input), _as_bool(other))))
+
+
+@defop("logical_or", [T(), OperandParam()], doc="input or other, as bool.", category="comparison",
+       differentiable=False)
+def logical_or(input: Tensor, other: Operand) -> Tensor:
+    check_binary(check_tensor(input, "logical_or"), other)
+    return Tensor(xp.asarray(xp.logical_or(_as_bool(input), _as_bool(other))))

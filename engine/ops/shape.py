@@ -1,0 +1,259 @@
+"""Shape ops: reshape/view, flatten, squeeze/unsqueeze, expand/broadcast_to, transpose/permute/t,
+clone/contiguous and dtype conversion.
+
+torch decides between a view and a copy by memory layout; so do we (a C-contiguous array views,
+anything else copies), which is what picks ViewBackward0 or UnsafeViewBackward0 over CloneBackward0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from engine import dtypes
+from engine.backend import xp
+from engine.errors import ShapeError
+from engine.graph import Node
+from engine.ops.core import check_alloc, check_tensor, record, wrap_dim
+from engine.registry import A, T, defop
+from engine.tensor import Tensor
+
+_SHAPE = "shape"
+
+
+def _ops() -> Any:
+    from engine import ops
+
+    return ops
+
+
+def _contiguous(a: Any) -> bool:
+    return bool(a.flags.c_contiguous)
+
+
+def infer_shape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
+    """Resolve one -1 in ``shape``; torch's message if the sizes do not fit."""
+    shape = [int(s) for s in shape]
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    bad = len(unknown) > 1 or any(s < -1 for s in shape)
+    known = math.prod(s for s in shape if s != -1)
+    if unknown and not bad:
+        if known == 0 or numel % known:
+            bad = True
+        else:
+            shape[unknown[0]] = numel // known
+    if bad or math.prod(shape) != numel:
+        if len(unknown) > 1:
+            raise ShapeError("only one dimension can be inferred")
+        raise ShapeError(f"shape '[{', '.join(str(s) for s in shape)}]' is invalid for input of "
+                         f"size {numel}")
+    return tuple(shape)
+
+
+def _reshape_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (_ops().reshape(g, list(node.attrs)),)
+
+
+@defop("view", [T(), A("shape", "ints")], grad_fns="ViewBackward0",
+       doc="The same data with a new shape (no copy).", category=_SHAPE)
+def view(input: Tensor, shape: Sequence[int]) -> Tensor:
+    check_tensor(input, "view")
+    new = infer_shape(shape, input.numel())
+    if not _contiguous(input._data) and new != input.shape:
+        raise ShapeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+        )
+    return record(input._data.reshape(new), "ViewBackward0", _reshape_vjp, (input,),
+                  attrs=input.shape)
+
+
+@defop("reshape", [T(), A("shape", "ints")], grad_fns=("ViewBackward0", "UnsafeViewBackward0"),
+       doc="A new shape; a view when the layout allows, else a copy.", category=_SHAPE)
+def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
+    check_tensor(input, "reshape")
+    new = infer_shape(shape, input.numel())
+    if _contiguous(input._data):
+        return view(input, new)
+    copy = clone(input)
+    return record(copy._data.reshape(new), "UnsafeViewBackward0", _reshape_vjp, (copy,),
+                  attrs=input.shape)
+
+
+@defop("flatten", [T(), A("start_dim", "int", 0), A("end_dim", "int", -1)],
+       grad_fns="ViewBackward0", doc="Merge dims start_dim..end_dim into one.", category=_SHAPE)
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    check_tensor(input, "flatten")
+    if input.ndim == 0:
+        return reshape(input, [1])
+    s, e = wrap_dim(start_dim, input.ndim), wrap_dim(end_dim, input.ndim)
+    if s > e:
+        raise ShapeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return input
+    shp = input.shape
+    return reshape(input, [*shp[:s], math.prod(shp[s:e + 1]), *shp[e + 1:]])
+
+
+@defop("squeeze", [T(), A("dim", "dims", None, optional=True)],
+       grad_fns=("SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2"),
+       doc="Drop size-1 dims (all, or those in dim).", category=_SHAPE)
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    check_tensor(input, "squeeze")
+    shp = input.shape
+    if dim is None:
+        dims = tuple(i for i, s in enumerate(shp) if s == 1)
+        name = "SqueezeBackward0"
+    else:
+        ds = [dim] if isinstance(dim, int) else list(dim)
+        dims = tuple(sorted({wrap_dim(d, input.ndim) for d in ds if shp and shp[wrap_dim(d, input.ndim)] == 1}))
+        if not shp:
+            for d in ds:
+                wrap_dim(d, 0)
+        name = "SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"
+    out = xp.squeeze(input._data, axis=dims) if dims else input._data.reshape(shp)
+    return record(out, name, _reshape_vjp, (input,), attrs=shp)
+
+
+@defop("unsqueeze", [T(), A("dim", "int")], grad_fns="UnsqueezeBackward0",
+       doc="Insert a size-1 dim at dim.", category=_SHAPE)
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    check_tensor(input, "unsqueeze")
+    d = wrap_dim(dim, input.ndim + 1)
+    return record(xp.expand_dims(input._data, d), "UnsqueezeBackward0", _reshape_vjp, (input,),
+                  attrs=input.shape)
+
+
+def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
+    size = [int(s) for s in size]
+    if len(size) < len(shape):
+        raise ShapeError(
+            f"expand(torch.FloatTensor{{[{', '.join(map(str, shape))}]}}, size=[{', '.join(map(str, size))}]): "
+            "the number of sizes provided must be greater or equal to the number of dimensions "
+            "in the tensor"
+        )
+    lead = len(size) - len(shape)
+    out = []
+    for i, s in enumerate(size):
+        if i < lead:
+            if s < 0:
+                raise ShapeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
+                                 "non-existing dimension 0")
+            out.append(s)
+            continue
+        have = shape[i - lead]
+        if s == -1:
+            s = have
+        if have != s and have != 1:
+            raise ShapeError(
+                f"The expanded size of the tensor ({s}) must match the existing size ({have}) at "
+                f"non-singleton dimension {i}.  Target sizes: [{', '.join(map(str, size))}].  "
+                f"Tensor sizes: [{', '.join(map(str, shape))}]"
+            )
+        out.append(s)
+    return tuple(out)
+
+
+@defop("expand", [T(), A("size", "ints")], grad_fns="ExpandBackward0",
+       doc="Broadcast size-1 dims to size (-1 keeps a dim), without copying.", category=_SHAPE)
+def expand(input: Tensor, size: Sequence[int]) -> Tensor:
+    check_tensor(input, "expand")
+    new = _expanded_shape(input.shape, size)
+    if new == input.shape:
+        return record(input._data, "ExpandBackward0", _expand_vjp, (input,), attrs=input.shape)
+    check_alloc(new)
+    return record(xp.broadcast_to(input._data, new), "ExpandBackward0", _expand_vjp, (input,),
+                  attrs=input.shape)
+
+
+def _expand_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (g,)  # the backward pass sums it back to the input's shape
+
+
+@defop("broadcast_to", [T(), A("size", "ints")], grad_fns="ExpandBackward0",
+       doc="torch.broadcast_to (an expand).", category=_SHAPE)
+def broadcast_to(input: Tensor, size: Sequence[int]) -> Tensor:
+    return expand(input, size)
+
+
+@defop("transpose", [T(), A("dim0", "int"), A("dim1", "int")], grad_fns="TransposeBackward0",
+       doc="Swap two dims.", category=_SHAPE, aliases=("swapaxes",))
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    check_tensor(input, "transpose")
+    n = input.ndim
+    a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    return record(xp.swapaxes(input._data, a, b) if n else input._data, "TransposeBackward0",
+                  _transpose_vjp, (input,), attrs=(a, b))
+
+
+def _transpose_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (transpose(g, *node.attrs),)
+
+
+@defop("t", [T()], grad_fns="TBackward0", doc="Transpose a matrix (<= 2-d).", category=_SHAPE)
+def t(input: Tensor) -> Tensor:
+    check_tensor(input, "t")
+    if input.ndim > 2:
+        raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return record(input._data.T, "TBackward0", _t_vjp, (input,))
+
+
+def _t_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (t(g),)
+
+
+@defop("permute", [T(), A("dims", "ints")], grad_fns="PermuteBackward0",
+       doc="Reorder dims.", category=_SHAPE)
+def permute(input: Tensor, dims: Sequence[int]) -> Tensor:
+    check_tensor(input, "permute")
+    n = input.ndim
+    if len(dims) != n:
+        raise ShapeError("number of dims don't match in permute")
+    perm = tuple(wrap_dim(d, n) for d in dims)
+    if len(set(perm)) != n:
+        raise ShapeError("permute(): duplicate dims are not allowed.")
+    return record(xp.transpose(input._data, perm), "PermuteBackward0", _permute_vjp, (input,),
+                  attrs=perm)
+
+
+def _permute_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    perm = node.attrs
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return (permute(g, inverse),)
+
+
+@defop("clone", [T()], grad_fns="CloneBackward0", doc="A copy (differentiable).", category=_SHAPE)
+def clone(input: Tensor) -> Tensor:
+    check_tensor(input, "clone")
+    return record(xp.array(input._data, copy=True, order="C"), "CloneBackward0", _identity_vjp,
+                  (input,))
+
+
+def _identity_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (g,)
+
+
+@defop("contiguous", [T()], grad_fns="CloneBackward0",
+       doc="The tensor itself if contiguous, else a contiguous copy.", category=_SHAPE)
+def contiguous(input: Tensor) -> Tensor:
+    check_tensor(input, "contiguous")
+    return input if _contiguous(input._data) else clone(input)
+
+
+@defop("to", [T(), A("dtype", "dtype")], grad_fns="ToCopyBackward0",
+       doc="Convert to dtype (the tensor itself if already of it).", category=_SHAPE)
+def to(input: Tensor, dtype: Any) -> Tensor:
+    check_tensor(input, "to")
+    dt = dtypes.get(dtype)
+    assert dt is not None
+    if dt is input.dtype:
+        return input
+    return record(input._data.astype(dt.np), "ToCopyBackward0", _to_vjp, (input,),
+                  attrs=input.dtype)
+
+
+def _to_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (to(g, node.attrs),)

@@ -1,0 +1,268 @@
+"""Render a host array exactly as PyTorch 2.13 prints a tensor.
+
+``format_tensor`` returns the same text as ``repr(t)`` / ``str(t)`` for a plain
+strided tensor under torch's default print options (precision 4, threshold
+1000, edge items 3, line width 80, automatic scientific mode).
+
+How torch prints, in short (this module follows the same steps):
+
+1. Pick the elements that will be shown. A tensor with more than 1000 elements
+   is *summarised*: along every dimension longer than 6 only the first 3 and
+   the last 3 entries are kept, and the rest become ``...``.
+2. Build one *formatter* from the shown elements. For floating dtypes it
+   looks only at the finite, non-zero values and decides
+   - integer mode: every such value is a whole number, printed as ``3.``;
+   - scientific mode: largest/smallest magnitude > 1000, largest > 1e8 or
+     smallest < 1e-4, printed as ``1.2345e+03``;
+   - otherwise fixed point with 4 decimals, ``1.2345``;
+   and the width of the widest rendered value. Every element is then
+   right-aligned to that width, so columns line up.
+3. Lay out the nested lists: rows of a 1-d piece wrap so that a line fits in
+   80 columns, deeper dimensions put each sub-list on its own line, separated
+   by one blank line per extra dimension.
+4. Append the suffixes (device, size, dtype, grad_fn / requires_grad), moving
+   one onto a new line when it would overflow 80 columns.
+
+Only the standard library and numpy are used; all number formatting goes
+through Python's own ``format`` on Python floats/ints, which is what torch uses
+too (a float32 element is widened to a Python float first, so float32 0.1
+prints as ``0.1000``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["format_tensor"]
+
+# Default torch print options (torch.set_printoptions(profile="default")).
+PRECISION = 4
+THRESHOLD = 1000
+EDGEITEMS = 3
+LINEWIDTH = 80
+
+# dtype name -> numpy dtype of the host array.
+_NUMPY_DTYPES: dict[str, type[np.generic]] = {
+    "float16": np.float16,
+    "float32": np.float32,
+    "float64": np.float64,
+    "int32": np.int32,
+    "int64": np.int64,
+    "bool": np.bool_,
+}
+_FLOATING = {"float16", "float32", "float64"}
+
+# The default dtype (float32) is never named. int64 and bool are not named
+# either, because their printed values already show the dtype -- unless the
+# tensor is empty, see ``format_tensor``.
+_IMPLIED_DTYPES = {"float32", "int64", "bool"}
+
+
+def format_tensor(
+    values: Any,
+    *,
+    dtype: str,
+    device: str = "cpu",
+    grad_fn: str | None = None,
+    requires_grad: bool = False,
+) -> str:
+    """Return torch's ``repr`` of a tensor holding ``values``.
+
+    ``values`` is a host numpy array (any shape, 0-d included) whose dtype
+    matches ``dtype`` (``"float32"``, ``"float64"``, ``"int64"``, ``"bool"``;
+    ``"float16"`` and ``"int32"`` work too). ``device`` is ``"cpu"`` or
+    ``"cuda"`` (or ``"cuda:N"``). ``grad_fn`` is the autograd node's class
+    name, e.g. ``"AddBackward0"``; without one, ``requires_grad=True`` adds
+    the ``requires_grad=True`` suffix, as torch does for leaf tensors.
+    """
+    if dtype not in _NUMPY_DTYPES:
+        raise ValueError(f"unsupported dtype for printing: {dtype!r}")
+    arr = np.asarray(values, dtype=_NUMPY_DTYPES[dtype])
+
+    prefix = "tensor("
+    # Continuation lines of the body and of the suffixes line up with the
+    # first character after "tensor(".
+    indent = len(prefix)
+    suffixes: list[str] = []
+
+    # torch names the device only when it is not the default one (cpu).
+    if device != "cpu":
+        suffixes.append(f"device='{_device_name(device)}'")
+
+    if arr.size == 0:
+        # With no elements to look at, neither the shape (beyond the plain
+        # ``(0,)``) nor the dtype (anything but float32) can be guessed, so
+        # both are spelled out -- even for int64 and bool.
+        if arr.ndim != 1:
+            suffixes.append(f"size={_shape_str(arr.shape)}")
+        if dtype != "float32":
+            suffixes.append(f"dtype=torch.{dtype}")
+        body = "[]"
+    else:
+        if dtype not in _IMPLIED_DTYPES:
+            suffixes.append(f"dtype=torch.{dtype}")
+        body = _tensor_str(arr, indent, floating=dtype in _FLOATING)
+
+    if grad_fn is not None:
+        suffixes.append(f"grad_fn=<{grad_fn}>")
+    elif requires_grad:
+        suffixes.append("requires_grad=True")
+
+    return _add_suffixes(prefix + body, suffixes, indent)
+
+
+def _device_name(device: str) -> str:
+    # A bare "cuda" is the current device, which torch prints with its index.
+    return "cuda:0" if device == "cuda" else device
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    # Python's tuple repr, as torch prints ``tuple(t.shape)``: "(0, 3)".
+    return str(tuple(int(n) for n in shape))
+
+
+class _Formatter:
+    """Decides how every element of one tensor is rendered (step 2 above).
+
+    It is built from the elements that will actually be shown, so the hidden
+    middle of a summarised tensor does not influence widths or modes.
+    """
+
+    def __init__(self, shown: np.ndarray, *, floating: bool) -> None:
+        self.floating = floating
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+
+        flat = shown.reshape(-1)
+        if not floating:
+            # Integers and bools print as Python's str() ("-3", "True").
+            for value in flat.tolist():
+                self.max_width = max(self.max_width, len(str(value)))
+            return
+
+        # Zeros, nans and infs carry no information about scale, so only
+        # the finite non-zero values choose the mode and the width. They
+        # are widened to Python floats (exact for float16/float32).
+        finite = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64).tolist()
+        if not finite:
+            # Nothing to measure: stay in integer mode with width 1, which
+            # prints zeros as "0." and nan/inf as "nan"/"inf".
+            return
+
+        self.int_mode = all(value == math.ceil(value) for value in finite)
+
+        magnitudes = [abs(value) for value in finite]
+        largest, smallest = max(magnitudes), min(magnitudes)
+        self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
+
+        for value in finite:
+            if self.sci_mode:
+                width = len(f"{value:.{PRECISION}e}")
+            elif self.int_mode:
+                # "+ 1" for the trailing "." that marks a float ("3.").
+                width = len(f"{value:.0f}") + 1
+            else:
+                width = len(f"{value:.{PRECISION}f}")
+            self.max_width = max(self.max_width, width)
+
+    def format(self, value: float | int | bool) -> str:
+        """Render one element, right-aligned to the common width."""
+        if not self.floating:
+            text = str(value)
+        elif self.sci_mode:
+            text = f"{value:.{PRECISION}e}"
+        elif self.int_mode:
+            text = f"{value:.0f}"
+            # The "." shows that a whole number is a float; "nan"/"inf"
+            # are already unmistakably floats and get no dot.
+            if math.isfinite(value):
+                text += "."
+        else:
+            text = f"{value:.{PRECISION}f}"
+        # Values that were not measured (zeros, nan, inf, -0.) may be wider
+        # than ``max_width``; they are then printed as they are, unpadded.
+        return text.rjust(self.max_width)
+
+
+def _tensor_str(arr: np.ndarray, indent: int, *, floating: bool) -> str:
+    """The bracketed body of a non-empty tensor, without prefix or suffixes."""
+    summarize = arr.size > THRESHOLD
+    shown = _summarized(arr) if summarize else arr
+    formatter = _Formatter(shown, floating=floating)
+    return _nested_str(arr, indent, summarize, formatter)
+
+
+def _summarized(arr: np.ndarray) -> np.ndarray:
+    """Keep only the first and last EDGEITEMS entries along each long axis."""
+    for axis, size in enumerate(arr.shape):
+        if size > 2 * EDGEITEMS:
+            keep = list(range(EDGEITEMS)) + list(range(size - EDGEITEMS, size))
+            arr = np.take(arr, keep, axis=axis)
+    return arr
+
+
+def _nested_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+    """Render ``arr`` whose first character sits at column ``indent``."""
+    if arr.ndim == 0:
+        return formatter.format(arr.item())
+    if arr.ndim == 1:
+        return _vector_str(arr, indent, summarize, formatter)
+
+    # Each sub-tensor starts one column further right, after this "[".
+    if summarize and arr.shape[0] > 2 * EDGEITEMS:
+        head = [_nested_str(arr[i], indent + 1, summarize, formatter) for i in range(EDGEITEMS)]
+        tail = [
+            _nested_str(arr[i], indent + 1, summarize, formatter)
+            for i in range(arr.shape[0] - EDGEITEMS, arr.shape[0])
+        ]
+        parts = [*head, "...", *tail]
+    else:
+        parts = [_nested_str(sub, indent + 1, summarize, formatter) for sub in arr]
+
+    # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one
+    # blank line per dimension beyond a matrix.
+    separator = "," + "\n" * (arr.ndim - 1) + " " * (indent + 1)
+    return "[" + separator.join(parts) + "]"
+
+
+def _vector_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+    """Render a 1-d piece, wrapping so lines stay within LINEWIDTH."""
+    # Every element takes its width plus ", ".
+    element_length = formatter.max_width + 2
+    per_line = max(1, (LINEWIDTH - indent) // element_length)
+
+    if summarize and arr.shape[0] > 2 * EDGEITEMS:
+        # " ..." counts as an element when the line is split into chunks.
+        items = (
+            [formatter.format(v) for v in arr[:EDGEITEMS].tolist()]
+            + [" ..."]
+            + [formatter.format(v) for v in arr[-EDGEITEMS:].tolist()]
+        )
+    else:
+        items = [formatter.format(v) for v in arr.tolist()]
+
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
+    """Append ", suffix" items and the closing ")", wrapping long lines."""
+    # torch's running length of the current line starts 2 larger than the
+    # real length of the last line, but once it has wrapped a suffix onto a
+    # new line it counts that line exactly. Reproduce both, since they decide
+    # where a suffix moves down.
+    last_line_len = len(text) - text.rfind("\n") + 1
+    pieces = [text]
+    for suffix in suffixes:
+        if last_line_len + len(suffix) + 2 > LINEWIDTH:
+            pieces.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + len(suffix)
+        else:
+            pieces.append(", " + suffix)
+            last_line_len += len(suffix) + 2
+    pieces.append(")")
+    return "".join(pieces)

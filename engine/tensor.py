@@ -1,0 +1,365 @@
+"""The Tensor: an array from the backend plus its place in the autograd graph.
+
+Arithmetic, reductions and shape ops are defined once as registry ops (``engine/ops``); the
+Python operators and torch's method names here only forward to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine import backend, dtypes
+from engine.backend import xp
+from engine.context import current as _current_context
+from engine.dtypes import DType
+from engine.errors import (
+    INT_REQUIRES_GRAD,
+    INT_REQUIRES_GRAD_CTOR,
+    NON_LEAF_FLAG,
+    NUMPY_REQUIRES_GRAD,
+    AutogradError,
+    DTypeError,
+)
+from engine.graph import AccumulateGrad, Node
+
+# The op namespace (engine.ops). The ops import Tensor, so engine.ops assigns this once it is loaded
+# instead of this module importing it.
+ops: Any = None
+
+
+class Tensor:
+    __slots__ = ("_ctx", "_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_acc",
+                 "_retains_grad", "__weakref__")
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        """Wrap backend array ``data`` (of a supported dtype) as a leaf. Use :func:`tensor` to build
+        one from Python data."""
+        ctx = _current_context()
+        self._ctx = ctx
+        if ctx is not None:
+            ctx.admit(data.size)
+        self._data = data
+        self._requires_grad = requires_grad
+        self.grad: Tensor | None = None
+        self.grad_fn: Node | None = None
+        self._output_nr = 0
+        self._acc: Any = None  # weakref to this leaf's AccumulateGrad node
+        self._retains_grad = False
+
+    def __del__(self) -> None:
+        ctx = self._ctx
+        if ctx is not None:
+            ctx.alive -= self._data.size
+
+    @classmethod
+    def _from_node(cls, data: Any, node: Node, output_nr: int = 0) -> Tensor:
+        t = cls(data, True)
+        t.grad_fn = node
+        t._output_nr = output_nr
+        return t
+
+    # ----- metadata -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape  # type: ignore[no-any-return]
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        return self.shape[_wrap_dim(dim, self.ndim)]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim  # type: ignore[no-any-return]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    @property
+    def dtype(self) -> DType:
+        return dtypes.of_array(self._data)
+
+    @property
+    def device(self) -> str:
+        return backend.DEVICE
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise AutogradError(NON_LEAF_FLAG)
+            return self
+        if requires_grad and not self.dtype.is_floating_point:
+            raise AutogradError(INT_REQUIRES_GRAD)
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        if not self._requires_grad:
+            raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self._retains_grad:
+            self.grad_fn.retain(self._output_nr, self)
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def _accumulator(self) -> AccumulateGrad:
+        """The AccumulateGrad node of this leaf; the same object while anything holds it."""
+        acc = self._acc() if self._acc is not None else None
+        if acc is None:
+            import weakref
+
+            acc = AccumulateGrad(self)
+            self._acc = weakref.ref(acc)
+        return acc
+
+    def _edge(self) -> tuple[Node | None, int]:
+        """The edge a consumer of this tensor records in its next_functions."""
+        if self.grad_fn is not None:
+            return (self.grad_fn, self._output_nr)
+        if self._requires_grad:
+            return (self._accumulator(), 0)
+        return (None, 0)
+
+    # ----- data access ----------------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's storage, outside the graph (torch's ``.data``)."""
+        return Tensor(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    def detach(self) -> Tensor:
+        return Tensor(self._data)
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise DTypeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return backend.to_host(self._data).reshape(()).item()
+
+    def numpy(self) -> Any:
+        """A host numpy array; refused, as torch does, while the tensor requires grad."""
+        if self._requires_grad:
+            raise AutogradError(NUMPY_REQUIRES_GRAD)
+        return backend.to_host(self._data)
+
+    def tolist(self) -> Any:
+        return backend.to_host(self._data).tolist()
+
+    def __repr__(self) -> str:
+        from engine.printing import format_tensor
+
+        return format_tensor(
+            backend.to_host(self._data), dtype=self.dtype.name, device=backend.DEVICE,
+            grad_fn=self.grad_fn.name() if self.grad_fn is not None else None,
+            requires_grad=self._requires_grad,
+        )
+
+    __str__ = __repr__
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return int(self.shape[0])
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(
+                f"Boolean value of Tensor with more than one value is ambiguous"
+            )
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    # ----- autograd -------------------------------------------------------------------------
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        from engine.autograd import backward
+
+        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
+                 inputs=inputs)
+
+    # ----- forms torch spells with varargs --------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, _varargs(shape))
+
+    def view(self, *shape: Any) -> Tensor:
+        return ops.view(self, _varargs(shape))
+
+    def permute(self, *dims: Any) -> Tensor:
+        return ops.permute(self, _varargs(dims))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return ops.expand(self, _varargs(sizes))
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        return ops.repeat(self, _varargs(sizes))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - torch's name
+        return ops.permute(self, list(range(self.ndim))[::-1])
+
+    def double(self) -> Tensor:
+        return ops.to(self, "float64")
+
+    def float(self) -> Tensor:
+        return ops.to(self, "float32")
+
+    def long(self) -> Tensor:
+        return ops.to(self, "int64")
+
+    def bool(self) -> Tensor:
+        return ops.to(self, "bool")
+
+    # ----- Python operators -----------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.rsub(self, other)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        # torch computes `s / x` as `x.reciprocal() * s`, hence MulBackward0 over ReciprocalBackward0
+        return ops.mul(ops.reciprocal(self), other)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return ops.pow(base, self)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Tensor) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
+
+    def __invert__(self) -> Tensor:
+        return ops.logical_not(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return ops.logical_and(self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return ops.logical_or(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return ops.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return ops.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return ops.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return ops.ge(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.eq(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.ne(self, other)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+
+def _varargs(args: tuple[Any, ...]) -> list[int]:
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        return list(args[0])
+    return list(args)
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    from engine.ops.core import wrap_dim
+
+    return wrap_dim(dim, ndim)
+
+
+def _infer_dtype(data: Any) -> DType:
+    """torch.tensor's inference: any float -> float32, else any int -> int64, else bool."""
+    kind = 0
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, bool):
+            continue
+        elif isinstance(v, int):
+            kind = max(kind, 1)
+        else:
+            return dtypes.DEFAULT_FLOAT
+    return (dtypes.bool_, dtypes.int64)[kind]
+
+
+def tensor(data: Any, dtype: str | DType | None = None, requires_grad: bool = False) -> Tensor:
+    """torch.tensor: a new leaf from nested Python data, a host numpy array or a Tensor."""
+    dt = dtypes.get(dtype)
+    if isinstance(data, Tensor):
+        arr = data._data
+        dt = dt or data.dtype
+        arr = arr.astype(dt.np, copy=True)
+    elif hasattr(data, "dtype") and hasattr(data, "shape"):  # a host or backend array
+        if dt is None:
+            kind, size = data.dtype.kind, data.dtype.itemsize
+            dt = dtypes.bool_ if kind == "b" else dtypes.int64 if kind in "iu" else \
+                dtypes.float32 if size <= 4 else dtypes.float64
+        arr = xp.array(data, dtype=dt.np, copy=True)
+    else:
+        dt = dt or _infer_dtype(data)
+        arr = backend.from_host(data, dt.np)
+    if requires_grad and not dt.is_floating_point:
+        raise AutogradError(INT_REQUIRES_GRAD_CTOR)
+    return Tensor(arr, requires_grad)
