@@ -208,6 +208,10 @@ CASES: list[Case] = [
     C("randn_0d", "randn", []),
     C("randint_2x3", "randint", 0, 10, [2, 3]),
     C("randint_f32", "randint", -5, 5, [4], dtype="float32"),
+    C("rand_like_f64", "rand_like", f64(2, 3)),
+    C("randn_like_requires_grad", "randn_like", f32(3, grad=False), requires_grad=True),
+    C("randint_like_high_kw", "randint_like", ints(2, 2), high=10),
+    C("randint_like_low_high_float", "randint_like", f32(3), low=-3, high=3),
     # --- add / sub / rsub -------------------------------------------------------------------
     C("add_same_shape", "add", f32(2, 3), f32(2, 3)),
     C("add_broadcast_row", "add", f32(2, 3), f32(3)),
@@ -267,6 +271,7 @@ CASES: list[Case] = [
     C("div_f32_f64", "div", f32(3), nz(3, dtype="float64")),
     C("div_floor", "div", f32(4), nz(4), rounding_mode="floor"),
     C("div_trunc", "div", f32(4), nz(4), rounding_mode="trunc"),
+    C("div_floor_scalar", "div", f32(4), 0.75, rounding_mode="floor"),
     C("div_int_floor", "div", vals([7, -7, 6, -1, 0], "int64"), vals([2, 2, -4, 3, 5], "int64"),
       rounding_mode="floor"),
     C("div_by_zero", "div", vals([1.0, -1.0, 0.0]), vals([0.0, 0.0, 0.0])),
@@ -502,6 +507,8 @@ CASES: list[Case] = [
     C("matmul_empty_inner", "matmul", f32(2, 0), f32(0, 3)),
     C("matmul_rhs_without_grad", "matmul", f32(2, 3), f32(3, 2, grad=False)),
     C("matmul_3d_2d_lhs_without_grad", "matmul", f64(2, 2, 3, grad=False), f64(3, 2)),
+    C("mv_basic", "mv", f32(2, 3), f32(3)),
+    C("mv_f64_vec_without_grad", "mv", f64(3, 2), f64(2, grad=False)),
     C("mm_basic", "mm", f32(2, 3), f32(3, 4)),
     C("mm_f64", "mm", f64(3, 3), f64(3, 1)),
     C("mm_int", "mm", ints(2, 2), ints(2, 3)),
@@ -533,6 +540,12 @@ CASES: list[Case] = [
     C("permute_identity", "permute", f32(2, 3), [0, 1]),
     C("permute_0d", "permute", f32(), []),
     C("permute_int", "permute", ints(2, 3), [1, 0]),
+    C("gather_dim1", "gather", f32(2, 3), 1, vals([[0, 0], [2, 1]], "int64")),
+    C("gather_dim0_repeats_f64", "gather", f64(3, 2), 0, vals([[2, 2], [0, 1], [2, 0]], "int64")),
+    C("scatter_add_dim0", "scatter_add", f32(2, 3), 0, vals([[1, 0, 1], [1, 1, 0]], "int64"),
+      f32(2, 3)),
+    C("scatter_add_dim1_src_without_grad", "scatter_add", f64(2, 4), 1, vals([[3, 3], [0, 1]], "int64"),
+      f64(2, 2, grad=False)),
     # --- shape ------------------------------------------------------------------------------
     C("reshape_basic", "reshape", f32(2, 3), [3, 2]),
     C("reshape_minus1", "reshape", f32(2, 3), [-1]),
@@ -590,7 +603,7 @@ CASES: list[Case] = [
     C("to_0d", "to", f32(), "float64"),
 ]
 
-RANDOM_OPS = {"rand", "randn", "randint"}
+RANDOM_OPS = {"rand", "randn", "randint", "rand_like", "randn_like", "randint_like"}
 METHOD_OPS = {"view", "expand", "contiguous", "to"}  # called as Tensor methods in torch
 
 # ----------------------------------------------------------------------------------------------

@@ -100,20 +100,30 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
 
 
 def _prod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # d prod / d x_i is the product of the other elements: result / x_i where x_i != 0; at a lone
-    # zero it is the product of the non-zeros; where two or more zeros meet it is 0.
+    # d prod / d x_i is the product of the other elements. Without zeros that is result / x_i;
+    # with zeros it is computed as a product with x_i replaced by 1, which stays right for
+    # second derivatives too (unlike a formula branching on the count of zeros).
     ops = _ops()
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
-    is_zero = x == 0
-    nonzero = ops.where(is_zero, 1.0, x)
-    zeros = ops.sum(is_zero, list(dims), keepdim=True) if dims else is_zero * 1
-    prod_nonzero = ops.prod(nonzero, dims[0], keepdim=True) if len(dims) == 1 else \
-        ops.view(ops.prod(ops.flatten(nonzero)), [1] * len(shape))
-    out_k = expand_reduced(out, shape, dims, keepdim)
-    at_zero = ops.where(zeros == 1, prod_nonzero, 0.0)
-    local = ops.where(is_zero, ops.expand(at_zero, list(shape)), out_k / nonzero)
-    return (expand_reduced(g, shape, dims, keepdim) * local,)
+    g = expand_reduced(g, shape, dims, keepdim)
+    if not bool((x._data == 0).any()):
+        return (g * (expand_reduced(out, shape, dims, keepdim) / x),)
+    if len(dims) != 1:  # prod over everything: the same, on the flattened tensor
+        others = _exclusive_prod(ops.flatten(x) if x.ndim else ops.reshape(x, [1]), 0)
+        return (g * ops.reshape(others, list(shape)),)
+    return (g * _exclusive_prod(x, dims[0]),)
+
+
+def _exclusive_prod(x: Tensor, d: int) -> Tensor:
+    """For each element, the product of the others along dim d (a masked n x n product)."""
+    ops = _ops()
+    n = x.shape[d]
+    xt = ops.transpose(x, d, -1)
+    rows = ops.expand(ops.unsqueeze(xt, -2), [*xt.shape[:-1], n, n])
+    eye = ops.eye(n, dtype="bool")
+    others = ops.prod(ops.where(eye, 1.0, rows), -1)
+    return ops.transpose(others, d, -1)
 
 
 # ----- max / min ------------------------------------------------------------------------------
