@@ -5,7 +5,8 @@ torch is never a dependency of gradserve; only this script imports it.  Run it f
 root with a separate virtual environment::
 
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
-    /tmp/torchvenv/bin/python scripts/make_goldens.py
+    /tmp/torchvenv/bin/python scripts/make_goldens.py          # core ops -> tests/golden/ops.json
+    /tmp/torchvenv/bin/python scripts/make_goldens.py nn       # scripts/goldens_nn.py -> ops_nn.json
 
 Each case is ``C(id, op, *args, **kwargs)``: the op is called as ``torch.<op>(*args, **kwargs)``
 (``view``, ``expand``, ``contiguous`` and ``to`` as Tensor methods).  Tensor arguments are
@@ -706,21 +707,35 @@ def run_case(case: Case) -> dict[str, Any]:
     return record
 
 
+def family_cases(family: str) -> tuple[list[Case], Path]:
+    """The core cases live here; each later op family in ``scripts/goldens_<family>.py`` (a module
+    with its own ``CASES`` list built from this file's helpers), written to its own JSON file."""
+    if family == "core":
+        return CASES, OUT
+    import importlib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    module = importlib.import_module(f"goldens_{family}")
+    return module.CASES, OUT.with_name(f"ops_{family}.json")
+
+
 def main() -> None:
-    ids = [c.id for c in CASES]
+    family = sys.argv[1] if len(sys.argv) > 1 else "core"
+    cases, out = family_cases(family)
+    ids = [c.id for c in cases]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         sys.exit(f"duplicate case ids: {dupes}")
     warnings.simplefilter("ignore")  # e.g. std() with too few degrees of freedom
     torch.manual_seed(0)
-    records = [run_case(c) for c in CASES]
+    records = [run_case(c) for c in cases]
     header = {"torch_version": torch.__version__, "numpy_version": np.__version__,
               "generator": "scripts/make_goldens.py", "num_cases": len(records)}
     head = json.dumps(header, allow_nan=False)[:-1]
     body = ",\n".join(json.dumps(r, allow_nan=False, separators=(",", ":")) for r in records)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(f'{head}, "cases": [\n{body}\n]}}\n')
-    print(f"wrote {len(records)} cases to {OUT}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f'{head}, "cases": [\n{body}\n]}}\n')
+    print(f"wrote {len(records)} cases to {out}")
 
 
 if __name__ == "__main__":
