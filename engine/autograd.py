@@ -221,7 +221,7 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
     dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
     if dims:
         g = ops.sum(g, dims, keepdim=True)
-    return ops.view(g, list(shape)) if g.shape != shape else g
+    return ops.reshape(g, list(shape)) if g.shape != shape else g
 
 
 def _fill_missing(node: Node, buf: list[Any]) -> list[Tensor]:

@@ -78,6 +78,15 @@ def from_host(a: Any, dtype: Any = None) -> Any:
     return xp.asarray(numpy.asarray(a, dtype=dtype))
 
 
+def quiet() -> Any:
+    """A context in which floating-point errors (0/0, overflow) stay silent, as in torch."""
+    if NAME == "cupy":  # pragma: no cover - CuPy does not warn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return numpy.errstate(all="ignore")
+
+
 def info() -> dict[str, str]:
     return {"backend": NAME, "device": DEVICE, "version": getattr(xp, "__version__", "")}
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from engine.backend import Generator
+from engine.backend import Generator, quiet
 from engine.errors import LimitExceeded
 
 
@@ -68,7 +68,8 @@ def execution(seed: int | None = None, limits: Limits | None = None,
     ctx = ExecutionContext(seed, limits, detect_anomaly)
     token = _current.set(ctx)
     try:
-        yield ctx
+        with quiet():
+            yield ctx
     finally:
         _current.reset(token)
 

@@ -322,6 +322,7 @@ CASES: list[Case] = [
     C("ne_nan", "ne", vals([NAN, 1.0]), vals([NAN, 1.0])),
     C("lt_nan_scalar", "lt", vals([NAN, 1.0]), 2.0),
     C("gt_bool", "gt", bools(4), bools(4)),
+    C("isnan", "isnan", vals([0.0, NAN, INF, -1.0])),
     C("logical_not_bool", "logical_not", bools(4)),
     C("logical_not_float", "logical_not", vals([0.0, 1.5, -2.0, NAN])),
     C("logical_not_int", "logical_not", vals([0, 3, -1], "int64")),

@@ -25,6 +25,17 @@ Operand = Tensor | bool | int | float
 OUT: Any = object()
 
 
+class _NotGiven:
+    """Default of an argument whose explicit None means something else to torch
+    (``sum(x)`` is SumBackward0, ``sum(x, dim=None)`` SumBackward1)."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
 def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[Any, ...] = (),
            attrs: Any = None) -> Tensor:
     """Wrap ``data`` as the op's result, with a grad_fn when any input requires grad.
@@ -114,12 +125,17 @@ def wrap_dim(dim: int, ndim: int) -> int:
 
 
 def wrap_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Reduction dims as a sorted tuple of non-negative ints; None or [] mean every dim."""
+    """Reduction dims as a sorted tuple of non-negative ints; None or [] mean every dim. A 0-d
+    tensor accepts dim 0 or -1 and has nothing to reduce."""
     if dim is None:
         return tuple(range(ndim))
     dims = [dim] if isinstance(dim, int) else list(dim)
     if not dims:
         return tuple(range(ndim))
+    if ndim == 0:
+        for d in dims:
+            wrap_dim(d, 0)
+        return ()
     out = sorted({wrap_dim(d, ndim) for d in dims})
     if len(out) != len(dims):
         raise ShapeError(f"dim {dims} appears multiple times in the list of dims")
@@ -178,5 +194,5 @@ def expand_reduced(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...], kee
         kept = list(shape)
         for d in dims:
             kept[d] = 1
-        g = ops.view(g, kept)
+        g = ops.reshape(g, kept)
     return ops.expand(g, list(shape))

@@ -28,7 +28,9 @@ def _ops() -> Any:
 
 
 # ----- add / sub / rsub -----------------------------------------------------------------------
-def _binary(a: Operand, b: Operand) -> tuple[Any, Any, dtypes.DType]:
+def _binary(a: Operand, b: Operand, op: str = "") -> tuple[Any, Any, dtypes.DType]:
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise DTypeError(f"{op}(): expected at least one Tensor argument, got two numbers")
     check_binary(a, b)
     dt = dtypes.result_type(a, b)
     return array_of(a, dt), array_of(b, dt), dt
@@ -38,10 +40,10 @@ def _scaled(x: Any, alpha: Any) -> Any:
     return x if alpha == 1 else x * alpha
 
 
-@defop("add", [T(), OperandParam(), A("alpha", "number", 1)], grad_fns="AddBackward0",
+@defop("add", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="AddBackward0",
        doc="input + alpha * other, broadcasting.", category=_EW)
 def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y, _ = _binary(check_tensor(input, "add"), other)
+    x, y, _ = _binary(input, other, "add")
     return record(x + _scaled(y, alpha), "AddBackward0", _add_vjp, (input, other), attrs=alpha)
 
 
@@ -49,10 +51,10 @@ def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return g, (_scaled(g, node.attrs) if node.needs(1) else None)
 
 
-@defop("sub", [T(), OperandParam(), A("alpha", "number", 1)], grad_fns="SubBackward0",
+@defop("sub", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="SubBackward0",
        doc="input - alpha * other, broadcasting.", category=_EW)
 def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y, dt = _binary(check_tensor(input, "sub"), other)
+    x, y, dt = _binary(input, other, "sub")
     if dt is dtypes.bool_:
         raise DTypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                          "Use the `^` or `logical_xor()` operator instead.")
@@ -63,15 +65,16 @@ def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return g, (_scaled(-g, node.attrs) if node.needs(1) else None)
 
 
-@defop("rsub", [T(), OperandParam(), A("alpha", "number", 1)],
+@defop("rsub", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)],
        grad_fns=("RsubBackward1", "RsubBackward0"), doc="other - alpha * input (torch.rsub).",
        category=_EW)
 def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y, _ = _binary(check_tensor(input, "rsub"), other)
+    x, y, _ = _binary(input, other, "rsub")
     out = y - _scaled(x, alpha)
-    if isinstance(other, Tensor):
+    if isinstance(other, Tensor) and isinstance(input, Tensor):
         return record(out, "RsubBackward0", _rsub_vjp, (input, other), attrs=alpha)
-    return record(out, "RsubBackward1", _rsub_vjp, (input,), attrs=alpha)
+    return record(out, "RsubBackward1", _rsub_vjp, (input if isinstance(input, Tensor) else other,),
+                  attrs=alpha)
 
 
 def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -80,10 +83,10 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 # ----- mul / div ------------------------------------------------------------------------------
-@defop("mul", [T(), OperandParam()], grad_fns="MulBackward0", doc="input * other, broadcasting.",
+@defop("mul", [OperandParam("input"), OperandParam()], grad_fns="MulBackward0", doc="input * other, broadcasting.",
        category=_EW)
 def mul(input: Tensor, other: Operand) -> Tensor:
-    x, y, _ = _binary(check_tensor(input, "mul"), other)
+    x, y, _ = _binary(input, other, "mul")
     return record(x * y, "MulBackward0", _mul_vjp, (input, other), saved=(input, other))
 
 
@@ -92,13 +95,13 @@ def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (g * b if node.needs(0) else None), (g * a if node.needs(1) else None)
 
 
-@defop("div", [T(), OperandParam(), A("rounding_mode", "choice", None, optional=True,
+@defop("div", [OperandParam("input"), OperandParam(), A("rounding_mode", "choice", None, optional=True,
                                        choices=("trunc", "floor"))],
-       grad_fns="DivBackward0", doc="input / other (true division unless rounding_mode).",
+       grad_fns=("DivBackward0", "DivBackward2"),
+       doc="input / other (true division unless rounding_mode).",
        category=_EW)
 def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tensor:
-    check_tensor(input, "div")
-    check_binary(input, other)
+    _binary(input, other, "div")
     dt = dtypes.result_type(input, other)
     if rounding_mode is None:
         if dt.category < 2:
@@ -118,7 +121,7 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
             (xp.trunc(x / y)).astype(dt.np)
     else:
         q = xp.floor(x / y) if rounding_mode == "floor" else xp.trunc(x / y)
-    return record(xp.asarray(q, dtype=dt.np), "DivBackward1", _zero_vjp2, (input, other))
+    return record(xp.asarray(q, dtype=dt.np), "DivBackward2", _zero_vjp2, (input, other))
 
 
 def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -168,8 +171,8 @@ def _pow_tt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     gx = ge = None
     if node.needs(0):
         gx = ops.where(e == 0, 0.0, g * (e * x ** (e - 1)))
-    if node.needs(1):
-        ge = ops.where((x == 0) & (e >= 0), 0.0, g * (out * ops.log(x)))
+    if node.needs(1):  # log(base) in the promoted dtype, as torch computes it
+        ge = ops.where((x == 0) & (e >= 0), 0.0, g * (out * ops.log(ops.to(x, out.dtype))))
     return gx, ge
 
 
@@ -272,33 +275,43 @@ def square(input: Tensor) -> Tensor:
 
 
 # ----- clamp, maximum, minimum, where ---------------------------------------------------------
-@defop("clamp", [T(), A("min", "number", None, optional=True), A("max", "number", None, optional=True)],
-       grad_fns="ClampBackward1", doc="Limit input to [min, max]; gradient passes at the bounds.",
+@defop("clamp", [T(), OperandParam("min", default=None, optional=True),
+                 OperandParam("max", default=None, optional=True)],
+       grad_fns=("ClampBackward1", "ClampBackward0"),
+       doc="Limit input to [min, max] (numbers or tensors); gradient passes at the bounds.",
        category=_EW)
-def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clamp(input: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:  # noqa: A002
     check_tensor(input, "clamp")
     if min is None and max is None:
         raise ArgumentError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    dt = dtypes.result_type(input, *(v for v in (min, max) if v is not None))
-    x = array_of(input, dt)
-    out = x
+    bounds = [v for v in (min, max) if v is not None]
+    tensors = isinstance(min, Tensor) or isinstance(max, Tensor)
+    for v in bounds:
+        check_binary(input, v)
+    dt = dtypes.result_type(input, *bounds)
+    out = array_of(input, dt)
     if min is not None:
         out = xp.maximum(out, array_of(min, dt))
     if max is not None:
         out = xp.minimum(out, array_of(max, dt))
     out = xp.asarray(out, dtype=dt.np)
-    return record(out, "ClampBackward1", _clamp_vjp, (input,), saved=(input,), attrs=(min, max))
+    if tensors:
+        return record(out, "ClampBackward0", _clamp_vjp, (input, min, max), saved=(input, min, max))
+    return record(out, "ClampBackward1", _clamp_vjp, (input,), saved=(input, min, max))
 
 
 def _clamp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    lo, hi = node.attrs
-    mask: Any = None
+    x, lo, hi = node.saved()
+    inside: Any = None
     if lo is not None:
-        mask = x >= lo
+        inside = x >= lo
     if hi is not None:
-        mask = (x <= hi) if mask is None else mask & (x <= hi)
-    return (g * mask,)
+        inside = (x <= hi) if inside is None else inside & (x <= hi)
+    grads: list[Any] = [g * inside]
+    if len(node.next_functions) == 3:  # tensor bounds take the gradient where they bind
+        grads.append(g * (x < lo) if node.needs(1) else None)
+        grads.append(g * (x > hi) if node.needs(2) else None)
+    return tuple(grads)
 
 
 def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
@@ -310,11 +323,14 @@ def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
         return record(pick(x, y), grad_fn, vjp, (input, other), saved=(input, other))
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+        # torch: half to each side on a tie, nothing to the losing side, and (as no comparison
+        # holds with a NaN) the full gradient to both sides where either is NaN
+        ops = _ops()
         a, b = node.saved()
-        wins = (a > b) if name == "maximum" else (a < b)
-        tie = (a == b) * 0.5
-        ga = g * (wins + tie) if node.needs(0) else None
-        gb = g * ((~wins) * 1.0 - tie) if node.needs(1) else None
+        shared = ops.where(a == b, g / 2, g)
+        a_loses, b_loses = (a < b, a > b) if name == "maximum" else (a > b, a < b)
+        ga = ops.where(a_loses, 0.0, shared) if node.needs(0) else None
+        gb = ops.where(b_loses, 0.0, shared) if node.needs(1) else None
         return ga, gb
 
     op.__name__ = name
@@ -371,6 +387,12 @@ gt = _comparison("gt", xp.greater, "input > other, as bool.")
 ge = _comparison("ge", xp.greater_equal, "input >= other, as bool.")
 eq = _comparison("eq", xp.equal, "input == other, as bool.")
 ne = _comparison("ne", xp.not_equal, "input != other, as bool.")
+
+
+@defop("isnan", [T()], doc="Whether each element is NaN, as bool.", category="comparison",
+       differentiable=False)
+def isnan(input: Tensor) -> Tensor:
+    return Tensor(xp.asarray(xp.isnan(check_tensor(input, "isnan")._data)))
 
 
 def _as_bool(v: Operand) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from engine import dtypes
@@ -9,7 +10,7 @@ from engine.backend import xp
 from engine.errors import DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops import shape as shape_ops
-from engine.ops.core import check_alloc, check_tensor, record
+from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
 from engine.registry import T, defop
 from engine.tensor import Tensor
 
@@ -139,13 +140,15 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 @defop("matmul", [T(), T("other")],
        grad_fns=("MmBackward0", "MvBackward0", "DotBackward0", "UnsafeViewBackward0", "BmmBackward0",
-                 "SqueezeBackward1", "ViewBackward0"),
+                 "SqueezeBackward4", "CloneBackward0"),
        doc="Matrix product with torch's broadcasting rules for 1-d, 2-d and batched operands.",
        category=_LA)
 def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """torch.matmul, built from the same steps as torch (so its grad_fn chain is torch's):
+    dot / mv / mm for 1-d and 2-d operands; a batched operand against a 1-d or 2-d one is folded
+    into a single mm or mv; two batched operands broadcast their batch dims and use bmm."""
     check_tensor(input, "matmul")
     check_tensor(other, "matmul", "other")
-    ops = _ops()
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:
         raise ShapeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
@@ -154,45 +157,68 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if da == 2 and db == 1:
         return mv(input, other)
     if da == 1 and db == 2:
-        return shape_ops.squeeze(mm(shape_ops.unsqueeze(input, 0), other), 0)
+        return _squeeze_(mm(shape_ops.unsqueeze(input, 0), other), 0)
     if da == 2 and db == 2:
         return mm(input, other)
+    if da == 3 and db == 3 and (input.shape[0] == 1) != (other.shape[0] == 1):
+        # a batch of one against a real batch: torch drops the singleton and folds
+        if input.shape[0] == 1:
+            input, da = shape_ops.squeeze(input, 0), 2
+        else:
+            other, db = shape_ops.squeeze(other, 0), 2
     if da >= 3 and db <= 2:
-        # fold the batch into the rows of one matrix product, as torch does
-        k = input.shape[-1]
-        folded = shape_ops.reshape(input, [-1, k])
-        out_shape = list(input.shape[:-1]) + ([other.shape[-1]] if db == 2 else [])
-        if k != other.shape[0]:
-            raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({folded.shape[0]}x{k} and "
-                             f"{other.shape[0]}x{other.shape[-1] if db == 2 else 1})")
-        prod = mm(folded, other) if db == 2 else mv(folded, other)
-        return _unsafe_view(prod, out_shape)
-    if da <= 2 and db >= 3 and da == 2:
-        # (m, k) @ (..., k, n) == ((..., n, k) @ (k, m)).mT
-        return ops.transpose(matmul(ops.transpose(other, -1, -2), shape_ops.t(input)), -1, -2)
-    # general batched case: broadcast batch dims, then bmm
-    a = shape_ops.unsqueeze(input, 0) if da == 1 else input
-    b = shape_ops.unsqueeze(other, -1) if db == 1 else other
+        return _folded(input, other, transpose=False)
+    if db >= 3 and da <= 2:
+        return _folded(other, input, transpose=True)
+    return _batched(input, other)
+
+
+def _squeeze_(t: Tensor, dim: int) -> Tensor:
+    """torch's in-place ``squeeze_`` as matmul uses it (named SqueezeBackward4)."""
+    return record(xp.squeeze(t._data, axis=dim), "SqueezeBackward4", _unsafe_view_vjp, (t,),
+                  attrs=t.shape)
+
+
+def _folded(big: Tensor, small: Tensor, transpose: bool) -> Tensor:
+    """A batched operand times a 1-d or 2-d one as one mm/mv over the batch folded into rows.
+    ``transpose`` computes small @ big as (big.mT @ small.T).mT."""
+    if transpose:
+        big = shape_ops.transpose(big, -1, -2)
+        if small.ndim == 2:
+            small = shape_ops.t(small)
+    k = big.shape[-1]
+    if k != small.shape[0]:
+        rows = math.prod(big.shape[:-1])
+        raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and "
+                         f"{small.shape[0]}x{small.shape[-1] if small.ndim == 2 else 1})")
+    folded = shape_ops.reshape(big, [-1, k])
+    out_shape = list(big.shape[:-1]) + ([small.shape[1]] if small.ndim == 2 else [])
+    check_alloc(out_shape)
+    out = _unsafe_view(mm(folded, small) if small.ndim == 2 else mv(folded, small), out_shape)
+    if transpose and small.ndim == 2:
+        out = shape_ops.contiguous(shape_ops.transpose(out, -1, -2))
+    return out
+
+
+def _batched(a: Tensor, b: Tensor) -> Tensor:
+    """Both operands batched (or one 1-d against a batch of >= 3 dims): broadcast, bmm, unfold."""
+    da, db = a.ndim, b.ndim
+    if da == 1:
+        a = shape_ops.unsqueeze(a, 0)
+    if db == 1:
+        b = shape_ops.unsqueeze(b, -1)
     n, k = a.shape[-2], a.shape[-1]
     k2, m = b.shape[-2], b.shape[-1]
+    batch = list(broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    bsz = math.prod(batch)
     if k != k2:
         raise ShapeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                         f"[{1}, {k}] but got: [{1}, {k2}].")
-    from engine.ops.core import broadcast_shapes
-
-    batch = list(broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-    bsz = 1
-    for s in batch:
-        bsz *= s
+                         f"[{bsz}, {k}] but got: [{bsz}, {k2}].")
     check_alloc((bsz, n, m))
     a3 = shape_ops.reshape(shape_ops.expand(a, batch + [n, k]), [bsz, n, k])
     b3 = shape_ops.reshape(shape_ops.expand(b, batch + [k, m]), [bsz, k, m])
-    out = shape_ops.view(bmm(a3, b3), batch + [n, m])
-    if da == 1:
-        out = shape_ops.squeeze(out, -2)
-    if db == 1:
-        out = shape_ops.squeeze(out, -1)
-    return out
+    out_shape = batch + ([n] if da > 1 else []) + ([m] if db > 1 else [])
+    return _unsafe_view(bmm(a3, b3), out_shape)
 
 
 def _unsafe_view(t: Tensor, shape: list[int]) -> Tensor:

@@ -13,7 +13,7 @@ from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
-from engine.ops.core import OUT, check_tensor, expand_reduced, floating, record, record_multi, \
+from engine.ops.core import NOT_GIVEN, OUT, check_tensor, expand_reduced, floating, record, record_multi, \
     wrap_dim, wrap_dims
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -47,14 +47,15 @@ def _float_name(dt: dtypes.DType) -> str:
 @defop("sum", [T(), _DIMS, _KEEP, A("dtype", "dtype", None, optional=True)],
        grad_fns=("SumBackward0", "SumBackward1"), doc="Sum of all elements, or over dim.",
        category=_RED)
-def sum(input: Tensor, dim: Any = None, keepdim: bool = False, dtype: str | None = None
+def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str | None = None
         ) -> Tensor:  # noqa: A001
     check_tensor(input, "sum")
-    dims = wrap_dims(dim, input.ndim)
+    given = dim is not NOT_GIVEN
+    dims = wrap_dims(dim if given else None, input.ndim)
     out_dt = dtypes.get(dtype) or (input.dtype if input.dtype.category == 2 else dtypes.int64)
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = _reduce(xp.sum, a, dims, keepdim)
-    if dim is None:
+    if not given:
         return record(out, "SumBackward0", _sum_vjp, (input,), attrs=(input.shape, dims, False))
     return record(out, "SumBackward1", _sum_vjp, (input,), attrs=(input.shape, dims, keepdim))
 
@@ -66,8 +67,10 @@ def _sum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 @defop("mean", [T(), _DIMS, _KEEP], grad_fns=("MeanBackward0", "MeanBackward1"),
        doc="Mean of all elements, or over dim.", category=_RED)
-def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
     check_tensor(input, "mean")
+    given = dim is not NOT_GIVEN
+    dim = dim if given else None
     if input.dtype.category != 2:
         raise DTypeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -76,8 +79,8 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     dims = wrap_dims(dim, input.ndim)
     out = _reduce(xp.mean, input._data, dims, keepdim)
     count = math.prod(input.shape[d] for d in dims)
-    name = "MeanBackward0" if dim is None else "MeanBackward1"
-    return record(out, name, _mean_vjp, (input,), attrs=(input.shape, dims, keepdim and dim is not None, count))
+    name = "MeanBackward1" if given else "MeanBackward0"
+    return record(out, name, _mean_vjp, (input,), attrs=(input.shape, dims, keepdim, count))
 
 
 def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -96,7 +99,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
     out = _reduce(xp.prod, a, dims, keepdim)
     name = "ProdBackward0" if dim is None else "ProdBackward1"
     return record(out, name, _prod_vjp, (input,), saved=(input, OUT),
-                  attrs=(input.shape, dims, keepdim and dim is not None))
+                  attrs=(input.shape, dims, keepdim))
 
 
 def _prod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -144,7 +147,7 @@ def _extreme(name: str, fn: Any, arg: Any) -> Any:
                     f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                     "Specify the reduction dim with the 'dim' argument."
                 )
-            return record(xp.asarray(fn(a)), all_name, _even_split_vjp, (input,),
+            return record(xp.asarray(fn(a)), all_name, _max_all_vjp, (input,),
                           saved=(input, OUT), attrs=(input.shape, tuple(range(input.ndim)), False))
         d = wrap_dim(dim, input.ndim)
         if input.ndim and input.shape[d] == 0:
@@ -168,6 +171,15 @@ def _even_split_vjp(node: Node, g: Any) -> tuple[Any, ...]:
     mask = x == expand_reduced(out, shape, dims, keepdim)
     count = _ops().sum(mask, list(dims), keepdim=True)
     return (expand_reduced(g, shape, dims, keepdim) * mask / count,)
+
+
+def _max_all_vjp(node: Node, g: Any) -> tuple[Any, ...]:
+    """max()/min() of everything: ties share the gradient; a NaN result sends it all to the NaN
+    elements (torch's evenly_distribute_backward)."""
+    ops = _ops()
+    x, out = node.saved()
+    mask = ops.isnan(x) if bool(xp.isnan(out._data)) else x == out
+    return (g * mask / ops.sum(mask),)
 
 
 def _select_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
@@ -260,8 +272,10 @@ def _spread(name: str, grad_fn: str) -> Any:
 def _var_grad(g: Tensor, x: Tensor, attrs: Any) -> Tensor:
     shape, dims, keepdim, correction = attrs
     n = math.prod(shape[d] for d in dims)
+    # no degrees of freedom left: torch's 2 / 0 is inf, which makes the gradient NaN
+    scale = 2.0 / (n - correction) if n != correction else math.inf
     centred = x - _ops().mean(x, list(dims), keepdim=True)
-    return expand_reduced(g, shape, dims, keepdim) * centred * (2.0 / (n - correction))
+    return expand_reduced(g, shape, dims, keepdim) * centred * scale
 
 
 def _var_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -32,6 +32,33 @@ def _contiguous(a: Any) -> bool:
     return bool(a.flags.c_contiguous)
 
 
+def _viewable(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> bool:
+    """Whether ``new`` can view memory laid out with ``strides`` without a copy: each run of old
+    dims merged or split into new dims must be contiguous within itself."""
+    if math.prod(shape) == 0 or not shape:
+        return True
+    old = [(n, st) for n, st in zip(shape, strides, strict=True) if n != 1]
+    new_sizes = [n for n in new if n != 1]
+    i = j = 0
+    while i < len(old) and j < len(new_sizes):
+        # grow a chunk of old dims and a chunk of new dims until their element counts agree
+        chunk_old, chunk_new = old[i][0], new_sizes[j]
+        start = i
+        while chunk_old != chunk_new:
+            if chunk_old < chunk_new:
+                i += 1
+                chunk_old *= old[i][0]
+            else:
+                j += 1
+                chunk_new *= new_sizes[j]
+        for k in range(start, i):  # the old dims in this chunk must be mutually contiguous
+            if old[k][1] != old[k + 1][1] * old[k + 1][0]:
+                return False
+        i += 1
+        j += 1
+    return True
+
+
 def infer_shape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
     """Resolve one -1 in ``shape``; torch's message if the sizes do not fit."""
     shape = [int(s) for s in shape]
@@ -69,13 +96,18 @@ def view(input: Tensor, shape: Sequence[int]) -> Tensor:
                   attrs=input.shape)
 
 
-@defop("reshape", [T(), A("shape", "ints")], grad_fns=("ViewBackward0", "UnsafeViewBackward0"),
+@defop("reshape", [T(), A("shape", "ints")],
+       grad_fns=("ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0"),
        doc="A new shape; a view when the layout allows, else a copy.", category=_SHAPE)
 def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     check_tensor(input, "reshape")
     new = infer_shape(shape, input.numel())
-    if _contiguous(input._data):
+    a = input._data
+    if _contiguous(a):
         return view(input, new)
+    if _viewable(a.shape, a.strides, new):
+        return record(a.reshape(new), "ReshapeAliasBackward0", _reshape_vjp, (input,),
+                      attrs=input.shape)
     copy = clone(input)
     return record(copy._data.reshape(new), "UnsafeViewBackward0", _reshape_vjp, (copy,),
                   attrs=input.shape)
