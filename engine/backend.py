@@ -32,7 +32,7 @@ def _load(name: str) -> tuple[ModuleType, str]:
         return numpy, "cpu"
     if name == "cupy":
         try:
-            import cupy  # type: ignore[import-not-found]
+            import cupy
         except ImportError as exc:  # pragma: no cover - depends on the machine
             raise BackendUnavailable(
                 "GRADSERVE_BACKEND=cupy but CuPy is not installed "
@@ -48,9 +48,9 @@ def _load(name: str) -> tuple[ModuleType, str]:
             raise BackendUnavailable("GRADSERVE_BACKEND=cupy but CUDA reports no GPU")
         return cupy, "cuda"
     if name == "strict":
-        from engine import strict_xp
+        import importlib
 
-        return strict_xp, "cpu"
+        return importlib.import_module("engine.strict_xp"), "cpu"
     raise BackendUnavailable(
         f"GRADSERVE_BACKEND={name!r} is not a backend; choose 'numpy' (default) or 'cupy'"
     )

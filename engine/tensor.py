@@ -7,7 +7,7 @@ Python operators and torch's method names here only forward to them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import backend, dtypes
 from engine.backend import xp
@@ -62,7 +62,7 @@ class Tensor:
     # ----- metadata -------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._data.shape  # type: ignore[no-any-return]
+        return tuple(self._data.shape)
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
@@ -71,7 +71,7 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self._data.ndim  # type: ignore[no-any-return]
+        return int(self._data.ndim)
 
     def dim(self) -> int:
         return self.ndim
@@ -190,7 +190,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise ValueError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
+                "Boolean value of Tensor with more than one value is ambiguous"
             )
         return bool(self.item())
 
@@ -201,6 +201,10 @@ class Tensor:
         return int(self.item())
 
     __hash__ = object.__hash__
+
+    if TYPE_CHECKING:
+        # Registry ops are attached as methods at import (engine/ops/__init__.py).
+        def __getattr__(self, name: str) -> Any: ...
 
     # ----- autograd -------------------------------------------------------------------------
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,

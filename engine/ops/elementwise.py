@@ -14,7 +14,8 @@ from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError
 from engine.graph import Node
 from engine.ops.core import OUT, Operand, array_of, check_binary, check_tensor, floating, record
-from engine.registry import A, Operand as OperandParam, T, defop
+from engine.registry import A, T, defop
+from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
 
 _EW = "elementwise"
@@ -83,8 +84,8 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 # ----- mul / div ------------------------------------------------------------------------------
-@defop("mul", [OperandParam("input"), OperandParam()], grad_fns="MulBackward0", doc="input * other, broadcasting.",
-       category=_EW)
+@defop("mul", [OperandParam("input"), OperandParam()], grad_fns="MulBackward0",
+       doc="input * other, broadcasting.", category=_EW)
 def mul(input: Tensor, other: Operand) -> Tensor:
     x, y, _ = _binary(input, other, "mul")
     return record(x * y, "MulBackward0", _mul_vjp, (input, other), saved=(input, other))

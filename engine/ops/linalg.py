@@ -83,9 +83,9 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     if input.ndim != 1 or tensor.ndim != 1:
         raise ShapeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
     if input.shape[0] != tensor.shape[0]:
-        raise ShapeError("inconsistent tensor size, expected tensor [{}] and src [{}] to have the "
-                         "same number of elements, but got {} and {} elements respectively".format(
-                             input.shape[0], tensor.shape[0], input.shape[0], tensor.shape[0]))
+        n, m = input.shape[0], tensor.shape[0]
+        raise ShapeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the "
+                         f"same number of elements, but got {n} and {m} elements respectively")
     if input.dtype is not tensor.dtype:
         raise DTypeError(f"dot : expected both vectors to have same dtype, but found "
                          f"{_pretty(input.dtype)} and {_pretty(tensor.dtype)}")
@@ -108,7 +108,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     check_tensor(input, "bmm")
     check_tensor(mat2, "bmm", "mat2")
     if input.ndim != 3 or mat2.ndim != 3:
-        raise ShapeError(f"batch1 must be a 3D tensor" if input.ndim != 3 else "batch2 must be a 3D tensor")
+        raise ShapeError("batch1 must be a 3D tensor" if input.ndim != 3 else "batch2 must be a 3D tensor")
     b1, n, k = input.shape
     b2, k2, m = mat2.shape
     if b1 != b2 or k != k2:

@@ -13,8 +13,17 @@ from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
-from engine.ops.core import NOT_GIVEN, OUT, check_tensor, expand_reduced, floating, record, record_multi, \
-    wrap_dim, wrap_dims
+from engine.ops.core import (
+    NOT_GIVEN,
+    OUT,
+    check_tensor,
+    expand_reduced,
+    floating,
+    record,
+    record_multi,
+    wrap_dim,
+    wrap_dims,
+)
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -301,7 +310,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     check_tensor(input, "norm")
     if p == "fro":
         p = 2
-    if isinstance(p, str) or isinstance(p, bool):
+    if isinstance(p, (str, bool)):
         raise ArgumentError(f"norm(): unsupported p {p!r}; use a number, inf or 'fro'")
     p = float(p)
     x = floating(input)

@@ -139,7 +139,8 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
         name = "SqueezeBackward0"
     else:
         ds = [dim] if isinstance(dim, int) else list(dim)
-        dims = tuple(sorted({wrap_dim(d, input.ndim) for d in ds if shp and shp[wrap_dim(d, input.ndim)] == 1}))
+        wrapped = {wrap_dim(d, input.ndim) for d in ds}
+        dims = tuple(sorted(d for d in wrapped if shp and shp[d] == 1))
         if not shp:
             for d in ds:
                 wrap_dim(d, 0)
@@ -161,7 +162,8 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
     size = [int(s) for s in size]
     if len(size) < len(shape):
         raise ShapeError(
-            f"expand(torch.FloatTensor{{[{', '.join(map(str, shape))}]}}, size=[{', '.join(map(str, size))}]): "
+            f"expand(torch.FloatTensor{{[{', '.join(map(str, shape))}]}}, "
+            f"size=[{', '.join(map(str, size))}]): "
             "the number of sizes provided must be greater or equal to the number of dimensions "
             "in the tensor"
         )

@@ -97,7 +97,8 @@ def build(arg: Any, rng: np.random.Generator) -> Any:
 NONDIFF: dict[str, list[Case]] = {
     "lt": [C(S(2, 3), 0.0)], "le": [C(S(3), S(3))], "gt": [C(S(2, 3), S(3))],
     "ge": [C(S(3), 0.5)], "eq": [C(S(3), S(3))], "ne": [C(S(3), 1.0)],
-    "logical_not": [C(B([True, False]))], "isnan": [C(V([1.0, float("nan")]))], "logical_and": [C(B([True, False]), B([True, True]))],
+    "logical_not": [C(B([True, False]))], "isnan": [C(V([1.0, float("nan")]))],
+    "logical_and": [C(B([True, False]), B([True, True]))],
     "logical_or": [C(B([True, False]), False)],
     "argmax": [C(S(2, 3)), C(S(2, 3), 1, True)], "argmin": [C(S(2, 3)), C(S(2, 3), 0)],
     "zeros": [C([2, 3])], "ones": [C([2])], "full": [C([2, 2], 1.5)], "eye": [C(3), C(2, 3)],
