@@ -172,11 +172,12 @@ def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
 
 
 def check_binary(a: Operand, b: Operand) -> None:
-    """Broadcast-check two operands and refuse an oversized result before computing it."""
-    sa = a.shape if isinstance(a, Tensor) else ()
-    sb = b.shape if isinstance(b, Tensor) else ()
-    if sa != sb:
-        check_alloc(broadcast_shapes(sa, sb))
+    """Broadcast-check two tensors and refuse an oversized result before computing it. (A Python
+    number never changes the result's shape.)"""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        sa, sb = a._data.shape, b._data.shape
+        if sa != sb:
+            check_alloc(broadcast_shapes(sa, sb))
 
 
 def as_int(v: Any, name: str) -> int:

@@ -33,6 +33,14 @@ def _binary(a: Operand, b: Operand, op: str = "") -> tuple[Any, Any, dtypes.DTyp
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise DTypeError(f"{op}(): expected at least one Tensor argument, got two numbers")
     check_binary(a, b)
+    # fast paths for the common cases: same-dtype tensors, a float tensor with a Python number
+    if isinstance(a, Tensor):
+        da = a.dtype
+        if isinstance(b, Tensor):
+            if b.dtype is da:
+                return a._data, b._data, da
+        elif da.category == 2 and not isinstance(b, bool):
+            return a._data, b, da
     dt = dtypes.result_type(a, b)
     return array_of(a, dt), array_of(b, dt), dt
 
