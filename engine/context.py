@@ -24,7 +24,7 @@ class Limits:
 
 
 class ExecutionContext:
-    __slots__ = ("generator", "limits", "alive", "peak", "detect_anomaly", "allocated")
+    __slots__ = ("generator", "limits", "alive", "peak", "detect_anomaly", "allocated", "step")
 
     def __init__(self, seed: int | None = None, limits: Limits | None = None,
                  detect_anomaly: bool = False) -> None:
@@ -34,6 +34,7 @@ class ExecutionContext:
         self.peak = 0
         self.allocated = 0  # elements allocated in total (a statistic)
         self.detect_anomaly = detect_anomaly
+        self.step: str | None = None  # where the caller is in its program (a JSON pointer)
 
     def check_alloc(self, numel: int, what: str = "tensor") -> None:
         """Refuse an allocation of ``numel`` elements before it happens."""

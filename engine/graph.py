@@ -38,7 +38,7 @@ class SavedOutput:
 
 class Node:
     __slots__ = ("_name", "vjp", "next_functions", "_saved", "attrs", "out_meta", "_retained",
-                 "_released", "__weakref__")
+                 "_released", "step", "__weakref__")
 
     def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
                  saved: tuple[Any, ...] = (), attrs: Any = None) -> None:
@@ -50,6 +50,7 @@ class Node:
         self.out_meta: list[tuple[tuple[int, ...], Any]] = []  # (shape, DType) per output
         self._retained: dict[int, weakref.ref[Tensor]] | None = None
         self._released = False
+        self.step: str | None = None  # the program step that recorded it (set under detect_anomaly)
 
     def name(self) -> str:
         return self._name

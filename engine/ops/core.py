@@ -62,6 +62,8 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             if ctx is not None and ctx.detect_anomaly:
                 from engine.anomaly import check_forward
 
+                node.step = ctx.step
+
                 check_forward(node, inputs, out)
             return out
     return Tensor(data)

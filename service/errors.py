@@ -1,0 +1,46 @@
+"""The exceptions a program can cause, each becoming one RFC 9457 problem (see problems.py).
+
+Engine errors are wrapped rather than re-declared: ``ProgramError.from_engine`` keeps the engine's
+``kind`` as the problem type and its message verbatim (torch's text for autograd misuse), and adds
+the JSON pointer of the call that raised it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import engine as ge
+
+
+class ProgramError(Exception):
+    """A fault of the request's program; ``kind`` names the problem type, ``pointer`` the request
+    element at fault, ``extra`` adds problem members (``limit``, ``report``, ...)."""
+
+    def __init__(self, kind: str, message: str, pointer: str | None = None, *, status: int = 422,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.pointer = pointer
+        self.status = status
+        self.extra = extra
+
+    @classmethod
+    def from_engine(cls, err: ge.EngineError, pointer: str | None) -> ProgramError:
+        extra: dict[str, Any] = {}
+        if isinstance(err, ge.LimitExceeded):
+            extra = {"limit": err.limit, "value": err.value, "maximum": err.maximum}
+        elif isinstance(err, ge.AnomalyError):
+            extra = {"report": err.report}
+        return cls(err.kind, err.message, pointer, **extra)
+
+
+def limit_exceeded(limit: str, value: int | float, maximum: int | float, message: str,
+                   pointer: str | None = None, *, status: int = 422) -> ProgramError:
+    """A service-checked limit (the engine raises its own for tensor sizes)."""
+    return ProgramError("limit-exceeded", message, pointer, status=status, limit=limit, value=value,
+                        maximum=maximum)
+
+
+class Overloaded(Exception):
+    """Every worker thread is busy and the wait queue is full."""

@@ -1,0 +1,53 @@
+"""Every knob of the service, read once from ``GRADSERVE_*`` environment variables.
+
+The README's settings table is checked against this class by tests/service/test_settings.py, so a
+field added here without documentation fails the suite. Limits are named by their field name in
+problem responses (``"limit": "max_steps"``).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRADSERVE_", frozen=True, extra="ignore")
+
+    # ----- server ------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address uvicorn binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port uvicorn binds.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    worker_threads: int = Field(
+        4, ge=1, description="Threads per process that run programs (off the event loop).")
+    queue_size: int = Field(
+        64, ge=0, description="Programs allowed to wait for a thread; beyond it requests get 503.")
+    log_level: str = Field("info", description="uvicorn log level.")
+
+    # ----- limits (each checked before the work or allocation it bounds) ----------------------
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Request body size; larger bodies get 413.")
+    request_timeout: float = Field(
+        10.0, gt=0, description="Wall seconds a program may run (checked between steps).")
+    max_tensor_elements: int = Field(
+        1_000_000, ge=1, description="Elements in any one tensor.")
+    max_alive_elements: int = Field(
+        10_000_000, ge=1, description="Elements held by all live tensors of one program.")
+    max_steps: int = Field(
+        100_000, ge=1, description="Statements executed, loop iterations and conditions included.")
+    max_loop_iterations: int = Field(
+        10_000, ge=1, description="Iterations of any one while loop (max_iter may lower it).")
+    max_nesting_depth: int = Field(
+        32, ge=1, description="Nesting of calls, blocks and array literals in a program.")
+    max_printed_chars: int = Field(
+        1_000_000, ge=1, description="Characters all print statements of a program may produce.")
+
+    def limits(self) -> dict[str, int | float]:
+        """The program limits, as /v1/info reports them."""
+        return {name: getattr(self, name) for name in LIMIT_FIELDS}
+
+
+LIMIT_FIELDS = (
+    "max_body_bytes", "request_timeout", "max_tensor_elements", "max_alive_elements", "max_steps",
+    "max_loop_iterations", "max_nesting_depth", "max_printed_chars",
+)
