@@ -59,6 +59,8 @@ def _load(name: str) -> tuple[ModuleType, str]:
 # torch computes 0/0, log(0) and overflow silently; numpy would warn on each. The answer carries the
 # NaN or infinity itself (and detect_anomaly reports it), so the warnings are noise here.
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"engine(\.|$)")
+# ... and numpy's own "Mean of empty slice" / "Degrees of freedom <= 0" (torch answers NaN quietly)
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"numpy(\.|$)")
 
 NAME: str = os.environ.get("GRADSERVE_BACKEND", "numpy").strip().lower() or "numpy"
 xp, DEVICE = _load(NAME)
@@ -85,6 +87,20 @@ def quiet() -> Any:
 
         return contextlib.nullcontext()
     return numpy.errstate(all="ignore")
+
+
+def linalg_raises() -> Any:
+    """A context in which ``xp.linalg`` raises LinAlgError on singular or non-positive-definite
+    input, as numpy always does (CuPy only does when asked to)."""
+    import contextlib
+
+    if NAME == "cupy":  # pragma: no cover - GPU only
+        import cupyx
+
+        return cupyx.errstate(linalg="raise")
+    if NAME == "strict":
+        return xp._errstate(linalg="raise")
+    return contextlib.nullcontext()
 
 
 def info() -> dict[str, str]:

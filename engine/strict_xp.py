@@ -13,18 +13,27 @@ runs on CuPy with a GPU. It behaves as CuPy 13 would, minus the GPU:
 * Functions and operators refuse a host numpy array as an operand (CuPy's "Unsupported type"), and
   calls are checked against CuPy's signatures where CuPy's accept less than numpy's.
 * Results are arrays, never numpy scalars: CuPy reductions return 0-d arrays.
+* ``linalg.inv``/``solve``/``cholesky`` do not raise on a singular or non-positive-definite input
+  unless :func:`_errstate` (the stand-in for ``cupyx.errstate(linalg="raise")``) asks them to.
+
+* Integer index arrays wrap around when out of bounds (``a[idx]``, ``a[idx] = v``, ``ufunc.at``), as
+  CuPy's do, instead of raising IndexError.
 
 Not emulated: dtype promotion (numpy 2's NEP 50 rules here; CuPy 13 still promotes Python scalars by
-value), CuPy's wrap-around of out-of-bounds index arrays, and Python lists as ufunc-free function
-operands (CuPy refuses many of those; only ufuncs and operators are checked here).
+value), the wrap-around in ``take``/``take_along_axis``, and Python lists as operands of functions
+other than ufuncs (CuPy refuses many of those; only ufuncs and operators check them here).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import operator
 import re
-from collections.abc import Callable, Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -32,13 +41,18 @@ import numpy
 
 __version__ = f"{numpy.__version__}+strict"
 
+
 # ----- CuPy's API surface ---------------------------------------------------------------------
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Taken from cupy-cuda12x 13.6.0 without importing it (no GPU needed): the names bound at the top of
 # cupy/__init__.py and cupy/linalg/__init__.py (read with `ast`), and the signatures embedded in
 # its compiled cupy/_core/core.*.so (`strings ... | grep _ndarray_base`) for the array methods.
 
 # What `cupy` exports other than numpy's own objects (those are _NUMPY_REEXPORTS below).
-_CUPY_NAMES = frozenset("""
+_CUPY_NAMES = _words("""
     AxisError ComplexWarning ElementwiseKernel Inf Infinity ModuleDeprecationWarning NAN NINF NZERO NaN PINF
     PZERO RankWarning RawKernel RawModule ReductionKernel TooHardError VisibleDeprecationWarning __version__
     abs absolute add all allclose alltrue amax amin angle any append apply_along_axis arange arccos arccosh
@@ -73,11 +87,11 @@ _CUPY_NAMES = frozenset("""
     take_along_axis tan tanh tensordot testing tile trace transpose trapz tri tril tril_indices
     tril_indices_from trim_zeros triu triu_indices triu_indices_from true_divide trunc ufunc union1d unique
     unpackbits unravel_index unwrap vander var vdot vectorize vsplit vstack where who zeros zeros_like
-""".split())
+""")
 
 # Names `cupy` binds to numpy's own object (`from numpy import float64 as float_`): handed out as is.
 _NUMPY_REEXPORTS = dict(
-    (n.split("=") * 2)[:2] for n in """
+    (n.split("=") * 2)[:2] for n in _words("""
     DataSource bool_ broadcast_shapes byte cdouble cfloat=complex128 complex128 complex64
     complex_=complex128 complexfloating csingle double dtype e euler_gamma finfo float16 float32 float64
     float_=float64 floating format_parser generic get_printoptions half iinfo index_exp inexact inf int16
@@ -85,12 +99,12 @@ _NUMPY_REEXPORTS = dict(
     number pi printoptions promote_types s_ set_printoptions short signedinteger single
     singlecomplex=complex64 typename ubyte uint uint16 uint32 uint64 uint8 uintc uintp ulonglong
     unsignedinteger ushort
-""".split())
+"""))
 
-_LINALG_NAMES = frozenset("""
+_LINALG_NAMES = _words("""
     LinAlgError cholesky det eigh eigvalsh inv lstsq matrix_power matrix_rank norm pinv qr slogdet solve svd
     tensorinv tensorsolve
-""".split())
+""")
 
 # CuPy names that numpy 2 spells differently or only as a value.
 _ALIASES = {"alltrue": "all", "sometrue": "any", "product": "prod", "cumproduct": "cumprod",
@@ -102,7 +116,7 @@ _CONSTANTS = {"Inf": numpy.inf, "Infinity": numpy.inf, "infty": numpy.inf, "PINF
 def _signatures(text: str) -> dict[str, tuple[tuple[str, ...], bool, tuple[str, ...]]]:
     """``name(a, b, *args, k)`` lines -> {name: (positional params, takes *args, keyword-only)}."""
     out = {}
-    for name, params in re.findall(r"([\w.]+)\((.*)\)", text):
+    for name, params in re.findall(r"([\w.]+)\(([^)]*)\)", text):
         names = [p.strip() for p in params.split(",") if p.strip()]
         star = next((i for i, p in enumerate(names) if p.startswith("*")), len(names))
         out[name] = (tuple(names[:star]), star < len(names) and names[star] != "*",
@@ -172,11 +186,17 @@ _NDARRAY_UNEMULATED = frozenset({"data", "device", "flat", "cstruct", "toDlpack"
                                  "scatter_add", "scatter_max", "scatter_min", "dump", "dumps",
                                  "__cuda_array_interface__", "__dlpack__", "__dlpack_device__"})
 
-# CuPy 13 ufunc keywords, and which ufuncs support which method (cupy/cupy#7082).
+# CuPy 13 ufunc keywords, and which ufuncs support which method (cupy/cupy#7082); `at` is a GPU
+# atomic, so only for these dtypes of its target (the messages in cupy/_core/_routines_indexing).
 _UFUNC_KWARGS = frozenset({"out", "dtype", "casting", "where"})
-_UFUNC_METHODS = {"at": {"add", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"},
-                  "reduce": {"add", "multiply"}, "accumulate": {"add"}, "reduceat": {"add"}}
+_BITWISE_AT, _EXTREMUM_AT = "int32 int64 uint32 uint64", "int32 float32 float64 uint32 uint64"
+_AT_DTYPES = {"add": "int32 float16 float32 float64 uint32 uint64", "subtract": "int32 uint32",
+              "maximum": _EXTREMUM_AT, "minimum": _EXTREMUM_AT,
+              "bitwise_and": _BITWISE_AT, "bitwise_or": _BITWISE_AT, "bitwise_xor": _BITWISE_AT}
+_UFUNC_METHODS = {"at": set(_AT_DTYPES), "reduce": {"add", "multiply"}, "accumulate": {"add"},
+                  "reduceat": {"add"}}
 
+_MISSING: Any = object()
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct "
              "a NumPy array explicitly.")
 
@@ -189,13 +209,15 @@ def _wrap(x: Any) -> Any:
         return ndarray._of(x)
     if isinstance(x, numpy.generic):
         return ndarray._of(numpy.asarray(x))
-    if isinstance(x, (tuple, list)):  # namedtuples too (numpy.linalg's results): CuPy's are plain
-        return type(x)(map(_wrap, x)) if type(x) in (tuple, list) else tuple(map(_wrap, x))
+    if isinstance(x, list):
+        return list(map(_wrap, x))
+    if isinstance(x, tuple):  # namedtuples too (numpy.linalg's results): CuPy's are plain tuples
+        return tuple(map(_wrap, x))
     return x
 
 
-def _host_array_error(x: Any, where: str = "") -> TypeError:
-    return TypeError(f"Unsupported type {type(x)}{where}: a host numpy array cannot be a CuPy operand; "
+def _host_array_error(x: Any) -> TypeError:
+    return TypeError(f"Unsupported type {type(x)}: a host numpy array cannot be a CuPy operand; "
                      "move it with xp.asarray(...) first (strict backend)")
 
 
@@ -225,9 +247,26 @@ def _operand(x: Any) -> Any:
     raise TypeError(f"Unsupported type {type(x)} (CuPy operands are cupy.ndarray or scalars)")
 
 
-def _index(key: Any) -> Any:
-    """An index: like CuPy, host arrays and lists are fine here (they are copied to the device)."""
-    return _unwrap(key, host_ok=True)
+def _index(key: Any, shape: tuple[int, ...]) -> Any:
+    """An index into an array of ``shape``, as CuPy reads it: host arrays and lists are fine (they
+    are copied to the device), and an integer index array wraps around where numpy would raise
+    IndexError for an out-of-bounds entry (no bounds check on the GPU)."""
+    key = _unwrap(key, host_ok=True)
+    items = list(key) if isinstance(key, tuple) else [key]
+    if not any(isinstance(k, (numpy.ndarray, list)) for k in items):
+        return key  # ints, slices, None, ...: numpy's checks are CuPy's
+    items = [numpy.asarray(k, dtype=None if len(k) else numpy.intp) if isinstance(k, list) else k
+             for k in items]
+    spans = [k.ndim if isinstance(k, numpy.ndarray) and k.dtype.kind == "b" else
+             0 if k is None or k is Ellipsis else 1 for k in items]
+    axis = 0
+    for i, k in enumerate(items):
+        if k is Ellipsis:
+            axis += len(shape) - sum(spans)
+        elif isinstance(k, numpy.ndarray) and k.dtype.kind in "iu" and axis < len(shape) and shape[axis]:
+            items[i] = k % shape[axis]
+        axis += spans[i]
+    return tuple(items) if isinstance(key, tuple) else items[0]
 
 
 def _check_call(qualname: str, sig: tuple[tuple[str, ...], bool, tuple[str, ...]] | None,
@@ -241,7 +280,7 @@ def _check_call(qualname: str, sig: tuple[tuple[str, ...], bool, tuple[str, ...]
         raise TypeError(f"{qualname}() takes at most {len(params)} positional arguments in CuPy "
                         f"({len(args)} given); CuPy's signature is ({shown})")
     for k in kwargs:
-        if (k not in params or varargs) and k not in kwonly:
+        if k not in params and k not in kwonly:
             raise TypeError(f"{qualname}() got an unexpected keyword argument {k!r}: CuPy's signature "
                             f"is ({shown})")
 
@@ -323,11 +362,12 @@ class ndarray:  # noqa: N801 - CuPy's name, so that isinstance(a, xp.ndarray) re
         return self._a.shape
 
     @shape.setter
-    def shape(self, value: Any) -> None:  # CuPy allows a reshape without copy this way
-        self._a = self._a.reshape(value)
-        if not numpy.shares_memory(self._a, self._a.base if self._a.base is not None else self._a):
+    def shape(self, value: Any) -> None:  # CuPy allows a reshape without a copy this way
+        new = self._a.reshape(value)
+        if self._a.size and not numpy.may_share_memory(new, self._a):
             raise AttributeError("incompatible shape for in-place modification. Use `.reshape()` "
                                  "to make a copy with the desired shape.")
+        self._a = new
 
     @property
     def T(self) -> ndarray:  # noqa: N802 - numpy's name
@@ -350,19 +390,23 @@ class ndarray:  # noqa: N801 - CuPy's name, so that isinstance(a, xp.ndarray) re
     def __iter__(self) -> Iterator[ndarray]:
         if self._a.ndim == 0:
             raise TypeError("iteration over a 0-d array")
-        return (ndarray._of(self._a[i]) for i in range(len(self._a)))
+        return (_wrap(self._a[i]) for i in range(len(self._a)))
+
+    def _scalar(self) -> Any:
+        # CuPy 13 converts any size-1 array (numpy 2.4 refuses ndim > 0; CuPy 13 targets numpy < 2.3)
+        return self._a.reshape(()) if self._a.size == 1 else self._a
 
     def __bool__(self) -> bool:
-        return bool(self._a)
+        return bool(self._scalar())
 
     def __float__(self) -> float:
-        return float(self._a)
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self._a)
+        return int(self._scalar())
 
     def __complex__(self) -> complex:
-        return complex(self._a)
+        return complex(self._scalar())
 
     # no __index__: CuPy has none, so an array cannot be a Python index, range bound or shape
 
@@ -382,11 +426,11 @@ class ndarray:  # noqa: N801 - CuPy's name, so that isinstance(a, xp.ndarray) re
         return ndarray._of(self._a.copy())
 
     def __getitem__(self, key: Any) -> Any:
-        return _wrap(self._a[_index(key)])
+        return _wrap(self._a[_index(key, self._a.shape)])
 
     def __setitem__(self, key: Any, value: Any) -> None:
         # CuPy takes a device array or a scalar; a host array would reach `fill` and fail there
-        self._a[_index(key)] = _operand(value)
+        self._a[_index(key, self._a.shape)] = _operand(value)
 
     # ----- methods with custom behaviour --------------------------------------------------------
     def get(self, stream: Any = None, order: str = "C", out: numpy.ndarray | None = None,
@@ -411,10 +455,12 @@ def _method(name: str) -> Callable[..., Any]:
 
     def method(self: ndarray, *args: Any, **kwargs: Any) -> Any:
         _check_call(f"cupy.ndarray.{name}", sig, args, kwargs)
+        if name in _HOST_RESULT_METHODS:
+            return getattr(self._a, name)(*args, **kwargs)
         if name == "ptp":  # numpy 2 dropped the method; the function remains
             return _call(numpy.ptp, (self, *args), kwargs)
-        fn = getattr(self._a, name)
-        return fn(*args) if name in _HOST_RESULT_METHODS else _call(fn, args, kwargs)
+        res = _call(getattr(self._a, name), args, kwargs)
+        return self if isinstance(res, ndarray) and res._a is self._a else res  # astype(copy=False)
 
     method.__name__ = method.__qualname__ = name
     return method
@@ -441,6 +487,11 @@ def _inplace(fn: Callable[[Any, Any], Any]) -> Callable[[ndarray, Any], ndarray]
     return op
 
 
+def _wrapped(fn: Callable[[Any], Any]) -> Callable[[ndarray], Any]:
+    """``fn`` of the array's numpy data, wrapped (unary operators, ``.real``)."""
+    return lambda self: _wrap(fn(self._a))
+
+
 def _build_ndarray() -> None:
     for name in _METHOD_SIGNATURES:
         if name not in ("get", "set"):
@@ -448,12 +499,12 @@ def _build_ndarray() -> None:
     for name in ("ndim", "size", "dtype", "itemsize", "nbytes", "strides"):  # plain values
         setattr(ndarray, name, property(operator.attrgetter(f"_a.{name}")))
     for name in ("real", "imag"):
-        setattr(ndarray, name, property(lambda self, n=name: _wrap(getattr(self._a, n))))
+        setattr(ndarray, name, property(_wrapped(operator.attrgetter(name))))
     # the operators cupy.ndarray defines (it has no __imatmul__), reflected ones included
     for name in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift",
                  "rshift", "and", "or", "xor", "divmod"):
-        fn = divmod if name == "divmod" else getattr(operator, name.rstrip("_") + "_" * (name in
-                                                                                           ("and", "or")))
+        fn = {"and": operator.and_, "or": operator.or_, "divmod": divmod}.get(name) or \
+            getattr(operator, name)
         setattr(ndarray, f"__{name}__", _binary(fn, reflected=False))
         setattr(ndarray, f"__r{name}__", _binary(fn, reflected=True))
         if name not in ("matmul", "divmod"):
@@ -461,7 +512,7 @@ def _build_ndarray() -> None:
     for name in ("lt", "le", "gt", "ge", "eq", "ne"):
         setattr(ndarray, f"__{name}__", _binary(getattr(operator, name), reflected=False))
     for name in ("neg", "pos", "abs", "invert"):
-        setattr(ndarray, f"__{name}__", lambda self, f=getattr(operator, name): _wrap(f(self._a)))
+        setattr(ndarray, f"__{name}__", _wrapped(getattr(operator, name)))
 
 
 _build_ndarray()
@@ -505,12 +556,16 @@ class ufunc:  # noqa: N801 - CuPy's name
     def _supported(self, method: str) -> Callable[..., Any]:
         if method in _UFUNC_METHODS and self.__name__ not in _UFUNC_METHODS[method]:
             raise NotImplementedError(f"`{self.__name__}.{method}` is not supported yet")  # CuPy's words
-        return getattr(self._f, method)  # type: ignore[no-any-return]
+        return getattr(self._f, method)
 
     def at(self, a: ndarray, indices: Any, b: Any = None) -> None:
         if not isinstance(a, ndarray):
             raise TypeError(f"Unsupported type {type(a)} for {self.__name__}.at")
-        self._supported("at")(a._a, _index(indices), *(() if b is None else (_operand(b),)))
+        at = self._supported("at")
+        if a.dtype.name not in _AT_DTYPES[self.__name__].split():
+            raise TypeError(f"cupy.{self.__name__}.at only supports {_AT_DTYPES[self.__name__]} as data "
+                            f"type, not {a.dtype}")
+        at(a._a, _index(indices, a._a.shape), *(() if b is None else (_operand(b),)))
 
     def reduce(self, *args: Any, **kwargs: Any) -> Any:
         return _call(self._supported("reduce"), args, kwargs)
@@ -522,16 +577,17 @@ class ufunc:  # noqa: N801 - CuPy's name
         return _call(self._supported("reduceat"), args, kwargs)
 
     def outer(self, a: Any, b: Any, **kwargs: Any) -> Any:
-        return _call(self._f.outer, (_operand(a) and a, _operand(b) and b), kwargs)
+        _operand(a), _operand(b)
+        return _call(self._f.outer, (a, b), kwargs)
 
 
 def _function(qualname: str, fn: Callable[..., Any], host_ok: bool = False) -> Callable[..., Any]:
     """CuPy's function ``qualname`` run by numpy's ``fn``, checked against CuPy's signature."""
     sig = _FUNCTION_SIGNATURES.get(qualname.removeprefix("cupy."))
-    try:
-        numpy_params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        numpy_params = None  # type: ignore[assignment]
+    numpy_params: Mapping[str, Any] | None = None
+    if sig is not None:
+        with contextlib.suppress(TypeError, ValueError):  # a builtin without a signature
+            numpy_params = inspect.signature(fn).parameters
 
     def call(*args: Any, **kwargs: Any) -> Any:
         _check_call(qualname, sig, args, kwargs)
@@ -577,15 +633,13 @@ def asnumpy(a: Any, stream: Any = None, order: str = "C", out: numpy.ndarray | N
         return a.get(stream, order, out, blocking)
     res = numpy.asarray(_unwrap(a, host_ok=True), order=order)  # type: ignore[call-overload]
     if out is None:
-        return res  # type: ignore[no-any-return]
+        return res
     out[...] = res
     return out
 
 
 def get_array_module(*args: Any) -> ModuleType:
     """This module if any argument is a device array, else numpy (as cupy.get_array_module)."""
-    import sys
-
     return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else numpy
 
 
@@ -593,14 +647,64 @@ def is_available() -> bool:
     return True
 
 
+# ----- cupy.linalg's failures --------------------------------------------------------------------
+# CuPy does not check cuSOLVER's status unless `cupyx.errstate(linalg="raise")` is in effect: a
+# singular matrix (inv, solve) or one that is not positive-definite (cholesky) gives an unusable
+# result instead of numpy's LinAlgError. Only shape errors raise either way.
+class _Config(threading.local):
+    linalg = "ignore"  # cupyx's default, per thread as there
+
+
+_CONFIG = _Config()
+_NUMERICAL_FAILURES = ("Singular matrix", "Matrix is not positive definite")
+
+
+@contextlib.contextmanager
+def _errstate(*, linalg: str) -> Iterator[None]:
+    """The stand-in for ``cupyx.errstate(linalg=...)``: "raise" makes cupy.linalg raise LinAlgError
+    where numpy does; "ignore" (the default) hands back garbage."""
+    if linalg not in ("ignore", "raise"):
+        raise ValueError(f"linalg must be 'ignore' or 'raise', not {linalg!r}")
+    old, _CONFIG.linalg = _CONFIG.linalg, linalg
+    try:
+        yield
+    finally:
+        _CONFIG.linalg = old
+
+
+def _unchecked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy.linalg's ``fn`` as CuPy runs it. The garbage is NaN for inv and solve (a zero pivot
+    divides) and, for cholesky, the input's lower triangle: finite, as cuSOLVER's partial factor is,
+    so that only a real check (errstate) finds the failure."""
+    if name not in ("inv", "solve", "cholesky"):
+        return fn
+
+    @functools.wraps(fn)
+    def call(a: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(a, *args, **kwargs)
+        except numpy.linalg.LinAlgError as exc:
+            if _CONFIG.linalg == "raise" or str(exc) not in _NUMERICAL_FAILURES:
+                raise
+        if name == "cholesky":
+            return numpy.tril(a)
+        eye = numpy.broadcast_to(numpy.eye(a.shape[-1], dtype=a.dtype), a.shape)
+        return numpy.full_like(fn(eye, *args, **kwargs), numpy.nan)
+
+    return call
+
+
 def _resolve(name: str, names: frozenset[str], source: ModuleType, prefix: str) -> Any:
     """What ``cupy<prefix>.<name>`` is here: numpy's own object where CuPy re-exports it, a checked
     wrapper of numpy's function or ufunc otherwise, AttributeError for anything CuPy lacks."""
+    qual = f"cupy{prefix}.{name}"
     if name in _NUMPY_REEXPORTS and not prefix:
-        return getattr(numpy, _NUMPY_REEXPORTS[name])
+        target = getattr(numpy, _NUMPY_REEXPORTS[name], _MISSING)  # numpy 2 moved DataSource, ...
+        if target is not _MISSING:
+            return target
+        raise AttributeError(f"{qual} exists in CuPy but the strict backend does not emulate it")
     if name in _CONSTANTS and not prefix:
         return _CONSTANTS[name]
-    qual = f"cupy{prefix}.{name}"
     if name not in names:
         raise AttributeError(f"module 'cupy{prefix}' has no attribute {name!r} (strict backend: only "
                              "names CuPy provides are available)")
@@ -612,7 +716,7 @@ def _resolve(name: str, names: frozenset[str], source: ModuleType, prefix: str) 
     if isinstance(target, type) and issubclass(target, BaseException):
         return target
     if callable(target) and not isinstance(target, type):
-        return _function(qual, target)
+        return _function(qual, _unchecked(name, target) if prefix == ".linalg" else target)
     raise AttributeError(f"{qual} exists in CuPy but the strict backend does not emulate it; add it "
                          "to engine/strict_xp.py if the engine needs it")
 
@@ -637,10 +741,32 @@ linalg = _Namespace(".linalg", _LINALG_NAMES, numpy.linalg)
 
 
 def __getattr__(name: str) -> Any:
-    value = _resolve(name, _CUPY_NAMES, numpy, "")
-    globals()[name] = value  # resolve each name once; later lookups skip this function
-    return value
+    """CuPy's names (for type checkers: at run time _CupyModule below answers every lookup)."""
+    return _resolve(name, _CUPY_NAMES, numpy, "")
 
 
 def __dir__() -> list[str]:
     return sorted(_CUPY_NAMES | set(_NUMPY_REEXPORTS) | set(_CONSTANTS))
+
+
+# What `xp.<name>` gives, filled as names are first used. Not this module's globals: CuPy's `any`,
+# `sum`, `max`, ... would shadow the builtins this module's own code calls.
+_RESOLVED: dict[str, Any] = {f.__name__: f for f in (ndarray, ufunc, asarray, array, asnumpy,
+                                                      get_array_module, is_available)}
+_RESOLVED.update(asanyarray=asanyarray, linalg=linalg)
+
+
+class _CupyModule(ModuleType):
+    """This module as the engine sees it: CuPy's names only. Its own imports and helpers (numpy, re,
+    sys, ...) would otherwise be reachable as ``xp.numpy`` and so on."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name[:1] == "_":
+            return super().__getattribute__(name)
+        value = _RESOLVED.get(name, _MISSING)
+        if value is _MISSING:
+            value = _RESOLVED[name] = _resolve(name, _CUPY_NAMES, numpy, "")
+        return value
+
+
+sys.modules[__name__].__class__ = _CupyModule
