@@ -716,6 +716,9 @@ def family_cases(family: str) -> tuple[list[Case], Path]:
     import importlib
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    # run as a script, this file is __main__: let `from make_goldens import C, f32` in a family module
+    # get these very helpers (a second import would make TensorSpec a different class)
+    sys.modules.setdefault("make_goldens", sys.modules[__name__])
     module = importlib.import_module(f"goldens_{family}")
     return module.CASES, OUT.with_name(f"ops_{family}.json")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 import engine as ge
 
 
@@ -44,3 +46,22 @@ def limit_exceeded(limit: str, value: int | float, maximum: int | float, message
 
 class Overloaded(Exception):
     """Every worker thread is busy and the wait queue is full."""
+
+
+class InternalError(Exception):
+    """An unexpected exception while running a call: a bug, reported as a 500 that still says
+    which request element was being run."""
+
+    def __init__(self, pointer: str | None) -> None:
+        super().__init__(f"internal error at {pointer!r}")
+        self.pointer = pointer
+
+
+class BodyTooLarge(HTTPException):
+    """The request body is over ``max_body_bytes``. An HTTPException so that FastAPI's body reader
+    lets it through unchanged (it turns other exceptions into a 400)."""
+
+    def __init__(self, received: int, maximum: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {maximum} bytes")
+        self.received = received
+        self.maximum = maximum

@@ -4,7 +4,10 @@ from engine import tensor as _tensor_module
 from engine.ops.creation import *  # noqa: F403
 from engine.ops.elementwise import *  # noqa: F403
 from engine.ops.indexing import *  # noqa: F403
+from engine.ops.joining import *  # noqa: F403
 from engine.ops.linalg import *  # noqa: F403
+from engine.ops.linalg_extra import *  # noqa: F403
+from engine.ops.nn import *  # noqa: F403
 from engine.ops.reductions import *  # noqa: F403
 from engine.ops.shape import *  # noqa: F403
 from engine.registry import OPS as _OPS

@@ -150,7 +150,7 @@ def test_golden_case(case: dict[str, Any]) -> None:
     assert len(outs) == len(case["outputs"]), "number of outputs"
     for k, (out, want) in enumerate(zip(outs, case["outputs"], strict=True)):
         what = f"output {k}"
-        assert_tensor(out, want, what)
+        assert_tensor(out, want, what, precision=_case_precision(case))
         assert out.requires_grad == want["requires_grad"], f"{what}: requires_grad"
         assert out.is_leaf == want["is_leaf"], f"{what}: is_leaf"
         if want["same_object_as"] is not None:

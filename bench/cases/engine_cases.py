@@ -1,0 +1,256 @@
+"""Engine-level cases: the engine's Python API against torch CPU eager and hand-written numpy.
+
+Every side builds its inputs from the same seeded numpy arrays, so both sides of a case do the same
+arithmetic on the same numbers. Gradients are reset to None before each call (as
+``zero_grad(set_to_none=True)`` does) so repetitions do not accumulate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.registry import (
+    BASELINE,
+    COMPLETES,
+    GRADSERVE,
+    REFERENCE,
+    Case,
+    Params,
+    at_most,
+    register,
+)
+
+Run = Callable[[], Any]
+
+
+# ----- chain: a long graph of tiny ops (per-op overhead) ----------------------------------------
+def _chain_input(p: Params) -> np.ndarray:
+    return np.linspace(-1.0, 1.0, p["width"], dtype=np.float32)
+
+
+def chain_gradserve(p: Params) -> Run:
+    import engine as ge
+
+    x0, n = _chain_input(p), p["n"]
+
+    def run() -> None:
+        x = ge.tensor(x0, requires_grad=True)
+        y = x
+        for _ in range(n):
+            y = y.tanh() * 1.01
+        y.sum().backward()
+
+    return run
+
+
+def chain_torch(p: Params) -> Run:
+    import torch
+
+    x0, n = _chain_input(p), p["n"]
+
+    def run() -> None:
+        x = torch.tensor(x0, requires_grad=True)
+        y = x
+        for _ in range(n):
+            y = y.tanh() * 1.01
+        y.sum().backward()
+
+    return run
+
+
+def chain_numpy(p: Params) -> Run:
+    """The same chain's forward and backward written by hand in numpy: the floor for any engine
+    that makes one numpy call per elementwise op."""
+    x0, n = _chain_input(p), p["n"]
+    scale = np.float32(1.01)
+
+    def run() -> np.ndarray:
+        ys = []
+        y = x0
+        for _ in range(n):
+            t = np.tanh(y)
+            ys.append(t)
+            y = t * scale
+        g = np.ones_like(y)  # d sum(y) / d y
+        for t in reversed(ys):
+            g = g * scale * (1 - t * t)
+        return g
+
+    return run
+
+
+_CHAIN_FULL, _CHAIN_SMOKE = {"n": 1000, "width": 8}, {"n": 5, "width": 8}
+register(Case(
+    "chain", "chain: 1000 x (tanh, * 1.01) on 8 float32, fwd + bwd, engine API",
+    chain_gradserve, chain_torch, baseline_name="torch CPU eager", target=at_most(0.5),
+    full=_CHAIN_FULL, smoke=_CHAIN_SMOKE, inner=5, reps=9,
+))
+register(Case(
+    "chain_numpy", "same chain (reference row: the per-op floor of numpy)",
+    chain_gradserve, chain_numpy, baseline_name="hand-written numpy fwd + bwd", target=REFERENCE,
+    full=_CHAIN_FULL, smoke=_CHAIN_SMOKE, inner=5, reps=7, baseline_needs_torch=False,
+))
+
+
+# ----- deep chain: 100,000 ops forward and backward (completes; memory) ------------------------
+# 50,000 x (tanh, * 1.01) = 100,000 recorded ops; the peak RSS of each side's process is reported.
+register(Case(
+    "deep_chain", "deep chain: 100,000 ops (50,000 x (tanh, * 1.01)) on 8 float32, fwd + bwd",
+    chain_gradserve, chain_torch, baseline_name="torch CPU eager", target=COMPLETES,
+    full={"n": 50_000, "width": 8}, smoke={"n": 500, "width": 8}, reps=5, warmup=1,
+))
+
+
+# ----- MLP: three tanh layers, mean-square loss (BLAS-bound) -----------------------------------
+def mlp_arrays(p: Params) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Input, target and (weight, bias) per layer, float32, from a fixed seed."""
+    rng = np.random.default_rng(0)
+    batch, width = p["batch"], p["width"]
+    x = rng.standard_normal((batch, width), dtype=np.float32)
+    target = rng.standard_normal((batch, width), dtype=np.float32)
+    scale = np.float32(1.0 / np.sqrt(width))
+    layers = [(rng.standard_normal((width, width), dtype=np.float32) * scale,
+               rng.standard_normal(width, dtype=np.float32) * scale) for _ in range(p["layers"])]
+    return x, target, layers
+
+
+def mlp_gradserve(p: Params) -> Run:
+    """h = tanh(h @ W + b) per layer; loss = mean((h - target) ** 2); grads of every W and b."""
+    import engine as ge
+
+    xa, ta, layers = mlp_arrays(p)
+    x, target = ge.tensor(xa), ge.tensor(ta)
+    params = [(ge.tensor(w, requires_grad=True), ge.tensor(b, requires_grad=True)) for w, b in layers]
+    flat = [t for pair in params for t in pair]
+
+    def run() -> Any:
+        for t in flat:
+            t.grad = None
+        h = x
+        for w, b in params:
+            h = (h @ w + b).tanh()
+        loss = ((h - target) ** 2).mean()
+        loss.backward()
+        return {"extra": {"loss": loss.item()}}
+
+    run.grads = lambda: [t.grad.numpy() for t in flat]  # type: ignore[attr-defined]
+    return run
+
+
+def mlp_torch(p: Params) -> Run:
+    """The same arithmetic with torch tensors (matmul, add, tanh, sub, pow, mean)."""
+    import torch
+
+    xa, ta, layers = mlp_arrays(p)
+    x, target = torch.from_numpy(xa), torch.from_numpy(ta)
+    params = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True))
+              for w, b in layers]
+    flat = [t for pair in params for t in pair]
+
+    def run() -> Any:
+        for t in flat:
+            t.grad = None
+        h = x
+        for w, b in params:
+            h = (h @ w + b).tanh()
+        loss = ((h - target) ** 2).mean()
+        loss.backward()
+        return {"extra": {"loss": loss.item()}}
+
+    return run
+
+
+def mlp_numpy(p: Params) -> Run:
+    """The same forward and backward written by hand in numpy (what a careful engineer writes)."""
+    xa, ta, layers = mlp_arrays(p)
+    run = numpy_mlp_step(xa, ta, layers)
+    return lambda: {"extra": {"loss": run()[0]}}
+
+
+def numpy_mlp_step(x: np.ndarray, target: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
+                   ) -> Callable[[], tuple[float, list[np.ndarray]]]:
+    """One hand-written forward + backward; returns the loss and [dW1, db1, dW2, db2, ...]."""
+
+    def step() -> tuple[float, list[np.ndarray]]:
+        hs = [x]
+        for w, b in layers:
+            z = hs[-1] @ w
+            z += b
+            hs.append(np.tanh(z, out=z))
+        diff = hs[-1] - target
+        loss = float(np.mean(diff * diff))
+        g = diff * np.float32(2.0 / diff.size)  # d loss / d h_last
+        grads: list[np.ndarray] = []
+        for i in range(len(layers) - 1, -1, -1):
+            h = hs[i + 1]
+            g *= 1 - h * h  # through tanh: d/dz
+            grads[:0] = [hs[i].T @ g, g.sum(axis=0)]
+            if i:
+                g = g @ layers[i][0].T
+        return loss, grads
+
+    return step
+
+
+_MLP_FULL = {"batch": 256, "width": 1024, "layers": 3}
+_MLP_SMOKE = {"batch": 4, "width": 8, "layers": 3}
+
+register(Case(
+    "mlp_torch", "MLP 256x1024, 3 tanh layers, MSE loss, fwd + bwd, float32",
+    mlp_gradserve, mlp_torch, baseline_name="torch CPU eager", target=at_most(1.10),
+    full=_MLP_FULL, smoke=_MLP_SMOKE, inner=3, reps=9,
+))
+register(Case(
+    "mlp_numpy", "same MLP",
+    mlp_gradserve, mlp_numpy, baseline_name="hand-written numpy fwd + bwd", target=at_most(1.05),
+    full=_MLP_FULL, smoke=_MLP_SMOKE, inner=3, reps=9, baseline_needs_torch=False,
+))
+
+
+# ----- GPU: the large MLP on CuPy against torch CUDA (runs only where a GPU is present) -------
+def _cuda_synchronized(run: Run, sync: Callable[[], None]) -> Run:
+    def timed() -> Any:
+        out = run()
+        sync()
+        return out
+
+    return timed
+
+
+def gpu_mlp_gradserve(p: Params) -> Run:
+    import cupy
+
+    return _cuda_synchronized(mlp_gradserve(p), cupy.cuda.Device().synchronize)
+
+
+def gpu_mlp_torch(p: Params) -> Run:
+    import torch
+
+    xa, ta, layers = mlp_arrays(p)
+    dev = torch.device("cuda")
+    x, target = torch.from_numpy(xa).to(dev), torch.from_numpy(ta).to(dev)
+    params = [(torch.tensor(w, device=dev, requires_grad=True),
+               torch.tensor(b, device=dev, requires_grad=True)) for w, b in layers]
+    flat = [t for pair in params for t in pair]
+
+    def run() -> Any:
+        for t in flat:
+            t.grad = None
+        h = x
+        for w, b in params:
+            h = (h @ w + b).tanh()
+        loss = ((h - target) ** 2).mean()
+        loss.backward()
+
+    return _cuda_synchronized(run, torch.cuda.synchronize)
+
+
+register(Case(
+    "gpu_mlp", "GPU MLP 4096x4096, 4 tanh layers, GRADSERVE_BACKEND=cupy, fwd + bwd",
+    gpu_mlp_gradserve, gpu_mlp_torch, baseline_name="torch CUDA", target=at_most(1.15),
+    full={"batch": 4096, "width": 4096, "layers": 4}, smoke={"batch": 4, "width": 8, "layers": 4},
+    inner=5, needs="gpu", env={GRADSERVE: {"GRADSERVE_BACKEND": "cupy"}, BASELINE: {}},
+))

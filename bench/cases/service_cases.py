@@ -1,0 +1,177 @@
+"""Service cases: gradserve's HTTP service against torch endpoints, the bare framework, orjson,
+and itself (base64 against JSON lists, two workers against one).
+
+They need ``service.app`` (``needs="service"``): the harness reports them "pending service" until
+it is importable.  Request bodies come from bench/programs; the torch endpoint and the constant
+endpoint live in bench/baselines/.
+
+* In-process cases call the service without sockets: the tutorial through its interpreter (parse +
+  validate + run + encode), the large tensors through the whole ASGI app (bench/servers.py
+  AsgiClient), so FastAPI's own body handling is counted.
+* HTTP cases serve each app with the same uvicorn command in a subprocess on a loopback port, and
+  drive it from the worker with the bounded load generator (bench/loadgen.py): 8 keep-alive
+  connections, one timed run of ``duration`` seconds per repetition; the value is requests/s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import programs
+from bench.registry import BASELINE, GRADSERVE, Case, Params, at_least, at_most, register
+from bench.servers import AsgiClient, HttpLoad, Server, service_app, service_app_object
+
+RUN = "/v1/run"
+_HTTP_FULL = {"connections": 8, "duration": 2.0}
+_HTTP_SMOKE = {"connections": 2, "duration": 0.3}
+# a 1,000,000-element FP32 JSON list is ~11 MB: over the service's default 10 MiB body limit
+_BIG_BODY_ENV = {"GRADSERVE_MAX_BODY_BYTES": str(64 * 2**20)}
+
+
+def _check(status: int, body: bytes) -> None:
+    if status != 200:
+        raise RuntimeError(f"POST {RUN} answered {status}: {body[:500]!r}")
+
+
+# ----- the tutorial, in process ------------------------------------------------------------------
+class _Interpreter:
+    """The service's request path without HTTP: parse + validate (pydantic, from bytes), run (the
+    interpreter, in a fresh contextvars context as the service runs it) and encode (the service's
+    orjson options)."""
+
+    def __init__(self, body: bytes) -> None:
+        import contextvars
+
+        from service.interpreter import Interpreter
+        from service.program import RunRequest
+        from service.responses import dumps
+        from service.settings import Settings
+
+        self.body, self.settings = body, Settings()
+        self._copy_context, self._dumps = contextvars.copy_context, dumps
+        self._request, self._interpreter = RunRequest, Interpreter
+
+    def _once(self) -> bytes:
+        request = self._request.model_validate_json(self.body)
+        return self._dumps(self._interpreter(request, self.settings).run())
+
+    def __call__(self) -> bytes:
+        return self._copy_context().run(self._once)
+
+
+def tutorial_gradserve(p: Params) -> Any:
+    run = _Interpreter(programs.tutorial())
+    run()  # fails here, at setup, if the service rejects the program
+    return run
+
+
+def tutorial_torch(p: Params) -> Any:
+    from bench.baselines.tutorial_torch import run_tutorial
+
+    return run_tutorial
+
+
+register(Case(
+    "tutorial_inproc", "seed tutorial program, interpreter only (parse + validate + run + encode)",
+    tutorial_gradserve, tutorial_torch, baseline_name="same program written against torch",
+    target=at_most(1.0), full={}, smoke={}, inner=20, needs="service",
+))
+
+
+# ----- the tutorial over HTTP ------------------------------------------------------------------
+def _http(app: str, factory: bool, p: Params, body: bytes, workers: int = 1) -> HttpLoad:
+    server = Server(app, workers=workers, factory=factory)
+    return HttpLoad(server, RUN, body, p["connections"], p["duration"])
+
+
+def http_gradserve(p: Params) -> HttpLoad:
+    app, factory = service_app()
+    return _http(app, factory, p, programs.tutorial(), p.get("workers", 1))
+
+
+def http_torch(p: Params) -> HttpLoad:
+    return _http("bench.baselines.torch_app:app", False, p, programs.tutorial())
+
+
+def http_constant(p: Params) -> HttpLoad:
+    return _http("bench.baselines.constant_app:app", False, p, programs.tutorial())
+
+
+def http_gradserve_1_worker(p: Params) -> HttpLoad:
+    return http_gradserve({**p, "workers": 1})
+
+
+register(Case(
+    "http_torch", "seed tutorial over HTTP, 1 uvicorn worker, 8 connections (requests/s)",
+    http_gradserve, http_torch, baseline_name="FastAPI + torch endpoint (bench/baselines)",
+    target=at_least(1.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
+    needs="service",
+))
+register(Case(
+    "http_constant", "same, against the bare framework (requests/s)",
+    http_gradserve, http_constant, baseline_name="async FastAPI endpoint answering a constant",
+    target=at_least(0.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
+    needs="service", baseline_needs_torch=False,
+))
+register(Case(
+    "http_workers", "seed tutorial over HTTP, 2 uvicorn workers vs 1, 8 connections (requests/s)",
+    http_gradserve, http_gradserve_1_worker, baseline_name="gradserve, 1 worker",
+    target=at_least(1.8), full={**_HTTP_FULL, "workers": 2}, smoke={**_HTTP_SMOKE, "workers": 2},
+    metric="rate", reps=5, warmup=1, needs="service", baseline_needs_torch=False,
+    gradserve_label="gradserve, 2 workers",
+    note="the load generator runs on the same cores as the servers",
+))
+
+
+# ----- 1,000,000-element FP32 tensor in and out ------------------------------------------------
+class _AsgiPost:
+    def __init__(self, body: bytes) -> None:
+        self.client, self.body = AsgiClient(service_app_object()), body
+        self()  # fails at setup if the service rejects the request
+
+    def __call__(self) -> None:
+        _check(*self.client.post(RUN, self.body))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def tensor_b64(p: Params) -> _AsgiPost:
+    return _AsgiPost(programs.scale_program(programs.big_tensor(p["n"]), "base64"))
+
+
+def tensor_json(p: Params) -> _AsgiPost:
+    return _AsgiPost(programs.scale_program(programs.big_tensor(p["n"]), "json"))
+
+
+def orjson_roundtrip(p: Params) -> Any:
+    """orjson loads of the JSON request and dumps of an answer with the same lists as the
+    service's (x's values and x.grad): the floor for any JSON path."""
+    import orjson
+
+    values = programs.big_tensor(p["n"])
+    body = programs.scale_program(values, "json")
+    grad = [2.0] * values.size
+
+    def run() -> bytes:
+        data = orjson.loads(body)["program"][0]["args"][0]["data"]
+        return orjson.dumps({"tensors": {"x": {"data": data, "grad": {"data": grad}}}})
+
+    return run
+
+
+_BIG_FULL, _BIG_SMOKE = {"n": 1_000_000}, {"n": 1000}
+register(Case(
+    "tensor_b64", "1,000,000-element FP32 in and out (x -> x * 2, grad), base64 vs JSON list",
+    tensor_b64, tensor_json, baseline_name="gradserve, JSON-list path", target=at_most(0.05),
+    full=_BIG_FULL, smoke=_BIG_SMOKE, reps=5, needs="service", baseline_needs_torch=False,
+    gradserve_label="gradserve, base64 path",
+    env={GRADSERVE: _BIG_BODY_ENV, BASELINE: _BIG_BODY_ENV},
+    note="target: base64 >= 20x faster, i.e. time ratio <= 0.05",
+))
+register(Case(
+    "tensor_json", "same, JSON-list path vs orjson loads + dumps of the same lists",
+    tensor_json, orjson_roundtrip, baseline_name="orjson loads + dumps", target=at_most(2.0),
+    full=_BIG_FULL, smoke=_BIG_SMOKE, reps=5, needs="service", baseline_needs_torch=False,
+    env={GRADSERVE: _BIG_BODY_ENV},
+))

@@ -1,0 +1,47 @@
+"""The request bodies the service cases send, built once per worker.
+
+``tutorial.json`` is the seed tutorial (PyTorch's autograd tutorial, every cell) as one program;
+bench/baselines/tutorial_torch.py is the same program written directly against torch.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+HERE = Path(__file__).resolve().parent
+
+
+def tutorial() -> bytes:
+    return (HERE / "tutorial.json").read_bytes()
+
+
+def big_tensor(n: int) -> np.ndarray:
+    """``n`` float32 values in [-1, 1), fixed seed (the 1,000,000-element cases)."""
+    return np.random.default_rng(0).uniform(-1.0, 1.0, n).astype(np.float32)
+
+
+def scale_program(values: np.ndarray, encoding: str) -> bytes:
+    """x -> x * 2 and the gradient of sum(x * 2) with respect to x, x sent as a tensor object in
+    ``encoding`` ("json": a flat data list; "base64": b64 bytes) and answered the same way: the
+    answer carries x's values and x.grad, each as large as x."""
+    if encoding == "base64":
+        x = {"shape": [values.size], "datatype": "FP32",
+             "b64": base64.b64encode(values.astype("<f4").tobytes()).decode("ascii")}
+    else:
+        # orjson writes float32 as its shortest round-tripping decimal, as a client library would
+        data = orjson.Fragment(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY))
+        x = {"shape": [values.size], "datatype": "FP32", "data": data}
+    program = {
+        "program": [
+            {"name": "x", "op": "tensor", "args": [x], "attrs": {"requires_grad": True}},
+            {"name": "y", "op": "mul", "args": ["x", 2]},
+            {"op": "backward", "args": [{"op": "sum", "args": ["y"]}]},
+        ],
+        "outputs": ["x"],
+        "encoding": encoding,
+    }
+    return orjson.dumps(program)

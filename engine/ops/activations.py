@@ -1,0 +1,295 @@
+"""Activations with torch.nn.functional's names and arguments, erf, and softmax / log_softmax.
+
+Each forward computes on backend arrays and records torch's grad_fn; each VJP is written with
+engine ops on the saved input (or output), so it records a differentiable graph under
+``create_graph`` and second derivatives come for free.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine import dtypes
+from engine.backend import xp
+from engine.errors import ArgumentError, DTypeError
+from engine.graph import Node
+from engine.ops.core import OUT, check_tensor, floating, record, wrap_dim
+from engine.registry import A, T, defop
+from engine.tensor import Tensor
+
+__all__ = ["elu", "erf", "gelu", "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "selu",
+           "silu", "softmax", "softplus"]
+
+_ACT = "activation"
+_SQRT1_2 = 1 / math.sqrt(2.0)
+_2_SQRTPI = 2 / math.sqrt(math.pi)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_TANH_GELU_K = math.sqrt(2 / math.pi)  # tanh-approximate gelu: tanh(K * (x + C * x**3))
+_TANH_GELU_C = 0.044715
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _ops() -> Any:
+    from engine import ops
+
+    return ops
+
+
+def torch_type_name(dt: dtypes.DType) -> str:
+    """The scalar-type name torch puts in its dtype messages ('Float', 'Long', ...)."""
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}[dt.name]
+
+
+def float_input(input: Any, op: str, kernel: str) -> Any:
+    """``input``'s array; integral inputs are refused with the message of torch's CPU kernel."""
+    check_tensor(input, op)
+    if not input.dtype.is_floating_point:
+        raise DTypeError(f'"{kernel}" not implemented for \'{torch_type_name(input.dtype)}\'')
+    return input._data
+
+
+# ----- erf ------------------------------------------------------------------------------------
+# numpy has no erf (and the backend may only use functions CuPy also has), so it is computed here
+# in float64 from two expansions that need no table of coefficients:
+#   |x| < 2.5: erf(x) = 2/sqrt(pi) e^(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1)), all terms positive
+#   |x| >= 2.5: erfc(x) = e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), a continued
+#   fraction evaluated from the bottom.
+# Both are within a few ulp of the exact value (tests/engine/test_nn.py checks against math.erf).
+_ERF_SPLIT = 2.5
+_ERF_SERIES_TERMS = 45
+_ERFC_FRACTION_DEPTH = 40
+
+
+def erf_array(a: Any) -> Any:
+    x = a.astype(xp.float64)
+    ax = xp.abs(x)
+    s = xp.minimum(ax, _ERF_SPLIT)
+    term = s
+    total = s
+    two_s2 = 2 * s * s
+    for n in range(_ERF_SERIES_TERMS):
+        term = term * two_s2 / (2 * n + 3)
+        total = total + term
+    near = _2_SQRTPI * xp.exp(-s * s) * total
+    c = xp.maximum(ax, _ERF_SPLIT)
+    frac = c
+    for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
+        frac = c + (k / 2) / frac
+    far = 1 - xp.exp(-c * c) / (math.sqrt(math.pi) * frac)
+    out = xp.copysign(xp.where(ax < _ERF_SPLIT, near, far), x)
+    return out.astype(a.dtype)
+
+
+@defop("erf", [T()], grad_fns="ErfBackward0", doc="The error function (integer inputs give floats).",
+       category="elementwise")
+def erf(input: Tensor) -> Tensor:
+    check_tensor(input, "erf")
+    return record(erf_array(floating(input)), "ErfBackward0", _erf_vjp, (input,), saved=(input,))
+
+
+def _erf_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    return (g * (_ops().exp(-(x * x)) * _2_SQRTPI),)
+
+
+# ----- gelu, silu, softplus, logsigmoid ------------------------------------------------------
+@defop("gelu", [T(), A("approximate", "choice", "none", choices=("none", "tanh"))],
+       grad_fns="GeluBackward0",
+       doc="x * Phi(x) (Phi the standard normal CDF); approximate='tanh' uses the tanh formula.",
+       category=_ACT, method=False)
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    a = float_input(input, "gelu", "GeluKernelImpl")
+    if approximate not in ("none", "tanh"):
+        raise ArgumentError("approximate argument must be either none or tanh.")
+    if approximate == "tanh":
+        out = 0.5 * a * (1 + xp.tanh(_TANH_GELU_K * (a + _TANH_GELU_C * a * a * a)))
+    else:
+        out = 0.5 * a * (1 + erf_array(a * _SQRT1_2))
+    return record(out.astype(a.dtype), "GeluBackward0", _gelu_vjp, (input,), saved=(input,),
+                  attrs=approximate)
+
+
+def _gelu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    ops = _ops()
+    (x,) = node.saved()
+    if node.attrs == "tanh":
+        t = ops.tanh((x + x * x * x * _TANH_GELU_C) * _TANH_GELU_K)
+        inner = (x * x * (3 * _TANH_GELU_C) + 1) * _TANH_GELU_K
+        return (g * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * inner),)
+    cdf = (ops.erf(x * _SQRT1_2) + 1) * 0.5
+    pdf = ops.exp(x * x * -0.5) * _INV_SQRT_2PI
+    return (g * (cdf + x * pdf),)
+
+
+@defop("silu", [T()], grad_fns="SiluBackward0", doc="x * sigmoid(x) (swish).", category=_ACT,
+       method=False)
+def silu(input: Tensor) -> Tensor:
+    a = float_input(input, "silu", "silu_cpu")
+    return record(a / (1 + xp.exp(-a)), "SiluBackward0", _silu_vjp, (input,), saved=(input,))
+
+
+def _silu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    s = _ops().sigmoid(x)
+    return (g * (s * (x * (1 - s) + 1)),)
+
+
+@defop("softplus", [T(), A("beta", "number", 1), A("threshold", "number", 20)],
+       grad_fns="SoftplusBackward0",
+       doc="log(1 + exp(beta * x)) / beta; x itself where beta * x > threshold.", category=_ACT,
+       method=False)
+def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
+    a = float_input(input, "softplus", "softplus_cpu")
+    bx = a * beta
+    out = xp.where(bx > threshold, a, xp.log1p(xp.exp(bx)) / beta)
+    return record(out.astype(a.dtype), "SoftplusBackward0", _softplus_vjp, (input,),
+                  saved=(input,), attrs=(beta, threshold))
+
+
+def _softplus_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    ops = _ops()
+    (x,) = node.saved()
+    beta, threshold = node.attrs
+    bx = x * beta
+    return (ops.where(bx > threshold, g, g * ops.sigmoid(bx)),)
+
+
+@defop("logsigmoid", [T()], grad_fns="LogSigmoidBackward0",
+       doc="log(sigmoid(x)), computed without overflow.", category=_ACT, method=False,
+       aliases=("log_sigmoid",))
+def logsigmoid(input: Tensor) -> Tensor:
+    a = float_input(input, "logsigmoid", "log_sigmoid_cpu")
+    out = xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
+    return record(out.astype(a.dtype), "LogSigmoidBackward0", _logsigmoid_vjp, (input,),
+                  saved=(input,))
+
+
+def _logsigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    return (g * _ops().sigmoid(-x),)
+
+
+# ----- piecewise: leaky_relu, elu / selu, hardtanh -------------------------------------------
+@defop("leaky_relu", [T(), A("negative_slope", "number", 0.01)], grad_fns="LeakyReluBackward0",
+       doc="x where x > 0, else negative_slope * x.", category=_ACT, method=False)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    a = float_input(input, "leaky_relu", "leaky_relu_cpu")
+    out = xp.where(a > 0, a, a * negative_slope).astype(a.dtype)
+    return record(out, "LeakyReluBackward0", _leaky_relu_vjp, (input,), saved=(input,),
+                  attrs=negative_slope)
+
+
+def _leaky_relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    return (_ops().where(x > 0, g, g * node.attrs),)
+
+
+def _elu(input: Tensor, op: str, alpha: float, scale: float) -> Tensor:
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)); selu is elu with fixed alpha and scale."""
+    a = float_input(input, op, "elu_cpu")
+    out = scale * xp.where(a > 0, a, alpha * xp.expm1(xp.minimum(a, 0)))
+    return record(out.astype(a.dtype), "EluBackward0", _elu_vjp, (input,), saved=(input,),
+                  attrs=(alpha, scale))
+
+
+def _elu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    ops = _ops()
+    (x,) = node.saved()
+    alpha, scale = node.attrs
+    negative = ops.exp(ops.clamp(x, max=0.0)) * (alpha * scale)
+    return (ops.where(x > 0, g * scale, g * negative),)
+
+
+@defop("elu", [T(), A("alpha", "number", 1.0)], grad_fns="EluBackward0",
+       doc="x where x > 0, else alpha * (exp(x) - 1).", category=_ACT, method=False)
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return _elu(input, "elu", alpha, 1.0)
+
+
+@defop("selu", [T()], grad_fns="EluBackward0",
+       doc="scale * elu(x, alpha) with the self-normalising constants.", category=_ACT,
+       method=False)
+def selu(input: Tensor) -> Tensor:
+    return _elu(input, "selu", _SELU_ALPHA, _SELU_SCALE)
+
+
+@defop("hardtanh", [T(), A("min_val", "number", -1.0), A("max_val", "number", 1.0)],
+       grad_fns="HardtanhBackward0",
+       doc="x clamped to [min_val, max_val]; gradient 0 at and beyond the bounds.", category=_ACT,
+       method=False)
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    check_tensor(input, "hardtanh")
+    if min_val > max_val:
+        raise ArgumentError("min_val cannot be greater than max_val")
+    a = input._data
+    out = xp.minimum(xp.maximum(a, min_val), max_val).astype(a.dtype)
+    return record(out, "HardtanhBackward0", _hardtanh_vjp, (input,), saved=(input,),
+                  attrs=(min_val, max_val))
+
+
+def _hardtanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (x,) = node.saved()
+    lo, hi = node.attrs
+    return (g * ((x > lo) & (x < hi)),)
+
+
+# ----- softmax / log_softmax ----------------------------------------------------------------
+def _softmax_dim(dim: int | None, ndim: int) -> int:
+    """torch's choice when dim is None (deprecated but still accepted): 0 for 0-, 1- and 3-d input,
+    else 1."""
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return wrap_dim(dim, ndim)
+
+
+def _softmax_input(input: Tensor, op: str, dim: int | None, dtype: str | None
+                   ) -> tuple[Tensor, int]:
+    """The (converted) input and the dim; integral inputs are refused as torch's kernel does."""
+    check_tensor(input, op)
+    d = _softmax_dim(dim, input.ndim)
+    if dtype is not None:
+        input = _ops().to(input, dtype)  # torch converts first: ToCopyBackward0 under the node
+    kernel = f"{op}_lastdim_kernel_impl" if d == max(input.ndim - 1, 0) else f"{op}_kernel_impl"
+    float_input(input, op, kernel)
+    return input, d
+
+
+def _shifted(a: Any, d: int) -> Any:
+    """a minus its max along d, so exp never overflows (an all -inf slice stays NaN, as in torch)."""
+    if a.ndim == 0:
+        return a - a
+    return a - xp.max(a, axis=d, keepdims=True)
+
+
+@defop("softmax", [T(), A("dim", "int", None, optional=True), A("dtype", "dtype", None, optional=True)],
+       grad_fns="SoftmaxBackward0", doc="exp(x) / sum(exp(x)) along dim.", category=_ACT)
+def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> Tensor:
+    input, d = _softmax_input(input, "softmax", dim, dtype)
+    e = xp.exp(_shifted(input._data, d))
+    out = e / (xp.sum(e, axis=d, keepdims=True) if e.ndim else e)
+    return record(out, "SoftmaxBackward0", _softmax_vjp, (input,), saved=(OUT,), attrs=d)
+
+
+def _softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (y,) = node.saved()
+    gy = g * y
+    return (gy - y * _ops().sum(gy, node.attrs, keepdim=True),)
+
+
+@defop("log_softmax", [T(), A("dim", "int", None, optional=True),
+                       A("dtype", "dtype", None, optional=True)],
+       grad_fns="LogSoftmaxBackward0", doc="log(softmax(x)) along dim, computed stably.",
+       category=_ACT)
+def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> Tensor:
+    input, d = _softmax_input(input, "log_softmax", dim, dtype)
+    z = _shifted(input._data, d)
+    out = z - (xp.log(xp.sum(xp.exp(z), axis=d, keepdims=True)) if z.ndim else xp.log(xp.exp(z)))
+    return record(out, "LogSoftmaxBackward0", _log_softmax_vjp, (input,), saved=(OUT,), attrs=d)
+
+
+def _log_softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    ops = _ops()
+    (y,) = node.saved()
+    return (g - ops.exp(y) * ops.sum(g, node.attrs, keepdim=True),)

@@ -1,0 +1,418 @@
+"""Convolution (conv1d, conv2d) and 2-d pooling (max_pool2d, avg_pool2d), with torch's graphs.
+
+All four rest on one gather: ``unfold`` copies, for every kernel tap, the input elements that tap
+sees at every output position (one strided slice per tap, so the work is vectorised over the
+pixels and loops only over the few taps).  A convolution is then a matrix product of the unfolded
+input with the flattened kernel, a pooling a max or sum over the taps.  ``fold`` is unfold's
+adjoint (it adds each tap's values back where they came from), so every VJP is an engine-op
+expression of fold, unfold and matmul, and fold and unfold are recorded ops whose VJPs are each
+other: create_graph and second derivatives work through all of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.backend import xp
+from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.graph import Node
+from engine.ops.activations import torch_type_name
+from engine.ops.core import check_alloc, check_tensor, record, record_multi, wrap_dim
+from engine.registry import A, T, defop
+from engine.tensor import Tensor
+
+__all__ = ["avg_pool2d", "conv1d", "conv2d", "max_pool2d"]
+
+_CONV = "convolution"
+_POOL = "pooling"
+
+
+def _ops() -> Any:
+    from engine import ops
+
+    return ops
+
+
+# ----- geometry -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Window:
+    """Where a kernel slides over the trailing spatial dims: its size, stride, dilation, the
+    padding before and after each dim, and the input and output spatial sizes."""
+
+    size: tuple[int, ...]  # input spatial size (unpadded)
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
+    out: tuple[int, ...]
+
+    @property
+    def taps(self) -> int:
+        return math.prod(self.kernel)
+
+    def padded(self) -> tuple[int, ...]:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.size, self.pads, strict=True))
+
+    def tap_slices(self) -> Iterator[tuple[slice, ...]]:
+        """For each tap (row-major over the kernel), the slices of the padded input it reads."""
+        for tap in itertools.product(*(range(k) for k in self.kernel)):
+            yield tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in
+                        zip(tap, self.dilation, self.stride, self.out, strict=True))
+
+
+def _output_size(n: int, k: int, s: int, lo: int, hi: int, d: int) -> int:
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def _pad_array(a: Any, w: Window, fill: float) -> Any:
+    if not any(lo or hi for lo, hi in w.pads):
+        return a
+    lead = [(0, 0)] * (a.ndim - len(w.pads))
+    return xp.pad(a, lead + list(w.pads), mode="constant", constant_values=fill)
+
+
+def unfold_array(a: Any, w: Window, fill: float = 0.0) -> Any:
+    """(..., *size) -> (..., taps, *out): what each kernel tap sees at each output position."""
+    check_alloc((*a.shape[:-len(w.size)], w.taps, *w.out), "unfolded input")
+    padded = _pad_array(a, w, fill)
+    lead = (slice(None),) * (a.ndim - len(w.size))
+    return xp.stack([padded[lead + sl] for sl in w.tap_slices()], axis=a.ndim - len(w.size))
+
+
+def fold_array(cols: Any, w: Window) -> Any:
+    """unfold's adjoint: (..., taps, *out) -> (..., *size), each tap's values added where read."""
+    nd = len(w.size)
+    lead_shape = cols.shape[:cols.ndim - nd - 1]
+    out = xp.zeros((*lead_shape, *w.padded()), dtype=cols.dtype)
+    lead = (slice(None),) * len(lead_shape)
+    for i, sl in enumerate(w.tap_slices()):
+        out[lead + sl] += cols[lead + (i,)]
+    crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(w.size, w.pads, strict=True))
+    return out[lead + crop]
+
+
+def _unfold(x: Tensor, w: Window) -> Tensor:
+    """unfold as a recorded op (Im2ColBackward0, torch's name for F.unfold)."""
+    return record(unfold_array(x._data, w), "Im2ColBackward0", _unfold_vjp, (x,), attrs=w)
+
+
+def _unfold_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (_fold(g, node.attrs),)
+
+
+def _fold(cols: Tensor, w: Window) -> Tensor:
+    """fold as a recorded op (Col2ImBackward0, torch's name for F.fold)."""
+    return record(fold_array(cols._data, w), "Col2ImBackward0", _fold_vjp, (cols,), attrs=w)
+
+
+def _fold_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (_unfold(g, node.attrs),)
+
+
+# ----- argument parsing ---------------------------------------------------------------------
+def _size(shape: Sequence[int]) -> str:
+    return f"[{', '.join(str(int(s)) for s in shape)}]"
+
+
+def _tuple(value: Any, nd: int, name: str, message: str | None = None) -> tuple[int, ...]:
+    """An int or a list of 1 or nd ints, as nd ints."""
+    vals = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(vals) == 1:
+        vals = vals * nd
+    if len(vals) != nd or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        raise ArgumentError(message or f"expected {name} to be a single integer value or a list of "
+                            f"{nd} values to match the convolution dimensions, but got "
+                            f"{name}={_size(vals) if all(isinstance(v, int) for v in vals) else vals}")
+    return tuple(vals)
+
+
+# ----- convolution --------------------------------------------------------------------------
+def _c_name(t: Tensor) -> str:
+    return {"float32": "float", "float64": "double", "int64": "long int"}.get(t.dtype.name, t.dtype.name)
+
+
+def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, dilation: Any,
+                 groups: int) -> tuple[Window, tuple[int, ...]]:
+    """Check a convolution's arguments as torch does; return its window and any extra right-side
+    zero padding 'same' needs on top (for an odd total padding)."""
+    if weight.ndim < 3:
+        raise ShapeError("weight should have at least three dimensions")
+    if weight.ndim != x.ndim:
+        raise ShapeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-dimensional "
+                         f"weight {_size(weight.shape)}, but got {x.ndim}-dimensional input of size "
+                         f"{_size(x.shape)} instead")
+    s = _tuple(stride, nd, "stride")
+    d = _tuple(dilation, nd, "dilation")
+    k = tuple(weight.shape[2:])
+    extra = (0,) * nd
+    if isinstance(padding, str):
+        if padding == "valid":
+            p = (0,) * nd
+        elif padding == "same":
+            if any(v != 1 for v in s):
+                raise ArgumentError("padding='same' is not supported for strided convolutions")
+            total = [di * (ki - 1) for di, ki in zip(d, k, strict=True)]
+            p = tuple(t // 2 for t in total)
+            extra = tuple(t - 2 * (t // 2) for t in total)
+        else:
+            raise ArgumentError(f"Invalid padding string: '{padding}'")
+    else:
+        p = _tuple(padding, nd, "padding")
+    if any(v <= 0 for v in s):
+        raise ArgumentError("non-positive stride is not supported")
+    if any(v < 0 for v in p):
+        raise ArgumentError("negative padding is not supported")
+    if any(v <= 0 for v in d):
+        raise ArgumentError(f"dilation should be greater than zero, but got {_size(d)}")
+    if groups <= 0:
+        raise ArgumentError("non-positive groups is not supported")
+    if weight.shape[0] % groups:
+        raise ShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
+                         f"dimension 0, but got weight of size [{_size(weight.shape)}] instead")
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ShapeError(f"Given groups={groups}, weight of size {_size(weight.shape)}, expected "
+                         f"input{_size(x.shape)} to have {weight.shape[1] * groups} channels, but got "
+                         f"{x.shape[1]} channels instead")
+    size = tuple(x.shape[2:])
+    padded = [n + 2 * pi + e for n, pi, e in zip(size, p, extra, strict=True)]
+    reach = [di * (ki - 1) + 1 for di, ki in zip(d, k, strict=True)]
+    if any(n < r for n, r in zip(padded, reach, strict=True)):
+        raise ShapeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                         f"Kernel size: ({' x '.join(map(str, reach))}). Kernel size can't be greater "
+                         "than actual input size")
+    size = tuple(n + e for n, e in zip(size, extra, strict=True))
+    out = tuple(_output_size(n, ki, si, pi, pi, di)
+                for n, ki, si, pi, di in zip(size, k, s, p, d, strict=True))
+    return Window(size, k, s, d, tuple((pi, pi) for pi in p), out), extra
+
+
+def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+                 padding: Any, dilation: Any, groups: int) -> Tensor:
+    check_tensor(input, op)
+    check_tensor(weight, op, "weight")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but "
+                         f"got input of size: {_size(input.shape)}")
+    ops = _ops()
+    if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
+        return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
+                                        padding, dilation, groups), 0)
+    if weight.dtype is not input.dtype:
+        raise DTypeError(f"expected scalar type {torch_type_name(input.dtype)} but found "
+                         f"{torch_type_name(weight.dtype)}")
+    window, extra = _conv_window(input, weight, nd, stride, padding, dilation, groups)
+    if bias is not None:
+        check_tensor(bias, op, "bias")
+        if bias.shape != (weight.shape[0],):
+            raise ShapeError(f"Given weight of size {_size(weight.shape)}, expected bias to be "
+                             f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
+                             f"{_size(bias.shape)} instead")
+        if bias.dtype is not input.dtype:
+            raise DTypeError(f"Input type ({_c_name(input)}) and bias type ({_c_name(bias)}) should "
+                             "be the same")
+    if any(extra):  # 'same' with an odd total padding: torch pads the right side first (F.pad)
+        input = ops.pad(input, [v for e in reversed(extra) for v in (0, e)])
+    out = _conv_forward(input._data, weight._data, window, groups)
+    if bias is not None:
+        out = out + bias._data.reshape((-1,) + (1,) * nd)
+    return record(out, "ConvolutionBackward0", _convolution_vjp, (input, weight, bias),
+                  saved=(input, weight), attrs=(window, groups))
+
+
+def _conv_forward(x: Any, w: Any, window: Window, groups: int) -> Any:
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    positions = math.prod(window.out)
+    check_alloc((n, o, positions))
+    cols = unfold_array(x, window).reshape(n, groups, c // groups * window.taps, positions)
+    kernel = w.reshape(groups, o // groups, -1)
+    return xp.matmul(kernel, cols).reshape((n, o, *window.out))
+
+
+def _convolution_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    ops = _ops()
+    x, w = node.saved()
+    window, groups = node.attrs
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    positions = math.prod(window.out)
+    g4 = ops.reshape(g, [n, groups, o // groups, positions])
+    kernel = ops.reshape(w, [groups, o // groups, -1])
+    gx = gw = gb = None
+    if node.needs(0):  # each output's gradient sent back through the taps that produced it
+        cols = ops.matmul(ops.transpose(kernel, 1, 2), g4)
+        gx = _fold(ops.reshape(cols, [n, c, window.taps, *window.out]), window)
+    if node.needs(1):  # correlate the gradient with the unfolded input, summed over the batch
+        cols = ops.reshape(_unfold(x, window), [n, groups, c // groups * window.taps, positions])
+        gw = ops.reshape(ops.sum(ops.matmul(g4, ops.transpose(cols, 2, 3)), 0), list(w.shape))
+    if node.needs(2):
+        gb = ops.sum(g, [0, *range(2, g.ndim)])
+    return gx, gw, gb
+
+
+_CONV_PARAMS = [T(), T("weight"), T("bias", default=None, optional=True),
+                A("stride", "dims", 1), A("padding", "dims", 0, choices=("same", "valid")),
+                A("dilation", "dims", 1), A("groups", "int", 1)]
+
+
+@defop("conv1d", _CONV_PARAMS, grad_fns=("ConvolutionBackward0", "SqueezeBackward1"),
+       doc="1-d convolution (cross-correlation) of (N, C, L) or (C, L) input; padding may be "
+           "'same' or 'valid'.", category=_CONV, method=False)
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+@defop("conv2d", _CONV_PARAMS, grad_fns=("ConvolutionBackward0", "SqueezeBackward1"),
+       doc="2-d convolution (cross-correlation) of (N, C, H, W) or (C, H, W) input; padding may be "
+           "'same' or 'valid'.", category=_CONV, method=False)
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ----- pooling ------------------------------------------------------------------------------
+def _pool_window(op: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+                 dilation: Any, ceil_mode: bool) -> Window:
+    """torch's pooling_output_shape and pool2d_shape_check, as one window over the last 2 dims.
+    With ceil_mode the last window may hang over the right edge: the right padding grows so
+    that it fits (padding that max ignores and avg does not count)."""
+    k = _tuple(kernel_size, 2, "kernel_size",
+               f"{op}: kernel_size must either be a single int, or a tuple of two ints")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _tuple(
+        stride, 2, "stride", f"{op}: stride must either be omitted, a single int, or a tuple of two ints")
+    p = _tuple(padding, 2, "padding", f"{op}: padding must either be a single int, or a tuple of two ints")
+    d = _tuple(dilation, 2, "dilation",
+               f"{op}: dilation must be either a single int, or a tuple of two ints")
+    if any(v == 0 for v in s):
+        raise ArgumentError("stride should not be zero")
+    for pi, ki, di in zip(p, k, d, strict=True):
+        if pi < 0:
+            raise ArgumentError(f"pad must be non-negative, but got pad: {pi}")
+        if pi > ((ki - 1) * di + 1) // 2:
+            raise ArgumentError(f"pad should be at most half of effective kernel size, but got "
+                                f"pad={pi}, kernel_size={ki} and dilation={di}")
+    if any(v <= 0 for v in k):
+        raise ArgumentError(f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}")
+    if any(v <= 0 for v in s):
+        raise ArgumentError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
+    if any(v <= 0 for v in d):
+        raise ArgumentError(f"dilation should be greater than zero, but got dilationH: {d[0]} "
+                            f"dilationW: {d[1]}")
+    size = tuple(input.shape[-2:])
+    out = []
+    pads = []
+    for n, ki, si, pi, di in zip(size, k, s, p, d, strict=True):
+        span = n + 2 * pi - di * (ki - 1) - 1
+        o = (-(-span // si) if ceil_mode else span // si) + 1
+        if ceil_mode and (o - 1) * si >= n + pi:  # the last window must start inside the input
+            o -= 1
+        out.append(o)
+        pads.append((pi, max(pi, (o - 1) * si + di * (ki - 1) + 1 - n - pi)))
+    if any(o < 1 for o in out):
+        c = input.shape[-3]
+        raise ShapeError(f"Given input size: ({c}x{size[0]}x{size[1]}). Calculated output size: "
+                         f"({c}x{out[0]}x{out[1]}). Output size is too small")
+    return Window(size, k, s, d, tuple(pads), tuple(out))
+
+
+def _pool_input(op: str, input: Tensor) -> None:
+    check_tensor(input, op)
+    if input.ndim not in (3, 4) or 0 in input.shape[-3:]:
+        raise ShapeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if not input.dtype.is_floating_point:
+        raise DTypeError(f'"{op}" not implemented for \'{torch_type_name(input.dtype)}\'')
+
+
+def _pool_grad(g: Tensor, per_tap: Tensor, node: Node) -> Tensor:
+    """Send an output gradient back through the taps: g times each tap's share, folded."""
+    ops = _ops()
+    shape, window = node.attrs
+    g4 = ops.reshape(g, [-1, shape[-3], *window.out])
+    cols = ops.unsqueeze(g4, 2) * per_tap
+    return ops.reshape(_fold(cols, window), list(shape))
+
+
+@defop("max_pool2d", [T(), A("kernel_size", "dims"), A("stride", "dims", None, optional=True),
+                      A("padding", "dims", 0), A("dilation", "dims", 1), A("ceil_mode", "bool", False),
+                      A("return_indices", "bool", False)],
+       grad_fns="MaxPool2DWithIndicesBackward0", outputs=("out", "indices"),
+       doc="Max over each (dilated) window of the last two dims; indices (flat over H*W) on "
+           "request.", category=_POOL, method=False)
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    _pool_input("max_pool2d", input)
+    window = _pool_window("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    cols = unfold_array(input._data, window, fill=-math.inf)  # (..., taps, oh, ow)
+    axis = input.ndim - 2
+    best = xp.expand_dims(xp.argmax(cols, axis=axis), axis)
+    values = xp.squeeze(xp.take_along_axis(cols, best, axis=axis), axis=axis)
+    onehot = (xp.arange(window.taps).reshape(-1, 1, 1) == best).astype(cols.dtype)
+    onehot = onehot.reshape((-1, input.shape[-3], window.taps, *window.out))
+    outs = record_multi((values, _flat_indices(xp.squeeze(best, axis=axis), window)),
+                        "MaxPool2DWithIndicesBackward0", _max_pool_vjp, (input,),
+                        saved=(Tensor(onehot),), attrs=(input.shape, window),
+                        differentiable=(True, False))
+    return outs if return_indices else outs[0]
+
+
+def _flat_indices(tap: Any, w: Window) -> Any:
+    """The input position (row * W + col) each output's max came from."""
+    row0 = xp.arange(w.out[0]).reshape(-1, 1) * w.stride[0] - w.pads[0][0]
+    col0 = xp.arange(w.out[1]) * w.stride[1] - w.pads[1][0]
+    rows = row0 + tap // w.kernel[1] * w.dilation[0]
+    cols = col0 + tap % w.kernel[1] * w.dilation[1]
+    return (rows * w.size[1] + cols).astype(xp.int64)
+
+
+def _max_pool_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
+    (onehot,) = node.saved()
+    return (_pool_grad(grads[0], onehot, node),)
+
+
+@defop("avg_pool2d", [T(), A("kernel_size", "dims"), A("stride", "dims", None, optional=True),
+                      A("padding", "dims", 0), A("ceil_mode", "bool", False),
+                      A("count_include_pad", "bool", True),
+                      A("divisor_override", "int", None, optional=True)],
+       grad_fns="AvgPool2DBackward0",
+       doc="Mean over each window of the last two dims (count_include_pad counts zero padding).",
+       category=_POOL, method=False)
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    check_tensor(input, "avg_pool2d")
+    wrap_dim(-3, input.ndim)  # torch's message for too few dims
+    _pool_input("avg_pool2d", input)
+    window = _pool_window("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and divisor_override == 0:
+        raise ArgumentError("divisor must be not zero")
+    divisor = _avg_divisor(window, count_include_pad, divisor_override, input._data.dtype)
+    sums = xp.sum(unfold_array(input._data, window), axis=input.ndim - 2)
+    return record(sums / divisor, "AvgPool2DBackward0", _avg_pool_vjp, (input,),
+                  saved=(Tensor(divisor),), attrs=(input.shape, window))
+
+
+def _avg_divisor(w: Window, count_include_pad: bool, override: int | None, dtype: Any) -> Any:
+    """What each window's sum is divided by: override, or the window's cells inside the padded
+    input (count_include_pad) or inside the input itself."""
+    if override is not None:
+        return xp.full(w.out, float(override), dtype=dtype)
+    counts = []
+    for n, k, s, (lo, _), o in zip(w.size, w.kernel, w.stride, w.pads, w.out, strict=True):
+        start = xp.arange(o) * s - lo
+        end = xp.minimum(start + k, n + lo)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, n)
+        counts.append(end - start)
+    return (counts[0].reshape(-1, 1) * counts[1]).astype(dtype)
+
+
+def _avg_pool_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (divisor,) = node.saved()
+    _, window = node.attrs
+    share = _ops().expand(_ops().unsqueeze(1 / divisor, 0), [window.taps, *window.out])
+    return (_pool_grad(g, share, node),)

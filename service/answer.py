@@ -1,0 +1,100 @@
+"""The answer of a finished program: its output tensors and values, the grad_fn graph reachable
+from them, what it printed and its statistics -- as a dict for orjson."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import engine as ge
+from service.encoding import encode_tensor, json_number
+from service.errors import ProgramError
+from service.pointer import pointer
+from service.printing import to_repr
+from service.program import RunRequest
+from service.values import Size
+
+
+class _Graph:
+    """Node ids (``n0``, ``n1``, ... in breadth-first order of discovery) and node entries."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = names  # id(tensor) -> the first name bound to it
+        self.ids: dict[ge.Node, str] = {}
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+    def _new(self, node: ge.Node, queue: deque[ge.Node]) -> str:
+        nid = self.ids[node] = f"n{len(self.ids)}"
+        queue.append(node)
+        return nid
+
+    def id_of(self, root: ge.Node) -> str:
+        """``root``'s id, after adding every node reachable from it (iteratively: graphs built by
+        long loops are deep)."""
+        if root in self.ids:
+            return self.ids[root]
+        queue: deque[ge.Node] = deque()
+        rid = self._new(root, queue)
+        while queue:
+            node = queue.popleft()
+            nxt: list[list[Any]] = []
+            for child, nr in node.next_functions:
+                if child is None:
+                    nxt.append([None, nr])
+                else:
+                    nxt.append([self.ids.get(child) or self._new(child, queue), nr])
+            entry: dict[str, Any] = {"name": node.name(), "next": nxt}
+            if isinstance(node, ge.AccumulateGrad):
+                entry["variable"] = self.names.get(id(node.variable))
+            self.nodes[self.ids[node]] = entry
+        return rid
+
+
+def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
+                 stats: dict[str, Any]) -> dict[str, Any]:
+    explicit = request.outputs is not None
+    names = request.outputs if request.outputs is not None else list(env)
+    bound: dict[int, str] = {}
+    for name, v in env.items():
+        if isinstance(v, ge.Tensor):
+            bound.setdefault(id(v), name)
+    graph = _Graph(bound)
+    tensors: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if name not in env:
+            raise ProgramError("unknown-name", f"output {name!r} is not bound at the end of the "
+                               "program", pointer(("outputs", i)), name=name)
+        v = env[name]
+        if isinstance(v, ge.Tensor):
+            tensors[name] = _tensor_out(v, request, graph)
+        elif isinstance(v, tuple) and not isinstance(v, Size):
+            if explicit:
+                raise ProgramError("type-error", f"output {name!r} is a tuple; bind its elements "
+                                   "to a list of names and return those", pointer(("outputs", i)))
+        else:
+            values[name] = _value(v, graph)
+    return {"tensors": tensors, "values": values, "graph": graph.nodes, "printed": printed,
+            "stats": stats}
+
+
+def _tensor_out(t: ge.Tensor, request: RunRequest, graph: _Graph) -> dict[str, Any]:
+    out = encode_tensor(t, request.encoding)
+    out["requires_grad"] = t.requires_grad
+    out["is_leaf"] = t.is_leaf
+    out["retains_grad"] = t.retains_grad
+    out["grad_fn"] = graph.id_of(t.grad_fn) if t.grad_fn is not None else None
+    out["grad"] = encode_tensor(t.grad, request.encoding) if t.grad is not None else None
+    return out
+
+
+def _value(v: Any, graph: _Graph) -> Any:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (bool, int, float)):
+        return json_number(v)
+    if isinstance(v, Size):
+        return list(v)
+    if isinstance(v, ge.Node):
+        return {"node": graph.id_of(v)}
+    return to_repr(v)  # a dtype: "torch.float32"

@@ -1,0 +1,38 @@
+"""The ASGI app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__, problems
+from service.executor import Runner
+from service.middleware import BodyLimitMiddleware
+from service.openapi import build_openapi, description
+from service.responses import JSONResponse
+from service.routers import health, info, ops, run
+from service.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gradserve app; settings default to the GRADSERVE_* environment."""
+    settings = settings or Settings()
+    runner = Runner(settings.worker_threads, settings.queue_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.close()
+
+    app = FastAPI(title="gradserve", version=__version__, description=description(),
+                  default_response_class=JSONResponse, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runner = runner
+    problems.install(app)
+    for module in (run, ops, info, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app

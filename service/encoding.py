@@ -1,0 +1,226 @@
+"""Tensor data in and out of JSON: the one tensor encoder and decoder of the service.
+
+Two wire forms, after the Open Inference Protocol's tensor object:
+
+* ``{"shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}`` -- ``data`` flat, row-major;
+  non-finite floats travel as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` because JSON
+  has no spelling for them;
+* the same with ``"b64"`` instead of ``data``: the raw little-endian bytes, base64 encoded (BOOL is
+  one byte, 0 or 1), which carries NaN and infinities natively.
+
+Nested JSON arrays (tensor literals, ``[[1, 2], [3, 4]]``) are decoded here too, with
+``torch.tensor``'s dtype inference. Every decoder checks the element count against the program's
+limits *before* it allocates an array (engine.context.check_shape).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+
+import engine as ge
+from engine.context import check_shape
+
+Datatype = Literal["FP32", "FP64", "INT64", "BOOL"]
+Encoding = Literal["json", "base64"]
+
+# wire datatype -> (engine dtype name, little-endian numpy dtype)
+DATATYPES: dict[str, tuple[str, np.dtype[Any]]] = {
+    "FP32": ("float32", np.dtype("<f4")),
+    "FP64": ("float64", np.dtype("<f8")),
+    "INT64": ("int64", np.dtype("<i8")),
+    "BOOL": ("bool", np.dtype("u1")),
+}
+BY_DTYPE: dict[str, str] = {dtype: wire for wire, (dtype, _) in DATATYPES.items()}
+
+NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_NAN, _INF, _NINF = b'"NaN"', b'"Infinity"', b'"-Infinity"'
+
+# What each datatype's flat ``data`` may hold (Python types after JSON parsing).
+_ALLOWED_TYPES: dict[str, frozenset[type]] = {
+    "FP32": frozenset({int, float, str}),
+    "FP64": frozenset({int, float, str}),
+    "INT64": frozenset({int}),
+    "BOOL": frozenset({bool}),
+}
+
+
+class EncodingError(ValueError):
+    """Tensor data that cannot be decoded; ``parts`` is the path below the decoded element."""
+
+    def __init__(self, message: str, parts: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parts = parts
+
+
+# ----- checks shared by the request model and the decoder ---------------------------------------
+def b64_length(nbytes: int) -> int:
+    """Length of the padded base64 text of ``nbytes`` bytes."""
+    return 4 * ((nbytes + 2) // 3)
+
+
+def check_payload(shape: Sequence[int], datatype: str, data: Sequence[Any] | None,
+                  b64: str | None) -> None:
+    """Structural checks of a tensor object, done without allocating anything: the data length
+    (or base64 length) must match the shape and the values must suit the datatype."""
+    numel = math.prod(shape)
+    if data is not None:
+        if len(data) != numel:
+            raise EncodingError(
+                f"shape {list(shape)} needs {numel} values, data has {len(data)}", ("data",))
+        bad = {type(v) for v in data} - _ALLOWED_TYPES[datatype]
+        if bad:
+            names = ", ".join(sorted(t.__name__ for t in bad))
+            raise EncodingError(f"{datatype} data cannot hold values of type {names}", ("data",))
+    elif b64 is not None:
+        nbytes = numel * DATATYPES[datatype][1].itemsize
+        if len(b64) != b64_length(nbytes):
+            raise EncodingError(
+                f"shape {list(shape)} of {datatype} is {nbytes} bytes, which is "
+                f"{b64_length(nbytes)} base64 characters; b64 has {len(b64)}", ("b64",))
+
+
+# ----- decoding ---------------------------------------------------------------------------------
+def decode_object(shape: Sequence[int], datatype: str, data: Sequence[Any] | None,
+                  b64: str | None) -> ge.Tensor:
+    """A tensor from a (model-validated) tensor object."""
+    check_payload(shape, datatype, data, b64)
+    check_shape(shape, "tensor")
+    dtype, wire = DATATYPES[datatype]
+    if b64 is not None:
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except binascii.Error as exc:
+            raise EncodingError(f"b64 is not valid base64: {exc}", ("b64",)) from None
+        arr = np.frombuffer(raw, dtype=wire)
+        if datatype == "BOOL":
+            if arr.size and int(arr.max()) > 1:
+                raise EncodingError("BOOL bytes must be 0 or 1", ("b64",))
+            arr = arr.astype(np.bool_)
+    else:
+        assert data is not None
+        values = data
+        if datatype in ("FP32", "FP64") and any(type(v) is str for v in values):
+            values = [NONFINITE[v] if type(v) is str else v for v in values]
+        arr = _to_array(values, dtype)
+    return ge.tensor(arr.reshape(tuple(shape)), dtype=dtype)
+
+
+def decode_literal(nested: Any, dtype: str | None = None) -> ge.Tensor:
+    """``torch.tensor(nested, dtype=dtype)`` for a JSON array (or a bare number, a 0-d tensor).
+
+    Without ``dtype`` the result is float32 if any value is a float (or a non-finite token), else
+    int64 if any is an int, else bool -- torch's inference.
+    """
+    shape, flat = _flatten(nested)
+    check_shape(shape, "tensor")
+    if dtype is None:
+        types = set(map(type, flat))
+        dtype = "float32" if types & {float, str} else "int64" if int in types else \
+            "bool" if flat else "float32"
+    if str in set(map(type, flat)):
+        flat = [NONFINITE[v] if type(v) is str else v for v in flat]
+    # Python floats are exact doubles: converting once from them rounds each value once.
+    return ge.tensor(_to_array(flat, dtype).reshape(shape), dtype=dtype)
+
+
+def _to_array(values: Sequence[Any], dtype: str) -> np.ndarray:
+    try:
+        return np.array(values, dtype=np.dtype(dtype))
+    except (ValueError, OverflowError) as exc:  # NaN or 1e300 asked to become an int64
+        raise EncodingError(f"values do not fit dtype {dtype}: {exc}") from None
+
+
+def _flatten(nested: Any) -> tuple[tuple[int, ...], list[Any]]:
+    """Shape and row-major values of a rectangular nested list; iterative, with torch's message
+    for ragged input and the path of the offending element."""
+    if not isinstance(nested, list):
+        return (), [_scalar(nested, ())]
+    shape: list[int] = []
+    probe: Any = nested
+    while isinstance(probe, list):
+        shape.append(len(probe))
+        if not probe:
+            break
+        probe = probe[0]
+    depth = len(shape)
+    flat: list[Any] = []
+    stack: list[tuple[Any, tuple[int, ...]]] = [(nested, ())]
+    while stack:
+        node, path = stack.pop()
+        d = len(path)
+        if d == depth:
+            flat.append(_scalar(node, path))
+            continue
+        if not isinstance(node, list):
+            raise EncodingError(f"expected a sequence of length {shape[d]} at dim {d}, got a "
+                                f"{_json_type(node)}", path)
+        if len(node) != shape[d]:
+            raise EncodingError(
+                f"expected sequence of length {shape[d]} at dim {d} (got {len(node)})", path)
+        stack.extend((node[i], (*path, i)) for i in range(len(node) - 1, -1, -1))
+    return tuple(shape), flat
+
+
+def _scalar(v: Any, path: tuple[int, ...]) -> Any:
+    if type(v) in (bool, int, float) or (isinstance(v, str) and v in NONFINITE):
+        return v
+    what = f"the name {v!r}" if isinstance(v, str) else f"a {_json_type(v)}"
+    raise EncodingError(
+        f"a tensor literal holds numbers, booleans and \"NaN\"/\"Infinity\"/\"-Infinity\"; found "
+        f"{what}", path)
+
+
+def _json_type(v: Any) -> str:
+    return {list: "array", dict: "object", str: "string", type(None): "null"}.get(type(v), "number")
+
+
+# ----- encoding ---------------------------------------------------------------------------------
+def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
+    """The wire form of ``t``'s values: shape, datatype and ``data`` (an orjson Fragment) or
+    ``b64``."""
+    arr = t.detach().numpy()
+    wire = BY_DTYPE[t.dtype.name]
+    out: dict[str, Any] = {"shape": list(arr.shape), "datatype": wire}
+    if encoding == "base64":
+        raw = np.ascontiguousarray(arr, dtype=DATATYPES[wire][1]).tobytes()
+        out["b64"] = base64.b64encode(raw).decode("ascii")
+    else:
+        out["data"] = orjson.Fragment(flat_json(arr))
+    return out
+
+
+def flat_json(arr: np.ndarray) -> bytes:
+    """``arr``'s values as one flat JSON array, non-finite floats as their string tokens.
+
+    orjson writes numpy arrays natively (float32 as its shortest round-tripping decimal) but writes
+    NaN and infinities as ``null``. In a flat numeric array each ``null`` is exactly one non-finite
+    element, in order, so the nulls are swapped for the tokens of those elements.
+    """
+    flat = np.ascontiguousarray(arr.reshape(-1))
+    text = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)
+    if flat.dtype.kind != "f":
+        return text
+    bad = flat[~np.isfinite(flat)]
+    if not bad.size:
+        return text
+    tokens = [_NAN if math.isnan(v) else _INF if v > 0 else _NINF for v in bad.tolist()]
+    pieces = text.split(b"null")
+    out = [pieces[0]]
+    for token, piece in zip(tokens, pieces[1:], strict=True):
+        out += (token, piece)
+    return b"".join(out)
+
+
+def json_number(v: float | int | bool) -> float | int | bool | str:
+    """A Python number for JSON: non-finite floats become their string tokens."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else "Infinity" if v > 0 else "-Infinity"
+    return v

@@ -1,0 +1,441 @@
+"""Runs a validated program on the engine.
+
+Two passes. ``compile`` turns the pydantic tree into small plain nodes, each carrying the JSON
+pointer path of the request element it came from, its resolved signature and its attrs as a dict;
+it also enforces the nesting limit and that only statements bind names. ``Interpreter.run`` then
+executes the nodes define-by-run: names bind as they are assigned, ``while``/``if`` evaluate their
+conditions on live tensors, blocks switch grad mode. Every statement executed and every loop
+condition is a step; the step budget, the loop budget, the wall-clock deadline and cancellation are
+checked at each one. Errors leave with the pointer of the element that caused them.
+
+The caller runs :meth:`Interpreter.run` in a worker thread inside a fresh ``contextvars`` context:
+the engine keeps grad mode, the random generator and the allocation limits in context variables,
+so nothing here is shared between requests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import engine as ge
+from engine import backend
+from service import encoding
+from service.answer import build_answer
+from service.encoding import EncodingError
+from service.errors import InternalError, ProgramError, limit_exceeded
+from service.pointer import Path, pointer
+from service.printing import print_line
+from service.program import (
+    CallBase,
+    EnableGradStatement,
+    IfStatement,
+    NoGradStatement,
+    PrintStatement,
+    PrintValues,
+    RunRequest,
+    TensorObject,
+    WhileStatement,
+)
+from service.settings import Settings
+from service.signatures import SIGNATURES, Signature
+from service.values import Size
+
+# engine.anomaly (detect_anomaly's checks) is not part of every engine build yet.
+ANOMALY_AVAILABLE = importlib.util.find_spec("engine.anomaly") is not None
+
+
+# ----- compiled nodes ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class Const:
+    value: Any  # a number, a bool or None
+    path: Path
+
+
+@dataclass(slots=True)
+class Ref:
+    name: str
+    path: Path
+
+
+@dataclass(slots=True)
+class Array:
+    items: list[Any]  # the raw nested list: a tensor literal, or a list of tensors for "tensors"
+    path: Path
+
+
+@dataclass(slots=True)
+class Obj:
+    tensor: TensorObject
+    path: Path
+
+
+@dataclass(slots=True)
+class Call:
+    sig: Signature
+    args: list[Expr]
+    attrs: dict[str, Any]
+    path: Path
+    bind: str | list[str] | None = None
+    # tensor names inside "index" attrs: (attr, position in its item list or None, name)
+    refs: list[tuple[str, int | None, str]] = field(default_factory=list)
+
+
+Expr = Const | Ref | Array | Obj | Call
+
+
+@dataclass(slots=True)
+class Print:
+    values: list[Expr]
+    path: Path
+
+
+@dataclass(slots=True)
+class While:
+    cond: Expr
+    body: list[Stmt]
+    max_iter: int | None
+    path: Path
+
+
+@dataclass(slots=True)
+class If:
+    cond: Expr
+    then: list[Stmt]
+    orelse: list[Stmt]
+    path: Path
+
+
+@dataclass(slots=True)
+class Block:
+    grad_enabled: bool
+    body: list[Stmt]
+    path: Path
+
+
+Stmt = Call | Print | While | If | Block
+
+
+# ----- compile ----------------------------------------------------------------------------------
+class _Compiler:
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    def _deeper(self, depth: int, path: Path) -> int:
+        if depth > self.max_depth:
+            raise limit_exceeded(
+                "max_nesting_depth", depth, self.max_depth,
+                f"the program nests {depth} levels deep here, over the limit of {self.max_depth}",
+                pointer(path))
+        return depth
+
+    def block(self, stmts: list[Any], path: Path, depth: int) -> list[Stmt]:
+        return [self.statement(s, (*path, i), depth) for i, s in enumerate(stmts)]
+
+    def statement(self, s: Any, path: Path, depth: int) -> Stmt:
+        self._deeper(depth, path)
+        if isinstance(s, CallBase):
+            return self.call(s, path, depth, statement=True)
+        if isinstance(s, PrintStatement):
+            v = s.value
+            if isinstance(v, PrintValues):
+                return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
+                              for i, a in enumerate(v.values)], path)
+            return Print([self.expr(v, (*path, "print"), depth + 1)], path)
+        if isinstance(s, WhileStatement):
+            return While(self.expr(s.cond, (*path, "while"), depth + 1),
+                         self.block(s.body, (*path, "do"), depth + 1), s.max_iter, path)
+        if isinstance(s, IfStatement):
+            return If(self.expr(s.cond, (*path, "if"), depth + 1),
+                      self.block(s.then, (*path, "then"), depth + 1),
+                      self.block(s.orelse, (*path, "else"), depth + 1), path)
+        if isinstance(s, NoGradStatement):
+            return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
+        assert isinstance(s, EnableGradStatement)
+        return Block(True, self.block(s.body, (*path, "enable_grad"), depth + 1), path)
+
+    def call(self, c: CallBase, path: Path, depth: int, statement: bool = False) -> Call:
+        if c.name is not None and not statement:
+            raise ProgramError("invalid-program", "only a statement can bind a name; give this "
+                               "call its own statement", pointer((*path, "name")))
+        sig = SIGNATURES[c.op]
+        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
+        attrs = c.attrs.model_dump(exclude_unset=True)
+        refs: list[tuple[str, int | None, str]] = []
+        for p in sig.attrs:
+            value = attrs.get(p.name)
+            if p.kind != "index" or value is None:
+                continue
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            refs += [(p.name, j, v) for j, v in items if isinstance(v, str) and v != "..."]
+        return Call(sig, args, attrs, path, c.name, refs)
+
+    def expr(self, a: Any, path: Path, depth: int) -> Expr:
+        self._deeper(depth, path)
+        if isinstance(a, CallBase):
+            return self.call(a, path, depth)
+        if isinstance(a, str):
+            return Ref(a, path)
+        if isinstance(a, list):
+            # An array adds one level per dimension; deeper ragged nesting is refused when the
+            # literal is decoded.
+            probe, levels = a, 0
+            while isinstance(probe, list):
+                levels += 1
+                probe = probe[0] if probe else None
+            self._deeper(depth + levels - 1, path)
+            return Array(a, path)
+        if isinstance(a, TensorObject):
+            return Obj(a, path)
+        return Const(a, path)
+
+
+def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:
+    return _Compiler(max_depth).block(request.program, ("program",), 1)
+
+
+# ----- run --------------------------------------------------------------------------------------
+def _type_name(v: Any) -> str:
+    if isinstance(v, ge.Node):
+        return v.name()
+    if isinstance(v, Size):
+        return "torch.Size"
+    return type(v).__name__
+
+
+@dataclass
+class Interpreter:
+    request: RunRequest
+    settings: Settings
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    env: dict[str, Any] = field(default_factory=dict)
+    printed: list[str] = field(default_factory=list)
+    steps: int = 0
+    loop_iterations: int = 0
+    _printed_chars: int = 0
+    _deadline: float = 0.0
+    _ctx: Any = None  # the engine's ExecutionContext while running
+
+    def run(self) -> dict[str, Any]:
+        """Run the program; the answer as a dict ready for orjson (tensor data as Fragments)."""
+        s = self.settings
+        if self.request.detect_anomaly and not ANOMALY_AVAILABLE:
+            raise ProgramError("not-implemented", "detect_anomaly needs engine.anomaly, which this "
+                               "engine build does not have yet", "/detect_anomaly", status=501)
+        started = time.monotonic()
+        self._deadline = started + s.request_timeout
+        program = compile_program(self.request, s.max_nesting_depth)
+        limits = ge.Limits(max_tensor_elements=s.max_tensor_elements,
+                           max_alive_elements=s.max_alive_elements)
+        try:
+            # errstate is context-local in numpy 2: 0/0 and overflow give NaN/inf silently, as in
+            # torch, without touching the process-wide warning filters.
+            with ge.execution(seed=self.request.seed, limits=limits,
+                              detect_anomaly=self.request.detect_anomaly) as ctx, \
+                    np.errstate(all="ignore"), ge.set_grad_enabled(True):
+                self._ctx = ctx
+                self._block(program)
+                stats = {"steps": self.steps, "loop_iterations": self.loop_iterations,
+                         "elapsed_s": round(time.monotonic() - started, 6),
+                         "peak_alive_elements": ctx.peak, "allocated_elements": ctx.allocated,
+                         "backend": backend.NAME, "device": backend.DEVICE}
+            return build_answer(self.env, self.request, self.printed, stats)
+        except ProgramError as err:
+            err.extra.setdefault("printed", self.printed)
+            raise
+
+    # ----- statements -------------------------------------------------------------------------
+    def _tick(self, path: Path) -> None:
+        self.steps += 1
+        s = self.settings
+        if self.steps > s.max_steps:
+            raise limit_exceeded("max_steps", self.steps, s.max_steps,
+                                 f"the program ran more than {s.max_steps} steps", pointer(path))
+        now = time.monotonic()
+        if now > self._deadline:
+            elapsed = round(now - self._deadline + s.request_timeout, 3)
+            raise limit_exceeded("request_timeout", elapsed, s.request_timeout,
+                                 f"the program ran longer than {s.request_timeout} seconds",
+                                 pointer(path))
+        if self.cancelled.is_set():
+            raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
+
+    def _block(self, stmts: list[Stmt]) -> None:
+        for st in stmts:
+            self._statement(st)
+
+    def _statement(self, st: Stmt) -> None:
+        self._tick(st.path)
+        if isinstance(st, Call):
+            self._bind(st, self._call(st))
+        elif isinstance(st, Print):
+            self._print(st)
+        elif isinstance(st, While):
+            self._while(st)
+        elif isinstance(st, If):
+            self._block(st.then if self._truth(st.cond) else st.orelse)
+        else:
+            with ge.set_grad_enabled(st.grad_enabled):
+                self._block(st.body)
+
+    def _while(self, st: While) -> None:
+        s = self.settings
+        limit, cap = ("max_loop_iterations", s.max_loop_iterations)
+        if st.max_iter is not None and st.max_iter <= cap:
+            limit, cap = "max_iter", st.max_iter
+        n = 0
+        while self._truth(st.cond):
+            n += 1
+            if n > cap:
+                where = (*st.path, "max_iter") if limit == "max_iter" else st.path
+                raise limit_exceeded(limit, n, cap, f"the while loop did not end within {cap} "
+                                     "iterations", pointer(where))
+            self.loop_iterations += 1
+            self._block(st.body)
+            self._tick(st.path)  # each further check of the condition is a step
+
+    def _print(self, st: Print) -> None:
+        line = print_line([self._eval(e) for e in st.values])
+        self._printed_chars += len(line) + 1
+        cap = self.settings.max_printed_chars
+        if self._printed_chars > cap:
+            raise limit_exceeded("max_printed_chars", self._printed_chars, cap,
+                                 f"print statements produced more than {cap} characters",
+                                 pointer(st.path))
+        self.printed.append(line)
+
+    def _bind(self, st: Call, value: Any) -> None:
+        if st.bind is None:
+            return
+        if isinstance(st.bind, str):
+            self.env[st.bind] = value
+            return
+        if not isinstance(value, tuple) or isinstance(value, Size) or len(value) != len(st.bind):
+            got = f"{len(value)} values" if isinstance(value, tuple) else f"a {_type_name(value)}"
+            raise ProgramError("type-error", f"cannot unpack {got} into {len(st.bind)} names",
+                               pointer((*st.path, "name")))
+        self.env.update(zip(st.bind, value, strict=True))
+
+    def _truth(self, e: Expr) -> bool:
+        v = self._eval(e)
+        if isinstance(v, ge.Tensor):
+            if v.numel() != 1:
+                raise ProgramError("type-error", "Boolean value of Tensor with more than one "
+                                   "value is ambiguous", pointer(e.path))
+            return bool(v.item())
+        return bool(v)
+
+    # ----- expressions ------------------------------------------------------------------------
+    def _eval(self, e: Expr) -> Any:
+        if isinstance(e, Const):
+            return e.value
+        if isinstance(e, Ref):
+            try:
+                return self.env[e.name]
+            except KeyError:
+                raise ProgramError("unknown-name", f"name {e.name!r} is not defined",
+                                   pointer(e.path), name=e.name) from None
+        if isinstance(e, Call):
+            return self._call(e)
+        return self._tensor(e)
+
+    def _tensor(self, e: Array | Obj, dtype: str | None = None) -> ge.Tensor:
+        """Decode a literal or tensor object, refusing it before allocation if over the limits."""
+        try:
+            if isinstance(e, Array):
+                return encoding.decode_literal(e.items, dtype)
+            t = e.tensor
+            return encoding.decode_object(t.shape, t.datatype, t.data, t.b64)
+        except EncodingError as err:
+            raise ProgramError("invalid-tensor", err.message, pointer((*e.path, *err.parts))) \
+                from None
+        except ge.EngineError as err:
+            raise ProgramError.from_engine(err, pointer(e.path)) from None
+
+    def _call(self, c: Call) -> Any:
+        values = [self._input(c, i, e) for i, e in enumerate(c.args)]
+        attrs = self._resolve_refs(c) if c.refs else c.attrs
+        if self.request.detect_anomaly:
+            self._ctx.step = pointer(c.path)  # anomaly reports name the call that made the node
+        try:
+            return c.sig.call(values, attrs)
+        except ge.EngineError as err:
+            raise ProgramError.from_engine(err, pointer(c.path)) from None
+        except ProgramError as err:
+            err.pointer = err.pointer or pointer(c.path)
+            raise
+        except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
+            raise InternalError(pointer(c.path)) from exc
+
+    def _resolve_refs(self, c: Call) -> dict[str, Any]:
+        """The attrs with each tensor name in an index replaced by its tensor (x[mask])."""
+        attrs = dict(c.attrs)
+        for key, j, name in c.refs:
+            path = (*c.path, "attrs", key) if j is None else (*c.path, "attrs", key, j)
+            v = self._eval(Ref(name, path))
+            if not isinstance(v, ge.Tensor):
+                raise self._wrong(c, key, v, "an index of ints, slices, arrays or tensors", path)
+            if j is None:
+                attrs[key] = v
+            else:
+                attrs[key] = [*attrs[key][:j], v, *attrs[key][j + 1:]]
+        return attrs
+
+    def _input(self, c: Call, i: int, e: Expr) -> Any:
+        """Evaluate argument ``i`` of ``c`` and check it is what the input's kind takes."""
+        spec = c.sig.inputs[i]
+        kind = spec.kind
+        path = (*c.path, "args", i)
+        if kind == "data" and isinstance(e, (Array, Const)):
+            # torch.tensor's data is decoded straight into the requested dtype (0.1 as float64
+            # must not pass through float32 first).
+            items = e.items if isinstance(e, Array) else e.value
+            if items is None:
+                raise self._wrong(c, spec.name, None, "an array, a number or a tensor", path)
+            return self._tensor(Array(items, path), c.attrs.get("dtype"))
+        if kind == "tensors" and isinstance(e, Array):
+            return [self._element(c, spec, item, (*e.path, j)) for j, item in enumerate(e.items)]
+        v = self._eval(e)
+        if v is None and spec.nullable:
+            return None
+        if kind in ("tensor", "data"):
+            if not isinstance(v, ge.Tensor):
+                raise self._wrong(c, spec.name, v, "Tensor", path)
+        elif kind == "operand":
+            if not isinstance(v, (ge.Tensor, bool, int, float)):
+                raise self._wrong(c, spec.name, v, "Tensor or Number", path)
+        elif kind == "node":
+            if not isinstance(v, ge.Node):
+                raise self._wrong(c, spec.name, v, "a grad_fn node", path)
+        elif kind == "tensors":
+            if isinstance(v, ge.Tensor):
+                return [v]
+            if not isinstance(v, tuple) or isinstance(v, Size) or not all(
+                    isinstance(x, ge.Tensor) or (x is None and spec.nullable) for x in v):
+                raise self._wrong(c, spec.name, v, "a tensor or an array of tensors", path)
+            return list(v)
+        return v
+
+    def _element(self, c: Call, spec: Any, item: Any, path: Path) -> ge.Tensor | None:
+        """One element of an array given for a ``tensors`` input: a name, a literal or null."""
+        if isinstance(item, list):
+            return self._tensor(Array(item, path))
+        if item is None and spec.nullable:
+            return None
+        if isinstance(item, str) and item not in encoding.NONFINITE:
+            v = self._eval(Ref(item, path))
+            if isinstance(v, ge.Tensor):
+                return v
+        else:
+            v = item
+        raise self._wrong(c, spec.name, v, "an array of tensors", path)
+
+    @staticmethod
+    def _wrong(c: Call, arg: str, v: Any, expected: str, path: Path) -> ProgramError:
+        return ProgramError("type-error", f"{c.sig.name}(): argument '{arg}' must be {expected}, "
+                            f"not {_type_name(v)}", pointer(path))

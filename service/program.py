@@ -1,0 +1,430 @@
+"""The request and response models of ``POST /v1/run`` (pydantic v2): the typed program format.
+
+A program is a list of statements run in order. Statements and arguments are discriminated unions;
+every call is a member of one union tagged by ``op`` whose members are generated from
+:data:`service.signatures.SIGNATURES` (the engine registry plus the service's builtins), so an op's
+attrs are validated against its registry signature -- kinds, defaults, choices, required, nothing
+unknown -- and the OpenAPI document lists every op with its attrs.
+
+Union tags that pydantic puts into error locations are CamelCase (``Call``, ``While``) or op names,
+never one of the request's own keys, so ``service.pointer.from_loc`` can skip them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import TypeAliasType
+
+from engine import dtypes
+from engine.registry import Param
+from service.encoding import NONFINITE, Datatype, Encoding, EncodingError, check_payload
+from service.signatures import SIGNATURES, Signature
+
+_FORBID = ConfigDict(extra="forbid")
+
+# ----- scalars ----------------------------------------------------------------------------------
+Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+Token = Literal["NaN", "Infinity", "-Infinity"]
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _not_token(v: str) -> str:
+    if v in NONFINITE:
+        raise ValueError(f"{v!r} is the spelling of a non-finite number and cannot be a name")
+    return v
+
+
+Name = TypeAliasType(  # type: ignore[misc]
+    "Name",
+    Annotated[
+        str, StringConstraints(pattern=NAME_PATTERN, max_length=64), AfterValidator(_not_token),
+        Field(description="A variable name (an identifier; not NaN or Infinity).",
+              # keeps "NaN" from matching both a name and a number in the schema's oneOf
+              json_schema_extra={"not": {"enum": list(NONFINITE)}}),
+    ],
+)
+
+
+def _token_to_float(v: Any) -> Any:
+    return NONFINITE[v] if isinstance(v, str) else v
+
+
+def _to_float(v: Any) -> float:
+    return float(_token_to_float(v))
+
+
+Number = Annotated[Union[StrictBool, Int64, StrictFloat], Field(description="A Python scalar.")]
+NonFinite = Annotated[Token, AfterValidator(_to_float),
+                      Field(description="A non-finite Python float, spelled as a string.")]
+
+# ----- attrs: one pydantic type per registry Param kind ----------------------------------------
+_Ints = Annotated[list[Int64], Field(max_length=64)]
+_Slice = create_model("Slice", __config__=_FORBID, __doc__="A slice start:stop:step (each optional).",
+                      start=(Int64 | None, None), stop=(Int64 | None, None),
+                      step=(Int64 | None, None))
+_IntArray = TypeAliasType(  # type: ignore[misc]
+    "IntArray", list[Union[StrictBool, Int64, "_IntArray"]])  # type: ignore[misc]
+# An index item: an int, a slice, null (new dim), "..." (Ellipsis), a bool, a nested array of ints
+# or bools (an advanced index) or -- the service's addition -- the name of an int64 or bool tensor
+# bound earlier (x[mask]), which the interpreter resolves when the call runs.
+_IndexItem = Union[StrictBool, Int64, None, Literal["..."], _Slice, _IntArray, Name]
+
+KIND_TYPES: dict[str, Any] = {
+    "int": Int64,
+    "float": Annotated[Union[StrictFloat, Int64, Token], AfterValidator(_to_float)],
+    "number": Annotated[Union[Int64, StrictFloat, Token], AfterValidator(_token_to_float)],
+    "bool": StrictBool,
+    "str": Annotated[str, StringConstraints(max_length=256)],
+    "ints": _Ints,
+    "dims": Union[Int64, _Ints],
+    "dtype": Literal[dtypes.NAMES],  # type: ignore[valid-type]
+    "index": Union[_IndexItem, Annotated[list[_IndexItem], Field(max_length=64)]],
+}
+
+
+def _attr_type(p: Param) -> Any:
+    t: Any = Literal[p.choices] if p.kind == "choice" else KIND_TYPES[p.kind]  # type: ignore[valid-type]
+    if p.optional:
+        t = Union[t, None]
+    if not p.required:
+        try:
+            TypeAdapter(t).validate_python(p.default)
+        except ValidationError:
+            # A default outside the kind (norm's p="fro") is still a value the op accepts.
+            t = Union[t, Literal[p.default]]  # type: ignore[valid-type]
+    return t
+
+
+class NoAttrs(BaseModel):
+    """An op without static parameters: attrs is empty (or absent)."""
+
+    model_config = _FORBID
+
+
+def _attrs_model(sig: Signature, safe: str) -> type[BaseModel]:
+    if not sig.attrs:
+        return NoAttrs
+    fields: dict[str, Any] = {
+        p.name: (_attr_type(p), Field(... if p.required else p.default, description=p.doc or None))
+        for p in sig.attrs
+    }
+    return create_model(f"Attrs_{safe}", __config__=_FORBID, __doc__=f"The attrs of {sig.name}.",
+                        **fields)
+
+
+# ----- calls ------------------------------------------------------------------------------------
+class CallBase(BaseModel):
+    """A call of an engine op or a builtin: inputs in ``args``, static parameters in ``attrs``."""
+
+    model_config = _FORBID
+
+    op: str
+    args: list[Any]
+    attrs: BaseModel
+    name: Name | list[Name] | None = Field(
+        None, description="On a statement only: bind the result to a name, or unpack a tuple "
+        "result into a list of names.")
+
+
+_CALL_KEYS = frozenset(CallBase.model_fields)
+
+
+def _call_model(sig: Signature) -> type[CallBase]:
+    if sig.name in _CALL_KEYS:
+        raise ValueError(f"op {sig.name!r} clashes with a key of the call object")
+    safe = sig.name.replace(".", "_")
+    attrs = _attrs_model(sig, safe)
+    n_in, n_req = len(sig.inputs), sig.min_args
+    inputs_doc = ", ".join(i.name if i.required else f"[{i.name}]" for i in sig.inputs)
+    args_field = Field(... if n_req else [], min_length=n_req, max_length=n_in,
+                       description=f"Inputs in order: {inputs_doc or 'none'}.")
+    attrs_field = Field(...) if any(p.required for p in sig.attrs) else Field(default_factory=attrs)
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        f"Call_{safe}", __base__=CallBase, __doc__=sig.doc, __module__=__name__,
+        op=(Literal[sig.name], ...),  # type: ignore[valid-type]
+        args=(list["Arg"], args_field),
+        attrs=(attrs, attrs_field),
+    )
+
+
+CALL_MODELS: dict[str, type[CallBase]] = {name: _call_model(sig) for name, sig in SIGNATURES.items()}
+
+Call = TypeAliasType(  # type: ignore[misc]
+    "Call", Annotated[Union[tuple(CALL_MODELS.values())], Field(discriminator="op")])
+
+
+# ----- tensor objects ----------------------------------------------------------------------------
+class TensorObject(BaseModel):
+    """A tensor in the Open Inference Protocol's form: ``data`` flat and row-major (non-finite
+    floats as "NaN", "Infinity", "-Infinity"), or ``b64``: the little-endian bytes in base64 (BOOL
+    one byte each)."""
+
+    model_config = _FORBID
+
+    shape: list[Annotated[StrictInt, Field(ge=0, le=2**62)]] = Field(max_length=32)
+    datatype: Datatype
+    data: list[Union[StrictBool, Int64, StrictFloat, Token]] | None = None
+    b64: str | None = None
+
+    @field_validator("data", "b64")
+    @classmethod
+    def _fits_shape(cls, v: Any, info: ValidationInfo) -> Any:
+        shape, datatype = info.data.get("shape"), info.data.get("datatype")
+        if v is not None and shape is not None and datatype is not None:
+            data, b64 = (v, None) if info.field_name == "data" else (None, v)
+            try:
+                check_payload(shape, datatype, data, b64)
+            except EncodingError as exc:
+                raise ValueError(exc.message) from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> TensorObject:
+        if (self.data is None) == (self.b64 is None):
+            raise ValueError("a tensor object has exactly one of data and b64")
+        return self
+
+
+# ----- arguments --------------------------------------------------------------------------------
+ArrayLiteral = TypeAliasType(  # type: ignore[misc]
+    "ArrayLiteral",
+    list[Union[StrictBool, Int64, StrictFloat, Token, Name, "ArrayLiteral"]],  # type: ignore[misc]
+)
+
+_ARG_ERROR = (
+    "an argument is a number, a boolean, a name, an array literal, null, a call object (with "
+    '"op") or a tensor object (with "shape", "datatype" and "data" or "b64")'
+)
+_TENSOR_KEYS = frozenset(TensorObject.model_fields)
+
+
+def _arg_tag(v: Any) -> str | None:
+    if isinstance(v, (bool, int, float)):
+        return "Number"
+    if isinstance(v, str):
+        return "NonFinite" if v in NONFINITE else "Name"
+    if isinstance(v, list):
+        return "Array"
+    if v is None:
+        return "Null"
+    if isinstance(v, dict):
+        if "op" in v:
+            return "Call"
+        return "TensorObject" if _TENSOR_KEYS & v.keys() else None
+    if isinstance(v, CallBase):
+        return "Call"
+    return "TensorObject" if isinstance(v, TensorObject) else None
+
+
+Arg = TypeAliasType(  # type: ignore[misc]
+    "Arg",
+    Annotated[
+        Union[
+            Annotated[Number, Tag("Number")],
+            Annotated[NonFinite, Tag("NonFinite")],
+            Annotated[Name, Tag("Name")],
+            Annotated[ArrayLiteral, Tag("Array")],
+            Annotated[None, Tag("Null")],
+            Annotated[Call, Tag("Call")],
+            Annotated[TensorObject, Tag("TensorObject")],
+        ],
+        Discriminator(_arg_tag, custom_error_type="invalid_argument",
+                      custom_error_message=_ARG_ERROR),
+    ],
+)
+
+
+# ----- statements -------------------------------------------------------------------------------
+class PrintValues(BaseModel):
+    """Several values printed on one line, separated by spaces (``print(z, out)``)."""
+
+    model_config = _FORBID
+    values: list[Arg]
+
+
+def _print_tag(v: Any) -> str:
+    return "PrintValues" if isinstance(v, PrintValues) or (isinstance(v, dict) and "values" in v) \
+        else "Arg"
+
+
+class PrintStatement(BaseModel):
+    """Print a value as Python's print would show it (tensors in torch's own text)."""
+
+    model_config = _FORBID
+    value: Annotated[
+        Union[Annotated[PrintValues, Tag("PrintValues")], Annotated[Arg, Tag("Arg")]],
+        Discriminator(_print_tag),
+    ] = Field(alias="print")
+
+
+class WhileStatement(BaseModel):
+    """Run ``do`` while the condition is true (a bool or a one-element tensor)."""
+
+    model_config = _FORBID
+    cond: Arg = Field(alias="while")
+    body: list[Statement] = Field(alias="do")
+    max_iter: int | None = Field(
+        None, ge=1, description="Fail after this many iterations (the server's "
+        "max_loop_iterations applies as well).")
+
+
+class IfStatement(BaseModel):
+    """Run ``then`` if the condition is true, else ``else``."""
+
+    model_config = _FORBID
+    cond: Arg = Field(alias="if")
+    then: list[Statement]
+    orelse: list[Statement] = Field(default_factory=list, alias="else")
+
+
+class NoGradStatement(BaseModel):
+    """Run the block with gradient recording off (``with torch.no_grad():``)."""
+
+    model_config = _FORBID
+    body: list[Statement] = Field(alias="no_grad")
+
+
+class EnableGradStatement(BaseModel):
+    """Run the block with gradient recording on (``with torch.enable_grad():``)."""
+
+    model_config = _FORBID
+    body: list[Statement] = Field(alias="enable_grad")
+
+
+_STATEMENT_KEYS = (
+    ("print", "Print"), ("while", "While"), ("if", "If"), ("no_grad", "NoGrad"),
+    ("enable_grad", "EnableGrad"), ("op", "Call"),
+)
+_STATEMENT_MODELS: dict[type[BaseModel], str] = {
+    PrintStatement: "Print", WhileStatement: "While", IfStatement: "If", NoGradStatement: "NoGrad",
+    EnableGradStatement: "EnableGrad",
+}
+
+
+def _statement_tag(v: Any) -> str | None:
+    if isinstance(v, dict):
+        return next((tag for key, tag in _STATEMENT_KEYS if key in v), None)
+    if isinstance(v, CallBase):
+        return "Call"
+    return _STATEMENT_MODELS.get(type(v))
+
+
+Statement = TypeAliasType(  # type: ignore[misc]
+    "Statement",
+    Annotated[
+        Union[
+            Annotated[Call, Tag("Call")],
+            Annotated[PrintStatement, Tag("Print")],
+            Annotated[WhileStatement, Tag("While")],
+            Annotated[IfStatement, Tag("If")],
+            Annotated[NoGradStatement, Tag("NoGrad")],
+            Annotated[EnableGradStatement, Tag("EnableGrad")],
+        ],
+        Discriminator(
+            _statement_tag, custom_error_type="invalid_statement",
+            custom_error_message='a statement is an object with one of "op", "print", "while", '
+            '"if", "no_grad" or "enable_grad"'),
+    ],
+)
+
+for _model in (WhileStatement, IfStatement, NoGradStatement, EnableGradStatement):
+    _model.model_rebuild()
+
+
+# ----- the request ------------------------------------------------------------------------------
+class RunRequest(BaseModel):
+    """One program: statements run in order, define-by-run."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "seed": 0,
+        "program": [
+            {"name": "x", "op": "ones", "attrs": {"size": [2, 2], "requires_grad": True}},
+            {"name": "out", "op": "mean", "args": [{"op": "mul", "args": ["x", 3]}]},
+            {"op": "backward", "args": ["out"]},
+            {"print": {"op": "grad", "args": ["x"]}},
+        ],
+        "outputs": ["x", "out"],
+    }]})
+
+    seed: int | None = Field(None, ge=0, le=2**64 - 1,
+                             description="Seed of the program's random generator.")
+    program: list[Statement]
+    outputs: list[Name] | None = Field(
+        None, description="Names to return (default: every name bound at the end).")
+    encoding: Encoding = Field("json", description='"base64" returns b64 instead of data.')
+    detect_anomaly: bool = Field(False, description="torch.autograd.detect_anomaly for the run.")
+
+
+# ----- the response -----------------------------------------------------------------------------
+class TensorOut(TensorObject):
+    """A returned tensor: its values (``data`` or ``b64``) and its autograd state."""
+
+    requires_grad: bool
+    is_leaf: bool
+    retains_grad: bool
+    grad_fn: str | None = Field(description="The id of its grad_fn node in graph, or null.")
+    grad: TensorObject | None = Field(description="Its .grad, or null.")
+
+
+class NodeRef(BaseModel):
+    model_config = _FORBID
+    node: str = Field(description="A node id in graph.")
+
+
+Value = Annotated[
+    Union[StrictBool, int, float, str, None, list[int], NodeRef],
+    Field(description="A non-tensor value: a number (non-finite as a string), a bool, null, a "
+          "shape (array of ints), a dtype (\"torch.float32\"), or a grad_fn node."),
+]
+
+
+class NodeOut(BaseModel):
+    """A grad_fn node, as torch has it."""
+
+    model_config = _FORBID
+    name: str = Field(description="torch's class name, e.g. AddBackward0.")
+    next: list[tuple[str | None, int]] = Field(
+        description="next_functions: [node id or null, output index] per input.")
+    variable: str | None = Field(
+        None, description="AccumulateGrad only: the name the leaf is bound to (null if none).")
+
+
+class Stats(BaseModel):
+    model_config = _FORBID
+    steps: int = Field(description="Statements executed, loop conditions included.")
+    loop_iterations: int
+    elapsed_s: float
+    peak_alive_elements: int
+    allocated_elements: int
+    backend: str
+    device: str
+
+
+class RunResponse(BaseModel):
+    """The outcome of a program."""
+
+    model_config = _FORBID
+    tensors: dict[str, TensorOut]
+    values: dict[str, Value]
+    graph: dict[str, NodeOut]
+    printed: list[str] = Field(description="What each print statement wrote, in torch's text.")
+    stats: Stats

@@ -1,0 +1,33 @@
+"""GET /health/live and /health/ready."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from service import problems
+from service.errors import Overloaded
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    in_flight: int | None = None
+    capacity: int | None = None
+
+
+@router.get("/health/live", response_model=Health, response_model_exclude_none=True,
+            responses=problems.responses(413, 500),
+            summary="The process is up")
+async def live() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/health/ready", response_model=Health, responses=problems.responses(413, 500, 503),
+            summary="The server takes programs (503 while every slot is taken)")
+async def ready(request: Request) -> Health:
+    runner = request.app.state.runner
+    if runner.saturated:
+        raise Overloaded(f"all {runner.capacity} program slots are taken")
+    return Health(status="ready", in_flight=runner.in_flight, capacity=runner.capacity)

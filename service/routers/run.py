@@ -1,0 +1,33 @@
+"""POST /v1/run: run one program."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service import problems
+from service.interpreter import Interpreter
+from service.program import RunRequest, RunResponse
+from service.responses import JSONResponse, dumps
+
+router = APIRouter(tags=["run"])
+
+
+@router.post(
+    "/v1/run", response_model=RunResponse, responses=problems.responses(400, 413, 415, 422, 500, 501, 503),
+    summary="Run an autograd program",
+    description="Runs the statements in order on the engine and answers with the output tensors "
+    "(values, grad_fn, grad), the grad_fn graph reachable from them, what print statements "
+    "wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "
+    '"NaN", "Infinity" and "-Infinity".',
+)
+async def run(body: RunRequest, request: Request) -> Response:
+    settings = request.app.state.settings
+
+    def work(cancelled: threading.Event) -> bytes:
+        # Serialising in the worker thread too keeps large answers off the event loop.
+        return dumps(Interpreter(body, settings, cancelled).run())
+
+    return JSONResponse(await request.app.state.runner.run(work))

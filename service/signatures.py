@@ -1,0 +1,75 @@
+"""One view over everything a program can call: the engine registry's ops (aliases included) and the
+service's builtins. The request models, the interpreter and the /v1/ops catalog all read
+:data:`SIGNATURES`; nothing else lists callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.registry import OpDef, Param, canonical_ops
+from service.builtins import BUILTINS, Builtin, Input
+from service.values import ReturnTypes
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str  # what a program writes in "op" (an alias keeps its own name)
+    inputs: tuple[Input, ...]  # positional, from "args"
+    attrs: tuple[Param, ...]  # by name, from "attrs"
+    doc: str
+    category: str
+    call: Callable[[list[Any], dict[str, Any]], Any]
+    op: OpDef | None = None  # the engine op, or None for a builtin
+    builtin: Builtin | None = None
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for i in self.inputs if i.required)
+
+
+def _engine_call(op: OpDef) -> Callable[[list[Any], dict[str, Any]], Any]:
+    names = [p.name for p in op.inputs]
+
+    def call(values: list[Any], attrs: dict[str, Any]) -> Any:
+        # Keywords throughout: an op's inputs and attrs interleave in torch's order (gather's
+        # input, dim, index), and names are what the registry guarantees.
+        out = op.fn(**dict(zip(names, values, strict=False)), **attrs)
+        if isinstance(out, tuple) and len(op.outputs) > 1:
+            return ReturnTypes(op.name, op.outputs, out)
+        return out
+
+    return call
+
+
+def _from_op(name: str, op: OpDef) -> Signature:
+    # An input defaulting to None (batch_norm's weight) takes an explicit null too, so that a later
+    # input can be given positionally.
+    inputs = tuple(Input(p.name, p.kind, required=p.required,  # type: ignore[arg-type]
+                         nullable=p.optional or (not p.required and p.default is None), doc=p.doc)
+                   for p in op.inputs)
+    return Signature(name, inputs, op.attrs, op.doc, op.category, _engine_call(op), op=op)
+
+
+def _from_builtin(b: Builtin) -> Signature:
+    def call(values: list[Any], attrs: dict[str, Any]) -> Any:
+        return b.run(*values, **attrs)
+
+    return Signature(b.name, b.inputs, b.attrs, b.doc, b.category, call, builtin=b)
+
+
+def _build() -> dict[str, Signature]:
+    sigs: dict[str, Signature] = {}
+    for op in canonical_ops():
+        for name in (op.name, *op.aliases):
+            sigs[name] = _from_op(name, op)
+    for b in BUILTINS:
+        # An engine op of the same name is the real thing; tests/service/test_signatures.py
+        # fails on such a clash so that it is noticed.
+        sigs.setdefault(b.name, _from_builtin(b))
+    return dict(sorted(sigs.items()))
+
+
+SIGNATURES: dict[str, Signature] = _build()

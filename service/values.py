@@ -1,0 +1,27 @@
+"""The non-tensor values a program can hold, typed so that printing and encoding can tell them
+apart: ``torch.Size`` (what ``shape`` returns) and torch's named result tuples (``max(dim=...)``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class Size(tuple[int, ...]):
+    """torch.Size: a tuple of ints that prints as ``torch.Size([2, 2])``."""
+
+    __slots__ = ()
+
+
+class ReturnTypes(tuple[Any, ...]):
+    """torch.return_types.<op>: a tuple of an op's outputs, with their names."""
+
+    # (tuple subclasses cannot have non-empty __slots__, hence a __dict__ here)
+    op: str
+    fields: tuple[str, ...]
+
+    def __new__(cls, op: str, fields: Iterable[str], values: Iterable[Any]) -> ReturnTypes:
+        self = super().__new__(cls, values)
+        self.op = op
+        self.fields = tuple(fields)
+        return self

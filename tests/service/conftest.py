@@ -1,0 +1,113 @@
+"""Fixtures: one contract suite, two transports.
+
+``client`` is an ``httpx.AsyncClient`` parametrised over the app in-process (httpx's ASGITransport)
+and a real ``python -m service`` (uvicorn with uvloop and httptools) started once per session on a
+free loopback port. Both run with TEST_SETTINGS, small limits that tests can reach quickly; tests
+that need other settings build their own in-process app with ``make_client``.
+
+Test modules mark themselves ``pytestmark = pytest.mark.anyio``. Clients are made per test (an
+AsyncClient's connection pool belongs to one event loop); the apps and the server live for the
+whole session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.app import create_app
+from tests.service.helpers import ROOT, TEST_SETTINGS, settings_env
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Any) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError(f"gradserve did not start:\n{log.read().decode()}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def live_url() -> Iterator[str]:
+    """A real server: ``python -m service`` configured only through GRADSERVE_* variables."""
+    port = _free_port()
+    env = {**os.environ, **settings_env(TEST_SETTINGS), "GRADSERVE_PORT": str(port),
+           "GRADSERVE_HOST": "127.0.0.1", "GRADSERVE_LOG_LEVEL": "warning",
+           "PYTHONPATH": str(ROOT)}
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return create_app(TEST_SETTINGS)
+
+
+@pytest.fixture(params=["asgi", "uvicorn"])
+async def client(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    if request.param == "asgi":
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gradserve") as c:
+            yield c
+    else:
+        url = request.getfixturevalue("live_url")
+        async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+            yield c
+
+
+@pytest.fixture
+def make_client() -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """An in-process client of an app whose TEST_SETTINGS are changed by keyword; the app is
+    returned on the client as ``client.app``."""
+
+    @asynccontextmanager
+    async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(TEST_SETTINGS.model_copy(update=overrides))
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gradserve") as c:
+            c.app = app  # type: ignore[attr-defined]
+            try:
+                yield c
+            finally:
+                app.state.runner.close()
+
+    return make

@@ -1,0 +1,65 @@
+"""Shared test helpers: the test settings and small assertions on answers and problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from service.program import RunResponse
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TEST_SETTINGS = Settings(
+    max_body_bytes=256 * 1024,
+    request_timeout=20.0,
+    max_tensor_elements=100_000,
+    max_alive_elements=400_000,
+    max_steps=5_000,
+    max_loop_iterations=1_000,
+    max_nesting_depth=16,
+    max_printed_chars=20_000,
+    worker_threads=4,
+    queue_size=64,
+)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The GRADSERVE_* environment that reproduces ``settings``."""
+    return {f"GRADSERVE_{name.upper()}": str(getattr(settings, name))
+            for name in Settings.model_fields}
+
+
+async def post(client: httpx.AsyncClient, program: list[Any], **fields: Any) -> httpx.Response:
+    return await client.post("/v1/run", json={"program": program, **fields})
+
+
+async def ok(client: httpx.AsyncClient, program: list[Any], **fields: Any) -> dict[str, Any]:
+    """Run a program that must succeed; its answer, checked against the documented schema."""
+    r = await post(client, program, **fields)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    body: dict[str, Any] = r.json()
+    RunResponse.model_validate(body)
+    return body
+
+
+async def printed(client: httpx.AsyncClient, program: list[Any], **fields: Any) -> list[str]:
+    return (await ok(client, program, **fields))["printed"]  # type: ignore[no-any-return]
+
+
+def problem(r: httpx.Response, kind: str, status: int, pointer: str | None = None
+            ) -> dict[str, Any]:
+    """Check ``r`` is the problem ``kind`` (at ``pointer``, if given); its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json", r.headers
+    body: dict[str, Any] = r.json()
+    shown = {k: v for k, v in body.items() if k != "printed"}  # keep failure messages short
+    assert body["type"] == f"https://gradserve.dev/problems/{kind}", shown
+    assert body["status"] == status
+    assert body["title"] and body["detail"] and body["instance"]
+    if pointer is not None:
+        assert body.get("pointer") == pointer, shown
+    return body

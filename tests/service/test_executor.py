@@ -1,0 +1,120 @@
+"""service/executor.py: programs run off the event loop in a bounded pool, isolated from each other
+(grad mode, random generator, limits), refused with 503 beyond the queue, and stopped when their
+client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from service.errors import ProgramError
+from service.executor import Runner
+from service.interpreter import Interpreter
+from service.program import RunRequest
+from tests.service.helpers import TEST_SETTINGS, post, problem
+
+pytestmark = pytest.mark.anyio
+
+
+def grad_program(seed: int) -> dict[str, Any]:
+    return {"seed": seed, "program": [
+        {"name": "x", "op": "randn", "attrs": {"size": [3], "requires_grad": True}},
+        {"name": "y", "op": "mul", "args": ["x", "x"]},
+        {"op": "backward", "args": [{"op": "sum", "args": ["y"]}]},
+        {"print": {"op": "requires_grad", "args": ["y"]}},
+        {"print": {"op": "grad", "args": ["x"]}},
+    ]}
+
+
+def no_grad_program(seed: int) -> dict[str, Any]:
+    # Many steps inside no_grad, so that it overlaps the grad programs running beside it.
+    return {"seed": seed, "program": [
+        {"name": "x", "op": "randn", "attrs": {"size": [3], "requires_grad": True}},
+        {"name": "i", "op": "tensor", "args": [0]},
+        {"no_grad": [
+            {"while": {"op": "lt", "args": ["i", 200]}, "do": [
+                {"name": "i", "op": "add", "args": ["i", 1]},
+                {"name": "y", "op": "mul", "args": ["x", "x"]},
+            ]},
+            {"print": {"op": "requires_grad", "args": ["y"]}},
+        ]},
+        {"print": {"op": "requires_grad", "args": [{"op": "mul", "args": ["x", "x"]}]}},
+    ]}
+
+
+def _answer(r: httpx.Response) -> dict[str, Any]:
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    body.pop("stats")
+    return body
+
+
+async def test_fifty_concurrent_requests_equal_their_sequential_answers(
+        client: httpx.AsyncClient) -> None:
+    requests = [(grad_program if i % 2 else no_grad_program)(i % 5) for i in range(50)]
+    expected = [_answer(await client.post("/v1/run", json=req)) for req in requests]
+    got = await asyncio.gather(*(client.post("/v1/run", json=req) for req in requests))
+    assert [_answer(r) for r in got] == expected
+    assert expected[0]["printed"] == ["False", "True"]
+    assert expected[1]["printed"][0] == "True"
+
+
+async def test_beyond_the_queue_requests_get_503(make_client: Callable[..., Any]) -> None:
+    async with make_client(worker_threads=1, queue_size=0, request_timeout=1.0, max_steps=10**9,
+                           max_loop_iterations=10**9) as c:
+        runner: Runner = c.app.state.runner
+        slow = asyncio.create_task(post(c, [{"while": True, "do": []}]))
+        while runner.in_flight == 0:
+            await asyncio.sleep(0.005)
+        r = await post(c, [{"print": 1}])
+        problem(r, "overloaded", 503)
+        assert r.headers["retry-after"] == "1"
+        problem(await c.get("/health/ready"), "overloaded", 503)
+        problem(await slow, "limit-exceeded", 422)
+        assert (await post(c, [{"print": 1}])).status_code == 200
+
+
+async def test_a_cancelled_request_stops_its_program_and_frees_its_slot() -> None:
+    runner = Runner(threads=1, queue_size=0)
+    started = threading.Event()
+
+    def work(cancelled: threading.Event) -> str:
+        started.set()
+        assert cancelled.wait(5)
+        return "stopped"
+
+    task = asyncio.create_task(runner.run(work))
+    while not started.is_set():
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(500):
+        if runner.in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert runner.in_flight == 0
+    runner.close()
+
+
+def test_the_interpreter_stops_at_the_next_step_once_cancelled() -> None:
+    cancelled = threading.Event()
+    cancelled.set()
+    request = RunRequest.model_validate({"program": [{"print": 1}]})
+    with pytest.raises(ProgramError) as info:
+        Interpreter(request, TEST_SETTINGS, cancelled).run()
+    assert info.value.kind == "cancelled" and info.value.pointer == "/program/0"
+
+
+async def test_numpy_warnings_do_not_escape(client: httpx.AsyncClient,
+                                            recwarn: pytest.WarningsRecorder) -> None:
+    r = await post(client, [{"print": {"op": "div", "args": [[0.0, 1.0], 0.0]}},
+                            {"print": {"op": "log", "args": [[-1.0]]}},
+                            {"print": {"op": "exp", "args": [[1000.0]]}}])
+    assert r.json()["printed"] == ["tensor([nan, inf])", "tensor([nan])", "tensor([inf])"]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -1,0 +1,128 @@
+"""Every limit, reached fast and named in the problem (service/interpreter.py, the engine's
+allocation checks, service/middleware.py for the body)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.service.helpers import TEST_SETTINGS, post, problem
+
+pytestmark = pytest.mark.anyio
+S = TEST_SETTINGS
+
+
+def limited(r: httpx.Response, limit: str, pointer: str | None = None, status: int = 422
+            ) -> dict[str, Any]:
+    body = problem(r, "limit-exceeded", status, pointer)
+    assert body["limit"] == limit and body["maximum"] == getattr(S, limit)
+    assert body["value"] > body["maximum"]
+    return body
+
+
+async def test_max_tensor_elements_for_ops_literals_and_objects(client: httpx.AsyncClient) -> None:
+    n = S.max_tensor_elements + 1
+    limited(await post(client, [{"op": "zeros", "attrs": {"size": [n]}}]), "max_tensor_elements",
+            "/program/0")
+    big = {"shape": [n], "datatype": "BOOL", "b64": "AAAA" * ((n + 2) // 3)}
+    limited(await post(client, [{"print": {"op": "logical_not", "args": [big]}}]),
+            "max_tensor_elements", "/program/0/print/args/0")
+    side = int(S.max_tensor_elements ** 0.5) + 1
+    square = [[0] * side] * side
+    assert len(str(square)) < S.max_body_bytes * 2
+    prog = [{"name": "a", "op": "ones", "attrs": {"size": [side - 1, side - 1]}},
+            {"name": "b", "op": "matmul", "args": [{"op": "ones", "attrs": {"size": [side, 1]}},
+                                                     {"op": "ones", "attrs": {"size": [1, side]}}]}]
+    limited(await post(client, prog), "max_tensor_elements", "/program/1")
+
+
+async def test_max_alive_elements(client: httpx.AsyncClient) -> None:
+    n = S.max_tensor_elements
+    prog = [{"name": f"t{i}", "op": "zeros", "attrs": {"size": [n]}}
+            for i in range(S.max_alive_elements // n + 1)]
+    limited(await post(client, prog), "max_alive_elements", f"/program/{len(prog) - 1}")
+
+
+async def test_max_steps_counts_loop_iterations(client: httpx.AsyncClient) -> None:
+    prog = [{"while": True, "do": [{"print": 1}] * 9, "max_iter": 10_000}]
+    # max_loop_iterations would stop this loop later than max_steps does
+    assert S.max_steps < S.max_loop_iterations * 10
+    body = limited(await post(client, prog), "max_steps")
+    assert body["pointer"].startswith("/program/0")  # the loop or one of its statements
+
+
+async def test_max_loop_iterations_and_max_iter(client: httpx.AsyncClient) -> None:
+    body = limited(await post(client, [{"while": True, "do": []}]), "max_loop_iterations",
+                   "/program/0")
+    assert body["value"] == S.max_loop_iterations + 1
+    r = await post(client, [{"while": True, "do": [], "max_iter": 5}])
+    body = problem(r, "limit-exceeded", 422, "/program/0/max_iter")
+    assert (body["limit"], body["maximum"], body["value"]) == ("max_iter", 5, 6)
+
+
+async def test_max_nesting_depth(client: httpx.AsyncClient) -> None:
+    expr: Any = "x"
+    for _ in range(S.max_nesting_depth):
+        expr = {"op": "neg", "args": [expr]}
+    body = limited(await post(client, [{"print": expr}]), "max_nesting_depth")
+    assert body["pointer"].startswith("/program/0/print/args/0/args/0")
+    block: list[Any] = [{"print": 1}]
+    for _ in range(S.max_nesting_depth):
+        block = [{"no_grad": block}]
+    limited(await post(client, block), "max_nesting_depth")
+    literal: Any = [1.0]
+    for _ in range(S.max_nesting_depth):
+        literal = [literal]
+    limited(await post(client, [{"print": {"op": "neg", "args": [literal]}}]),
+            "max_nesting_depth", "/program/0/print/args/0")
+
+
+async def test_max_printed_chars(client: httpx.AsyncClient) -> None:
+    prog = [{"name": "x", "op": "zeros", "attrs": {"size": [100]}},
+            {"while": True, "do": [{"print": "x"}]}]
+    body = limited(await post(client, prog), "max_printed_chars", "/program/1/do/0")
+    assert sum(len(line) + 1 for line in body["printed"]) <= S.max_printed_chars
+
+
+async def test_request_timeout_is_checked_between_steps(
+        make_client: Callable[..., Any]) -> None:
+    async with make_client(request_timeout=0.3, max_steps=10**9,
+                           max_loop_iterations=10**9) as c:
+        started = time.monotonic()
+        r = await post(c, [{"name": "x", "op": "ones", "attrs": {"size": [50]}},
+                           {"while": True, "do": [{"name": "x", "op": "add", "args": ["x", 1]}]}])
+        assert time.monotonic() - started < 5
+    body = problem(r, "limit-exceeded", 422)
+    assert body["limit"] == "request_timeout" and body["maximum"] == 0.3
+    assert body["pointer"] in ("/program/1", "/program/1/do/0")
+
+
+async def test_body_limit_with_content_length(client: httpx.AsyncClient) -> None:
+    payload = b'{"program": [], "pad": "' + b"x" * S.max_body_bytes + b'"}'
+    r = await client.post("/v1/run", content=payload,
+                          headers={"content-type": "application/json"})
+    body = limited(r, "max_body_bytes", status=413)
+    assert body["value"] == len(payload)
+
+
+async def test_body_limit_when_streamed_without_length(client: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"program": [], "pad": "'
+        for _ in range(S.max_body_bytes // 8192 + 2):
+            yield b"x" * 8192
+        yield b'"}'
+
+    r = await client.post("/v1/run", content=chunks(),
+                          headers={"content-type": "application/json"})
+    limited(r, "max_body_bytes", status=413)
+
+
+async def test_a_body_at_the_limit_passes(client: httpx.AsyncClient) -> None:
+    head = b'{"program": [], "seed": 1'
+    payload = head + b" " * (S.max_body_bytes - len(head) - 1) + b"}"
+    r = await client.post("/v1/run", content=payload, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text

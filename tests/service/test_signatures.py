@@ -1,0 +1,46 @@
+"""service/signatures.py and service/program.py: what a program can call comes from the engine
+registry (plus the service's builtins), and every registry signature maps to a typed model."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+
+import engine as ge
+from engine.registry import ParamKind, canonical_ops
+from service.builtins import BUILTINS
+from service.program import CALL_MODELS, KIND_TYPES
+from service.signatures import SIGNATURES
+
+
+def test_every_engine_op_and_alias_is_callable() -> None:
+    names = {n for op in canonical_ops() for n in (op.name, *op.aliases)}
+    assert names <= set(SIGNATURES)
+    assert set(SIGNATURES) == names | {b.name for b in BUILTINS}
+    assert set(CALL_MODELS) == set(SIGNATURES)
+
+
+def test_no_builtin_shadows_an_engine_op() -> None:
+    # If the engine adds one of these, decide which should win, then rename or drop the builtin.
+    assert not {b.name for b in BUILTINS} & set(ge.OPS)
+
+
+def test_every_param_kind_has_a_request_type() -> None:
+    kinds = set(typing.get_args(ParamKind)) - {"tensor", "tensors", "operand", "choice"}
+    assert kinds <= set(KIND_TYPES)
+
+
+def test_ops_take_their_registry_names_as_keywords() -> None:
+    # The interpreter calls every op with keywords named after its registry params.
+    for op in canonical_ops():
+        inspect.signature(op.fn).bind(**{p.name: None for p in op.params})
+
+
+def test_attr_models_follow_the_registry() -> None:
+    for name, sig in SIGNATURES.items():
+        attrs = CALL_MODELS[name].model_fields["attrs"].annotation
+        assert attrs is not None
+        fields = attrs.model_fields  # type: ignore[union-attr]
+        assert list(fields) == [p.name for p in sig.attrs], name
+        for p in sig.attrs:
+            assert fields[p.name].is_required() == p.required, (name, p.name)
