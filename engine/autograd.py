@@ -117,10 +117,24 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
     wanted: dict[Node, list[int]] = {}
     for n, nr in targets or ():
         wanted.setdefault(n, []).append(nr)
-    captured: dict[Target, Tensor | None] = {}
-    anomaly = current_context()
-    check_anomaly = anomaly is not None and anomaly.detect_anomaly
+    ctx = current_context()
+    check_anomaly = ctx is not None and ctx.detect_anomaly
+    if check_anomaly:
+        assert ctx is not None
+        outer, ctx.in_backward = ctx.in_backward, True
+    try:
+        return _execute(roots, order, needed, wanted, targets, retain_graph, create_graph,
+                        check_anomaly)
+    finally:
+        if check_anomaly:
+            assert ctx is not None
+            ctx.in_backward = outer
 
+
+def _execute(roots: list[tuple[Node, int, Tensor | None]], order: list[Node], needed: set[Node] | None,
+             wanted: dict[Node, list[int]], targets: list[Target] | None, retain_graph: bool,
+             create_graph: bool, check_anomaly: bool) -> list[Tensor | None]:
+    captured: dict[Target, Tensor | None] = {}
     buffers: dict[Node, list[Any]] = {}
     with set_grad_enabled(create_graph):
         for node, nr, seed in roots:
@@ -146,7 +160,7 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
             if check_anomaly:
                 from engine.anomaly import check_backward
 
-                check_backward(node, grads_in)
+                check_backward(node, grads_in, buf)
             if not retain_graph:
                 node.release()
             for (nxt, nr), g in zip(node.next_functions, grads_in, strict=True):

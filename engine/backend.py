@@ -89,6 +89,22 @@ def quiet() -> Any:
     return numpy.errstate(all="ignore")
 
 
+def add_at(target: Any, index: Any, values: Any) -> Any:
+    """``target[index] += values`` with repeated indices accumulating; returns the target.
+
+    CuPy's ``add.at`` takes only 32/64-bit floats and unsigned ints: int64 is added through a
+    uint64 view (two's complement makes that the same sum) and bool through a uint64 count."""
+    if target.dtype == xp.int64:
+        xp.add.at(target.view(xp.uint64), index, values.astype(xp.int64).view(xp.uint64))
+        return target
+    if target.dtype == xp.bool_:
+        counts = target.astype(xp.uint64)
+        xp.add.at(counts, index, values.astype(xp.uint64))
+        return counts != 0
+    xp.add.at(target, index, values.astype(target.dtype))
+    return target
+
+
 def linalg_raises() -> Any:
     """A context in which ``xp.linalg`` raises LinAlgError on singular or non-positive-definite
     input, as numpy always does (CuPy only does when asked to)."""

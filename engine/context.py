@@ -24,7 +24,8 @@ class Limits:
 
 
 class ExecutionContext:
-    __slots__ = ("generator", "limits", "alive", "peak", "detect_anomaly", "allocated", "step")
+    __slots__ = ("generator", "limits", "alive", "peak", "detect_anomaly", "allocated", "step",
+                 "in_backward")
 
     def __init__(self, seed: int | None = None, limits: Limits | None = None,
                  detect_anomaly: bool = False) -> None:
@@ -35,6 +36,7 @@ class ExecutionContext:
         self.allocated = 0  # elements allocated in total (a statistic)
         self.detect_anomaly = detect_anomaly
         self.step: str | None = None  # where the caller is in its program (a JSON pointer)
+        self.in_backward = False  # the ops a backward pass runs are checked as its gradients
 
     def check_alloc(self, numel: int, what: str = "tensor") -> None:
         """Refuse an allocation of ``numel`` elements before it happens."""

@@ -43,6 +43,12 @@ class ArgumentError(EngineError):
     kind = "argument-error"
 
 
+class LinAlgError(ArgumentError):
+    """A matrix the op cannot work with (singular, not positive-definite); torch's message."""
+
+    kind = "linalg-error"
+
+
 class LimitExceeded(EngineError):
     """A request limit would be exceeded; raised before allocating."""
 

@@ -7,7 +7,7 @@ own value: two requests running at once never see each other's ``no_grad``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 _enabled: ContextVar[bool] = ContextVar("gradserve_grad_enabled", default=True)
@@ -24,11 +24,11 @@ def set_grad_enabled(mode: bool) -> Iterator[None]:
         _enabled.reset(token)
 
 
-def no_grad() -> set_grad_enabled:  # type: ignore[valid-type]
+def no_grad() -> AbstractContextManager[None]:
     """Results computed inside do not require grad (torch.no_grad)."""
     return set_grad_enabled(False)
 
 
-def enable_grad() -> set_grad_enabled:  # type: ignore[valid-type]
+def enable_grad() -> AbstractContextManager[None]:
     """Re-enable recording inside a no_grad block (torch.enable_grad)."""
     return set_grad_enabled(True)

@@ -58,15 +58,24 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             node.out_meta = [(out.shape, out.dtype)]
             if saved and any(s is OUT for s in saved):
                 node._saved = tuple(SavedOutput(data, 0) if s is OUT else s for s in saved)
-            ctx = out._ctx
-            if ctx is not None and ctx.detect_anomaly:
-                from engine.anomaly import check_forward
-
-                node.step = ctx.step
-
-                check_forward(node, inputs, out)
+            if out._ctx is not None and out._ctx.detect_anomaly:
+                _check_anomaly(node, inputs, out)
             return out
-    return Tensor(data)
+    out = Tensor(data)
+    if out._ctx is not None and out._ctx.detect_anomaly:  # detect NaN/inf outside the graph too
+        _check_anomaly(Node(name, vjp, ()), inputs, out)
+    return out
+
+
+def _check_anomaly(node: Node, inputs: Sequence[Any], out: Any) -> None:
+    from engine.anomaly import check_forward
+
+    ctx = current_context()
+    assert ctx is not None
+    if ctx.in_backward:  # a VJP's own arithmetic: its results are checked as gradients
+        return
+    node.step = ctx.step
+    check_forward(node, inputs, out)
 
 
 def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any],
@@ -88,6 +97,8 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
             o.grad_fn = node
             o._output_nr = i
             o._requires_grad = True
+    if outs[0]._ctx is not None and outs[0]._ctx.detect_anomaly:
+        _check_anomaly(node, inputs, outs)
     return outs
 
 

@@ -171,7 +171,7 @@ def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     e = node.attrs
     if e == 0:
         return (_ops().zeros_like(g),)
-    return (g * (e * x ** (e - 1)) if e != 2 else g * (2 * x),)
+    return (g * (e * x ** (e - 1)),)
 
 
 def _pow_tt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import dtypes
+from engine import backend, dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
@@ -76,7 +76,7 @@ def _put(g: Tensor, shape: tuple[int, ...], key: tuple[Any, ...], name: str, tak
     """zeros(shape) with ``g`` added at ``key``; positions named more than once accumulate."""
     out = xp.zeros(shape, dtype=g._data.dtype)
     if _has_arrays(key):
-        xp.add.at(out, key, g._data)
+        out = backend.add_at(out, key, g._data)
     else:
         out[key] = g._data
     return record(out, name, _put_vjp, (g,), attrs=(key, take_name, name))
@@ -400,10 +400,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
         coords = tuple(index._data if i == d else _positions(index.shape, i)
                        for i in range(index.ndim))
         s = _leading(src._data, index.shape)
-        if index.ndim:
-            xp.add.at(out, coords, s.astype(out.dtype))
-        else:
-            out = out + s.astype(out.dtype)
+        out = backend.add_at(out, coords, s) if index.ndim else out + s.astype(out.dtype)
     return record(out, "ScatterAddBackward0", _scatter_add_vjp, (input, src), saved=(index,),
                   attrs=d)
 

@@ -228,7 +228,10 @@ def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] |
          ) -> Tensor:
     check_tensor(input, "roll")
     sh = _int_list(shifts, "shifts")
-    ds = None if dims is None else [wrap_dim(d, input.ndim) for d in _int_list(dims, "dims")]
+    ds = None if dims is None else _int_list(dims, "dims")
+    if ds and input.ndim == 0:
+        raise ShapeError(f"Dimension specified as {ds[0]} but tensor has no dimensions")
+    ds = None if ds is None else [wrap_dim(d, input.ndim) for d in ds]
     if not sh:
         raise ArgumentError("`shifts` required")
     if len(sh) != (1 if ds is None else len(ds)):
@@ -237,12 +240,10 @@ def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] |
     a = input._data
     if a.ndim == 0:
         out = a.copy()
-    elif ds is None:
-        out = xp.roll(a, sh[0])
-    else:
-        out = xp.roll(a, tuple(sh), axis=tuple(ds))
-    return record(xp.ascontiguousarray(out) if out.ndim else out, "RollBackward0", _roll_vjp,
-                  (input,), attrs=(sh, ds))
+    else:  # dims None rolls the flattened tensor
+        out = xp.ascontiguousarray(xp.roll(a, sh[0]) if ds is None else
+                                   xp.roll(a, tuple(sh), axis=tuple(ds)))
+    return record(out, "RollBackward0", _roll_vjp, (input,), attrs=(sh, ds))
 
 
 def _roll_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

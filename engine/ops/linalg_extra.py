@@ -17,10 +17,9 @@ from typing import Any
 
 from engine import dtypes
 from engine.backend import linalg_raises, xp
-from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
 from engine.graph import Node
 from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
-from engine.ops.shape import _reshape_vjp
 from engine.registry import A, Param, T, defop
 from engine.tensor import Tensor
 
@@ -133,7 +132,7 @@ def _inv_array(a: Any) -> Any:
     out = _linalg_call(xp.linalg.inv, a)
     if out is None:
         b, k = _first_zero_pivot(a) or (0, a.shape[-1])
-        raise ArgumentError(f"linalg.inv: {_batch_prefix(a, b)}The diagonal element {k} is zero, the "
+        raise LinAlgError(f"linalg.inv: {_batch_prefix(a, b)}The diagonal element {k} is zero, the "
                             "inversion could not be completed because the input matrix is singular.")
     return out
 
@@ -248,7 +247,7 @@ def _solve(a: Tensor, b: Tensor, left: bool, vector: bool) -> Tensor:
     x = _linalg_call(xp.linalg.solve, am, bm)
     if x is None:
         found = _first_zero_pivot(a._data) or (0, n)
-        raise ArgumentError(f"torch.linalg.solve: {_batch_prefix(a._data, found[0])}The solver failed "
+        raise LinAlgError(f"torch.linalg.solve: {_batch_prefix(a._data, found[0])}The solver failed "
                             "because the input matrix is singular.")
     if not left:
         x = xp.swapaxes(x, -1, -2)
@@ -290,7 +289,7 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     found = _first_non_pd_minor(a) if low is None or not bool(xp.isfinite(low).all()) else None
     if low is None or found is not None:
         b, k = found or (0, a.shape[-1])
-        raise ArgumentError(f"cholesky: {_batch_prefix(a, b)}The factorization could not be completed "
+        raise LinAlgError(f"cholesky: {_batch_prefix(a, b)}The factorization could not be completed "
                             f"because the input is not positive-definite (the leading minor of order "
                             f"{k} is not positive-definite).")
     out = xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
@@ -572,8 +571,8 @@ def _sumproduct_pair(left: Tensor, right: Tensor, sum_dims: list[int]) -> Tensor
     nl = math.prod(left.shape[d] for d in left_only)
     nr = math.prod(right.shape[d] for d in right_only)
     ns = math.prod(left.shape[d] for d in sum_dims)
-    lhs = _reshape(ops.permute(left, both + left_only + sum_dims + right_only), [nb, nl, ns])
-    rhs = _reshape(ops.permute(right, both + sum_dims + right_only + left_only), [nb, ns, nr])
+    lhs = ops.reshape(ops.permute(left, both + left_only + sum_dims + right_only), [nb, nl, ns])
+    rhs = ops.reshape(ops.permute(right, both + sum_dims + right_only + left_only), [nb, ns, nr])
     out_order = both + left_only + sum_dims + right_only
     out_shape = ([left.shape[d] for d in both + left_only] + [1] * len(sum_dims)
                  + [right.shape[d] for d in right_only])
@@ -611,54 +610,4 @@ def einsum(equation: str, operands: Sequence[Tensor] | Tensor, *more: Tensor) ->
     result = _contract(laid, out_size, total)
     if total == out_size:
         return result
-    return _view(result, list(result.shape[:out_size]))  # the contracted dims are all 1 by now
-
-
-# ----- views with torch's stride rules (einsum's reshapes) -----------------------------------------
-def _strides(a: Any) -> list[int]:
-    return [s // a.itemsize for s in a.strides]
-
-
-def _viewable(shape: Sequence[int], strides: Sequence[int], new: Sequence[int]) -> bool:
-    """Whether an array of ``shape``/``strides`` can take shape ``new`` without a copy: its dims
-    (size-1 ones aside) fall into runs that are contiguous with each other, and every run must be
-    a product of consecutive dims of the new shape."""
-    if math.prod(shape) == 0:
-        return True
-    dims = [(n, s) for n, s in zip(shape, strides, strict=True) if n != 1]
-    runs: list[int] = []
-    for i, (n, s) in enumerate(dims):
-        if i and dims[i - 1][1] == s * n:
-            runs[-1] *= n
-        else:
-            runs.append(n)
-    prefix, acc = set(), 1
-    for n in new:
-        acc *= n
-        prefix.add(acc)
-    acc = 1
-    for r in runs:
-        acc *= r
-        if acc not in prefix:
-            return False
-    return True
-
-
-def _view(t: Tensor, shape: list[int]) -> Tensor:
-    """torch's view: also of a non-contiguous tensor whose strides allow it (ViewBackward0)."""
-    a = t._data
-    if a.flags.c_contiguous:
-        return _ops().view(t, shape)
-    if not _viewable(a.shape, _strides(a), shape):
-        raise ShapeError("view size is not compatible with input tensor's size and stride (at least one "
-                         "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
-    return record(a.reshape(shape), "ViewBackward0", _reshape_vjp, (t,), attrs=t.shape)
-
-
-def _reshape(t: Tensor, shape: list[int]) -> Tensor:
-    """torch's reshape: a view if contiguous, an aliasing reshape (ReshapeAliasBackward0) if the
-    strides allow one, else a copy."""
-    a = t._data
-    if a.flags.c_contiguous or not _viewable(a.shape, _strides(a), shape):
-        return _ops().reshape(t, shape)
-    return record(a.reshape(shape), "ReshapeAliasBackward0", _reshape_vjp, (t,), attrs=t.shape)
+    return ops.view(result, list(result.shape[:out_size]))  # the contracted dims are all 1 by now

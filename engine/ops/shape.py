@@ -32,30 +32,28 @@ def _contiguous(a: Any) -> bool:
     return bool(a.flags.c_contiguous)
 
 
-def _viewable(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> bool:
-    """Whether ``new`` can view memory laid out with ``strides`` without a copy: each run of old
-    dims merged or split into new dims must be contiguous within itself."""
-    if math.prod(shape) == 0 or not shape:
+def _viewable(a: Any, new: Sequence[int]) -> bool:
+    """Whether array ``a`` can take shape ``new`` without a copy (torch's stride rule): its dims
+    (size-1 ones aside) fall into runs that are contiguous with each other, and every run must be
+    a product of consecutive dims of the new shape."""
+    if a.size == 0 or a.flags.c_contiguous:
         return True
-    old = [(n, st) for n, st in zip(shape, strides, strict=True) if n != 1]
-    new_sizes = [n for n in new if n != 1]
-    i = j = 0
-    while i < len(old) and j < len(new_sizes):
-        # grow a chunk of old dims and a chunk of new dims until their element counts agree
-        chunk_old, chunk_new = old[i][0], new_sizes[j]
-        start = i
-        while chunk_old != chunk_new:
-            if chunk_old < chunk_new:
-                i += 1
-                chunk_old *= old[i][0]
-            else:
-                j += 1
-                chunk_new *= new_sizes[j]
-        for k in range(start, i):  # the old dims in this chunk must be mutually contiguous
-            if old[k][1] != old[k + 1][1] * old[k + 1][0]:
-                return False
-        i += 1
-        j += 1
+    dims = [(n, st // a.itemsize) for n, st in zip(a.shape, a.strides, strict=True) if n != 1]
+    runs: list[int] = []
+    for i, (n, st) in enumerate(dims):
+        if i and dims[i - 1][1] == st * n:
+            runs[-1] *= n
+        else:
+            runs.append(n)
+    prefixes, acc = set(), 1
+    for n in new:
+        acc *= n
+        prefixes.add(acc)
+    acc = 1
+    for r in runs:
+        acc *= r
+        if acc not in prefixes:
+            return False
     return True
 
 
@@ -87,7 +85,7 @@ def _reshape_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def view(input: Tensor, shape: Sequence[int]) -> Tensor:
     check_tensor(input, "view")
     new = infer_shape(shape, input.numel())
-    if not _contiguous(input._data) and new != input.shape:
+    if not _viewable(input._data, new):
         raise ShapeError(
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
@@ -105,7 +103,7 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     a = input._data
     if _contiguous(a):
         return view(input, new)
-    if _viewable(a.shape, a.strides, new):
+    if _viewable(a, new):
         return record(a.reshape(new), "ReshapeAliasBackward0", _reshape_vjp, (input,),
                       attrs=input.shape)
     copy = clone(input)

@@ -90,6 +90,8 @@ def build(arg: Any, rng: np.random.Generator) -> Any:
         if isinstance(v, tuple) and len(v) == 2 and v[0] in ("int64", "bool", "float64"):
             return ge.tensor(v[1], dtype=v[0])
         return v
+    if isinstance(arg, list) and any(isinstance(a, (S, V, K)) for a in arg):
+        return [build(a, rng) for a in arg]  # a list of tensors (cat, stack, einsum)
     return arg  # plain numbers, lists and strings are passed as they are
 
 
@@ -162,6 +164,7 @@ CASES: dict[str, list[Case]] = {
     "gather": [C(S(2, 3), 1, I([[0, 2], [1, 1]]))],
     "scatter_add": [C(S(2, 3), 1, I([[0, 2], [1, 1]]), S(2, 2))],
 }
+NONDIFF["scatter_add"] = [C(I([[1, 2], [3, 4]]), 1, I([[0, 0], [1, 1]]), I([[5, 6], [7, 8]]))]
 
 
 def _merge_families() -> None:

@@ -139,3 +139,11 @@ def test_item_and_tolist() -> None:
     assert t.item() == 1.5 and t.tolist() == [[1.5]]
     with pytest.raises(ge.DTypeError):
         ge.tensor([1.0, 2.0]).item()
+
+
+def test_scatter_add_accumulates_integers_and_bools() -> None:
+    idx = ge.tensor([[0, 0], [1, 1]])
+    out = ge.scatter_add(ge.tensor([[1, 2], [3, 4]]), 1, idx, ge.tensor([[5, 6], [7, 8]]))
+    assert out.tolist() == [[12, 2], [3, 19]] and out.dtype.name == "int64"
+    flags = ge.scatter_add(ge.tensor([[False, False]]), 1, ge.tensor([[1, 1]]), ge.tensor([[True, False]]))
+    assert flags.tolist() == [[False, True]] and flags.dtype.name == "bool"

@@ -174,14 +174,15 @@ def tensors(xs: tuple[np.ndarray, ...], requires_grad: bool = False) -> tuple[ge
     return tuple(ge.tensor(x, dtype="float64", requires_grad=requires_grad) for x in xs)
 
 
-VECTOR_FUNCTIONS = {
+Cases = dict[str, tuple[Callable[..., Any], tuple[tuple[int, ...], ...]]]
+VECTOR_FUNCTIONS: Cases = {
     "sin_times_y": (lambda x, y: x.sin() * y.sum(), ((3,), (2,))),
     "matrix_and_tuple": (lambda a, b: (a @ b, (a * a).sum(dim=1)), ((2, 3), (3, 2))),
     "inverse": (lambda a: (a + ops.eye(3, dtype="float64") * 3).inverse(), ((3, 3),)),
     "solve": (lambda a, b: ops.solve(a + ops.eye(3, dtype="float64") * 3, b), ((3, 3), (3,))),
     "einsum": (lambda a, x: ops.einsum("bi,ij,bj->b", x, a, x), ((3, 3), (2, 3))),
 }
-SCALAR_FUNCTIONS = {
+SCALAR_FUNCTIONS: Cases = {
     "cubic": (lambda x, y: (x ** 3 * y).sum() + (x * y).tanh().sum(), ((3,), (3,))),
     "det": (lambda a: (a + ops.eye(3, dtype="float64")).det(), ((3, 3),)),
     "logabsdet": (lambda a: (a + ops.eye(3, dtype="float64") * 2).slogdet()[1], ((3, 3),)),
@@ -191,7 +192,8 @@ SCALAR_FUNCTIONS = {
 }
 
 
-def check_close(got: Any, want: list[list[np.ndarray]] | list[np.ndarray] | np.ndarray, tol: float) -> None:
+def check_close(got: Any, want: Any, tol: float) -> None:
+    """``got`` (a tensor or nested tuples of them) against arrays (or nested lists of them)."""
     if isinstance(want, list):
         got = as_tuple(got)
         assert len(got) == len(want)
@@ -276,7 +278,7 @@ def test_one_graph_answers_several_questions() -> None:
     # s = sum(sin(2x)^2): d2s/dx2 = 8 cos(4x)
     assert np.allclose(F.hessian_of(s, x).numpy(), np.diag(8 * np.cos([2.0, 6.0])))
     s.backward()  # and the program's own backward still works afterwards
-    assert np.allclose(x.grad.numpy(), 2 * np.sin([2.0, 6.0]))
+    assert x.grad is not None and np.allclose(x.grad.numpy(), 2 * np.sin([2.0, 6.0]))
 
 
 def test_inputs_the_outputs_do_not_depend_on_give_zeros_or_strict_errors() -> None:
@@ -296,7 +298,7 @@ def test_create_graph_results_can_be_differentiated_again() -> None:
     jac = F.jacobian_of(y, x, create_graph=True)  # diag(3 x^2)
     assert jac.requires_grad and jac.grad_fn.name() == "ViewBackward0"
     (g,) = ge.grad(jac.sum(), x)
-    assert g.tolist() == [6.0, 12.0]
+    assert g is not None and g.tolist() == [6.0, 12.0]
     plain = F.jacobian_of(y, x)
     assert not plain.requires_grad
 
