@@ -28,8 +28,10 @@ def _notes(row: dict[str, Any]) -> str:
         for side, label in (("gradserve", "gradserve"), ("baseline", "torch")):
             if side in sides:
                 notes.append(f"{label} peak RSS {sides[side]['maxrss_mb']:.0f} MB")
-    if (row.get("foreign_load") or 0) >= 0.05:
+    if (row.get("foreign_load") or 0) >= 0.02:
         notes.append(f"other processes used {row['foreign_load']:.0%} of the CPU meanwhile")
+    if row.get("discarded_reps"):
+        notes.append(f"{row['discarded_reps']} repetitions rerun (machine busy)")
     if row.get("paired_ratio_median") is not None:
         notes.append(f"paired ratio {row['paired_ratio_median']:.2f}")
     if row.get("note"):

@@ -11,7 +11,10 @@ driver feeds the two workers repetitions alternately, one at a time (A B, B A, A
 * alternating, one side at a time, so both sides see the same machine state (drift, other load,
   frequency) and never compete for the cores; the order flips every repetition so neither side
   always runs right after the other; a short pause between repetitions lets the idle side's
-  spinning BLAS/OpenMP threads go to sleep first.
+  spinning BLAS/OpenMP threads go to sleep first;
+* guarded against other people's work on a shared machine: a repetition during which processes
+  outside the benchmark used >= 10% of the CPU is run again (bench/cpuload.py), and the share
+  they used during the kept ones is reported.
 
 Both workers get the same environment (bench/machine.py: threads pinned to the core count, the
 OpenBLAS overrides removed) and pin their thread pools the same way after setup.
@@ -21,8 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import resource
 import selectors
 import statistics
 import subprocess
@@ -31,13 +32,20 @@ import tempfile
 import time
 from typing import Any
 
+from bench import cpuload
 from bench.machine import REPO, bench_env
 from bench.registry import BASELINE, GRADSERVE, Case
 
-SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "0.05"))  # pause between repetitions (untimed)
-# Warm-up lasts at least the case's warm-up count AND this long per side (at most MAX_WARMUP reps):
-# on this VM the first hundreds of milliseconds of a process that allocates megabytes per call run
-# up to 10x slower (fresh pages faulting in) than its steady state.
+SETTLE_S = 0.05  # pause after each side's repetition (untimed)
+# A repetition (both sides) measured while processes outside the benchmark used this share of the
+# machine or more is run again, at most MAX_DISCARDS x reps times (bench/cpuload.py); before each
+# case the driver waits up to QUIET_PATIENCE_S for a quiet second.
+MAX_FOREIGN = 0.10
+MAX_DISCARDS = 3
+QUIET_PATIENCE_S = 60.0
+# Warm-up lasts at least the case's warm-up count AND this long per side (at most MAX_WARMUP
+# repetitions), so every case reaches its steady state (allocator, caches, thread pools, lazily
+# initialised dispatch) whatever the length of its repetitions.
 WARMUP_MIN_S = 1.0
 MAX_WARMUP = 30
 SETUP_TIMEOUT_S = 300.0
@@ -96,39 +104,6 @@ class WorkerProcess:
         self.proc.wait()
 
 
-class ForeignLoad:
-    """How much CPU processes other than the benchmark's own used while a case ran (Linux): the
-    machine's busy time from /proc/stat less the CPU time of this process and its children (the
-    workers and their servers, counted once they have exited). Reported per case as a share of
-    the machine, so a row measured beside someone else's test run can be recognised."""
-
-    def __init__(self) -> None:
-        self.start = self._snapshot()
-
-    @staticmethod
-    def _snapshot() -> tuple[float, float, float] | None:
-        try:
-            with open("/proc/stat") as f:
-                fields = f.readline().split()[1:]
-        except OSError:
-            return None
-        ticks = [int(f) for f in fields]
-        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-        busy = (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-        own = sum(getattr(resource.getrusage(who), f) for who in
-                  (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
-        return time.monotonic(), busy, own
-
-    def share(self) -> float | None:
-        """Foreign CPU time / (wall time x cores) since construction; None where unknown."""
-        end = self._snapshot()
-        if self.start is None or end is None:
-            return None
-        wall = end[0] - self.start[0]
-        foreign = (end[1] - self.start[1]) - (end[2] - self.start[2])
-        return max(0.0, foreign) / (wall * (os.cpu_count() or 1)) if wall > 0 else None
-
-
 def _summary(values: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "values": values}
@@ -141,51 +116,61 @@ def run_case(case: Case, smoke: bool, sides: list[str], reps: int | None = None,
     inner = 1 if smoke else case.inner
     n_reps = 1 if smoke else (reps or case.reps)
     n_warm = 0 if smoke else (case.warmup if warmup is None else warmup)
-    result: dict[str, Any] = {"params": params, "inner": inner, "reps": n_reps, "warmup": n_warm,
-                              "sides": {}}
-    load = ForeignLoad()
+    result: dict[str, Any] = {"params": params, "inner": inner, "reps": n_reps, "sides": {}}
+    say = log or (lambda msg: None)
+    if not smoke:
+        quiet = cpuload.wait_for_quiet(MAX_FOREIGN, QUIET_PATIENCE_S)
+        if quiet is not None and quiet >= MAX_FOREIGN:
+            say(f"  {case.name}: others still use {quiet:.0%} of the CPU; going on")
     workers: dict[str, WorkerProcess] = {}
     values: dict[str, list[float]] = {s: [] for s in sides}
+    foreign: list[float] = []
     last: dict[str, dict[str, Any]] = {}
+    warm_s, n_warm_done, n_discarded, i = 0.0, 0, 0, 0
     try:
         for side in sides:
             workers[side] = WorkerProcess(bench_env(case.env.get(side)))
-        info = {}
-        for side in sides:
-            info[side] = workers[side].call(
-                {"cmd": "setup", "case": case.name, "side": side, "params": params},
-                SETUP_TIMEOUT_S)["info"]
-        warm_s = 0.0
-        i = n_done = 0
-        while n_done < n_reps:
-            warming = not smoke and (i < n_warm or (warm_s < WARMUP_MIN_S and i < MAX_WARMUP))
+        info = {side: workers[side].call(
+            {"cmd": "setup", "case": case.name, "side": side, "params": params},
+            SETUP_TIMEOUT_S)["info"] for side in sides}
+        while len(values[sides[0]]) < n_reps:
+            warming = not smoke and (n_warm_done < n_warm or (
+                warm_s < WARMUP_MIN_S and n_warm_done < MAX_WARMUP))
             order = sides if i % 2 == 0 else sides[::-1]
+            i += 1
+            before = cpuload.snapshot()
+            got = {}
             for side in order:
-                reply = workers[side].call({"cmd": "run", "inner": inner}, RUN_TIMEOUT_S)
-                last[side] = reply
-                if not warming:
-                    values[side].append(reply["value"])
+                last[side] = workers[side].call({"cmd": "run", "inner": inner}, RUN_TIMEOUT_S)
+                got[side] = last[side]["value"]
                 if len(sides) > 1:
                     time.sleep(SETTLE_S)
-            if warming and case.metric == "time":
-                warm_s += min(last[s]["value"] * inner for s in sides)
-            elif warming:
-                warm_s = float("inf")  # a rate repetition lasts seconds: the count alone decides
+            share = cpuload.foreign_share(before, cpuload.snapshot())
+            if warming:
+                n_warm_done += 1
+                # a rate repetition lasts seconds: there the count alone decides
+                warm_s += min(got.values()) * inner if case.metric == "time" else float("inf")
+                say(f"  {case.name}: warm-up")
+            elif (share is not None and share >= MAX_FOREIGN and not smoke
+                  and n_discarded < MAX_DISCARDS * n_reps):
+                n_discarded += 1
+                say(f"  {case.name}: repeating a repetition run while others used {share:.0%} "
+                    "of the CPU")
             else:
-                n_done += 1
-            i += 1
-            if log:
-                log(f"  {case.name}: " + ("warm-up" if warming else f"repetition {n_done}/{n_reps}"))
-        result["warmup"] = i - n_reps
+                for side in sides:
+                    values[side].append(got[side])
+                if share is not None:
+                    foreign.append(share)
+                say(f"  {case.name}: repetition {len(values[sides[0]])}/{n_reps}")
     except WorkerError as exc:
-        tails = {s: w.stderr_tail() for s, w in workers.items()}
         result["error"] = str(exc)
-        result["stderr_tail"] = tails
+        result["stderr_tail"] = {s: w.stderr_tail() for s, w in workers.items()}
         return result
     finally:
         for w in workers.values():
             w.close()
-        result["foreign_load"] = load.share()
+    result.update(warmup=n_warm_done, discarded_reps=n_discarded,
+                  foreign_load=statistics.mean(foreign) if foreign else None)
     for side in sides:
         result["sides"][side] = {**_summary(values[side]), "info": info[side],
                                  "extra": last[side].get("extra"),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import backend, dtypes
 from engine.backend import xp
+from engine.context import check_shape
 from engine.context import current as _current_context
 from engine.dtypes import DType
 from engine.errors import (
@@ -18,8 +19,9 @@ from engine.errors import (
     INT_REQUIRES_GRAD_CTOR,
     NON_LEAF_FLAG,
     NUMPY_REQUIRES_GRAD,
+    ArgumentError,
     AutogradError,
-    DTypeError,
+    ShapeError,
 )
 from engine.graph import AccumulateGrad, Node
 
@@ -157,9 +159,7 @@ class Tensor:
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise DTypeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
-            )
+            raise ShapeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return backend.to_host(self._data).reshape(()).item()
 
     def numpy(self) -> Any:
@@ -189,9 +189,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise ValueError(
-                "Boolean value of Tensor with more than one value is ambiguous"
-            )
+            raise ArgumentError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __float__(self) -> float:
@@ -360,6 +358,7 @@ def tensor(data: Any, dtype: str | DType | None = None, requires_grad: bool = Fa
             kind, size = data.dtype.kind, data.dtype.itemsize
             dt = dtypes.bool_ if kind == "b" else dtypes.int64 if kind in "iu" else \
                 dtypes.float32 if size <= 4 else dtypes.float64
+        check_shape(data.shape)
         arr = xp.array(data, dtype=dt.np, copy=True)
     else:
         dt = dt or _infer_dtype(data)

@@ -10,6 +10,7 @@ step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 from collections.abc import Callable
@@ -59,7 +60,6 @@ class Runner:
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
-    try:
+    # RuntimeError: the loop has closed (server shutdown), so nobody counts slots any more.
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(fn)
-    except RuntimeError:  # the loop has closed (server shutdown): nobody counts slots any more
-        pass

@@ -1,12 +1,11 @@
 """Runs a validated program on the engine.
 
-Two passes. ``compile`` turns the pydantic tree into small plain nodes, each carrying the JSON
-pointer path of the request element it came from, its resolved signature and its attrs as a dict;
-it also enforces the nesting limit and that only statements bind names. ``Interpreter.run`` then
-executes the nodes define-by-run: names bind as they are assigned, ``while``/``if`` evaluate their
-conditions on live tensors, blocks switch grad mode. Every statement executed and every loop
-condition is a step; the step budget, the loop budget, the wall-clock deadline and cancellation are
-checked at each one. Errors leave with the pointer of the element that caused them.
+The program is first compiled (service/compiler.py) into plain nodes that know their JSON pointer.
+``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
+``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode. Every
+statement executed and every loop condition is a step; the step budget, the loop budget, the
+wall-clock deadline and cancellation are checked at each one. Errors leave with the pointer of the
+element that caused them.
 
 The caller runs :meth:`Interpreter.run` in a worker thread inside a fresh ``contextvars`` context:
 the engine keeps grad mode, the random generator and the allocation limits in context variables,
@@ -15,7 +14,6 @@ so nothing here is shared between requests.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,176 +25,26 @@ import engine as ge
 from engine import backend
 from service import encoding
 from service.answer import build_answer
+from service.compiler import (
+    Array,
+    Call,
+    Const,
+    Expr,
+    If,
+    Obj,
+    Print,
+    Ref,
+    Stmt,
+    While,
+    compile_program,
+)
 from service.encoding import EncodingError
 from service.errors import InternalError, ProgramError, limit_exceeded
 from service.pointer import Path, pointer
 from service.printing import print_line
-from service.program import (
-    CallBase,
-    EnableGradStatement,
-    IfStatement,
-    NoGradStatement,
-    PrintStatement,
-    PrintValues,
-    RunRequest,
-    TensorObject,
-    WhileStatement,
-)
+from service.program import RunRequest
 from service.settings import Settings
-from service.signatures import SIGNATURES, Signature
 from service.values import Size
-
-# engine.anomaly (detect_anomaly's checks) is not part of every engine build yet.
-ANOMALY_AVAILABLE = importlib.util.find_spec("engine.anomaly") is not None
-
-
-# ----- compiled nodes ---------------------------------------------------------------------------
-@dataclass(slots=True)
-class Const:
-    value: Any  # a number, a bool or None
-    path: Path
-
-
-@dataclass(slots=True)
-class Ref:
-    name: str
-    path: Path
-
-
-@dataclass(slots=True)
-class Array:
-    items: list[Any]  # the raw nested list: a tensor literal, or a list of tensors for "tensors"
-    path: Path
-
-
-@dataclass(slots=True)
-class Obj:
-    tensor: TensorObject
-    path: Path
-
-
-@dataclass(slots=True)
-class Call:
-    sig: Signature
-    args: list[Expr]
-    attrs: dict[str, Any]
-    path: Path
-    bind: str | list[str] | None = None
-    # tensor names inside "index" attrs: (attr, position in its item list or None, name)
-    refs: list[tuple[str, int | None, str]] = field(default_factory=list)
-
-
-Expr = Const | Ref | Array | Obj | Call
-
-
-@dataclass(slots=True)
-class Print:
-    values: list[Expr]
-    path: Path
-
-
-@dataclass(slots=True)
-class While:
-    cond: Expr
-    body: list[Stmt]
-    max_iter: int | None
-    path: Path
-
-
-@dataclass(slots=True)
-class If:
-    cond: Expr
-    then: list[Stmt]
-    orelse: list[Stmt]
-    path: Path
-
-
-@dataclass(slots=True)
-class Block:
-    grad_enabled: bool
-    body: list[Stmt]
-    path: Path
-
-
-Stmt = Call | Print | While | If | Block
-
-
-# ----- compile ----------------------------------------------------------------------------------
-class _Compiler:
-    def __init__(self, max_depth: int) -> None:
-        self.max_depth = max_depth
-
-    def _deeper(self, depth: int, path: Path) -> int:
-        if depth > self.max_depth:
-            raise limit_exceeded(
-                "max_nesting_depth", depth, self.max_depth,
-                f"the program nests {depth} levels deep here, over the limit of {self.max_depth}",
-                pointer(path))
-        return depth
-
-    def block(self, stmts: list[Any], path: Path, depth: int) -> list[Stmt]:
-        return [self.statement(s, (*path, i), depth) for i, s in enumerate(stmts)]
-
-    def statement(self, s: Any, path: Path, depth: int) -> Stmt:
-        self._deeper(depth, path)
-        if isinstance(s, CallBase):
-            return self.call(s, path, depth, statement=True)
-        if isinstance(s, PrintStatement):
-            v = s.value
-            if isinstance(v, PrintValues):
-                return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
-                              for i, a in enumerate(v.values)], path)
-            return Print([self.expr(v, (*path, "print"), depth + 1)], path)
-        if isinstance(s, WhileStatement):
-            return While(self.expr(s.cond, (*path, "while"), depth + 1),
-                         self.block(s.body, (*path, "do"), depth + 1), s.max_iter, path)
-        if isinstance(s, IfStatement):
-            return If(self.expr(s.cond, (*path, "if"), depth + 1),
-                      self.block(s.then, (*path, "then"), depth + 1),
-                      self.block(s.orelse, (*path, "else"), depth + 1), path)
-        if isinstance(s, NoGradStatement):
-            return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
-        assert isinstance(s, EnableGradStatement)
-        return Block(True, self.block(s.body, (*path, "enable_grad"), depth + 1), path)
-
-    def call(self, c: CallBase, path: Path, depth: int, statement: bool = False) -> Call:
-        if c.name is not None and not statement:
-            raise ProgramError("invalid-program", "only a statement can bind a name; give this "
-                               "call its own statement", pointer((*path, "name")))
-        sig = SIGNATURES[c.op]
-        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
-        attrs = c.attrs.model_dump(exclude_unset=True)
-        refs: list[tuple[str, int | None, str]] = []
-        for p in sig.attrs:
-            value = attrs.get(p.name)
-            if p.kind != "index" or value is None:
-                continue
-            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            refs += [(p.name, j, v) for j, v in items if isinstance(v, str) and v != "..."]
-        return Call(sig, args, attrs, path, c.name, refs)
-
-    def expr(self, a: Any, path: Path, depth: int) -> Expr:
-        self._deeper(depth, path)
-        if isinstance(a, CallBase):
-            return self.call(a, path, depth)
-        if isinstance(a, str):
-            return Ref(a, path)
-        if isinstance(a, list):
-            # An array adds one level per dimension; deeper ragged nesting is refused when the
-            # literal is decoded.
-            probe, levels = a, 0
-            while isinstance(probe, list):
-                levels += 1
-                probe = probe[0] if probe else None
-            self._deeper(depth + levels - 1, path)
-            return Array(a, path)
-        if isinstance(a, TensorObject):
-            return Obj(a, path)
-        return Const(a, path)
-
-
-def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:
-    return _Compiler(max_depth).block(request.program, ("program",), 1)
 
 
 # ----- run --------------------------------------------------------------------------------------
@@ -224,9 +72,6 @@ class Interpreter:
     def run(self) -> dict[str, Any]:
         """Run the program; the answer as a dict ready for orjson (tensor data as Fragments)."""
         s = self.settings
-        if self.request.detect_anomaly and not ANOMALY_AVAILABLE:
-            raise ProgramError("not-implemented", "detect_anomaly needs engine.anomaly, which this "
-                               "engine build does not have yet", "/detect_anomaly", status=501)
         started = time.monotonic()
         self._deadline = started + s.request_timeout
         program = compile_program(self.request, s.max_nesting_depth)
@@ -256,6 +101,12 @@ class Interpreter:
         if self.steps > s.max_steps:
             raise limit_exceeded("max_steps", self.steps, s.max_steps,
                                  f"the program ran more than {s.max_steps} steps", pointer(path))
+        self._check_clock(path)
+
+    def _check_clock(self, path: Path) -> None:
+        """Deadline and cancellation; also checked before every call, so that one statement with
+        a wide expression cannot outrun the deadline by much."""
+        s = self.settings
         now = time.monotonic()
         if now > self._deadline:
             elapsed = round(now - self._deadline + s.request_timeout, 3)
@@ -358,10 +209,12 @@ class Interpreter:
             raise ProgramError.from_engine(err, pointer(e.path)) from None
 
     def _call(self, c: Call) -> Any:
+        self._check_clock(c.path)
         values = [self._input(c, i, e) for i, e in enumerate(c.args)]
         attrs = self._resolve_refs(c) if c.refs else c.attrs
         if self.request.detect_anomaly:
-            self._ctx.step = pointer(c.path)  # anomaly reports name the call that made the node
+            # engine.anomaly's reports name the program step that recorded the offending node
+            self._ctx.step = pointer(c.path)
         try:
             return c.sig.call(values, attrs)
         except ge.EngineError as err:

@@ -31,12 +31,15 @@ def from_loc(loc: Sequence[Any], document: Any, *, missing: bool = False) -> str
     node = document
     last = len(loc) - 1
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            parts.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if _has(node, part):
             parts.append(part)
             node = node[part]
         elif missing and i == last and isinstance(node, dict) and isinstance(part, str):
             parts.append(part)
     return pointer(parts)
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return isinstance(part, str) and part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)

@@ -8,14 +8,15 @@ element at fault, where there is one. Extension members depend on the kind: ``li
 printed.
 
 Status codes: 400 body is not JSON; 413 body over max_body_bytes; 415 body is not sent as JSON;
-422 every fault of the program, found by validation or at run time (other limits included); 501
-a feature the engine build lacks; 503 no program slot free; 500 a bug.
+422 every fault of the program, found by validation or at run time (other limits included); 503
+no program slot free; 500 a bug.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,12 +47,12 @@ KINDS: dict[str, tuple[str, str]] = {
     "shape-error": ("Shape error", "Shapes that do not fit the op."),
     "dtype-error": ("Dtype error", "A dtype the op does not accept."),
     "argument-error": ("Invalid argument", "A bad static argument value."),
+    "linalg-error": ("Linear algebra error", "A singular or not positive-definite matrix."),
     "anomaly": ("Anomaly detected", "detect_anomaly found a NaN or infinity; see report."),
     "engine-error": ("Engine error", "Another error of the program found by the engine."),
     "limit-exceeded": ("Limit exceeded", "A limit was reached; limit names the setting "
                                          "(413 for max_body_bytes, 422 otherwise)."),
     "cancelled": ("Cancelled", "The client went away while its program ran."),
-    "not-implemented": ("Not implemented", "A feature this server's engine build lacks (501)."),
     "not-found": ("Not found", "No such path (404)."),
     "method-not-allowed": ("Method not allowed", "The path exists but not for this method (405)."),
     "overloaded": ("Server busy", "No program slot is free; retry after Retry-After (503)."),
@@ -88,13 +89,22 @@ class Problem(BaseModel):
 
 def problem(instance: str, kind: str, status: int, detail: str, pointer: str | None = None,
             headers: dict[str, str] | None = None, **extra: Any) -> ProblemResponse:
-    title = KINDS.get(kind, (kind.replace("-", " ").capitalize(), ""))[0]
+    # Kinds not listed (an engine error class added later) still get a readable title.
+    title = KINDS[kind][0] if kind in KINDS else \
+        _phrase(status) if kind.startswith("http-") else kind.replace("-", " ").capitalize()
     body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status,
                             "detail": detail, "instance": instance}
     if pointer is not None:
         body["pointer"] = pointer
     body.update(extra)
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def body_too_large(exc: BodyTooLarge, instance: str) -> ProblemResponse:
@@ -134,6 +144,11 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
             hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
             return problem(path, "unknown-op", 422, f"unknown op {op!r}{hint} (GET /v1/ops lists "
                            "them)", f"{ptr}/op", op=op, suggestions=near)
+        if e["type"] == "recursion_depth_exceeded":
+            # pydantic's own guard against deep nesting, met before our max_nesting_depth check
+            maximum = request.app.state.settings.max_nesting_depth
+            return problem(path, "limit-exceeded", 422, "the program nests too deeply (over the "
+                           f"limit of {maximum})", ptr, limit="max_nesting_depth", maximum=maximum)
         if e["type"] == "missing" and not loc:
             ptr, e["msg"] = "", "the request needs a JSON body"
         messages = items.setdefault(ptr, [])
@@ -166,9 +181,12 @@ async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
     path = request.url.path
     if isinstance(exc, BodyTooLarge):
         return body_too_large(exc, path)
-    kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code,
-                                                             f"http-{exc.status_code}")
-    return problem(path, kind, exc.status_code, str(exc.detail), headers=exc.headers)
+    # FastAPI raises a bare 400 only when it cannot parse the body (e.g. JSON nested deeper than
+    # the parser's recursion limit).
+    kind = {400: "invalid-json", 404: "not-found", 405: "method-not-allowed"}.get(
+        exc.status_code, f"http-{exc.status_code}")
+    return problem(path, kind, exc.status_code, str(exc.detail),
+                   headers=dict(exc.headers) if exc.headers else None)
 
 
 async def _internal(request: Request, exc: Exception) -> ProblemResponse:
@@ -200,6 +218,5 @@ _STATUS_TEXT = {
     415: "The body is not application/json.",
     422: "The program is invalid, or failed while running (problem type says which).",
     500: "A bug in gradserve.",
-    501: "A requested feature is not in this server's engine build.",
     503: "No program slot is free; retry after Retry-After.",
 }

@@ -12,7 +12,7 @@ never one of the request's own keys, so ``service.pointer.from_loc`` can skip th
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -25,8 +25,6 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     Tag,
-    TypeAdapter,
-    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
@@ -53,7 +51,7 @@ def _not_token(v: str) -> str:
     return v
 
 
-Name = TypeAliasType(  # type: ignore[misc]
+Name: Any = TypeAliasType(
     "Name",
     Annotated[
         str, StringConstraints(pattern=NAME_PATTERN, max_length=64), AfterValidator(_not_token),
@@ -72,7 +70,7 @@ def _to_float(v: Any) -> float:
     return float(_token_to_float(v))
 
 
-Number = Annotated[Union[StrictBool, Int64, StrictFloat], Field(description="A Python scalar.")]
+Number = Annotated[StrictBool | Int64 | StrictFloat, Field(description="A Python scalar.")]
 NonFinite = Annotated[Token, AfterValidator(_to_float),
                       Field(description="A non-finite Python float, spelled as a string.")]
 
@@ -81,36 +79,34 @@ _Ints = Annotated[list[Int64], Field(max_length=64)]
 _Slice = create_model("Slice", __config__=_FORBID, __doc__="A slice start:stop:step (each optional).",
                       start=(Int64 | None, None), stop=(Int64 | None, None),
                       step=(Int64 | None, None))
-_IntArray = TypeAliasType(  # type: ignore[misc]
-    "IntArray", list[Union[StrictBool, Int64, "_IntArray"]])  # type: ignore[misc]
+if TYPE_CHECKING:
+    _IntArray = list[Any]
+else:
+    _IntArray = TypeAliasType("IntArray", list[Union[StrictBool, Int64, "_IntArray"]])
 # An index item: an int, a slice, null (new dim), "..." (Ellipsis), a bool, a nested array of ints
 # or bools (an advanced index) or -- the service's addition -- the name of an int64 or bool tensor
 # bound earlier (x[mask]), which the interpreter resolves when the call runs.
-_IndexItem = Union[StrictBool, Int64, None, Literal["..."], _Slice, _IntArray, Name]
+_IndexItem: Any = StrictBool | Int64 | None | Literal["..."] | _Slice | _IntArray | Name
 
 KIND_TYPES: dict[str, Any] = {
     "int": Int64,
-    "float": Annotated[Union[StrictFloat, Int64, Token], AfterValidator(_to_float)],
-    "number": Annotated[Union[Int64, StrictFloat, Token], AfterValidator(_token_to_float)],
+    "float": Annotated[StrictFloat | Int64 | Token, AfterValidator(_to_float)],
+    "number": Annotated[Int64 | StrictFloat | Token, AfterValidator(_token_to_float)],
     "bool": StrictBool,
     "str": Annotated[str, StringConstraints(max_length=256)],
     "ints": _Ints,
-    "dims": Union[Int64, _Ints],
-    "dtype": Literal[dtypes.NAMES],  # type: ignore[valid-type]
-    "index": Union[_IndexItem, Annotated[list[_IndexItem], Field(max_length=64)]],
+    "dims": Int64 | _Ints,
+    "dtype": Literal[dtypes.NAMES],
+    "index": _IndexItem | Annotated[list[_IndexItem], Field(max_length=64)],
 }
 
 
 def _attr_type(p: Param) -> Any:
-    t: Any = Literal[p.choices] if p.kind == "choice" else KIND_TYPES[p.kind]  # type: ignore[valid-type]
+    t: Any = Literal[p.choices] if p.kind == "choice" else KIND_TYPES[p.kind]
+    if p.choices and p.kind != "choice":  # named values beside the kind: norm's "fro", conv's "same"
+        t = t | Literal[p.choices]
     if p.optional:
-        t = Union[t, None]
-    if not p.required:
-        try:
-            TypeAdapter(t).validate_python(p.default)
-        except ValidationError:
-            # A default outside the kind (norm's p="fro") is still a value the op accepts.
-            t = Union[t, Literal[p.default]]  # type: ignore[valid-type]
+        t = t | None
     return t
 
 
@@ -155,21 +151,26 @@ def _call_model(sig: Signature) -> type[CallBase]:
     attrs = _attrs_model(sig, safe)
     n_in, n_req = len(sig.inputs), sig.min_args
     inputs_doc = ", ".join(i.name if i.required else f"[{i.name}]" for i in sig.inputs)
-    args_field = Field(... if n_req else [], min_length=n_req, max_length=n_in,
-                       description=f"Inputs in order: {inputs_doc or 'none'}.")
-    attrs_field = Field(...) if any(p.required for p in sig.attrs) else Field(default_factory=attrs)
-    return create_model(  # type: ignore[no-any-return, call-overload]
-        f"Call_{safe}", __base__=CallBase, __doc__=sig.doc, __module__=__name__,
-        op=(Literal[sig.name], ...),  # type: ignore[valid-type]
-        args=(list["Arg"], args_field),
-        attrs=(attrs, attrs_field),
-    )
+    fields: dict[str, Any] = {
+        "op": (Literal[sig.name], ...),
+        # "Arg" is defined below, from these models; pydantic resolves it when first used.
+        "args": (list["Arg"], Field(... if n_req else [], min_length=n_req, max_length=n_in,
+                                    description=f"Inputs in order: {inputs_doc or 'none'}.")),
+        "attrs": (attrs, Field(...) if any(p.required for p in sig.attrs)
+                  else Field(default_factory=attrs)),
+    }
+    return create_model(f"Call_{safe}", __base__=CallBase, __doc__=sig.doc, __module__=__name__,
+                        **fields)
 
 
 CALL_MODELS: dict[str, type[CallBase]] = {name: _call_model(sig) for name, sig in SIGNATURES.items()}
 
-Call = TypeAliasType(  # type: ignore[misc]
-    "Call", Annotated[Union[tuple(CALL_MODELS.values())], Field(discriminator="op")])
+if TYPE_CHECKING:
+    Call = CallBase
+else:
+    # One union member per op, tagged by "op" (the OpenAPI document gets a discriminator mapping).
+    Call = TypeAliasType(
+        "Call", Annotated[Union[tuple(CALL_MODELS.values())], Field(discriminator="op")])  # noqa: UP007
 
 
 # ----- tensor objects ----------------------------------------------------------------------------
@@ -182,7 +183,7 @@ class TensorObject(BaseModel):
 
     shape: list[Annotated[StrictInt, Field(ge=0, le=2**62)]] = Field(max_length=32)
     datatype: Datatype
-    data: list[Union[StrictBool, Int64, StrictFloat, Token]] | None = None
+    data: list[StrictBool | Int64 | StrictFloat | Token] | None = None
     b64: str | None = None
 
     @field_validator("data", "b64")
@@ -205,10 +206,11 @@ class TensorObject(BaseModel):
 
 
 # ----- arguments --------------------------------------------------------------------------------
-ArrayLiteral = TypeAliasType(  # type: ignore[misc]
-    "ArrayLiteral",
-    list[Union[StrictBool, Int64, StrictFloat, Token, Name, "ArrayLiteral"]],  # type: ignore[misc]
-)
+if TYPE_CHECKING:
+    ArrayLiteral = list[Any]
+else:
+    ArrayLiteral = TypeAliasType(
+        "ArrayLiteral", list[Union[StrictBool, Int64, StrictFloat, Token, Name, "ArrayLiteral"]])
 
 _ARG_ERROR = (
     "an argument is a number, a boolean, a name, an array literal, null, a call object (with "
@@ -235,22 +237,23 @@ def _arg_tag(v: Any) -> str | None:
     return "TensorObject" if isinstance(v, TensorObject) else None
 
 
-Arg = TypeAliasType(  # type: ignore[misc]
-    "Arg",
-    Annotated[
-        Union[
-            Annotated[Number, Tag("Number")],
-            Annotated[NonFinite, Tag("NonFinite")],
-            Annotated[Name, Tag("Name")],
-            Annotated[ArrayLiteral, Tag("Array")],
-            Annotated[None, Tag("Null")],
-            Annotated[Call, Tag("Call")],
-            Annotated[TensorObject, Tag("TensorObject")],
+if TYPE_CHECKING:
+    Arg = Any
+else:
+    Arg = TypeAliasType(
+        "Arg",
+        Annotated[
+            Annotated[Number, Tag("Number")]
+            | Annotated[NonFinite, Tag("NonFinite")]
+            | Annotated[Name, Tag("Name")]
+            | Annotated[ArrayLiteral, Tag("Array")]
+            | Annotated[None, Tag("Null")]
+            | Annotated[Call, Tag("Call")]
+            | Annotated[TensorObject, Tag("TensorObject")],
+            Discriminator(_arg_tag, custom_error_type="invalid_argument",
+                          custom_error_message=_ARG_ERROR),
         ],
-        Discriminator(_arg_tag, custom_error_type="invalid_argument",
-                      custom_error_message=_ARG_ERROR),
-    ],
-)
+    )
 
 
 # ----- statements -------------------------------------------------------------------------------
@@ -271,7 +274,7 @@ class PrintStatement(BaseModel):
 
     model_config = _FORBID
     value: Annotated[
-        Union[Annotated[PrintValues, Tag("PrintValues")], Annotated[Arg, Tag("Arg")]],
+        Annotated[PrintValues, Tag("PrintValues")] | Annotated[Arg, Tag("Arg")],
         Discriminator(_print_tag),
     ] = Field(alias="print")
 
@@ -328,23 +331,24 @@ def _statement_tag(v: Any) -> str | None:
     return _STATEMENT_MODELS.get(type(v))
 
 
-Statement = TypeAliasType(  # type: ignore[misc]
-    "Statement",
-    Annotated[
-        Union[
-            Annotated[Call, Tag("Call")],
-            Annotated[PrintStatement, Tag("Print")],
-            Annotated[WhileStatement, Tag("While")],
-            Annotated[IfStatement, Tag("If")],
-            Annotated[NoGradStatement, Tag("NoGrad")],
-            Annotated[EnableGradStatement, Tag("EnableGrad")],
+if TYPE_CHECKING:
+    Statement = Any
+else:
+    Statement = TypeAliasType(
+        "Statement",
+        Annotated[
+            Annotated[Call, Tag("Call")]
+            | Annotated[PrintStatement, Tag("Print")]
+            | Annotated[WhileStatement, Tag("While")]
+            | Annotated[IfStatement, Tag("If")]
+            | Annotated[NoGradStatement, Tag("NoGrad")]
+            | Annotated[EnableGradStatement, Tag("EnableGrad")],
+            Discriminator(
+                _statement_tag, custom_error_type="invalid_statement",
+                custom_error_message='a statement is an object with one of "op", "print", '
+                '"while", "if", "no_grad" or "enable_grad"'),
         ],
-        Discriminator(
-            _statement_tag, custom_error_type="invalid_statement",
-            custom_error_message='a statement is an object with one of "op", "print", "while", '
-            '"if", "no_grad" or "enable_grad"'),
-    ],
-)
+    )
 
 for _model in (WhileStatement, IfStatement, NoGradStatement, EnableGradStatement):
     _model.model_rebuild()
@@ -391,7 +395,7 @@ class NodeRef(BaseModel):
 
 
 Value = Annotated[
-    Union[StrictBool, int, float, str, None, list[int], NodeRef],
+    StrictBool | int | float | str | None | list[int] | NodeRef,
     Field(description="A non-tensor value: a number (non-finite as a string), a bool, null, a "
           "shape (array of ints), a dtype (\"torch.float32\"), or a grad_fn node."),
 ]

@@ -19,28 +19,34 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535, description="Port uvicorn binds.")
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes.")
     worker_threads: int = Field(
-        default=4, ge=1, description="Threads per process that run programs (off the event loop).")
+        default=4, ge=1,
+        description="Threads per process that run programs (off the event loop).")
     queue_size: int = Field(
-        default=64, ge=0, description="Programs allowed to wait for a thread; beyond it requests get 503.")
+        default=64, ge=0,
+        description="Programs allowed to wait for a thread; beyond it requests get 503.")
     log_level: str = Field(default="info", description="uvicorn log level.")
 
     # ----- limits (each checked before the work or allocation it bounds) ----------------------
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1, description="Request body size; larger bodies get 413.")
     request_timeout: float = Field(
-        default=10.0, gt=0, description="Wall seconds a program may run (checked between steps).")
+        default=10.0, gt=0,
+        description="Wall seconds a program may run (checked between steps).")
     max_tensor_elements: int = Field(
         default=1_000_000, ge=1, description="Elements in any one tensor.")
     max_alive_elements: int = Field(
         default=10_000_000, ge=1, description="Elements held by all live tensors of one program.")
     max_steps: int = Field(
-        default=100_000, ge=1, description="Statements executed, loop iterations and conditions included.")
+        default=100_000, ge=1,
+        description="Statements executed, loop iterations and conditions included.")
     max_loop_iterations: int = Field(
-        default=10_000, ge=1, description="Iterations of any one while loop (max_iter may lower it).")
+        default=10_000, ge=1,
+        description="Iterations of any one while loop (max_iter may lower it).")
     max_nesting_depth: int = Field(
         default=32, ge=1, description="Nesting of calls, blocks and array literals in a program.")
     max_printed_chars: int = Field(
-        default=1_000_000, ge=1, description="Characters all print statements of a program may produce.")
+        default=1_000_000, ge=1,
+        description="Characters all print statements of a program may produce.")
 
     def limits(self) -> dict[str, int | float]:
         """The program limits, as /v1/info reports them."""

@@ -112,32 +112,43 @@ def mlp_arrays(p: Params) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray
     x = rng.standard_normal((batch, width), dtype=np.float32)
     target = rng.standard_normal((batch, width), dtype=np.float32)
     scale = np.float32(1.0 / np.sqrt(width))
-    layers = [(rng.standard_normal((width, width), dtype=np.float32) * scale,
-               rng.standard_normal(width, dtype=np.float32) * scale) for _ in range(p["layers"])]
+    layers = [(np.asarray(rng.standard_normal((width, width), dtype=np.float32) * scale),
+               np.asarray(rng.standard_normal(width, dtype=np.float32) * scale))
+              for _ in range(p["layers"])]
     return x, target, layers
 
 
-def mlp_gradserve(p: Params) -> Run:
+class EngineMLP:
     """h = tanh(h @ W + b) per layer; loss = mean((h - target) ** 2); grads of every W and b."""
-    import engine as ge
 
-    xa, ta, layers = mlp_arrays(p)
-    x, target = ge.tensor(xa), ge.tensor(ta)
-    params = [(ge.tensor(w, requires_grad=True), ge.tensor(b, requires_grad=True)) for w, b in layers]
-    flat = [t for pair in params for t in pair]
+    def __init__(self, p: Params) -> None:
+        import engine as ge
 
-    def run() -> Any:
-        for t in flat:
+        xa, ta, layers = mlp_arrays(p)
+        self.x, self.target = ge.tensor(xa), ge.tensor(ta)
+        self.params = [(ge.tensor(w, requires_grad=True), ge.tensor(b, requires_grad=True))
+                       for w, b in layers]
+        self.flat = [t for pair in self.params for t in pair]
+
+    def __call__(self) -> Any:
+        for t in self.flat:
             t.grad = None
-        h = x
-        for w, b in params:
+        h = self.x
+        for w, b in self.params:
             h = (h @ w + b).tanh()
-        loss = ((h - target) ** 2).mean()
+        loss = ((h - self.target) ** 2).mean()
         loss.backward()
         return {"extra": {"loss": loss.item()}}
 
-    run.grads = lambda: [t.grad.numpy() for t in flat]  # type: ignore[attr-defined]
-    return run
+    def grads(self) -> list[np.ndarray]:
+        """[dW1, db1, dW2, ...] after a call, as host arrays."""
+        from engine.backend import to_host
+
+        return [to_host(t.grad._data) for t in self.flat if t.grad is not None]
+
+
+def mlp_gradserve(p: Params) -> Run:
+    return EngineMLP(p)
 
 
 def mlp_torch(p: Params) -> Run:

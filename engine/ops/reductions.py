@@ -303,16 +303,19 @@ std = _spread("std", "StdBackward0")
 
 
 # ----- norm, logsumexp ------------------------------------------------------------------------
-@defop("norm", [T(), A("p", "number", "fro"), _DIMS, _KEEP], grad_fns="LinalgVectorNormBackward0",
-       doc="Vector p-norm (p = 2 / 'fro', 1, inf, any number) of all elements or over dim.",
+# JSON has no infinity, so p also takes the strings "inf" and "-inf".
+_NORM_P = {"fro": 2.0, "inf": math.inf, "-inf": -math.inf}
+
+
+@defop("norm", [T(), A("p", "number", "fro", choices=tuple(_NORM_P)), _DIMS, _KEEP],
+       grad_fns="LinalgVectorNormBackward0",
+       doc="Vector p-norm (p = a number, 'fro' (= 2), 'inf' or '-inf') of all elements or over dim.",
        category=_RED)
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     check_tensor(input, "norm")
-    if p == "fro":
-        p = 2
-    if isinstance(p, (str, bool)):
-        raise ArgumentError(f"norm(): unsupported p {p!r}; use a number, inf or 'fro'")
-    p = float(p)
+    if isinstance(p, bool) or (isinstance(p, str) and p not in _NORM_P):
+        raise ArgumentError(f"norm(): unsupported p {p!r}; use a number, 'fro', 'inf' or '-inf'")
+    p = _NORM_P[p] if isinstance(p, str) else float(p)
     x = floating(input)
     dims = wrap_dims(dim, input.ndim)
     ax = xp.abs(x)

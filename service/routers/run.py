@@ -16,7 +16,7 @@ router = APIRouter(tags=["run"])
 
 
 @router.post(
-    "/v1/run", response_model=RunResponse, responses=problems.responses(400, 413, 415, 422, 500, 501, 503),
+    "/v1/run", response_model=RunResponse, responses=problems.responses(400, 413, 415, 422, 500, 503),
     summary="Run an autograd program",
     description="Runs the statements in order on the engine and answers with the output tensors "
     "(values, grad_fn, grad), the grad_fn graph reachable from them, what print statements "

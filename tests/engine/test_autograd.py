@@ -137,7 +137,7 @@ def test_where_sqrt_gives_nan_gradient_like_torch() -> None:
 def test_item_and_tolist() -> None:
     t = ge.tensor([[1.5]])
     assert t.item() == 1.5 and t.tolist() == [[1.5]]
-    with pytest.raises(ge.DTypeError):
+    with pytest.raises(ge.ShapeError):
         ge.tensor([1.0, 2.0]).item()
 
 

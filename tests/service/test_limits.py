@@ -126,3 +126,26 @@ async def test_a_body_at_the_limit_passes(client: httpx.AsyncClient) -> None:
     payload = head + b" " * (S.max_body_bytes - len(head) - 1) + b"}"
     r = await client.post("/v1/run", content=payload, headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
+
+
+async def test_request_timeout_is_checked_before_every_call_too(
+        make_client: Callable[..., Any]) -> None:
+    # One statement whose single expression holds many slow calls.
+    matmul = {"op": "matmul", "args": [{"op": "ones", "attrs": {"size": [200, 200]}},
+                                       {"op": "ones", "attrs": {"size": [200, 200]}}]}
+    total = {"op": "sum", "args": [matmul]}  # only a scalar stays alive per value
+    async with make_client(request_timeout=0.2) as c:
+        r = await post(c, [{"print": {"values": [total] * 2000}}])
+    body = problem(r, "limit-exceeded", 422)
+    assert body["limit"] == "request_timeout"
+    assert body["pointer"].startswith("/program/0/print/values/")
+
+
+async def test_nesting_far_beyond_the_limit_is_still_that_limit(client: httpx.AsyncClient) -> None:
+    # Deep enough that the schema validator's own recursion guard meets it first.
+    depth = 300
+    text = ('{"program": [{"print": ' + '{"op": "neg", "args": [' * depth + '"x"' + "]}" * depth
+            + "}]}")
+    r = await client.post("/v1/run", content=text, headers={"content-type": "application/json"})
+    body = problem(r, "limit-exceeded", 422)
+    assert body["limit"] == "max_nesting_depth" and body["maximum"] == S.max_nesting_depth

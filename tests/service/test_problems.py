@@ -4,14 +4,15 @@ autograd misuse carries torch's message verbatim."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
+import engine as ge
 from engine import errors as engine_errors
+from service.problems import KINDS
 from service.signatures import SIGNATURES
 from tests.service.helpers import post, problem
 
@@ -73,20 +74,35 @@ async def test_shape_dtype_and_argument_errors(client: httpx.AsyncClient) -> Non
     problem(r, "argument-error", 422, "/program/0")
 
 
+def test_every_engine_error_class_has_a_problem_title() -> None:
+    classes, stack = [], [ge.EngineError]
+    while stack:
+        cls = stack.pop()
+        classes.append(cls)
+        stack.extend(cls.__subclasses__())
+    assert {c.kind for c in classes} <= set(KINDS)
+
+
+async def test_linalg_errors(client: httpx.AsyncClient) -> None:
+    r = await post(client, [{"print": {"op": "inverse", "args": [[[1.0, 2.0], [2.0, 4.0]]]}}])
+    assert problem(r, "linalg-error", 422, "/program/0/print")["detail"].startswith("linalg.inv")
+
+
 async def test_undecodable_tensor_data_points_inside_the_literal(client: httpx.AsyncClient) -> None:
     r = await post(client, [{"print": {"op": "neg", "args": [[[1.0, 2.0], [3.0]]]}}])
     body = problem(r, "invalid-tensor", 422, "/program/0/print/args/0/1")
     assert body["detail"] == "expected sequence of length 2 at dim 1 (got 1)"
 
 
-async def test_detect_anomaly(client: httpx.AsyncClient) -> None:
+async def test_detect_anomaly_names_the_step_that_made_the_nan(client: httpx.AsyncClient) -> None:
     program = [{"name": "x", "op": "tensor", "args": [[0.0]], "attrs": {"requires_grad": True}},
-               {"op": "backward", "args": [{"op": "sum", "args": [{"op": "sqrt", "args": ["x"]}]}]}]
-    r = await post(client, program, detect_anomaly=True)
-    if importlib.util.find_spec("engine.anomaly") is None:
-        problem(r, "not-implemented", 501, "/detect_anomaly")
-    else:
-        assert problem(r, "anomaly", 422)["report"]
+               {"name": "y", "op": "sqrt", "args": ["x"]},
+               {"op": "backward", "args": [{"op": "sum", "args": [{"op": "mul", "args": ["y", 0.0]}]}]}]
+    body = problem(await post(client, program, detect_anomaly=True), "anomaly", 422, "/program/2")
+    assert body["detail"] == "Function 'SqrtBackward0' returned nan values in its 0th output."
+    assert body["report"]["step"] == "/program/1"
+    # without detect_anomaly the same program runs, and the gradient is NaN
+    assert (await post(client, program)).json()["tensors"]["x"]["grad"]["data"] == ["NaN"]
 
 
 async def test_a_failed_program_reports_what_it_printed(client: httpx.AsyncClient) -> None:
@@ -102,5 +118,11 @@ async def test_a_bug_is_a_500_that_says_where(make_client: Callable[..., Any],
     monkeypatch.setitem(SIGNATURES, "numel", dataclasses.replace(SIGNATURES["numel"], call=boom))
     async with make_client() as c:
         r = await post(c, [{"print": 1}, {"print": {"op": "numel", "args": [[1.0]]}}])
-    body = problem(r, "internal-error", 500, "/program/1/print")
+    problem(r, "internal-error", 500, "/program/1/print")
     assert "secret" not in r.text  # no internals leak
+
+
+async def test_json_too_deep_to_parse_is_400(client: httpx.AsyncClient) -> None:
+    text = '{"program": [' + "[" * 5000 + "]" * 5000 + "]}"
+    r = await client.post("/v1/run", content=text, headers={"content-type": "application/json"})
+    problem(r, "invalid-json", 400)

@@ -1,0 +1,176 @@
+"""The compile pass: a validated program (pydantic models) to small plain nodes for the interpreter.
+
+Each node carries the JSON pointer path of the request element it came from, calls carry their
+resolved signature and their attrs as a dict, so the run needs no further lookups. The pass also
+enforces the nesting limit (calls, blocks and array literals) and that only statements bind names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.errors import ProgramError, limit_exceeded
+from service.pointer import Path, pointer
+from service.program import (
+    CallBase,
+    EnableGradStatement,
+    IfStatement,
+    NoGradStatement,
+    PrintStatement,
+    PrintValues,
+    RunRequest,
+    TensorObject,
+    WhileStatement,
+)
+from service.signatures import SIGNATURES, Signature
+
+
+# ----- compiled nodes ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class Const:
+    value: Any  # a number, a bool or None
+    path: Path
+
+
+@dataclass(slots=True)
+class Ref:
+    name: str
+    path: Path
+
+
+@dataclass(slots=True)
+class Array:
+    items: list[Any]  # the raw nested list: a tensor literal, or a list of tensors for "tensors"
+    path: Path
+
+
+@dataclass(slots=True)
+class Obj:
+    tensor: TensorObject
+    path: Path
+
+
+@dataclass(slots=True)
+class Call:
+    sig: Signature
+    args: list[Expr]
+    attrs: dict[str, Any]
+    path: Path
+    bind: str | list[str] | None = None
+    # tensor names inside "index" attrs: (attr, position in its item list or None, name)
+    refs: list[tuple[str, int | None, str]] = field(default_factory=list)
+
+
+Expr = Const | Ref | Array | Obj | Call
+
+
+@dataclass(slots=True)
+class Print:
+    values: list[Expr]
+    path: Path
+
+
+@dataclass(slots=True)
+class While:
+    cond: Expr
+    body: list[Stmt]
+    max_iter: int | None
+    path: Path
+
+
+@dataclass(slots=True)
+class If:
+    cond: Expr
+    then: list[Stmt]
+    orelse: list[Stmt]
+    path: Path
+
+
+@dataclass(slots=True)
+class Block:
+    grad_enabled: bool
+    body: list[Stmt]
+    path: Path
+
+
+Stmt = Call | Print | While | If | Block
+
+
+# ----- compile ----------------------------------------------------------------------------------
+class _Compiler:
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    def _deeper(self, depth: int, path: Path) -> int:
+        if depth > self.max_depth:
+            raise limit_exceeded(
+                "max_nesting_depth", depth, self.max_depth,
+                f"the program nests {depth} levels deep here, over the limit of {self.max_depth}",
+                pointer(path))
+        return depth
+
+    def block(self, stmts: list[Any], path: Path, depth: int) -> list[Stmt]:
+        return [self.statement(s, (*path, i), depth) for i, s in enumerate(stmts)]
+
+    def statement(self, s: Any, path: Path, depth: int) -> Stmt:
+        self._deeper(depth, path)
+        if isinstance(s, CallBase):
+            return self.call(s, path, depth, statement=True)
+        if isinstance(s, PrintStatement):
+            v = s.value
+            if isinstance(v, PrintValues):
+                return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
+                              for i, a in enumerate(v.values)], path)
+            return Print([self.expr(v, (*path, "print"), depth + 1)], path)
+        if isinstance(s, WhileStatement):
+            return While(self.expr(s.cond, (*path, "while"), depth + 1),
+                         self.block(s.body, (*path, "do"), depth + 1), s.max_iter, path)
+        if isinstance(s, IfStatement):
+            return If(self.expr(s.cond, (*path, "if"), depth + 1),
+                      self.block(s.then, (*path, "then"), depth + 1),
+                      self.block(s.orelse, (*path, "else"), depth + 1), path)
+        if isinstance(s, NoGradStatement):
+            return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
+        assert isinstance(s, EnableGradStatement)
+        return Block(True, self.block(s.body, (*path, "enable_grad"), depth + 1), path)
+
+    def call(self, c: CallBase, path: Path, depth: int, statement: bool = False) -> Call:
+        if c.name is not None and not statement:
+            raise ProgramError("invalid-program", "only a statement can bind a name; give this "
+                               "call its own statement", pointer((*path, "name")))
+        sig = SIGNATURES[c.op]
+        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
+        attrs = c.attrs.model_dump(exclude_unset=True)
+        refs: list[tuple[str, int | None, str]] = []
+        for p in sig.attrs:
+            value = attrs.get(p.name)
+            if p.kind != "index" or value is None:
+                continue
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            refs += [(p.name, j, v) for j, v in items if isinstance(v, str) and v != "..."]
+        return Call(sig, args, attrs, path, c.name, refs)
+
+    def expr(self, a: Any, path: Path, depth: int) -> Expr:
+        self._deeper(depth, path)
+        if isinstance(a, CallBase):
+            return self.call(a, path, depth)
+        if isinstance(a, str):
+            return Ref(a, path)
+        if isinstance(a, list):
+            # An array adds one level per dimension; deeper ragged nesting is refused when the
+            # literal is decoded.
+            probe: Any = a
+            levels = 0
+            while isinstance(probe, list):
+                levels += 1
+                probe = probe[0] if probe else None
+            self._deeper(depth + levels - 1, path)
+            return Array(a, path)
+        if isinstance(a, TensorObject):
+            return Obj(a, path)
+        return Const(a, path)
+
+
+def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:
+    return _Compiler(max_depth).block(request.program, ("program",), 1)
