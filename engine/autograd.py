@@ -212,9 +212,10 @@ def _leading_to(target_nodes: set[Node], order: list[Node]) -> set[Node]:
 
 def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> None:
     shape, dtype = node.out_meta[nr]
-    if g.shape != shape:
+    a = g._data
+    if a.shape != shape:
         g = _sum_to(g, shape, node)
-    if g.dtype is not dtype:
+    if a.dtype is not dtype.dtype:
         g = ops.to(g, dtype)
     buf = buffers.get(node)
     if buf is None:

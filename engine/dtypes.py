@@ -16,11 +16,12 @@ from engine.backend import xp
 class DType:
     """A tensor dtype: prints as torch does (``torch.float32``)."""
 
-    __slots__ = ("name", "np", "category", "itemsize")
+    __slots__ = ("name", "np", "dtype", "category", "itemsize")
 
     def __init__(self, name: str, np_dtype: Any, category: int, itemsize: int) -> None:
         self.name = name
         self.np = np_dtype
+        self.dtype = xp.dtype(np_dtype)  # the dtype instance arrays carry (a singleton)
         self.category = category  # 0 bool, 1 integer, 2 floating
         self.itemsize = itemsize
 

@@ -69,7 +69,10 @@ class Node:
             from engine.errors import AutogradError
 
             raise AutogradError(FREED)
-        if not any(isinstance(v, SavedOutput) for v in s):
+        for v in s:
+            if type(v) is SavedOutput:
+                break
+        else:
             return s
         from engine.tensor import Tensor
 

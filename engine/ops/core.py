@@ -34,6 +34,7 @@ class _NotGiven:
 
 
 NOT_GIVEN: Any = _NotGiven()
+_NO_EDGE = (None, 0)
 
 
 def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[Any, ...] = (),
@@ -43,21 +44,19 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     ``inputs`` are the op's differentiable arguments in torch's order; a Python number among them
     gets a ``(None, 0)`` edge, as torch's wrapped numbers do.
     """
-    if is_grad_enabled():
-        edges = []
-        live = False
+    if is_grad_enabled() and data.dtype.kind == "f":
         for t in inputs:
-            if isinstance(t, Tensor) and (t._requires_grad or t.grad_fn is not None):
-                edges.append(t._edge())
-                live = True
-            else:
-                edges.append((None, 0))
-        if live and data.dtype.kind == "f":
-            node = Node(name, vjp, tuple(edges), saved, attrs)
+            if isinstance(t, Tensor) and t._requires_grad:
+                break
+        else:
+            t = None
+        if t is not None:  # some input requires grad: record the op
+            edges = tuple(t._edge() if isinstance(t, Tensor) else _NO_EDGE for t in inputs)
+            if saved:
+                saved = tuple(SavedOutput(data, 0) if s is OUT else s for s in saved)
+            node = Node(name, vjp, edges, saved, attrs)
             out = Tensor._from_node(data, node)
             node.out_meta = [(out.shape, out.dtype)]
-            if saved and any(s is OUT for s in saved):
-                node._saved = tuple(SavedOutput(data, 0) if s is OUT else s for s in saved)
             if out._ctx is not None and out._ctx.detect_anomaly:
                 _check_anomaly(node, inputs, out)
             return out

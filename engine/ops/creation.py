@@ -81,9 +81,11 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: str |
            requires_grad: bool = False) -> Tensor:
     if end is None:
         start, end = 0, start
+    if not all(math.isfinite(v) for v in (start, end)):
+        raise ArgumentError(f"unsupported range: {start:g} -> {end:g}")
     if step == 0:
         raise ArgumentError("step must be nonzero")
-    if (end - start) * step < 0:
+    if not ((step > 0 and end >= start) or (step < 0 and end <= start)):  # torch's test: NaN fails
         raise ArgumentError("upper bound and larger bound inconsistent with step sign")
     n = max(0, math.ceil((end - start) / step))
     _shape((n,))

@@ -29,20 +29,21 @@ def _ops() -> Any:
 
 
 # ----- add / sub / rsub -----------------------------------------------------------------------
-def _binary(a: Operand, b: Operand, op: str = "") -> tuple[Any, Any, dtypes.DType]:
+def _binary(a: Operand, b: Operand, op: str = "") -> tuple[Any, Any]:
+    """Both operands as arrays (or a Python number) in the dtype torch computes the op in."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise DTypeError(f"{op}(): expected at least one Tensor argument, got two numbers")
     check_binary(a, b)
     # fast paths for the common cases: same-dtype tensors, a float tensor with a Python number
     if isinstance(a, Tensor):
-        da = a.dtype
+        x = a._data
         if isinstance(b, Tensor):
-            if b.dtype is da:
-                return a._data, b._data, da
-        elif da.category == 2 and not isinstance(b, bool):
-            return a._data, b, da
+            if x.dtype == b._data.dtype:
+                return x, b._data
+        elif x.dtype.kind == "f" and not isinstance(b, bool):
+            return x, b
     dt = dtypes.result_type(a, b)
-    return array_of(a, dt), array_of(b, dt), dt
+    return array_of(a, dt), array_of(b, dt)
 
 
 def _scaled(x: Any, alpha: Any) -> Any:
@@ -52,7 +53,7 @@ def _scaled(x: Any, alpha: Any) -> Any:
 @defop("add", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="AddBackward0",
        doc="input + alpha * other, broadcasting.", category=_EW)
 def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y, _ = _binary(input, other, "add")
+    x, y = _binary(input, other, "add")
     return record(x + _scaled(y, alpha), "AddBackward0", _add_vjp, (input, other), attrs=alpha)
 
 
@@ -63,8 +64,8 @@ def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @defop("sub", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="SubBackward0",
        doc="input - alpha * other, broadcasting.", category=_EW)
 def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y, dt = _binary(input, other, "sub")
-    if dt is dtypes.bool_:
+    x, y = _binary(input, other, "sub")
+    if getattr(x, "dtype", None) == xp.bool_ and getattr(y, "dtype", bool) == xp.bool_:
         raise DTypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                          "Use the `^` or `logical_xor()` operator instead.")
     return record(x - _scaled(y, alpha), "SubBackward0", _sub_vjp, (input, other), attrs=alpha)
@@ -78,7 +79,7 @@ def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        grad_fns=("RsubBackward1", "RsubBackward0"), doc="other - alpha * input (torch.rsub).",
        category=_EW)
 def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y, _ = _binary(input, other, "rsub")
+    x, y = _binary(input, other, "rsub")
     out = y - _scaled(x, alpha)
     if isinstance(other, Tensor) and isinstance(input, Tensor):
         return record(out, "RsubBackward0", _rsub_vjp, (input, other), attrs=alpha)
@@ -95,7 +96,7 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @defop("mul", [OperandParam("input"), OperandParam()], grad_fns="MulBackward0",
        doc="input * other, broadcasting.", category=_EW)
 def mul(input: Tensor, other: Operand) -> Tensor:
-    x, y, _ = _binary(input, other, "mul")
+    x, y = _binary(input, other, "mul")
     return record(x * y, "MulBackward0", _mul_vjp, (input, other), saved=(input, other))
 
 
@@ -248,6 +249,43 @@ def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (g / (x + 1),)
 
 
+# torch differentiates tanh and sigmoid through dedicated backward functions: one kernel each,
+# themselves differentiable (TanhBackwardBackward0, ...). The same here: one engine op where the
+# composite g * (1 - y * y) would be three, which matters for long chains of small tensors.
+def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
+    """g * (1 - y**2): the gradient of tanh at its output y."""
+    a = y._data
+    return record(g._data * (1 - a * a), "TanhBackwardBackward0", _tanh_backward_vjp, (g, y),
+                  saved=(g, y))
+
+
+def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    g, y = node.saved()
+    return (tanh_backward(gg, y) if node.needs(0) else None,
+            gg * g * y * -2.0 if node.needs(1) else None)
+
+
+def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
+    """g * y * (1 - y): the gradient of sigmoid at its output y."""
+    a = y._data
+    return record(g._data * (a * (1 - a)), "SigmoidBackwardBackward0", _sigmoid_backward_vjp,
+                  (g, y), saved=(g, y))
+
+
+def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    g, y = node.saved()
+    return (sigmoid_backward(gg, y) if node.needs(0) else None,
+            gg * g * (1 - 2 * y) if node.needs(1) else None)
+
+
+def _tanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (tanh_backward(g, node.saved()[0]),)
+
+
+def _sigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (sigmoid_backward(g, node.saved()[0]),)
+
+
 _LN2 = math.log(2.0)
 
 neg = _unary("neg", "NegBackward0", "-input.", xp.negative, _neg_vjp, "", keep_int=True)
@@ -268,11 +306,10 @@ sign = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp
 sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: _ops().cos(x)), "input")
 cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -_ops().sin(x)), "input")
 tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: 1 + y * y), "output")
-tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _g_times(lambda y: 1 - y * y),
-              "output", category=_ACT)
+tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _tanh_vjp, "output",
+              category=_ACT)
 sigmoid = _unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -input).",
-                 lambda a: 1 / (1 + xp.exp(-a)), _g_times(lambda y: y * (1 - y)), "output",
-                 category=_ACT)
+                 lambda a: 1 / (1 + xp.exp(-a)), _sigmoid_vjp, "output", category=_ACT)
 relu = _unary("relu", "ReluBackward0", "max(input, 0); gradient 0 at 0.",
               lambda a: xp.maximum(a, 0).astype(a.dtype), _relu_vjp, "output", category=_ACT,
               keep_int=True)
@@ -328,7 +365,7 @@ def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
     def op(input: Tensor, other: Tensor) -> Tensor:
         check_tensor(input, name)
         check_tensor(other, name, "other")
-        x, y, _ = _binary(input, other)
+        x, y = _binary(input, other)
         return record(pick(x, y), grad_fn, vjp, (input, other), saved=(input, other))
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -383,7 +420,7 @@ def _torch_type_name(dt: dtypes.DType) -> str:
 def _comparison(name: str, fn: Any, doc: str) -> Any:
     @defop(name, [T(), OperandParam()], doc=doc, category="comparison", differentiable=False)
     def op(input: Tensor, other: Operand) -> Tensor:
-        x, y, _ = _binary(check_tensor(input, name), other)
+        x, y = _binary(check_tensor(input, name), other)
         return Tensor(xp.asarray(fn(x, y)))
 
     op.__name__ = name
