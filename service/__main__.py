@@ -3,6 +3,12 @@ GRADSERVE_HOST:GRADSERVE_PORT (default 127.0.0.1:8000)."""
 
 from __future__ import annotations
 
+import atexit
+import glob
+import os
+import shutil
+import tempfile
+
 import uvicorn
 
 from service.settings import Settings
@@ -13,13 +19,36 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "host": settings.host, "port": settings.port, "workers": settings.workers,
         "loop": "uvloop", "http": "httptools", "log_level": settings.log_level,
         "lifespan": "on",
+        # SIGTERM (docker stop, a Kubernetes pod's end): stop accepting, let in-flight requests
+        # finish for up to shutdown_timeout seconds, then exit. With several workers the parent
+        # passes SIGTERM on to each worker and restarts any worker that dies.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        # service/observability.py writes one JSON line per request instead
+        "access_log": False,
         # An import string with factory=True: each worker process builds its own app (and reads
         # the same GRADSERVE_* environment).
         "factory": True,
     }
 
 
+def prepare_metrics_dir() -> str:
+    """Give the workers a fresh PROMETHEUS_MULTIPROC_DIR before they start (service/metrics.py):
+    the one named by that variable, emptied of an earlier run's files, or a temporary one removed
+    at exit. This module must not import prometheus_client, which reads the variable on import."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for f in glob.glob(os.path.join(path, "*.db")):
+            os.remove(f)
+    else:
+        path = tempfile.mkdtemp(prefix="gradserve-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def main() -> None:
+    prepare_metrics_dir()
     uvicorn.run("service.app:create_app", **uvicorn_options(Settings()))  # type: ignore[arg-type]
 
 

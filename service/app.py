@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service import __version__, problems
+from service import __version__, auth, metrics, problems
 from service.executor import Runner
 from service.middleware import BodyLimitMiddleware
+from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
 from service.routers import health, info, ops, run
@@ -31,8 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runner = runner
     problems.install(app)
-    for module in (run, ops, info, health):
+    for module in (run, ops, info, health, metrics):
         app.include_router(module.router)
+    # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    auth.install(app, settings.api_key_list(), settings.cors_origin_list())
+    if settings.access_log:
+        configure_access_log()
+    app.add_middleware(ObservabilityMiddleware, log_requests=settings.access_log)
+    app.openapi = lambda: auth.document(build_openapi(app))  # type: ignore[method-assign]
     return app

@@ -5,6 +5,10 @@ torch spells these as attributes, methods or ``torch.autograd`` functions (``x.g
 ``y.grad_fn``, ``x.requires_grad_()``, ``out.backward()``, ``torch.autograd.grad``); a JSON program
 spells every one of them as a call, so they are declared here in the same shape as registry ops and
 flow through the same validation, interpreter and catalog (service/signatures.py).
+
+The ``functional`` builtins (``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``) are
+torch.autograd.functional's, asked of outputs a program has already computed: they differentiate
+the recorded graph (engine/functional.py's ``*_of``) instead of calling a function again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import engine as ge
+from engine import functional
+from engine.context import check_shape
+from engine.errors import NOT_REQUIRING_GRAD
 from engine.registry import Param
 from service.errors import ProgramError
 from service.values import Size
@@ -22,7 +29,11 @@ from service.values import Size
 #   tensor / tensors / operand   as in the engine registry (operand: a Tensor or a number)
 #   node                         a grad_fn node
 #   data                         torch.tensor's data: an array literal, a number or a tensor
-InputKind = Literal["tensor", "tensors", "operand", "node", "data"]
+#   tensor_or_tensors            torch.autograd.functional's "Tensor or tuple of Tensors": one
+#                                tensor, or an array of tensors (or a tuple value) as a tuple; with
+#                                ``like``, an array is a tuple only where that input was one (else
+#                                it is a tensor literal)
+InputKind = Literal["tensor", "tensors", "operand", "node", "data", "tensor_or_tensors"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,7 @@ class Input:
     required: bool = True
     nullable: bool = False  # null is accepted (and, for ``tensors``, null elements)
     doc: str = ""
+    like: str | None = None  # tensor_or_tensors: shaped like this earlier input (one or a tuple)
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,9 @@ class Builtin:
     doc: str
     category: str
     returns: str
+    # Steps the call is charged before it runs, from its input values: the backward passes of a
+    # jacobian or hessian (one per output element), so that max_steps bounds them.
+    cost: Callable[..., int] | None = None
 
 
 def _accessor(name: str, run: Callable[[Any], Any], doc: str, returns: str,
@@ -70,6 +85,132 @@ def _autograd_grad(outputs: Sequence[ge.Tensor], inputs: Sequence[ge.Tensor],
                    allow_unused: bool | None = None) -> tuple[ge.Tensor | None, ...]:
     return ge.grad(outputs, inputs, grad_outputs, retain_graph=retain_graph,
                    create_graph=create_graph, allow_unused=allow_unused)
+
+
+def _zero_grad(tensors: Sequence[ge.Tensor], *, set_to_none: bool = True) -> None:
+    # torch's Optimizer.zero_grad / Module.zero_grad over a list of tensors: ``x.grad = None``
+    # (set_to_none, torch's default), or a zero gradient detached from any graph.
+    for t in tensors:
+        if t.grad is not None:
+            t.grad = None if set_to_none else ge.zeros_like(t.grad.detach())
+
+
+# ----- torch.autograd.functional on the recorded graph -----------------------------------------
+def _tensors(value: Any) -> tuple[ge.Tensor, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _check_inputs(inputs: Any, fn: str) -> None:
+    """torch.autograd.functional makes its inputs require grad and runs the function again; a
+    program's outputs are already computed, so every input must be in their graph already."""
+    for i, t in enumerate(_tensors(inputs)):
+        if isinstance(t, ge.Tensor) and not t.requires_grad:
+            where = f"inputs[{i}]" if isinstance(inputs, tuple) else "inputs"
+            raise ge.AutogradError(
+                f"{NOT_REQUIRING_GRAD}: {fn}(): {where} does not require grad, so the recorded "
+                "graph cannot be differentiated with respect to it (give it requires_grad=True "
+                "before computing the outputs from it)")
+
+
+def _check_single(output: ge.Tensor, fn: str) -> None:
+    # torch's text, naming the step as torch names its function (the engine says hvp_of, ...)
+    if output.numel() != 1:
+        raise ge.AutogradError(f"The Tensor returned by the function given to {fn} should "
+                               "contain a single element")
+
+
+def _check_result_size(rows: Any, cols: Any, what: str) -> None:
+    """Refuse a Jacobian (rows.shape + cols.shape per pair) over the size limits before computing
+    it, as every other allocation is refused."""
+    for r in _tensors(rows):
+        for c in _tensors(cols):
+            if isinstance(r, ge.Tensor) and isinstance(c, ge.Tensor):
+                check_shape([*r.shape, *c.shape], what)
+
+
+def _numel(value: Any) -> int:
+    return sum(t.numel() for t in _tensors(value) if isinstance(t, ge.Tensor))
+
+
+def _with_output(outputs: Any, product: Any, create_graph: bool) -> tuple[Any, Any]:
+    """torch's (func(inputs), product) pair; the outputs detached unless create_graph."""
+    if not create_graph:
+        outputs = tuple(t.detach() for t in outputs) if isinstance(outputs, tuple) \
+            else outputs.detach()
+    return outputs, product
+
+
+def _jacobian(outputs: Any, inputs: Any, *, create_graph: bool = False, strict: bool = False
+              ) -> Any:
+    _check_inputs(inputs, "jacobian")
+    _check_result_size(outputs, inputs, "Jacobian")
+    return functional.jacobian_of(outputs, inputs, create_graph=create_graph, strict=strict)
+
+
+def _hessian(output: ge.Tensor, inputs: Any, *, create_graph: bool = False, strict: bool = False
+             ) -> Any:
+    _check_single(output, "hessian")
+    _check_inputs(inputs, "hessian")
+    _check_result_size(inputs, inputs, "Hessian")
+    return functional.hessian_of(output, inputs, create_graph=create_graph, strict=strict)
+
+
+def _vjp(outputs: Any, inputs: Any, v: Any = None, *, create_graph: bool = False,
+         strict: bool = False) -> tuple[Any, Any]:
+    _check_inputs(inputs, "vjp")
+    return _with_output(outputs, functional.vjp_of(outputs, inputs, v, create_graph=create_graph,
+                                                   strict=strict), create_graph)
+
+
+def _jvp(outputs: Any, inputs: Any, v: Any = None, *, create_graph: bool = False,
+         strict: bool = False) -> tuple[Any, Any]:
+    _check_inputs(inputs, "jvp")
+    return _with_output(outputs, functional.jvp_of(outputs, inputs, v, create_graph=create_graph,
+                                                   strict=strict), create_graph)
+
+
+def _hvp(output: ge.Tensor, inputs: Any, v: Any = None, *, create_graph: bool = False,
+         strict: bool = False) -> tuple[Any, Any]:
+    _check_single(output, "hvp")
+    _check_inputs(inputs, "hvp")
+    return _with_output(output, functional.hvp_of(output, inputs, v, create_graph=create_graph,
+                                                  strict=strict), create_graph)
+
+
+def _vhp(output: ge.Tensor, inputs: Any, v: Any = None, *, create_graph: bool = False,
+         strict: bool = False) -> tuple[Any, Any]:
+    _check_single(output, "vhp")
+    _check_inputs(inputs, "vhp")
+    return _with_output(output, functional.vhp_of(output, inputs, v, create_graph=create_graph,
+                                                  strict=strict), create_graph)
+
+
+_FN_ATTRS = (
+    Param("create_graph", "bool", False,
+          doc="Keep the results (and returned outputs) in the graph, for higher derivatives."),
+    Param("strict", "bool", False,
+          doc="Refuse (autograd-error) an output or derivative independent of an input, instead "
+              "of answering zeros, as torch's strict mode does."),
+)
+_F_OUTPUTS = Input("outputs", "tensor_or_tensors",
+                   doc="A tensor, or an array of tensors, already computed from the inputs.")
+_F_OUTPUT = Input("output", "tensor",
+                  doc="A single-element tensor already computed from the inputs (with grad on).")
+_F_INPUTS = Input("inputs", "tensor_or_tensors",
+                  doc="A tensor, or an array of tensors, that the outputs were computed from and "
+                      "that require grad (leaves or intermediate results).")
+
+
+def _f_v(like: str) -> Input:
+    return Input("v", "tensor_or_tensors", required=False, nullable=True, like=like,
+                 doc=f"The vector, shaped like {like}: one tensor, or an array with one tensor "
+                     f"per entry of {like} when {like} is an array; null only where {like} is "
+                     "one single-element tensor.")
+
+
+def _functional(name: str, inputs: tuple[Input, ...], run: Callable[..., Any], doc: str,
+                returns: str, cost: Callable[..., int] | None = None) -> Builtin:
+    return Builtin(name, inputs, _FN_ATTRS, run, doc, "functional", returns, cost)
 
 
 def _tensor(data: ge.Tensor, *, dtype: str | None = None, requires_grad: bool = False) -> ge.Tensor:
@@ -131,4 +272,39 @@ BUILTINS: tuple[Builtin, ...] = (
             (Param("dtype", "dtype", None, optional=True),
              Param("requires_grad", "bool", False)),
             _tensor, "torch.tensor(data, dtype, requires_grad): a new leaf.", "creation", "Tensor"),
+    Builtin("zero_grad", (Input("tensors", "tensors", doc="A tensor or an array of tensors."),),
+            (Param("set_to_none", "bool", True,
+                   doc="x.grad = None (true), or a zero gradient of the same shape (false)."),),
+            _zero_grad,
+            "optimizer.zero_grad() over the given tensors: clear each one's .grad (torch's "
+            "x.grad = None) so that the next backward starts afresh, e.g. in a training loop.",
+            "autograd", "None"),
+    _functional(
+        "jacobian", (_F_OUTPUTS, _F_INPUTS), _jacobian,
+        "torch.autograd.functional.jacobian of outputs already computed: d outputs / d inputs on "
+        "the recorded graph, shape output.shape + input.shape; a tuple per output and/or per "
+        "input given as an array. One backward pass (and step) per output element.",
+        "Tensor, or tuple", cost=lambda outputs, inputs: _numel(outputs)),
+    _functional(
+        "hessian", (_F_OUTPUT, _F_INPUTS), _hessian,
+        "torch.autograd.functional.hessian of a single-element output already computed: shape "
+        "input.shape + input.shape; a tuple of tuples for an array of inputs. One backward pass "
+        "(and step) per input element, plus one.",
+        "Tensor, or tuple of tuples", cost=lambda output, inputs: 1 + _numel(inputs)),
+    _functional(
+        "vjp", (_F_OUTPUTS, _F_INPUTS, _f_v("outputs")), _vjp,
+        "torch.autograd.functional.vjp on the recorded graph: (outputs, v^T J), the product "
+        "shaped like inputs.", "tuple (outputs, vjp)"),
+    _functional(
+        "jvp", (_F_OUTPUTS, _F_INPUTS, _f_v("inputs")), _jvp,
+        "torch.autograd.functional.jvp on the recorded graph (by the double-backward trick): "
+        "(outputs, J v), the product shaped like outputs.", "tuple (outputs, jvp)"),
+    _functional(
+        "hvp", (_F_OUTPUT, _F_INPUTS, _f_v("inputs")), _hvp,
+        "torch.autograd.functional.hvp on the recorded graph: (output, H v) for a single-element "
+        "output, the product shaped like inputs.", "tuple (output, hvp)"),
+    _functional(
+        "vhp", (_F_OUTPUT, _F_INPUTS, _f_v("inputs")), _vhp,
+        "torch.autograd.functional.vhp on the recorded graph: (output, v^T H) for a "
+        "single-element output, the product shaped like inputs.", "tuple (output, vhp)"),
 )

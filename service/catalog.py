@@ -20,6 +20,9 @@ KINDS: dict[str, str] = {
     "operand": "a tensor or a number",
     "node": "a grad_fn node (e.g. the value of grad_fn)",
     "data": "torch.tensor's data: an array literal, a number or a tensor",
+    "tensor_or_tensors": "one tensor, or an array of tensors (a tuple: the result then has one "
+                         "entry per tensor), as torch.autograd.functional takes them; v is a "
+                         "tensor literal where the input it is shaped like is one tensor",
     "int": "an integer",
     "float": 'a number ("NaN", "Infinity", "-Infinity" allowed)',
     "number": 'an integer or a float ("NaN", "Infinity", "-Infinity" allowed)',

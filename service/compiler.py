@@ -57,7 +57,7 @@ class Call:
     args: list[Expr]
     attrs: dict[str, Any]
     path: Path
-    bind: str | list[str] | None = None
+    bind: str | list[Any] | None = None  # a name, or names to unpack into (nested lists)
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,9 @@ class Interpreter:
     _printed_chars: int = 0
     _deadline: float = 0.0
     _ctx: Any = None  # the engine's ExecutionContext while running
+    op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
+    # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
+    _ops_at: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> dict[str, Any]:
         """Run the program; the answer as a dict ready for orjson (tensor data as Fragments)."""
@@ -96,12 +100,16 @@ class Interpreter:
 
     # ----- statements -------------------------------------------------------------------------
     def _tick(self, path: Path) -> None:
-        self.steps += 1
+        self._charge(1, path)
+        self._check_clock(path)
+
+    def _charge(self, n: int, path: Path) -> None:
+        """Count ``n`` steps (a statement, or the backward passes a call is about to run)."""
+        self.steps += n
         s = self.settings
         if self.steps > s.max_steps:
             raise limit_exceeded("max_steps", self.steps, s.max_steps,
                                  f"the program ran more than {s.max_steps} steps", pointer(path))
-        self._check_clock(path)
 
     def _check_clock(self, path: Path) -> None:
         """Deadline and cancellation; also checked before every call, so that one statement with
@@ -161,16 +169,21 @@ class Interpreter:
         self.printed.append(line)
 
     def _bind(self, st: Call, value: Any) -> None:
-        if st.bind is None:
+        if st.bind is not None:
+            self._unpack(st.bind, value, (*st.path, "name"))
+
+    def _unpack(self, target: str | list[Any], value: Any, path: Path) -> None:
+        """Bind ``value`` to a name, or unpack a tuple into a list of targets (nested lists
+        unpack nested tuples, as Python's ``(a, b), (c, d) = value``)."""
+        if isinstance(target, str):
+            self.env[target] = value
             return
-        if isinstance(st.bind, str):
-            self.env[st.bind] = value
-            return
-        if not isinstance(value, tuple) or isinstance(value, Size) or len(value) != len(st.bind):
+        if not isinstance(value, tuple) or isinstance(value, Size) or len(value) != len(target):
             got = f"{len(value)} values" if isinstance(value, tuple) else f"a {_type_name(value)}"
-            raise ProgramError("type-error", f"cannot unpack {got} into {len(st.bind)} names",
-                               pointer((*st.path, "name")))
-        self.env.update(zip(st.bind, value, strict=True))
+            raise ProgramError("type-error", f"cannot unpack {got} into {len(target)} names",
+                               pointer(path))
+        for k, (t, v) in enumerate(zip(target, value, strict=True)):
+            self._unpack(t, v, (*path, k))
 
     def _truth(self, e: Expr) -> bool:
         v = self._eval(e)
@@ -210,13 +223,26 @@ class Interpreter:
 
     def _call(self, c: Call) -> Any:
         self._check_clock(c.path)
-        values = [self._input(c, i, e) for i, e in enumerate(c.args)]
+        values: list[Any] = []
+        for i, e in enumerate(c.args):
+            values.append(self._input(c, i, e, values))
         attrs = self._resolve_refs(c) if c.refs else c.attrs
+        b = c.sig.builtin
+        if b is not None and b.cost is not None:
+            self._charge(b.cost(*values), c.path)
         if self.request.detect_anomaly:
             # engine.anomaly's reports name the program step that recorded the offending node
-            self._ctx.step = pointer(c.path)
+            self._ctx.step = here = pointer(c.path)
+            self._ops_at[here] = c.sig.name
+        self.op_counts[c.sig.name] += 1
         try:
             return c.sig.call(values, attrs)
+        except ge.AnomalyError as err:
+            # the report also names the op, as the program called it, whose step made the node
+            step = err.report.get("step")
+            err.report = {"op": self._ops_at.get(step) if isinstance(step, str) else None,
+                          **err.report}
+            raise ProgramError.from_engine(err, pointer(c.path)) from None
         except ge.EngineError as err:
             raise ProgramError.from_engine(err, pointer(c.path)) from None
         except ProgramError as err:
@@ -239,11 +265,14 @@ class Interpreter:
                 attrs[key] = [*attrs[key][:j], v, *attrs[key][j + 1:]]
         return attrs
 
-    def _input(self, c: Call, i: int, e: Expr) -> Any:
-        """Evaluate argument ``i`` of ``c`` and check it is what the input's kind takes."""
+    def _input(self, c: Call, i: int, e: Expr, before: list[Any]) -> Any:
+        """Evaluate argument ``i`` of ``c`` (``before``: the values of the arguments before it)
+        and check it is what the input's kind takes."""
         spec = c.sig.inputs[i]
         kind = spec.kind
         path = (*c.path, "args", i)
+        if kind == "tensor_or_tensors":
+            return self._tensor_or_tensors(c, spec, e, path, before)
         if kind == "data" and isinstance(e, (Array, Const)):
             # torch.tensor's data is decoded straight into the requested dtype (0.1 as float64
             # must not pass through float32 first).
@@ -273,6 +302,31 @@ class Interpreter:
                 raise self._wrong(c, spec.name, v, "a tensor or an array of tensors", path)
             return list(v)
         return v
+
+    def _tensor_or_tensors(self, c: Call, spec: Any, e: Expr, path: Path, before: list[Any]
+                           ) -> Any:
+        """torch.autograd.functional's "Tensor or tuple of Tensors": an array (or a tuple value)
+        gives a tuple, anything else one tensor. With ``spec.like`` (v, shaped like the inputs),
+        an array is a tuple only where that earlier input is one, and a tensor literal
+        otherwise."""
+        many = True
+        if spec.like is not None:
+            j = next(k for k, s in enumerate(c.sig.inputs) if s.name == spec.like)
+            many = j < len(before) and isinstance(before[j], tuple)
+        if isinstance(e, Array):
+            if not many:
+                return self._tensor(e)
+            return tuple(self._element(c, spec, item, (*e.path, k))
+                         for k, item in enumerate(e.items))
+        v = self._eval(e)
+        if v is None and spec.nullable:
+            return None
+        if isinstance(v, ge.Tensor):
+            return v
+        if isinstance(v, tuple) and not isinstance(v, Size) and v and all(
+                isinstance(x, ge.Tensor) for x in v):
+            return tuple(v)
+        raise self._wrong(c, spec.name, v, "a tensor or an array of tensors", path)
 
     def _element(self, c: Call, spec: Any, item: Any, path: Path) -> ge.Tensor | None:
         """One element of an array given for a ``tensors`` input: a name, a literal or null."""

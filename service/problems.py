@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,6 +53,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "limit-exceeded": ("Limit exceeded", "A limit was reached; limit names the setting "
                                          "(413 for max_body_bytes, 422 otherwise)."),
     "cancelled": ("Cancelled", "The client went away while its program ran."),
+    "unauthorized": ("Unauthorized", "No valid API key, when the server needs one (401)."),
     "not-found": ("Not found", "No such path (404)."),
     "method-not-allowed": ("Method not allowed", "The path exists but not for this method (405)."),
     "overloaded": ("Server busy", "No program slot is free; retry after Retry-After (503)."),
@@ -63,6 +64,47 @@ KINDS: dict[str, tuple[str, str]] = {
 class ProblemItem(BaseModel):
     pointer: str = Field(description="JSON Pointer into the request.")
     detail: str
+
+
+class TensorStats(BaseModel):
+    """Summary of a tensor (or a number) in an anomaly report."""
+
+    shape: list[int]
+    dtype: str = Field(description='"float32", "float64", "int64", "bool" (or "float"/"int" '
+                       "for a Python number).")
+    nan: int = Field(description="How many elements are NaN.")
+    posinf: int = Field(description="How many elements are +infinity.")
+    neginf: int = Field(description="How many elements are -infinity.")
+    min: bool | float | None = Field(description="The smallest finite element (null if none; "
+                                     "a boolean for a bool tensor).")
+    max: bool | float | None = Field(description="The largest finite element (null if none; "
+                                     "a boolean for a bool tensor).")
+
+
+class AnomalyReport(BaseModel):
+    """Where detect_anomaly found the first NaN or infinity (the ``report`` of an anomaly
+    problem)."""
+
+    op: str | None = Field(description="The op (as the program called it) whose step recorded "
+                           "the offending node, e.g. sqrt; null if not known.")
+    grad_fn: str = Field(description="Its grad_fn name, e.g. SqrtBackward0.")
+    phase: Literal["forward", "backward"] = Field(
+        description="forward: the op's result holds it; backward: a gradient its backward "
+                    "function returned holds it.")
+    index: int = Field(description="Which output holds it: of the op (forward), or of its "
+                       "backward function, i.e. the gradient for the op's input index "
+                       "(backward).")
+    kind: Literal["nan", "inf"]
+    step: str | None = Field(description="JSON Pointer of the program step that created the op.")
+    running_step: str | None = Field(
+        description="JSON Pointer of the step being run when it was found (for backward: the "
+                    "backward or functional step).")
+    inputs: list[TensorStats | None] = Field(
+        description="The op's inputs (forward), or the gradients its backward function received "
+                    "(backward; null where none).")
+    outputs: list[TensorStats | None] = Field(
+        description="The op's results (forward), or the gradients its backward function "
+                    "returned (backward; null where none).")
 
 
 class Problem(BaseModel):
@@ -84,7 +126,9 @@ class Problem(BaseModel):
     suggestions: list[str] | None = Field(None, description="unknown-op: similar op names.")
     name: str | None = Field(None, description="unknown-name: the name.")
     printed: list[str] | None = Field(None, description="Run-time errors: what was printed.")
-    report: dict[str, Any] | None = Field(None, description="anomaly: where it was found.")
+    report: AnomalyReport | None = Field(
+        None, description="anomaly: the op, its grad_fn, the step that created it, the phase and "
+        "the summary stats of its inputs and outputs.")
 
 
 def problem(instance: str, kind: str, status: int, detail: str, pointer: str | None = None,
@@ -132,6 +176,9 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
                        f"send the program as application/json, not {ctype or 'untyped bytes'}", "")
     document = exc.body
     items: dict[str, list[str]] = {}
+    # An int past int64 fails every member of its union; only the int64 message says why.
+    overflow = {from_loc([p for i, p in enumerate(e["loc"]) if i or p != "body"], document)
+                for e in errors if e["type"] == "int64_overflow"}
     for e in errors:
         loc = list(e["loc"])
         if loc[:1] == ["body"]:
@@ -151,6 +198,8 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
                            f"limit of {maximum})", ptr, limit="max_nesting_depth", maximum=maximum)
         if e["type"] == "missing" and not loc:
             ptr, e["msg"] = "", "the request needs a JSON body"
+        if ptr in overflow and e["type"] != "int64_overflow":
+            continue
         messages = items.setdefault(ptr, [])
         if e["msg"] not in messages:
             messages.append(e["msg"])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -30,6 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from engine import dtypes
@@ -70,7 +72,18 @@ def _to_float(v: Any) -> float:
     return float(_token_to_float(v))
 
 
-Number = Annotated[StrictBool | Int64 | StrictFloat, Field(description="A Python scalar.")]
+def _not_an_int(v: Any) -> Any:
+    # Beside an Int64 member, the only ints that reach a float are those outside int64: refused, as
+    # torch refuses such Python ints ("Overflow when unpacking long"), not rounded to a float.
+    if type(v) is int:
+        raise PydanticCustomError("int64_overflow", "the integer {value} is outside the int64 range",
+                                  {"value": v})
+    return v
+
+
+# A float that is not an int past int64 (use only beside an Int64 member).
+Float = Annotated[StrictFloat, BeforeValidator(_not_an_int)]
+Number = Annotated[StrictBool | Int64 | Float, Field(description="A Python scalar.")]
 NonFinite = Annotated[Token, AfterValidator(_to_float),
                       Field(description="A non-finite Python float, spelled as a string.")]
 
@@ -91,7 +104,7 @@ _IndexItem: Any = StrictBool | Int64 | None | Literal["..."] | _Slice | _IntArra
 KIND_TYPES: dict[str, Any] = {
     "int": Int64,
     "float": Annotated[StrictFloat | Int64 | Token, AfterValidator(_to_float)],
-    "number": Annotated[Int64 | StrictFloat | Token, AfterValidator(_token_to_float)],
+    "number": Annotated[Int64 | Float | Token, AfterValidator(_token_to_float)],
     "bool": StrictBool,
     "str": Annotated[str, StringConstraints(max_length=256)],
     "ints": _Ints,
@@ -128,6 +141,16 @@ def _attrs_model(sig: Signature, safe: str) -> type[BaseModel]:
 
 
 # ----- calls ------------------------------------------------------------------------------------
+Target: Any = TypeAliasType(
+    "Target",
+    Annotated[
+        Name | list[Name | list[Name]],
+        Field(description="A name, or a list of names to unpack a tuple into; an inner list "
+              "unpacks a tuple inside it (a Hessian's tuple of tuples)."),
+    ],
+)
+
+
 class CallBase(BaseModel):
     """A call of an engine op or a builtin: inputs in ``args``, static parameters in ``attrs``."""
 
@@ -136,7 +159,7 @@ class CallBase(BaseModel):
     op: str
     args: list[Any]
     attrs: BaseModel
-    name: Name | list[Name] | None = Field(
+    name: Target | None = Field(
         None, description="On a statement only: bind the result to a name, or unpack a tuple "
         "result into a list of names.")
 
@@ -183,7 +206,7 @@ class TensorObject(BaseModel):
 
     shape: list[Annotated[StrictInt, Field(ge=0, le=2**62)]] = Field(max_length=32)
     datatype: Datatype
-    data: list[StrictBool | Int64 | StrictFloat | Token] | None = None
+    data: list[StrictBool | Int64 | Float | Token] | None = None
     b64: str | None = None
 
     @field_validator("data", "b64")
@@ -210,7 +233,7 @@ if TYPE_CHECKING:
     ArrayLiteral = list[Any]
 else:
     ArrayLiteral = TypeAliasType(
-        "ArrayLiteral", list[Union[StrictBool, Int64, StrictFloat, Token, Name, "ArrayLiteral"]])
+        "ArrayLiteral", list[Union[StrictBool, Int64, Float, Token, Name, "ArrayLiteral"]])
 
 _ARG_ERROR = (
     "an argument is a number, a boolean, a name, an array literal, null, a call object (with "
@@ -375,7 +398,11 @@ class RunRequest(BaseModel):
     outputs: list[Name] | None = Field(
         None, description="Names to return (default: every name bound at the end).")
     encoding: Encoding = Field("json", description='"base64" returns b64 instead of data.')
-    detect_anomaly: bool = Field(False, description="torch.autograd.detect_anomaly for the run.")
+    detect_anomaly: bool = Field(
+        False, description="Stop at the first op whose forward result or backward gradient holds "
+        "a NaN or an infinity: a 422 problem of type anomaly whose report (AnomalyReport) names "
+        "the op, its grad_fn, the step that created it, the phase and the stats of its inputs "
+        "and outputs.")
 
 
 # ----- the response -----------------------------------------------------------------------------
@@ -414,7 +441,8 @@ class NodeOut(BaseModel):
 
 class Stats(BaseModel):
     model_config = _FORBID
-    steps: int = Field(description="Statements executed, loop conditions included.")
+    steps: int = Field(description="Statements executed, loop conditions included (and the "
+                       "backward passes of jacobian and hessian steps).")
     loop_iterations: int
     elapsed_s: float
     peak_alive_elements: int

@@ -7,7 +7,7 @@ problem responses (``"limit": "max_steps"``).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,22 @@ class Settings(BaseSettings):
         default=64, ge=0,
         description="Programs allowed to wait for a thread; beyond it requests get 503.")
     log_level: str = Field(default="info", description="uvicorn log level.")
+    shutdown_timeout: float = Field(
+        default=30.0, gt=0,
+        description="Seconds a stopping server (SIGTERM) lets in-flight requests finish.")
+    access_log: bool = Field(
+        default=True,
+        description="One JSON line per request on stdout (request id, route, status, duration, "
+                    "steps, backend; never tensor data).")
+
+    # ----- access (service/auth.py) ------------------------------------------------------------
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated API keys; when set, every route but /health/* and /metrics "
+                    "needs Authorization: Bearer <key> (401 otherwise).")
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins CORS allows (* for any); empty turns CORS off.")
 
     # ----- limits (each checked before the work or allocation it bounds) ----------------------
     max_body_bytes: int = Field(
@@ -38,7 +54,8 @@ class Settings(BaseSettings):
         default=10_000_000, ge=1, description="Elements held by all live tensors of one program.")
     max_steps: int = Field(
         default=100_000, ge=1,
-        description="Statements executed, loop iterations and conditions included.")
+        description="Statements executed, loop iterations and conditions included (and the "
+        "backward passes of jacobian and hessian steps).")
     max_loop_iterations: int = Field(
         default=10_000, ge=1,
         description="Iterations of any one while loop (max_iter may lower it).")
@@ -47,6 +64,14 @@ class Settings(BaseSettings):
     max_printed_chars: int = Field(
         default=1_000_000, ge=1,
         description="Characters all print statements of a program may produce.")
+
+    def api_key_list(self) -> list[str]:
+        """The configured API keys (empty: authentication is off)."""
+        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        """The origins CORS allows (empty: CORS is off)."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     def limits(self) -> dict[str, int | float]:
         """The program limits, as /v1/info reports them."""

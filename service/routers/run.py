@@ -8,11 +8,15 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import problems
+from service.errors import ProgramError
 from service.interpreter import Interpreter
+from service.jsonbody import ProgramRoute
+from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import JSONResponse, dumps
 
-router = APIRouter(tags=["run"])
+# ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
+router = APIRouter(tags=["run"], route_class=ProgramRoute)
 
 
 @router.post(
@@ -28,6 +32,16 @@ async def run(body: RunRequest, request: Request) -> Response:
 
     def work(cancelled: threading.Event) -> bytes:
         # Serialising in the worker thread too keeps large answers off the event loop.
-        return dumps(Interpreter(body, settings, cancelled).run())
+        interpreter = Interpreter(body, settings, cancelled)
+        outcome = "internal-error"
+        try:
+            answer = dumps(interpreter.run())
+            outcome = "ok"
+            return answer
+        except ProgramError as err:
+            outcome = err.kind
+            raise
+        finally:
+            program_finished(request.state, interpreter, outcome)
 
     return JSONResponse(await request.app.state.runner.run(work))

@@ -5,6 +5,11 @@ and a real ``python -m service`` (uvicorn with uvloop and httptools) started onc
 free loopback port. Both run with TEST_SETTINGS, small limits that tests can reach quickly; tests
 that need other settings build their own in-process app with ``make_client``.
 
+With ``GRADSERVE_TEST_URL`` set (``http://127.0.0.1:8000``), ``live_url`` is that server instead
+of one started here, and only the tests that talk to a live server are collected: the contract
+suite run against a deployment (scripts/docker_ci.sh runs it against the container). That server
+must run with TEST_SETTINGS (helpers.settings_env).
+
 Test modules mark themselves ``pytestmark = pytest.mark.anyio``. Clients are made per test (an
 AsyncClient's connection pool belongs to one event loop); the apps and the server live for the
 whole session.
@@ -20,6 +25,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,9 +61,31 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Any) -> None:
         time.sleep(0.1)
 
 
+EXTERNAL_URL = os.environ.get("GRADSERVE_TEST_URL", "").rstrip("/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Against an external server, keep only the tests that talk to a live server."""
+    if not EXTERNAL_URL:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        live = "live_url" in getattr(item, "fixturenames", ()) or (
+            callspec is not None and callspec.params.get("client") == "uvicorn")
+        (keep if live and item.path.is_relative_to(Path(__file__).parent) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def live_url() -> Iterator[str]:
-    """A real server: ``python -m service`` configured only through GRADSERVE_* variables."""
+    """A real server: ``python -m service`` configured only through GRADSERVE_* variables (or the
+    server at GRADSERVE_TEST_URL)."""
+    if EXTERNAL_URL:
+        yield EXTERNAL_URL
+        return
     port = _free_port()
     env = {**os.environ, **settings_env(TEST_SETTINGS), "GRADSERVE_PORT": str(port),
            "GRADSERVE_HOST": "127.0.0.1", "GRADSERVE_LOG_LEVEL": "warning",

@@ -4,6 +4,7 @@ real (``python -m service``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ from service.settings import Settings
 
 
 def test_main_runs_uvicorn_with_uvloop_httptools_and_the_settings(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # main() prepares it
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
     monkeypatch.setenv("GRADSERVE_PORT", "8123")
     monkeypatch.setenv("GRADSERVE_WORKERS", "2")

@@ -122,7 +122,9 @@ async def test_a_bug_is_a_500_that_says_where(make_client: Callable[..., Any],
     assert "secret" not in r.text  # no internals leak
 
 
-async def test_json_too_deep_to_parse_is_400(client: httpx.AsyncClient) -> None:
+async def test_json_too_deep_to_parse_is_the_nesting_limit(client: httpx.AsyncClient) -> None:
+    # measured before parsing (service/jsonbody.py): no parser recursion, the limit named
     text = '{"program": [' + "[" * 5000 + "]" * 5000 + "]}"
     r = await client.post("/v1/run", content=text, headers={"content-type": "application/json"})
-    problem(r, "invalid-json", 400)
+    body = problem(r, "limit-exceeded", 422, "")
+    assert body["limit"] == "max_nesting_depth" and body["value"] == 5002

@@ -1,0 +1,177 @@
+"""The JSON body of ``POST /v1/run``: measured before it is parsed, then parsed strictly.
+
+FastAPI parses a body with the standard library's ``json.loads``, which recurses once per level of
+nesting (a body 10,000 levels deep raises RecursionError, which FastAPI turns into a bare 400),
+accepts the non-standard tokens ``NaN`` and ``Infinity``, silently keeps the last of two equal keys,
+and fails with a bare 400 on bytes that are not UTF-8 or on an integer of more than 4,300 digits.
+:class:`ProgramRoute` reads the body before FastAPI does:
+
+* :func:`json_depth` measures how deeply arrays and objects nest, without parsing and without
+  recursion (string contents removed, then a running count of brackets in numpy, in chunks). A
+  body nested deeper than any program within ``max_nesting_depth`` can be is refused as
+  ``limit-exceeded`` (422, ``limit: max_nesting_depth``, ``value``: the JSON depth found);
+* :func:`parse` then parses it strictly: ``NaN``/``Infinity`` tokens (send the strings ``"NaN"``,
+  ``"Infinity"``), duplicate keys (one parser may keep the first and another the last: refusing them
+  leaves no doubt about what ran), bytes that are not UTF-8 and over-long numbers are each
+  ``invalid-json`` (400) with a precise detail.
+
+The parsed document is kept on the request, so FastAPI's own ``request.json()`` does not parse again.
+
+Once the body is read, ProgramRoute also watches the connection: a client that disconnects while
+its program runs cancels the request, and service/executor.py then tells the program to stop at its
+next step instead of letting it run on, unseen, until its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import numpy as np
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from service import problems
+from service.errors import ProgramError, limit_exceeded
+from service.problems import _is_json as is_json
+
+# JSON levels a program may use beyond two per level of max_nesting_depth: the body object, the
+# program array, a print's {"values": [...]}, tensor objects' shape arrays, attrs objects and the
+# nested arrays of an advanced index (which the nesting depth does not count).
+_JSON_LEVELS_SLACK = 16
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
+_CHUNK = 1 << 20
+
+
+def max_json_depth(max_nesting_depth: int) -> int:
+    """The deepest JSON a program within ``max_nesting_depth`` can need: each level of calls,
+    blocks or array literals is at most two levels of JSON (an object and its args array)."""
+    return 2 * max_nesting_depth + _JSON_LEVELS_SLACK
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in ``body`` (0 for a scalar), in time and memory linear
+    in its size and without parsing it. Brackets inside strings do not count. On text that is not
+    JSON the answer is only an estimate; the parser rejects such text anyway."""
+    # Escaped backslashes first, then escaped quotes (a run of backslashes pairs from the left), so
+    # that every quote left delimits a string; then keep only quotes and brackets.
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    # Between quotes is string content: keep the parts outside, then only the brackets.
+    outside = b"".join(text.split(b'"')[::2]).translate(None, _NOT_BRACKET)
+    deepest = level = 0
+    for start in range(0, len(outside), _CHUNK):
+        chunk = np.frombuffer(outside, np.uint8, count=min(_CHUNK, len(outside) - start),
+                              offset=start)
+        running = np.cumsum(np.where((chunk == ord("[")) | (chunk == ord("{")), 1, -1),
+                            dtype=np.int64) + level
+        deepest = max(deepest, int(running.max()))
+        level = int(running[-1])
+    return deepest
+
+
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON value; non-finite numbers are sent as the strings "
+                     '"NaN", "Infinity" and "-Infinity"')
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return obj
+
+
+def parse(body: bytes) -> Any:
+    """``body`` as JSON, strictly (see the module docstring); ProgramError invalid-json (400)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise _invalid(f"the body is not valid JSON: {exc.msg} (line {exc.lineno} column "
+                       f"{exc.colno})") from None
+    except ValueError as exc:  # from the hooks above, or an integer of over 4,300 digits
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "a number has too many digits"
+        raise _invalid(f"the body is not valid JSON: {reason}") from None
+
+
+def _invalid(detail: str) -> ProgramError:
+    return ProgramError("invalid-json", detail, "", status=400)
+
+
+class _ParsedRequest(Request):
+    """A request whose ``json()`` is the document ProgramRoute parsed."""
+
+    document: Any
+
+    async def json(self) -> Any:
+        if not hasattr(self, "document"):
+            self.document = parse(await self.body())
+        return self.document
+
+
+class ProgramRoute(APIRoute):
+    """A route whose JSON body is measured and parsed here (see the module docstring) before
+    FastAPI validates it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            request = _ParsedRequest(request.scope, request.receive)
+            if is_json(request.headers.get("content-type", "")):
+                body = await request.body()
+                if body:
+                    depth_limit = request.app.state.settings.max_nesting_depth
+                    depth = json_depth(body)
+                    if depth > max_json_depth(depth_limit):
+                        raise limit_exceeded(
+                            "max_nesting_depth", depth, depth_limit,
+                            f"the body nests arrays and objects {depth} levels deep; a program "
+                            f"nests at most {depth_limit} levels (calls, blocks and array "
+                            f"literals), which is at most {max_json_depth(depth_limit)} levels "
+                            "of JSON", "")
+                    await request.json()
+                    return await _unless_disconnected(handler(request), request)
+            return await handler(request)
+
+        return route
+
+
+async def _unless_disconnected(answer: Coroutine[Any, Any, Response], request: Request) -> Response:
+    """``answer``, or -- if the client disconnects first -- cancel it and answer 499 (which nobody
+    reads; logs and metrics do). Only called once the body has been read whole, so every further
+    message on the connection is ``http.disconnect``."""
+    work = asyncio.ensure_future(answer)
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watch = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
+    finally:
+        watch.cancel()
+    if work.done() or watch.exception() is not None:  # (a receive that failed: just wait)
+        return await work
+    work.cancel()  # the Runner sets the program's cancelled flag; its thread stops at a step
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await work
+    return problems.problem(request.url.path, "cancelled", 499,
+                            "the client went away while its program ran")

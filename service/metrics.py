@@ -1,0 +1,141 @@
+"""Prometheus metrics and ``GET /metrics``.
+
+The metrics live in prometheus-client's default registry. Under several uvicorn workers each worker
+writes its values to files in ``PROMETHEUS_MULTIPROC_DIR`` (``gradserve`` prepares that directory
+before the workers start, see service/__main__.py) and ``/metrics`` merges every worker's files, so
+a scrape that lands on any worker sees the whole server. Without the variable (the app built
+in-process, as the tests do) the registry is read directly.
+
+Labels are bounded: ``route`` is the route's path template (``unmatched`` for any path no route
+serves), ``op`` is a name from the op catalog, ``limit`` a setting name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+from collections.abc import Mapping
+
+from fastapi import APIRouter
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _mp
+from prometheus_client import values as _values
+from starlette.responses import Response
+
+from service import problems
+
+# The classic text format, which every Prometheus reads (generate_latest writes it).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# No *_created series: a multi-process server cannot give them, so neither does a single process.
+disable_created_metrics()
+
+REQUESTS = Counter(
+    "gradserve_http_requests_total", "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"])
+DURATION = Histogram(
+    "gradserve_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its answer, in seconds, by route and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+IN_FLIGHT = Gauge(
+    "gradserve_http_requests_in_flight", "Requests being answered now.",
+    multiprocess_mode="livesum")
+PROGRAMS = Counter(
+    "gradserve_programs_total", "Programs run, by outcome (ok, or the problem kind they ended with).",
+    ["outcome"])
+STEPS = Counter(
+    "gradserve_program_steps_total",
+    "Program steps executed: statements, loop iterations and conditions.")
+OPS = Counter(
+    "gradserve_ops_executed_total", "Op and builtin calls executed by programs, by op name.", ["op"])
+ELEMENTS = Counter(
+    "gradserve_elements_allocated_total", "Tensor elements allocated by programs.")
+LIMIT_REJECTIONS = Counter(
+    "gradserve_limit_rejections_total",
+    "Requests refused because a limit was reached, by the limit's setting name.", ["limit"])
+
+_LIMIT_NAME = re.compile(r"[a-z_]{1,64}")
+
+# prometheus-client decides once, when it is imported, whether values live in this process or in
+# PROMETHEUS_MULTIPROC_DIR's files; /metrics reads them from the same place.
+_MULTIPROCESS = _values.ValueClass is not _values.MutexValue
+
+
+def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:
+    """Count one finished program (whether it succeeded or not)."""
+    PROGRAMS.labels(outcome).inc()
+    if steps:
+        STEPS.inc(steps)
+    for op, n in op_counts.items():
+        OPS.labels(op).inc(n)
+    if allocated:
+        ELEMENTS.inc(allocated)
+
+
+def record_limit(limit: object) -> None:
+    name = limit if isinstance(limit, str) and _LIMIT_NAME.fullmatch(limit) else "other"
+    LIMIT_REJECTIONS.labels(name).inc()
+
+
+def multiprocess_dir() -> str | None:
+    if not _MULTIPROCESS:
+        return None
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return path if path and os.path.isdir(path) else None
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Drop the live-gauge files of workers that have died (a killed worker never says so), so
+    that ``in_flight`` counts only live processes. Counters of dead workers stay: they are part of
+    the server's totals."""
+    for f in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        pid_text = os.path.basename(f).rsplit("_", 1)[-1].removesuffix(".db")
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _mp.mark_process_dead(pid, path)
+        except PermissionError:
+            pass  # alive, owned by another user
+
+
+def exposition() -> bytes:
+    """Every metric in the Prometheus text format, merged across workers where there are several."""
+    path = multiprocess_dir()
+    if path is None:
+        return bytes(generate_latest(REGISTRY))
+    with contextlib.suppress(OSError):
+        _forget_dead_workers(path)
+    registry = CollectorRegistry()
+    _mp.MultiProcessCollector(registry, path=path)
+    return bytes(generate_latest(registry))
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/metrics", response_class=Response, summary="Prometheus metrics",
+    description="Requests by route and status, request durations (seconds), in-flight requests, "
+    "programs by outcome, program steps, ops executed by op name, tensor elements allocated and "
+    "limit rejections by limit, in the Prometheus text format, summed over every worker process. "
+    "Never needs an API key.",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                     "description": "The metrics in the Prometheus text exposition format 0.0.4."},
+               **problems.responses(413, 500)},
+)
+async def metrics() -> Response:
+    return Response(exposition(), media_type=CONTENT_TYPE)
