@@ -125,22 +125,29 @@ def info() -> dict[str, str]:
 
 class Generator:
     """A seeded random generator for one program. Draws on the host, so a seed gives the same
-    numbers on every backend; never touches global RNG state."""
+    numbers on every backend; never touches global RNG state. Made on first use: most programs
+    draw nothing, and seeding costs more than running a small program."""
 
     __slots__ = ("_rng", "seed")
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
-        self._rng = numpy.random.default_rng(seed)
+        self._rng: numpy.random.Generator | None = None
+
+    @property
+    def rng(self) -> numpy.random.Generator:
+        if self._rng is None:
+            self._rng = numpy.random.default_rng(self.seed)
+        return self._rng
 
     def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return from_host(self._rng.random(shape, dtype=numpy.float64).astype(dtype))
+        return from_host(self.rng.random(shape, dtype=numpy.float64).astype(dtype))
 
     def normal(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return from_host(self._rng.standard_normal(shape, dtype=numpy.float64).astype(dtype))
+        return from_host(self.rng.standard_normal(shape, dtype=numpy.float64).astype(dtype))
 
     def integers(self, low: int, high: int, shape: tuple[int, ...], dtype: Any) -> Any:
-        return from_host(self._rng.integers(low, high, size=shape, dtype=numpy.int64).astype(dtype))
+        return from_host(self.rng.integers(low, high, size=shape, dtype=numpy.int64).astype(dtype))
 
     def bernoulli(self, p: float, shape: tuple[int, ...]) -> Any:
-        return from_host(self._rng.random(shape) < p)
+        return from_host(self.rng.random(shape) < p)
