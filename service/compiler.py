@@ -60,6 +60,11 @@ class Call:
     bind: str | list[Any] | None = None  # a name, or names to unpack into (nested lists)
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
+    # each argument's path, made once here rather than at every evaluation (loops re-run calls)
+    arg_paths: tuple[Path, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arg_paths = tuple((*self.path, "args", i) for i in range(len(self.args)))
 
 
 Expr = Const | Ref | Array | Obj | Call

@@ -270,7 +270,7 @@ class Interpreter:
         and check it is what the input's kind takes."""
         spec = c.sig.inputs[i]
         kind = spec.kind
-        path = (*c.path, "args", i)
+        path = c.arg_paths[i]
         if kind == "tensor_or_tensors":
             return self._tensor_or_tensors(c, spec, e, path, before)
         if kind == "data" and isinstance(e, (Array, Const)):
