@@ -89,18 +89,22 @@ async def _load(host: str, port: int, request: bytes, connections: int, duration
     latencies: list[float] = []
     errors: list[str] = []
     budget = [max_requests]
+    cpu0 = time.process_time()
     start = time.perf_counter()
     deadline = start + duration
     results = await asyncio.gather(
         *(_connection(host, port, request, deadline, budget, latencies, errors)
           for _ in range(connections)), return_exceptions=True)
     elapsed = time.perf_counter() - start
+    client_cpu = time.process_time() - cpu0
     errors += [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
     latencies.sort()
     n = len(latencies)
     return {
         "requests": n, "seconds": elapsed, "rps": n / elapsed if elapsed > 0 else 0.0,
         "errors": len(errors), "first_errors": errors[:3],
+        # the CPU the generator itself took from the machine (it shares the cores with the server)
+        "client_cpu_share_of_one_core": client_cpu / elapsed if elapsed > 0 else None,
         "latency_ms_p50": 1e3 * statistics.median(latencies) if n else None,
         "latency_ms_p99": 1e3 * latencies[min(n - 1, int(0.99 * n))] if n else None,
     }

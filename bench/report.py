@@ -11,8 +11,8 @@ def fmt_value(value: float | None, metric: str) -> str:
     if metric == "rate":
         return f"{value:,.0f} req/s"
     ms = value * 1e3
-    if ms >= 10_000:
-        return f"{value:.1f} s"
+    if ms >= 1000:
+        return f"{value:.3g} s"
     return f"{ms:.3g} ms" if ms >= 1 else f"{ms:.3f} ms"
 
 
@@ -28,6 +28,11 @@ def _notes(row: dict[str, Any]) -> str:
         for side, label in (("gradserve", "gradserve"), ("baseline", "torch")):
             if side in sides:
                 notes.append(f"{label} peak RSS {sides[side]['maxrss_mb']:.0f} MB")
+    if row["metric"] == "rate":
+        shares = [float(v) for s in sides
+                  if (v := (sides[s].get("extra") or {}).get("client_cpu_share_of_one_core"))]
+        if shares:
+            notes.append(f"load generator used up to {max(shares):.0%} of a core")
     if (row.get("foreign_load") or 0) >= 0.02:
         notes.append(f"other processes used {row['foreign_load']:.0%} of the CPU meanwhile")
     if row.get("discarded_reps"):
@@ -66,8 +71,9 @@ def kernels(results: dict[str, Any]) -> str:
         for side, data in row.get("sides", {}).items():
             for lib in data.get("info", {}).get("threads", []):
                 if "internal_api" in lib:
-                    desc = (f"{lib['internal_api']} {lib.get('version') or ''} "
-                            f"{lib.get('architecture') or ''} x{lib.get('num_threads')}").strip()
+                    parts = (lib["internal_api"], lib.get("version"), lib.get("architecture"),
+                             f"x{lib.get('num_threads')}")
+                    desc = " ".join(p for p in parts if p)
                     seen.setdefault(desc, set()).add(side)
                 elif "threadpoolctl" in lib:
                     seen.setdefault("threadpoolctl not installed (thread env vars only)", set()).add(side)

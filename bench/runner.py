@@ -36,13 +36,13 @@ from bench import cpuload
 from bench.machine import REPO, bench_env
 from bench.registry import BASELINE, GRADSERVE, Case
 
-SETTLE_S = 0.05  # pause after each side's repetition (untimed)
+SETTLE_S = 0.2  # pause after each side's timed repetition (untimed)
 # A repetition (both sides) measured while processes outside the benchmark used this share of the
 # machine or more is run again, at most MAX_DISCARDS x reps times (bench/cpuload.py); before each
 # case the driver waits up to QUIET_PATIENCE_S for a quiet second.
 MAX_FOREIGN = 0.10
-MAX_DISCARDS = 3
-QUIET_PATIENCE_S = 60.0
+MAX_DISCARDS = 1
+QUIET_PATIENCE_S = 10.0
 # Warm-up lasts at least the case's warm-up count AND this long per side (at most MAX_WARMUP
 # repetitions), so every case reaches its steady state (allocator, caches, thread pools, lazily
 # initialised dispatch) whatever the length of its repetitions.
@@ -143,7 +143,7 @@ def run_case(case: Case, smoke: bool, sides: list[str], reps: int | None = None,
             for side in order:
                 last[side] = workers[side].call({"cmd": "run", "inner": inner}, RUN_TIMEOUT_S)
                 got[side] = last[side]["value"]
-                if len(sides) > 1:
+                if len(sides) > 1 and not warming:
                     time.sleep(SETTLE_S)
             share = cpuload.foreign_share(before, cpuload.snapshot())
             if warming:

@@ -212,12 +212,12 @@ _MLP_SMOKE = {"batch": 4, "width": 8, "layers": 3}
 register(Case(
     "mlp_torch", "MLP 256x1024, 3 tanh layers, MSE loss, fwd + bwd, float32",
     mlp_gradserve, mlp_torch, baseline_name="torch CPU eager", target=at_most(1.10),
-    full=_MLP_FULL, smoke=_MLP_SMOKE, inner=3, reps=9,
+    full=_MLP_FULL, smoke=_MLP_SMOKE, inner=3, reps=15,
 ))
 register(Case(
     "mlp_numpy", "same MLP",
     mlp_gradserve, mlp_numpy, baseline_name="hand-written numpy fwd + bwd", target=at_most(1.05),
-    full=_MLP_FULL, smoke=_MLP_SMOKE, inner=3, reps=9, baseline_needs_torch=False,
+    full=_MLP_FULL, smoke=_MLP_SMOKE, inner=3, reps=15, baseline_needs_torch=False,
 ))
 
 

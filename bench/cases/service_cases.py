@@ -22,10 +22,13 @@ from bench.registry import BASELINE, GRADSERVE, Case, Params, at_least, at_most,
 from bench.servers import AsgiClient, HttpLoad, Server, service_app, service_app_object
 
 RUN = "/v1/run"
+# Every server runs without access logs (uvicorn --no-access-log for all apps; gradserve's own
+# one-JSON-line-per-request log is its equivalent), so no side pays for logging the others skip.
+_SERVICE_ENV = {"GRADSERVE_ACCESS_LOG": "false"}
 _HTTP_FULL = {"connections": 8, "duration": 2.0}
 _HTTP_SMOKE = {"connections": 2, "duration": 0.3}
 # a 1,000,000-element FP32 JSON list is ~11 MB: over the service's default 10 MiB body limit
-_BIG_BODY_ENV = {"GRADSERVE_MAX_BODY_BYTES": str(64 * 2**20)}
+_BIG_BODY_ENV = {**_SERVICE_ENV, "GRADSERVE_MAX_BODY_BYTES": str(64 * 2**20)}
 
 
 def _check(status: int, body: bytes) -> None:
@@ -105,21 +108,22 @@ register(Case(
     "http_torch", "seed tutorial over HTTP, 1 uvicorn worker, 8 connections (requests/s)",
     http_gradserve, http_torch, baseline_name="FastAPI + torch endpoint (bench/baselines)",
     target=at_least(1.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
-    needs="service",
+    needs="service", env={GRADSERVE: _SERVICE_ENV},
 ))
 register(Case(
     "http_constant", "same, against the bare framework (requests/s)",
     http_gradserve, http_constant, baseline_name="async FastAPI endpoint answering a constant",
     target=at_least(0.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
-    needs="service", baseline_needs_torch=False,
+    needs="service", env={GRADSERVE: _SERVICE_ENV}, baseline_needs_torch=False,
 ))
 register(Case(
     "http_workers", "seed tutorial over HTTP, 2 uvicorn workers vs 1, 8 connections (requests/s)",
     http_gradserve, http_gradserve_1_worker, baseline_name="gradserve, 1 worker",
     target=at_least(1.8), full={**_HTTP_FULL, "workers": 2}, smoke={**_HTTP_SMOKE, "workers": 2},
     metric="rate", reps=5, warmup=1, needs="service", baseline_needs_torch=False,
+    env={GRADSERVE: _SERVICE_ENV, BASELINE: _SERVICE_ENV},
     gradserve_label="gradserve, 2 workers",
-    note="the load generator runs on the same cores as the servers",
+    note="the load generator shares the 2 cores with the servers",
 ))
 
 
