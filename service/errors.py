@@ -31,7 +31,7 @@ class ProgramError(Exception):
     def from_engine(cls, err: ge.EngineError, pointer: str | None) -> ProgramError:
         extra: dict[str, Any] = {}
         if isinstance(err, ge.LimitExceeded):
-            extra = {"limit": err.limit, "value": err.value, "maximum": err.maximum}
+            extra = {"limit": err.limit, "value": _number(err.value), "maximum": err.maximum}
         elif isinstance(err, ge.AnomalyError):
             extra = {"report": err.report}
         return cls(err.kind, err.message, pointer, **extra)
@@ -40,8 +40,14 @@ class ProgramError(Exception):
 def limit_exceeded(limit: str, value: int | float, maximum: int | float, message: str,
                    pointer: str | None = None, *, status: int = 422) -> ProgramError:
     """A service-checked limit (the engine raises its own for tensor sizes)."""
-    return ProgramError("limit-exceeded", message, pointer, status=status, limit=limit, value=value,
-                        maximum=maximum)
+    return ProgramError("limit-exceeded", message, pointer, status=status, limit=limit,
+                        value=_number(value), maximum=maximum)
+
+
+def _number(v: int | float) -> int | float:
+    """``v`` as JSON can carry it: an int past 64 bits (the element count of a shape such as
+    [10**17, 10**17]) as a float."""
+    return float(v) if isinstance(v, int) and not -(2**63) <= v < 2**64 else v
 
 
 class Overloaded(Exception):

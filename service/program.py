@@ -308,7 +308,7 @@ class WhileStatement(BaseModel):
     model_config = _FORBID
     cond: Arg = Field(alias="while")
     body: list[Statement] = Field(alias="do")
-    max_iter: int | None = Field(
+    max_iter: StrictInt | None = Field(
         None, ge=1, description="Fail after this many iterations (the server's "
         "max_loop_iterations applies as well).")
 
@@ -392,13 +392,13 @@ class RunRequest(BaseModel):
         "outputs": ["x", "out"],
     }]})
 
-    seed: int | None = Field(None, ge=0, le=2**64 - 1,
+    seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1,
                              description="Seed of the program's random generator.")
     program: list[Statement]
     outputs: list[Name] | None = Field(
         None, description="Names to return (default: every name bound at the end).")
     encoding: Encoding = Field("json", description='"base64" returns b64 instead of data.')
-    detect_anomaly: bool = Field(
+    detect_anomaly: StrictBool = Field(
         False, description="Stop at the first op whose forward result or backward gradient holds "
         "a NaN or an infinity: a 422 problem of type anomaly whose report (AnomalyReport) names "
         "the op, its grad_fn, the step that created it, the phase and the stats of its inputs "

@@ -258,7 +258,7 @@ def _softmax_input(input: Tensor, op: str, dim: int | None, dtype: str | None
 
 def _shifted(a: Any, d: int) -> Any:
     """a minus its max along d, so exp never overflows (an all -inf slice stays NaN, as in torch)."""
-    if a.ndim == 0:
+    if a.ndim == 0 or a.size == 0:  # (an empty input has no max; its softmax is empty too)
         return a - a
     return a - xp.max(a, axis=d, keepdims=True)
 

@@ -154,6 +154,15 @@ def wrap_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+MAX_DIMS = 64  # the array backends' limit (numpy 2, CuPy)
+
+
+def check_ndim(ndim: int, op: str) -> None:
+    """Refuse a result of more dimensions than the backend's arrays can have."""
+    if ndim > MAX_DIMS:
+        raise ShapeError(f"{op}(): a tensor can have at most {MAX_DIMS} dimensions, not {ndim}")
+
+
 def check_alloc(shape: Sequence[int], what: str = "result") -> None:
     """Refuse, before allocating, a result over the current program's limits."""
     ctx = current_context()

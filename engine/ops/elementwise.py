@@ -65,10 +65,15 @@ def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        doc="input - alpha * other, broadcasting.", category=_EW)
 def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     x, y = _binary(input, other, "sub")
-    if getattr(x, "dtype", None) == xp.bool_ and getattr(y, "dtype", bool) == xp.bool_:
+    _no_bool_subtraction(x, y)
+    return record(x - _scaled(y, alpha), "SubBackward0", _sub_vjp, (input, other), attrs=alpha)
+
+
+def _no_bool_subtraction(x: Any, y: Any) -> None:
+    # (a Python bool operand counts as a bool tensor, as torch wraps it)
+    if all(getattr(v, "dtype", None) == xp.bool_ or isinstance(v, bool) for v in (x, y)):
         raise DTypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                          "Use the `^` or `logical_xor()` operator instead.")
-    return record(x - _scaled(y, alpha), "SubBackward0", _sub_vjp, (input, other), attrs=alpha)
 
 
 def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -80,6 +85,7 @@ def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        category=_EW)
 def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     x, y = _binary(input, other, "rsub")
+    _no_bool_subtraction(x, y)
     out = y - _scaled(x, alpha)
     if isinstance(other, Tensor) and isinstance(input, Tensor):
         return record(out, "RsubBackward0", _rsub_vjp, (input, other), attrs=alpha)
@@ -204,6 +210,12 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
     def op(input: Tensor) -> Tensor:
         check_tensor(input, name)
         x = input._data if keep_int else floating(input)
+        if name == "sign" and x.dtype == xp.bool_:  # torch: the signs of False and True
+            return record(xp.array(x, copy=True), grad_fn, vjp, (input,))
+        if name == "neg" and x.dtype == xp.bool_:
+            raise DTypeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                             "you are trying to invert a mask, use the `~` or `logical_not()` "
+                             "operator instead.")
         saved = (input,) if saves == "input" else (OUT,) if saves == "output" else ()
         return record(forward(x), grad_fn, vjp, (input,), saved=saved)
 
@@ -399,6 +411,7 @@ def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
                          f"dtype {_torch_type_name(condition.dtype)}")
     check_binary(condition, input)
     check_binary(condition, other)
+    check_binary(input, other)
     dt = dtypes.result_type(input, other)
     out = xp.where(condition._data, array_of(input, dt), array_of(other, dt))
     out = xp.asarray(out, dtype=dt.np)

@@ -340,6 +340,8 @@ def _check_index(op: str, input: Tensor, dim: int, index: Tensor, src: Tensor | 
         raise DTypeError(f"{op}(): Expected dtype int64 for index")
     if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
         raise ShapeError("Index tensor must have the same number of dimensions as input tensor")
+    if src is not None and index.ndim != src.ndim and not (index.ndim <= 1 and src.ndim <= 1):
+        raise ShapeError("Index tensor must have the same number of dimensions as src tensor")
     d = wrap_dim(dim, input.ndim)
     for i in range(index.ndim if input.ndim else 0):
         if i != d and index.shape[i] > input.shape[i]:
@@ -463,6 +465,8 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     d1, d2 = wrap_dim(dim1, input.ndim), wrap_dim(dim2, input.ndim)
     if d1 == d2:
         raise ShapeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    # an offset beyond the matrix selects nothing (numpy overflows on huge ones)
+    offset = min(max(offset, -input.shape[d1]), input.shape[d2]) if input.ndim else offset
     out = xp.diagonal(input._data, offset, d1, d2)
     return record(out, "DiagonalBackward0", _diagonal_vjp, (input,),
                   attrs=(input.shape, offset, d1, d2))
@@ -497,7 +501,9 @@ def _triangle(name: str, grad_fn: str, keep: Any) -> Any:
         if input.ndim < 2:
             raise ShapeError(f"{name}: input tensor must have at least 2 dimensions")
         a = input._data
-        out = xp.where(keep(*a.shape[-2:], diagonal), a, xp.zeros((), dtype=a.dtype))
+        rows, cols = a.shape[-2:]
+        k = min(max(diagonal, -rows - 1), cols + 1)  # beyond the matrix: all kept or all zeroed
+        out = xp.where(keep(rows, cols, k), a, xp.zeros((), dtype=a.dtype))
         return record(out, grad_fn, vjp, (input,), attrs=diagonal)
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

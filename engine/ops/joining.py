@@ -17,7 +17,16 @@ from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
-from engine.ops.core import OUT, array_of, check_alloc, check_tensor, record, record_multi, wrap_dim
+from engine.ops.core import (
+    OUT,
+    array_of,
+    check_alloc,
+    check_ndim,
+    check_tensor,
+    record,
+    record_multi,
+    wrap_dim,
+)
 from engine.ops.indexing import along, like, narrow, select, take
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -109,6 +118,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         if t.shape != shape:
             raise ShapeError(f"stack expects each tensor to be equal size, but got {list(shape)} at "
                              f"entry 0 and {list(t.shape)} at entry {i}")
+    check_ndim(len(shape) + 1, "stack")
     d = wrap_dim(dim, len(shape) + 1)
     dt = dtypes.result_type(*ts)
     check_alloc((len(ts), *shape))

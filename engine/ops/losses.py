@@ -470,6 +470,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     check_tensor(input, "cross_entropy")
     check_tensor(target, "cross_entropy", "target")
     _check_reduction(reduction)
+    if input.ndim == 0:  # (nll_loss's message: there is no class dim)
+        raise ShapeError("Expected 1 or more dimensions (got 0)")
     if input.shape == target.shape:
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     if label_smoothing > 0:

@@ -238,11 +238,16 @@ def _arg(name: str, fn: Any) -> Any:
         check_tensor(input, name)
         a = input._data
         if dim is None:
+            if a.size == 0:
+                raise ShapeError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
             r = xp.asarray(fn(a.reshape(-1)))
             if keepdim:
                 r = r.reshape((1,) * input.ndim)
             return Tensor(r.astype(xp.int64))
         d = wrap_dim(dim, input.ndim)
+        if input.ndim and input.shape[d] == 0:
+            raise ShapeError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
         r = fn(a, axis=d) if input.ndim else xp.zeros((), dtype=xp.int64)
         if keepdim and input.ndim:
             r = xp.expand_dims(r, d)

@@ -13,9 +13,9 @@ from typing import Any
 
 from engine import dtypes
 from engine.backend import xp
-from engine.errors import ShapeError
+from engine.errors import ArgumentError, ShapeError
 from engine.graph import Node
-from engine.ops.core import check_alloc, check_tensor, record, wrap_dim
+from engine.ops.core import check_alloc, check_ndim, check_tensor, record, wrap_dim
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -151,6 +151,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
        doc="Insert a size-1 dim at dim.", category=_SHAPE)
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     check_tensor(input, "unsqueeze")
+    check_ndim(input.ndim + 1, "unsqueeze")
     d = wrap_dim(dim, input.ndim + 1)
     return record(xp.expand_dims(input._data, d), "UnsqueezeBackward0", _reshape_vjp, (input,),
                   attrs=input.shape)
@@ -184,6 +185,9 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
                 f"Tensor sizes: [{', '.join(map(str, shape))}]"
             )
         out.append(s)
+    if any(s < 0 for s in out):  # -N (N > 1) over a size-1 dim: no tensor has that shape
+        raise ArgumentError(f"Trying to create tensor with negative dimension {min(out)}: "
+                            f"[{', '.join(map(str, out))}]")
     return tuple(out)
 
 

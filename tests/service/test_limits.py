@@ -130,12 +130,14 @@ async def test_a_body_at_the_limit_passes(client: httpx.AsyncClient) -> None:
 
 async def test_request_timeout_is_checked_before_every_call_too(
         make_client: Callable[..., Any]) -> None:
-    # One statement whose single expression holds many slow calls.
-    matmul = {"op": "matmul", "args": [{"op": "ones", "attrs": {"size": [200, 200]}},
-                                       {"op": "ones", "attrs": {"size": [200, 200]}}]}
+    # One statement whose single expression holds many slow calls: few and slow (300 x 300
+    # matmuls), so that compiling the program stays far inside the deadline even when a large test
+    # process makes every garbage collection slow.
+    matmul = {"op": "matmul", "args": [{"op": "ones", "attrs": {"size": [300, 300]}},
+                                       {"op": "ones", "attrs": {"size": [300, 300]}}]}
     total = {"op": "sum", "args": [matmul]}  # only a scalar stays alive per value
     async with make_client(request_timeout=0.2) as c:
-        r = await post(c, [{"print": {"values": [total] * 2000}}])
+        r = await post(c, [{"print": {"values": [total] * 1000}}])
     body = problem(r, "limit-exceeded", 422)
     assert body["limit"] == "request_timeout"
     assert body["pointer"].startswith("/program/0/print/values/")
