@@ -63,3 +63,18 @@ def problem(r: httpx.Response, kind: str, status: int, pointer: str | None = Non
     if pointer is not None:
         assert body.get("pointer") == pointer, shown
     return body
+
+
+# ----- building programs ------------------------------------------------------------------------
+def call(op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
+    """A call object: ``call("mul", "x", 2)``."""
+    out: dict[str, Any] = {"op": op, "args": list(args)}
+    if attrs:
+        out["attrs"] = attrs
+    return out
+
+
+def let(name: str | list[Any], op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
+    """A bind statement: ``let("y", "mul", "x", 2)``."""
+    return {"name": name, **call(op, *args, **attrs)}
+

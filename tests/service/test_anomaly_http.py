@@ -11,20 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from service.problems import AnomalyReport, Problem
-from tests.service.helpers import ok, post, problem
+from tests.service.helpers import call, let, ok, post, problem
 
 pytestmark = pytest.mark.anyio
 
-
-def call(op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"op": op, "args": list(args)}
-    if attrs:
-        out["attrs"] = attrs
-    return out
-
-
-def let(name: str | list[str], op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
-    return {"name": name, **call(op, *args, **attrs)}
 
 
 def stats(shape: list[int], nan: int = 0, posinf: int = 0, neginf: int = 0, lo: Any = None,

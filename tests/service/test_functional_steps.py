@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from service.catalog import Catalog
-from tests.service.helpers import ROOT, TEST_SETTINGS, ok, post, printed, problem
+from tests.service.helpers import ROOT, TEST_SETTINGS, call, let, ok, post, printed, problem
 
 pytestmark = pytest.mark.anyio
 
@@ -25,16 +25,6 @@ TOL: dict[str, dict[str, Any]] = {"float32": {"rtol": 1e-5, "atol": 1e-6},
 DATATYPES = {"float32": "FP32", "float64": "FP64"}
 FUNCTIONAL = ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp")
 
-
-def call(op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"op": op, "args": list(args)}
-    if attrs:
-        out["attrs"] = attrs
-    return out
-
-
-def let(name: str | list[Any], op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
-    return {"name": name, **call(op, *args, **attrs)}
 
 
 def leaf(name: str, values: Any, dtype: str = "float64") -> dict[str, Any]:

@@ -3,27 +3,15 @@ mode, accessors, autograd calls, and the answer's tensors, values and graph."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.service.helpers import ok, post, printed, problem
+from tests.service.helpers import call, let, ok, post, printed, problem
 
 pytestmark = pytest.mark.anyio
 
 X = {"name": "x", "op": "ones", "attrs": {"size": [2, 2], "requires_grad": True}}
 
-
-def call(op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"op": op, "args": list(args)}
-    if attrs:
-        out["attrs"] = attrs
-    return out
-
-
-def let(name: str | list[str], op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
-    return {"name": name, **call(op, *args, **attrs)}
 
 
 async def test_the_issue_sketch_runs(client: httpx.AsyncClient) -> None:
