@@ -70,8 +70,8 @@ def _json(out: str) -> dict[str, Any]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_scripts(live_url: str) -> None:
+    assert shutil.which("curl"), "the curl examples need curl (Debian: apt-get install curl)"
     tutorial = _json(_run(["bash", "examples/curl/run_tutorial.sh"], live_url))
     assert tutorial["printed"][0] == "tensor([[1., 1.],\n        [1., 1.]], requires_grad=True)"
     quick = _json(_run(["bash", "examples/curl/quickstart.sh"], live_url))
@@ -87,10 +87,9 @@ def test_curl_scripts(live_url: str) -> None:
     assert ops.startswith('{"ops":[')
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_client(live_url: str) -> None:
     node = shutil.which("node")
-    assert node is not None
+    assert node is not None, "the JavaScript client example needs Node.js (18 or newer, for fetch)"
     out = _run([node, "examples/client.mjs"], live_url)
     assert "tensor([5.1200e+01, 5.1200e+02, 5.1200e-02])" in out
     assert "x.grad = [51.2, 512, 0.0512]" in out  # float32 data as its shortest decimal
