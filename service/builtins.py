@@ -155,34 +155,24 @@ def _hessian(output: ge.Tensor, inputs: Any, *, create_graph: bool = False, stri
     return functional.hessian_of(output, inputs, create_graph=create_graph, strict=strict)
 
 
-def _vjp(outputs: Any, inputs: Any, v: Any = None, *, create_graph: bool = False,
-         strict: bool = False) -> tuple[Any, Any]:
-    _check_inputs(inputs, "vjp")
-    return _with_output(outputs, functional.vjp_of(outputs, inputs, v, create_graph=create_graph,
-                                                   strict=strict), create_graph)
+def _product(name: str, product: Callable[..., Any], scalar_output: bool) -> Callable[..., Any]:
+    """The step for one of torch's (outputs, product) functions: vjp, jvp, hvp, vhp."""
+
+    def run(outputs: Any, inputs: Any, v: Any = None, *, create_graph: bool = False,
+            strict: bool = False) -> tuple[Any, Any]:
+        if scalar_output:
+            _check_single(outputs, name)
+        _check_inputs(inputs, name)
+        return _with_output(outputs, product(outputs, inputs, v, create_graph=create_graph,
+                                             strict=strict), create_graph)
+
+    return run
 
 
-def _jvp(outputs: Any, inputs: Any, v: Any = None, *, create_graph: bool = False,
-         strict: bool = False) -> tuple[Any, Any]:
-    _check_inputs(inputs, "jvp")
-    return _with_output(outputs, functional.jvp_of(outputs, inputs, v, create_graph=create_graph,
-                                                   strict=strict), create_graph)
-
-
-def _hvp(output: ge.Tensor, inputs: Any, v: Any = None, *, create_graph: bool = False,
-         strict: bool = False) -> tuple[Any, Any]:
-    _check_single(output, "hvp")
-    _check_inputs(inputs, "hvp")
-    return _with_output(output, functional.hvp_of(output, inputs, v, create_graph=create_graph,
-                                                  strict=strict), create_graph)
-
-
-def _vhp(output: ge.Tensor, inputs: Any, v: Any = None, *, create_graph: bool = False,
-         strict: bool = False) -> tuple[Any, Any]:
-    _check_single(output, "vhp")
-    _check_inputs(inputs, "vhp")
-    return _with_output(output, functional.vhp_of(output, inputs, v, create_graph=create_graph,
-                                                  strict=strict), create_graph)
+_vjp = _product("vjp", functional.vjp_of, scalar_output=False)
+_jvp = _product("jvp", functional.jvp_of, scalar_output=False)
+_hvp = _product("hvp", functional.hvp_of, scalar_output=True)
+_vhp = _product("vhp", functional.vhp_of, scalar_output=True)
 
 
 _FN_ATTRS = (

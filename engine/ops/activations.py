@@ -14,7 +14,7 @@ from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError
 from engine.graph import Node
-from engine.ops.core import OUT, check_tensor, floating, record, wrap_dim
+from engine.ops.core import OUT, _ops, check_tensor, floating, record, wrap_dim
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -29,12 +29,6 @@ _TANH_GELU_K = math.sqrt(2 / math.pi)  # tanh-approximate gelu: tanh(K * (x + C 
 _TANH_GELU_C = 0.044715
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 def torch_type_name(dt: dtypes.DType) -> str:

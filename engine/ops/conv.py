@@ -21,7 +21,7 @@ from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import torch_type_name
-from engine.ops.core import check_alloc, check_tensor, record, record_multi, wrap_dim
+from engine.ops.core import _ops, check_alloc, check_tensor, record, record_multi, wrap_dim
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -29,12 +29,6 @@ __all__ = ["avg_pool2d", "conv1d", "conv2d", "max_pool2d"]
 
 _CONV = "convolution"
 _POOL = "pooling"
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 # ----- geometry -----------------------------------------------------------------------------

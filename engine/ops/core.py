@@ -101,6 +101,14 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     return outs
 
 
+def _ops() -> Any:
+    """The engine.ops namespace, for VJPs that call other ops. Imported when first called: every
+    op module is itself part of that namespace."""
+    from engine import ops
+
+    return ops
+
+
 # ----- operands and dtypes --------------------------------------------------------------------
 def array_of(v: Operand, dt: DType) -> Any:
     """The array (or Python number) to compute with, in dtype ``dt``."""
@@ -210,8 +218,7 @@ def as_int(v: Any, name: str) -> int:
 def expand_reduced(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool
                    ) -> Tensor:
     """Broadcast a reduction's gradient back over the reduced ``dims`` of ``shape``."""
-    from engine import ops
-
+    ops = _ops()
     if not keepdim and dims:
         kept = list(shape)
         for d in dims:

@@ -13,19 +13,13 @@ from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError
 from engine.graph import Node
-from engine.ops.core import OUT, Operand, array_of, check_binary, check_tensor, floating, record
+from engine.ops.core import OUT, Operand, _ops, array_of, check_binary, check_tensor, floating, record
 from engine.registry import A, T, defop
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
 
 _EW = "elementwise"
 _ACT = "activation"
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 # ----- add / sub / rsub -----------------------------------------------------------------------

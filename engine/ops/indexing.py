@@ -22,6 +22,7 @@ from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.core import (
     Operand,
+    _ops,
     broadcast_shapes,
     check_alloc,
     check_tensor,
@@ -39,12 +40,6 @@ __all__ = ["diagonal", "gather", "getitem", "index_select", "masked_fill", "scat
            "topk", "tril", "triu"]
 
 _IDX = "indexing"
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 # ----- take / put: the pair the indexing VJPs are built from ------------------------------------

@@ -19,6 +19,7 @@ from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import (
     OUT,
+    _ops,
     array_of,
     check_alloc,
     check_ndim,
@@ -35,12 +36,6 @@ __all__ = ["cat", "chunk", "cumprod", "cumsum", "flip", "pad", "repeat", "roll",
            "tile", "unbind"]
 
 _JOIN = "joining"
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 def _int_list(v: int | Sequence[int], name: str) -> list[int]:

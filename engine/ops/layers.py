@@ -14,7 +14,7 @@ from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import Node
 from engine.ops.activations import torch_type_name
-from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record, wrap_dim
+from engine.ops.core import _ops, broadcast_shapes, check_alloc, check_tensor, record, wrap_dim
 from engine.ops.linalg import mm
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -22,12 +22,6 @@ from engine.tensor import Tensor
 __all__ = ["batch_norm", "dropout", "embedding", "layer_norm", "linear"]
 
 _LAYER = "layer"
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 def _size(shape: Sequence[int]) -> str:

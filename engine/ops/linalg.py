@@ -10,7 +10,7 @@ from engine.backend import xp
 from engine.errors import DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops import shape as shape_ops
-from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
+from engine.ops.core import _ops, broadcast_shapes, check_alloc, check_tensor, record
 from engine.registry import T, defop
 from engine.tensor import Tensor
 
@@ -24,12 +24,6 @@ def _same_dtype(op: str, a: Tensor, b: Tensor) -> None:
                          f"{names[a.dtype.name]} != {names[b.dtype.name]}")
     if op and a.dtype is dtypes.bool_:
         raise DTypeError(f'"{op}" not implemented for \'Bool\'')
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 @defop("mm", [T(), T("mat2")], grad_fns="MmBackward0", doc="Matrix product of two 2-d tensors.",

@@ -19,18 +19,12 @@ from engine import dtypes
 from engine.backend import linalg_raises, xp
 from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
 from engine.graph import Node
-from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
+from engine.ops.core import OUT, _ops, broadcast_shapes, check_alloc, check_tensor, record, record_multi
 from engine.registry import A, Param, T, defop
 from engine.tensor import Tensor
 
 _LA = "linalg"
 _TORCH_TYPE = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 def _mT(t: Tensor) -> Tensor:  # noqa: N802 - torch's spelling of the batched transpose

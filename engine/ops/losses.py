@@ -18,7 +18,7 @@ from engine.backend import xp
 from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax, torch_type_name
-from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
+from engine.ops.core import _ops, array_of, broadcast_shapes, check_tensor, record
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -29,12 +29,6 @@ _LOSS = "loss"
 _REDUCTIONS = ("none", "mean", "sum")
 _REDUCTION = A("reduction", "choice", "mean", choices=_REDUCTIONS)
 _WEIGHT = T("weight", default=None, optional=True)
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 # ----- helpers shared by the losses ----------------------------------------------------------

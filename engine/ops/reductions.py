@@ -16,6 +16,7 @@ from engine.graph import Node
 from engine.ops.core import (
     NOT_GIVEN,
     OUT,
+    _ops,
     check_tensor,
     expand_reduced,
     floating,
@@ -30,12 +31,6 @@ from engine.tensor import Tensor
 _RED = "reduction"
 _DIMS = A("dim", "dims", None, optional=True)
 _KEEP = A("keepdim", "bool", False)
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 def _kept_shape(shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool) -> tuple[int, ...]:

@@ -15,17 +15,11 @@ from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, ShapeError
 from engine.graph import Node
-from engine.ops.core import check_alloc, check_ndim, check_tensor, record, wrap_dim
+from engine.ops.core import _ops, check_alloc, check_ndim, check_tensor, record, wrap_dim
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
 _SHAPE = "shape"
-
-
-def _ops() -> Any:
-    from engine import ops
-
-    return ops
 
 
 def _contiguous(a: Any) -> bool:
