@@ -181,20 +181,21 @@ def mlp_numpy(p: Params) -> Run:
     return lambda: {"extra": {"loss": run()[0]}}
 
 
-def numpy_mlp_step(x: np.ndarray, target: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
-                   ) -> Callable[[], tuple[float, list[np.ndarray]]]:
-    """One hand-written forward + backward; returns the loss and [dW1, db1, dW2, db2, ...]."""
+def numpy_mlp_step(x: Any, target: Any, layers: list[tuple[Any, Any]], xp: Any = np
+                   ) -> Callable[[], tuple[float, list[Any]]]:
+    """One hand-written forward + backward; returns the loss and [dW1, db1, dW2, db2, ...].
+    ``xp`` is numpy, or CuPy with CuPy arrays for the GPU reference row."""
 
-    def step() -> tuple[float, list[np.ndarray]]:
+    def step() -> tuple[float, list[Any]]:
         hs = [x]
         for w, b in layers:
             z = hs[-1] @ w
             z += b
-            hs.append(np.tanh(z, out=z))
+            hs.append(xp.tanh(z, out=z))
         diff = hs[-1] - target
-        loss = float(np.mean(diff * diff))
-        g = diff * np.float32(2.0 / diff.size)  # d loss / d h_last
-        grads: list[np.ndarray] = []
+        loss = float(xp.mean(diff * diff))
+        g = diff * xp.float32(2.0 / diff.size)  # d loss / d h_last
+        grads: list[Any] = []
         for i in range(len(layers) - 1, -1, -1):
             h = hs[i + 1]
             g *= 1 - h * h  # through tanh: d/dz
@@ -259,9 +260,27 @@ def gpu_mlp_torch(p: Params) -> Run:
     return _cuda_synchronized(run, torch.cuda.synchronize)
 
 
+def gpu_mlp_cupy(p: Params) -> Run:
+    """The hand-written step of ``mlp_numpy`` on CuPy arrays: what CuPy itself costs."""
+    import cupy
+
+    xa, ta, layers = mlp_arrays(p)
+    dev = [(cupy.asarray(w), cupy.asarray(b)) for w, b in layers]
+    step = numpy_mlp_step(cupy.asarray(xa), cupy.asarray(ta), dev, xp=cupy)
+    return _cuda_synchronized(step, cupy.cuda.Device().synchronize)
+
+
+_GPU_FULL = {"batch": 4096, "width": 4096, "layers": 4}
+_GPU_SMOKE = {"batch": 4, "width": 8, "layers": 4}
+_ON_CUPY = {GRADSERVE: {"GRADSERVE_BACKEND": "cupy"}, BASELINE: {}}
 register(Case(
     "gpu_mlp", "GPU MLP 4096x4096, 4 tanh layers, GRADSERVE_BACKEND=cupy, fwd + bwd",
     gpu_mlp_gradserve, gpu_mlp_torch, baseline_name="torch CUDA", target=at_most(1.15),
-    full={"batch": 4096, "width": 4096, "layers": 4}, smoke={"batch": 4, "width": 8, "layers": 4},
-    inner=5, needs="gpu", env={GRADSERVE: {"GRADSERVE_BACKEND": "cupy"}, BASELINE: {}},
+    full=_GPU_FULL, smoke=_GPU_SMOKE, inner=5, needs="gpu", env=_ON_CUPY,
+))
+register(Case(
+    "gpu_mlp_cupy", "same GPU MLP (reference row: CuPy's own cost)",
+    gpu_mlp_gradserve, gpu_mlp_cupy, baseline_name="hand-written CuPy fwd + bwd",
+    target=REFERENCE, full=_GPU_FULL, smoke=_GPU_SMOKE, inner=5, needs="gpu", env=_ON_CUPY,
+    baseline_needs_torch=False,
 ))

@@ -10,7 +10,6 @@ import base64
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,6 +27,8 @@ def scale_program(values: np.ndarray, encoding: str) -> bytes:
     """x -> x * 2 and the gradient of sum(x * 2) with respect to x, x sent as a tensor object in
     ``encoding`` ("json": a flat data list; "base64": b64 bytes) and answered the same way: the
     answer carries x's values and x.grad, each as large as x."""
+    import orjson  # here, not at the top: the GPU machine that runs the engine rows lacks it
+
     if encoding == "base64":
         x = {"shape": [values.size], "datatype": "FP32",
              "b64": base64.b64encode(values.astype("<f4").tobytes()).decode("ascii")}
