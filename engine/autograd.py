@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine import errors
+from engine import dtypes, errors
 from engine.context import current as current_context
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import set_grad_enabled
@@ -144,10 +144,10 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], order: list[Node], ne
             buf = buffers.pop(node, None)
             if buf is None or (needed is not None and node not in needed):
                 continue
-            if node in wanted:
+            if wanted and node in wanted:
                 for nr in wanted[node]:
                     captured[(node, nr)] = buf[nr]
-            if isinstance(node, AccumulateGrad):
+            if type(node) is AccumulateGrad:
                 if targets is None:
                     _accumulate(node.variable, buf[0], create_graph)
                 continue
@@ -161,7 +161,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], order: list[Node], ne
                 from engine.anomaly import check_backward
 
                 check_backward(node, grads_in, buf)
-            if not retain_graph:
+            if not retain_graph and node._saved:  # (only what saved something has to free it)
                 node.release()
             for (nxt, nr), g in zip(node.next_functions, grads_in, strict=True):
                 if nxt is None or g is None or (needed is not None and nxt not in needed):
@@ -174,30 +174,29 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], order: list[Node], ne
 
 def _topological_order(roots: list[Node]) -> list[Node]:
     """Nodes reachable from ``roots``, each after every node that sends it a gradient."""
-    pending: dict[Node, int] = {}
-    stack = list(dict.fromkeys(roots))
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+    roots = list(dict.fromkeys(roots))
+    pending = dict.fromkeys(roots, 0)  # node -> edges into it not yet walked (roots: from roots)
+    stack = roots.copy()
+    while stack:  # count the edges into each reachable node
+        for nxt, _ in stack.pop().next_functions:
             if nxt is None:
                 continue
-            pending[nxt] = pending.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
+            if nxt in pending:
+                pending[nxt] += 1
+            else:
+                pending[nxt] = 1
                 stack.append(nxt)
-    ready = [n for n in dict.fromkeys(roots) if n not in pending]
+    ready = [n for n in roots if not pending[n]]
     order: list[Node] = []
-    while ready:
+    while ready:  # Kahn's algorithm: a node is ready once every edge into it has been walked
         node = ready.pop()
         order.append(node)
         for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            left = pending[nxt] - 1
-            pending[nxt] = left
-            if left == 0:
-                ready.append(nxt)
+            if nxt is not None:
+                left = pending[nxt] - 1
+                pending[nxt] = left
+                if not left:
+                    ready.append(nxt)
     return order
 
 
@@ -211,15 +210,21 @@ def _leading_to(target_nodes: set[Node], order: list[Node]) -> set[Node]:
 
 
 def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> None:
-    shape, dtype = node.out_meta[nr]
+    """Add gradient ``g`` for output ``nr`` of ``node`` to its buffer, first reduced to that
+    output's shape and cast to its dtype where they differ."""
+    meta = node.out_meta
+    shape, dtype = meta[nr]
     a = g._data
     if a.shape != shape:
         g = _sum_to(g, shape, node)
-    if a.dtype is not dtype.dtype:
-        g = ops.to(g, dtype)
+    if a.dtype is not dtype:
+        g = ops.to(g, dtypes.of_dtype(dtype))
     buf = buffers.get(node)
     if buf is None:
-        buf = buffers[node] = [None] * len(node.out_meta)
+        if len(meta) == 1:
+            buffers[node] = [g]
+            return
+        buf = buffers[node] = [None] * len(meta)
     prev = buf[nr]
     buf[nr] = g if prev is None else prev + g
 
@@ -241,7 +246,7 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
 
 def _fill_missing(node: Node, buf: list[Any]) -> list[Tensor]:
     """Zeros for the outputs of a multi-output node that received no gradient."""
-    return [g if g is not None else ops.zeros(list(shape), dtype=dt)
+    return [g if g is not None else ops.zeros(list(shape), dtype=dtypes.of_dtype(dt))
             for g, (shape, dt) in zip(buf, node.out_meta, strict=True)]
 
 

@@ -40,13 +40,18 @@ float64 = DType("float64", xp.float64, 2, 8)
 
 BY_NAME: dict[str, DType] = {d.name: d for d in (float32, float64, int64, bool_)}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
-_BY_NP: dict[Any, DType] = {xp.dtype(d.np): d for d in BY_NAME.values()}
+_BY_NP: dict[Any, DType] = {xp.dtype(d.np): d for d in BY_NAME.values()}  # by array.dtype
 DEFAULT_FLOAT = float32
 
 
 def of_array(a: Any) -> DType:
     """The DType of a backend array (which must already hold one of the supported dtypes)."""
     return _BY_NP[a.dtype]
+
+
+def of_dtype(d: Any) -> DType:
+    """The DType of a backend array dtype (``array.dtype``)."""
+    return _BY_NP[d]
 
 
 def get(name: str | DType | None) -> DType | None:

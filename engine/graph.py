@@ -19,37 +19,48 @@ from engine.errors import FREED
 if TYPE_CHECKING:
     from engine.tensor import Tensor
 
+# engine.tensor imports this module, so it binds its Tensor class here once it is defined (saved()
+# unpacks saved outputs as tensors; an import inside it would run on every call).
+tensor_class: Any = None
+
 Edge = tuple["Node | None", int]
 # A VJP receives the node and the gradient of each output (a Tensor for single-output nodes, a
 # list for multi-output nodes) and returns one gradient (or None) per edge in next_functions.
 VJP = Callable[["Node", Any], "tuple[Tensor | None, ...]"]
 
 
-class SavedOutput:
-    """An output saved for backward. Stored as its array (not the Tensor) so the node and its own
-    output do not form a reference cycle; unpacked as a tensor whose grad_fn is the node again."""
+class _Output:
+    def __repr__(self) -> str:
+        return "OUT"
 
-    __slots__ = ("array", "output_nr")
 
-    def __init__(self, array: Any, output_nr: int) -> None:
-        self.array = array
-        self.output_nr = output_nr
+# Marks "the op's own output" in a ``saved`` tuple. The node keeps that output as its array (not
+# the Tensor, which would make the node and its own output a reference cycle) and unpacks it as a
+# tensor whose grad_fn is the node again.
+OUT: Any = _Output()
+
+# (shape, array dtype) of an output: plain values, so these tuples cost the garbage collector
+# nothing once it has seen them (a DType object would keep them tracked for as long as the graph).
+OutMeta = tuple[tuple[int, ...], Any]
 
 
 class Node:
-    __slots__ = ("_name", "vjp", "next_functions", "_saved", "attrs", "out_meta", "_retained",
-                 "_released", "step", "__weakref__")
+    # Every slot is set in __init__ (an unset slot would raise on read); ``record`` builds a node in
+    # one call.
+    __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "attrs", "out_meta",
+                 "_retained", "step", "__weakref__")
 
     def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
-                 saved: tuple[Any, ...] = (), attrs: Any = None) -> None:
+                 saved: tuple[Any, ...] = (), attrs: Any = None, out_meta: tuple[OutMeta, ...] = (),
+                 output: Any = None) -> None:
         self._name = name
         self.vjp = vjp
         self.next_functions = next_functions
         self._saved: tuple[Any, ...] | None = saved
+        self._output = output  # the array of the output, when ``saved`` holds OUT
         self.attrs = attrs  # static values the VJP needs (dims, shapes, scalars)
-        self.out_meta: list[tuple[tuple[int, ...], Any]] = []  # (shape, DType) per output
+        self.out_meta = out_meta  # (shape, array dtype) per output
         self._retained: dict[int, weakref.ref[Tensor]] | None = None
-        self._released = False
         self.step: str | None = None  # the program step that recorded it (set under detect_anomaly)
 
     def name(self) -> str:
@@ -69,24 +80,19 @@ class Node:
             from engine.errors import AutogradError
 
             raise AutogradError(FREED)
-        for v in s:
-            if type(v) is SavedOutput:
-                break
-        else:
+        if self._output is None:
             return s
-        from engine.tensor import Tensor
-
-        return tuple(
-            Tensor._from_node(v.array, self, v.output_nr) if isinstance(v, SavedOutput) else v
-            for v in s
-        )
+        out = tensor_class(self._output, True, self, 0)
+        if len(s) == 1:  # the common case (exp, tanh, sigmoid, ...): no loop
+            return (out,)
+        return tuple([out if v is OUT else v for v in s])
 
     def release(self) -> None:
         """Free saved tensors after a backward without retain_graph. Nodes that saved nothing can
         be run again, exactly as in torch."""
         if self._saved:
             self._saved = None
-        self._released = True
+            self._output = None
 
     def retain(self, output_nr: int, tensor: Tensor) -> None:
         if self._retained is None:
@@ -100,6 +106,5 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable: Tensor) -> None:
-        super().__init__("AccumulateGrad", None, ())
+        super().__init__("AccumulateGrad", None, (), (), None, ((variable.shape, variable._data.dtype),))
         self.variable = variable
-        self.out_meta = [(variable.shape, variable.dtype)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine import backend, dtypes
+from engine import backend, dtypes, graph
 from engine.backend import xp
 from engine.context import check_shape
 from engine.context import current as _current_context
@@ -34,9 +34,10 @@ class Tensor:
     __slots__ = ("_ctx", "_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_acc",
                  "_retains_grad", "__weakref__")
 
-    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+    def __init__(self, data: Any, requires_grad: bool = False, grad_fn: Node | None = None,
+                 output_nr: int = 0) -> None:
         """Wrap backend array ``data`` (of a supported dtype) as a leaf. Use :func:`tensor` to build
-        one from Python data."""
+        one from Python data. (Ops pass ``grad_fn`` and ``output_nr`` for the outputs they record.)"""
         ctx = _current_context()
         self._ctx = ctx
         if ctx is not None:
@@ -44,8 +45,8 @@ class Tensor:
         self._data = data
         self._requires_grad = requires_grad
         self.grad: Tensor | None = None
-        self.grad_fn: Node | None = None
-        self._output_nr = 0
+        self.grad_fn = grad_fn
+        self._output_nr = output_nr
         self._acc: Any = None  # weakref to this leaf's AccumulateGrad node
         self._retains_grad = False
 
@@ -53,13 +54,6 @@ class Tensor:
         ctx = self._ctx
         if ctx is not None:
             ctx.alive -= self._data.size
-
-    @classmethod
-    def _from_node(cls, data: Any, node: Node, output_nr: int = 0) -> Tensor:
-        t = cls(data, True)
-        t.grad_fn = node
-        t._output_nr = output_nr
-        return t
 
     # ----- metadata -------------------------------------------------------------------------
     @property
@@ -315,6 +309,9 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
+
+
+graph.tensor_class = Tensor
 
 
 def _varargs(args: tuple[Any, ...]) -> list[int]:

@@ -16,13 +16,11 @@ from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import VJP, Node, SavedOutput
+from engine.graph import OUT, VJP, Edge, Node
 from engine.tensor import Tensor
 
 Operand = Tensor | bool | int | float
 
-# Marks "the op's own output" in a ``saved`` tuple (saved without a reference cycle, see graph.py).
-OUT: Any = object()
 
 
 class _NotGiven:
@@ -34,7 +32,7 @@ class _NotGiven:
 
 
 NOT_GIVEN: Any = _NotGiven()
-_NO_EDGE = (None, 0)
+_NO_EDGE: Edge = (None, 0)
 
 
 def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[Any, ...] = (),
@@ -43,27 +41,47 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
 
     ``inputs`` are the op's differentiable arguments in torch's order; a Python number among them
     gets a ``(None, 0)`` edge, as torch's wrapped numbers do.
+
+    Every op runs through here, forward and (under no_grad) in first-order backward passes, so it
+    is written for speed: one grad-mode lookup, the edges of one or two inputs without a loop.
     """
     if is_grad_enabled() and data.dtype.kind == "f":
-        for t in inputs:
-            if isinstance(t, Tensor) and t._requires_grad:
-                break
+        n = len(inputs)
+        if n == 1:
+            edges: tuple[Edge, ...] = (_edge(inputs[0]),)
+        elif n == 2:
+            edges = (_edge(inputs[0]), _edge(inputs[1]))
         else:
-            t = None
-        if t is not None:  # some input requires grad: record the op
-            edges = tuple(t._edge() if isinstance(t, Tensor) else _NO_EDGE for t in inputs)
-            if saved:
-                saved = tuple(SavedOutput(data, 0) if s is OUT else s for s in saved)
-            node = Node(name, vjp, edges, saved, attrs)
-            out = Tensor._from_node(data, node)
-            node.out_meta = [(out.shape, out.dtype)]
-            if out._ctx is not None and out._ctx.detect_anomaly:
+            edges = tuple(map(_edge, inputs))
+        if edges.count(_NO_EDGE) != n:  # some input requires grad: record the op
+            output = None
+            for s in saved:
+                if s is OUT:
+                    output = data
+                    break
+            node = Node(name, vjp, edges, saved, attrs, ((data.shape, data.dtype),), output)
+            out = Tensor(data, True, node)
+            ctx = out._ctx
+            if ctx is not None and ctx.detect_anomaly:
                 _check_anomaly(node, inputs, out)
             return out
     out = Tensor(data)
-    if out._ctx is not None and out._ctx.detect_anomaly:  # detect NaN/inf outside the graph too
+    ctx = out._ctx
+    if ctx is not None and ctx.detect_anomaly:  # detect NaN/inf outside the graph too
         _check_anomaly(Node(name, vjp, ()), inputs, out)
     return out
+
+
+def _edge(v: Any) -> Edge:
+    """The edge a consumer of ``v`` records in its next_functions (Tensor._edge, inlined for the
+    common cases: this runs for every input of every recorded op)."""
+    if isinstance(v, Tensor):
+        fn = v.grad_fn
+        if fn is not None:
+            return (fn, v._output_nr)
+        if v._requires_grad:
+            return (v._accumulator(), 0)
+    return _NO_EDGE
 
 
 def _check_anomaly(node: Node, inputs: Sequence[Any], out: Any) -> None:
@@ -89,8 +107,7 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     edges = tuple(t._edge() if isinstance(t, Tensor) else (None, 0) for t in inputs)
     if all(e[0] is None for e in edges):
         return outs
-    node = Node(name, vjp, edges, saved, attrs)
-    node.out_meta = [(o.shape, o.dtype) for o in outs]
+    node = Node(name, vjp, edges, saved, attrs, tuple([(d.shape, d.dtype) for d in datas]))
     for i, (o, d) in enumerate(zip(outs, diff, strict=True)):
         if d:
             o.grad_fn = node

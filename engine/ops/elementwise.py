@@ -13,7 +13,18 @@ from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError
 from engine.graph import Node
-from engine.ops.core import OUT, Operand, _ops, array_of, check_binary, check_tensor, floating, record
+from engine.ops.core import (
+    OUT,
+    Operand,
+    _ops,
+    array_of,
+    broadcast_shapes,
+    check_alloc,
+    check_binary,
+    check_tensor,
+    floating,
+    record,
+)
 from engine.registry import A, T, defop
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
@@ -25,17 +36,20 @@ _ACT = "activation"
 # ----- add / sub / rsub -----------------------------------------------------------------------
 def _binary(a: Operand, b: Operand, op: str = "") -> tuple[Any, Any]:
     """Both operands as arrays (or a Python number) in the dtype torch computes the op in."""
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise DTypeError(f"{op}(): expected at least one Tensor argument, got two numbers")
-    check_binary(a, b)
     # fast paths for the common cases: same-dtype tensors, a float tensor with a Python number
     if isinstance(a, Tensor):
         x = a._data
         if isinstance(b, Tensor):
-            if x.dtype == b._data.dtype:
-                return x, b._data
+            y = b._data
+            if x.dtype == y.dtype:
+                if x.shape != y.shape:  # check_binary: refuse an oversized broadcast first
+                    check_alloc(broadcast_shapes(x.shape, y.shape))
+                return x, y
         elif x.dtype.kind == "f" and not isinstance(b, bool):
             return x, b
+    elif not isinstance(b, Tensor):
+        raise DTypeError(f"{op}(): expected at least one Tensor argument, got two numbers")
+    check_binary(a, b)
     dt = dtypes.result_type(a, b)
     return array_of(a, dt), array_of(b, dt)
 
@@ -200,18 +214,24 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
     """Declare a one-input op whose VJP needs its input (``saves='input'``), its output
     (``'output'``) or nothing (``''``)."""
 
+    out_only = (OUT,) if saves == "output" else ()
+
     @defop(name, [T()], grad_fns=grad_fn, doc=doc, category=category)
     def op(input: Tensor) -> Tensor:
-        check_tensor(input, name)
-        x = input._data if keep_int else floating(input)
-        if name == "sign" and x.dtype == xp.bool_:  # torch: the signs of False and True
-            return record(xp.array(x, copy=True), grad_fn, vjp, (input,))
-        if name == "neg" and x.dtype == xp.bool_:
-            raise DTypeError("Negation, the `-` operator, on a bool tensor is not supported. If "
-                             "you are trying to invert a mask, use the `~` or `logical_not()` "
-                             "operator instead.")
-        saved = (input,) if saves == "input" else (OUT,) if saves == "output" else ()
-        return record(forward(x), grad_fn, vjp, (input,), saved=saved)
+        if not isinstance(input, Tensor):
+            check_tensor(input, name)  # raises torch's message
+        x = input._data
+        if not keep_int:
+            if x.dtype.kind != "f":
+                x = floating(input)
+        elif x.dtype == xp.bool_:
+            if name == "sign":  # torch: the signs of False and True
+                return record(xp.array(x, copy=True), grad_fn, vjp, (input,))
+            if name == "neg":
+                raise DTypeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                                 "If you are trying to invert a mask, use the `~` or "
+                                 "`logical_not()` operator instead.")
+        return record(forward(x), grad_fn, vjp, (input,), (input,) if saves == "input" else out_only)
 
     op.__name__ = name
     return op
