@@ -1,10 +1,17 @@
-"""The bounded pool that runs programs off the event loop.
+"""Where programs run: first on the event loop when they are small, else in a bounded pool.
 
-At most ``worker_threads`` programs run at once and at most ``queue_size`` more wait; a request
-beyond that is refused at once (503) instead of queueing without bound. Each program runs in a copy
-of the caller's ``contextvars`` context, so the engine's per-request state (grad mode, generator,
-limits) never crosses requests, and a program whose client went away is told to stop at its next
-step.
+Most programs take well under a millisecond. Handing one to a thread costs about as much again
+(the hop, and the GIL passed back and forth between the loop and the worker), so a program is
+first tried *inline*, on the event loop thread, under a small budget of time and elements. A
+program that outgrows the budget raises :class:`Preempted`; nothing it did is kept (programs have
+no side effects) and it runs again from the start in the pool. The loop is therefore never held
+longer than about one budget plus one small op.
+
+At most ``worker_threads`` programs run at once in the pool and at most ``queue_size`` more wait; a
+request beyond that is refused at once (503) instead of queueing without bound. Each program runs
+in a copy of the caller's ``contextvars`` context, so the engine's per-request state (grad mode,
+generator, limits) never crosses requests, and a program whose client went away is told to stop at
+its next step.
 """
 
 from __future__ import annotations
@@ -13,13 +20,18 @@ import asyncio
 import contextlib
 import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from service.errors import Overloaded
+from service import metrics
+from service.errors import Overloaded, ProgramError
 
 T = TypeVar("T")
+
+
+class Preempted(Exception):
+    """An inline run outgrew its budget: run the program again in the pool."""
 
 
 class Runner:
@@ -29,15 +41,27 @@ class Runner:
         # Only touched on the event loop thread (the release callback is marshalled back to it),
         # so no lock is needed.
         self.in_flight = 0
+        self.preempted = 0  # inline runs moved to the pool (a statistic)
 
     @property
     def saturated(self) -> bool:
         return self.in_flight >= self.capacity
 
-    async def run(self, fn: Callable[[threading.Event], T]) -> T:
-        """Run ``fn(cancelled)`` on the pool; ``cancelled`` is set if the caller is cancelled."""
+    async def run(self, fn: Callable[[threading.Event], T],
+                  inline: Callable[[], T] | None = None,
+                  gone: Callable[[], Awaitable[None]] | None = None) -> T:
+        """Run ``fn(cancelled)`` on the pool; ``cancelled`` is set if the caller is cancelled or
+        ``gone()`` (which returns when the client disconnects) returns first; the request then
+        ends as a 499 problem. ``inline``, when given, is tried first on this thread; if it
+        raises Preempted, ``fn`` runs on the pool."""
         if self.saturated:
             raise Overloaded(f"all {self.capacity} program slots are taken")
+        if inline is not None:
+            try:
+                return contextvars.copy_context().run(inline)
+            except Preempted:
+                self.preempted += 1
+                metrics.MOVED_TO_THREAD.inc()
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
         self.in_flight += 1
@@ -46,11 +70,15 @@ class Runner:
         # A slot is released when the program really ends, not when its awaiting request does:
         # an abandoned program keeps its thread until it notices ``cancelled``.
         future.add_done_callback(lambda _: _call_soon(loop, self._release))
+        answer = asyncio.wrap_future(future)
         try:
-            return await asyncio.wrap_future(future)
+            if gone is None or await _first_of(answer, gone()):
+                return await answer
         except asyncio.CancelledError:
             cancelled.set()
             raise
+        cancelled.set()  # the program stops at its next step; nobody reads this answer
+        raise ProgramError("cancelled", "the client went away while its program ran", status=499)
 
     def _release(self) -> None:
         self.in_flight -= 1
@@ -63,3 +91,14 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
     # RuntimeError: the loop has closed (server shutdown), so nobody counts slots any more.
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(fn)
+
+
+async def _first_of(answer: asyncio.Future[Any], gone: Awaitable[None]) -> bool:
+    """Wait for ``answer`` or ``gone``; True unless ``gone`` came first (a ``gone`` that fails
+    is ignored: then only the answer is awaited)."""
+    watch = asyncio.ensure_future(gone)
+    try:
+        await asyncio.wait({answer, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    return answer.done() or watch.cancelled() or watch.exception() is not None

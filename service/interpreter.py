@@ -14,6 +14,7 @@ so nothing here is shared between requests.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -39,6 +40,7 @@ from service.compiler import (
 )
 from service.encoding import EncodingError
 from service.errors import InternalError, ProgramError, limit_exceeded
+from service.executor import Preempted
 from service.pointer import Path, pointer
 from service.printing import print_line
 from service.program import RunRequest
@@ -60,12 +62,15 @@ class Interpreter:
     request: RunRequest
     settings: Settings
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # inline: on the event loop, under the inline budget (service/executor.py); Preempted past it
+    inline: bool = False
     env: dict[str, Any] = field(default_factory=dict)
     printed: list[str] = field(default_factory=list)
     steps: int = 0
     loop_iterations: int = 0
     _printed_chars: int = 0
     _deadline: float = 0.0
+    _preempt_at: float = math.inf
     _ctx: Any = None  # the engine's ExecutionContext while running
     op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
@@ -79,6 +84,13 @@ class Interpreter:
         program = compile_program(self.request, s.max_nesting_depth)
         limits = ge.Limits(max_tensor_elements=s.max_tensor_elements,
                            max_alive_elements=s.max_alive_elements)
+        if self.inline:
+            # Inline, the engine's own limits are lowered to the inline budget; tripping one of
+            # those (and not a configured limit) means "too big for the loop", not an error.
+            self._preempt_at = started + s.inline_budget_ms / 1000
+            cap = s.inline_max_elements
+            limits = ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
+                               max_alive_elements=min(cap, s.max_alive_elements))
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
             with ge.execution(seed=self.request.seed, limits=limits,
@@ -120,6 +132,16 @@ class Interpreter:
                                  pointer(path))
         if self.cancelled.is_set():
             raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
+        if now > self._preempt_at:
+            raise Preempted
+
+    def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
+        """The ProgramError for an engine error at ``path``, or Preempted when an inline run
+        trips the lowered limit rather than the configured one."""
+        if self.inline and isinstance(err, ge.LimitExceeded) \
+                and err.maximum < getattr(self.settings, err.limit, err.maximum):
+            return Preempted()
+        return ProgramError.from_engine(err, pointer(path))
 
     def _block(self, stmts: list[Stmt]) -> None:
         for st in stmts:
@@ -216,7 +238,7 @@ class Interpreter:
             raise ProgramError("invalid-tensor", err.message, pointer((*e.path, *err.parts))) \
                 from None
         except ge.EngineError as err:
-            raise ProgramError.from_engine(err, pointer(e.path)) from None
+            raise self._engine_error(err, e.path) from None
 
     def _call(self, c: Call) -> Any:
         self._check_clock(c.path)
@@ -241,9 +263,11 @@ class Interpreter:
                           **err.report}
             raise ProgramError.from_engine(err, pointer(c.path)) from None
         except ge.EngineError as err:
-            raise ProgramError.from_engine(err, pointer(c.path)) from None
+            raise self._engine_error(err, c.path) from None
         except ProgramError as err:
             err.pointer = err.pointer or pointer(c.path)
+            raise
+        except Preempted:
             raise
         except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
             raise InternalError(pointer(c.path)) from exc

@@ -17,15 +17,13 @@ and fails with a bare 400 on bytes that are not UTF-8 or on an integer of more t
 
 The parsed document is kept on the request, so FastAPI's own ``request.json()`` does not parse again.
 
-Once the body is read, ProgramRoute also watches the connection: a client that disconnects while
-its program runs cancels the request, and service/executor.py then tells the program to stop at its
-next step instead of letting it run on, unseen, until its deadline.
+Once the body is read, :func:`client_gone` can watch the connection: service/executor.py uses it
+to stop a program running on a thread at its next step when its client disconnects, instead of
+letting it run on, unseen, until its deadline.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -34,7 +32,6 @@ import numpy as np
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from service import problems
 from service.errors import ProgramError, limit_exceeded
 from service.problems import _is_json as is_json
 
@@ -144,34 +141,13 @@ class ProgramRoute(APIRoute):
                             f"literals), which is at most {max_json_depth(depth_limit)} levels "
                             "of JSON", "")
                     await request.json()
-                    return await _unless_disconnected(handler(request), request)
             return await handler(request)
 
         return route
 
 
-async def _unless_disconnected(answer: Coroutine[Any, Any, Response], request: Request) -> Response:
-    """``answer``, or -- if the client disconnects first -- cancel it and answer 499 (which nobody
-    reads; logs and metrics do). Only called once the body has been read whole, so every further
-    message on the connection is ``http.disconnect``."""
-    work = asyncio.ensure_future(answer)
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    watch = asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        work.cancel()
-        raise
-    finally:
-        watch.cancel()
-    if work.done() or watch.exception() is not None:  # (a receive that failed: just wait)
-        return await work
-    work.cancel()  # the Runner sets the program's cancelled flag; its thread stops at a step
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await work
-    return problems.problem(request.url.path, "cancelled", 499,
-                            "the client went away while its program ran")
+async def client_gone(request: Request) -> None:
+    """Returns when the client disconnects. Only for a request whose body has been read whole, so
+    that every further message on the connection is ``http.disconnect``."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

@@ -61,6 +61,10 @@ OPS = Counter(
     "gradserve_ops_executed_total", "Op and builtin calls executed by programs, by op name.", ["op"])
 ELEMENTS = Counter(
     "gradserve_elements_allocated_total", "Tensor elements allocated by programs.")
+MOVED_TO_THREAD = Counter(
+    "gradserve_programs_moved_to_thread_total",
+    "Programs that started inline on the event loop, outgrew the inline budget and ran again on "
+    "a worker thread.")
 LIMIT_REJECTIONS = Counter(
     "gradserve_limit_rejections_total",
     "Requests refused because a limit was reached, by the limit's setting name.", ["limit"])

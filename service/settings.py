@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     queue_size: int = Field(
         default=64, ge=0,
         description="Programs allowed to wait for a thread; beyond it requests get 503.")
+    inline_budget_ms: float = Field(
+        default=2.0, ge=0,
+        description="A program first runs on the event loop (no thread hop) and moves to a worker "
+        "thread, restarted from scratch, once it runs longer than this many milliseconds or holds "
+        "more than inline_max_elements; 0 sends every program to a thread.")
+    inline_max_elements: int = Field(
+        default=65_536, ge=1,
+        description="Tensor elements an inline program may hold before it moves to a thread.")
     log_level: str = Field(default="info", description="uvicorn log level.")
     shutdown_timeout: float = Field(
         default=30.0, gt=0,

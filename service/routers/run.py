@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import problems
 from service.errors import ProgramError
+from service.executor import Preempted
 from service.interpreter import Interpreter
-from service.jsonbody import ProgramRoute
+from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import JSONResponse, dumps
@@ -30,10 +32,10 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
 async def run(body: RunRequest, request: Request) -> Response:
     settings = request.app.state.settings
 
-    def work(cancelled: threading.Event) -> bytes:
+    def work(cancelled: threading.Event, inline: bool = False) -> bytes:
         # Serialising in the worker thread too keeps large answers off the event loop.
-        interpreter = Interpreter(body, settings, cancelled)
-        outcome = "internal-error"
+        interpreter = Interpreter(body, settings, cancelled, inline=inline)
+        outcome: str | None = "internal-error"
         try:
             answer = dumps(interpreter.run())
             outcome = "ok"
@@ -41,7 +43,13 @@ async def run(body: RunRequest, request: Request) -> Response:
         except ProgramError as err:
             outcome = err.kind
             raise
+        except Preempted:
+            outcome = None  # not finished: it runs again in the pool, and is counted there
+            raise
         finally:
-            program_finished(request.state, interpreter, outcome)
+            if outcome is not None:
+                program_finished(request.state, interpreter, outcome)
 
-    return JSONResponse(await request.app.state.runner.run(work))
+    inline = partial(work, threading.Event(), True) if settings.inline_budget_ms > 0 else None
+    gone = partial(client_gone, request)
+    return JSONResponse(await request.app.state.runner.run(work, inline, gone))

@@ -17,6 +17,7 @@ from service.executor import Runner
 from service.interpreter import Interpreter
 from service.program import RunRequest
 from tests.service.helpers import TEST_SETTINGS, post, problem
+from tests.service.test_metrics import delta, parse
 
 pytestmark = pytest.mark.anyio
 
@@ -118,3 +119,75 @@ async def test_numpy_warnings_do_not_escape(client: httpx.AsyncClient,
                             {"print": {"op": "exp", "args": [[1000.0]]}}])
     assert r.json()["printed"] == ["tensor([nan, inf])", "tensor([nan])", "tensor([inf])"]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# ----- inline runs: small programs on the event loop, the rest moved to a thread ---------------
+def _loop_program(n: int) -> list[dict[str, Any]]:
+    return [
+        {"name": "i", "op": "tensor", "args": [0]},
+        {"name": "x", "op": "ones", "attrs": {"size": [3], "requires_grad": True}},
+        {"name": "y", "op": "mul", "args": ["x", 1.0]},
+        {"while": {"op": "lt", "args": ["i", n]}, "do": [
+            {"name": "i", "op": "add", "args": ["i", 1]},
+            {"name": "y", "op": "mul", "args": ["y", 1.01]},
+        ]},
+        {"op": "backward", "args": [{"op": "sum", "args": ["y"]}]},
+        {"print": {"op": "grad", "args": ["x"]}},
+    ]
+
+
+async def _same_answer_inline_and_threaded(make_client: Callable[..., Any], program: list[Any],
+                                           **settings: Any) -> tuple[dict[str, Any], int]:
+    """Run ``program`` with inline runs on (``settings``) and off; answers must be equal. Returns
+    the answer and how many programs were moved to a thread."""
+    async with make_client(inline_budget_ms=0) as c:
+        threaded = _answer(await post(c, program, seed=3))
+    async with make_client(**settings) as c:
+        inline = _answer(await post(c, program, seed=3))
+        moved = c.app.state.runner.preempted
+    assert inline == threaded
+    return inline, moved
+
+
+async def test_a_small_program_runs_inline(make_client: Callable[..., Any]) -> None:
+    answer, moved = await _same_answer_inline_and_threaded(make_client, _loop_program(5))
+    assert moved == 0
+    assert answer["printed"] == ["tensor([1.0510, 1.0510, 1.0510])"]
+
+
+async def test_a_program_past_the_time_budget_moves_to_a_thread(
+        make_client: Callable[..., Any]) -> None:
+    _, moved = await _same_answer_inline_and_threaded(
+        make_client, _loop_program(300), inline_budget_ms=0.05)
+    assert moved == 1
+
+
+async def test_a_program_past_the_element_budget_moves_to_a_thread(
+        make_client: Callable[..., Any]) -> None:
+    program = [{"name": "x", "op": "ones", "attrs": {"size": [40, 40], "requires_grad": True}},
+               {"op": "backward", "args": [{"op": "sum", "args": ["x"]}]},
+               {"print": {"op": "sum", "args": [{"op": "grad", "args": ["x"]}]}}]
+    answer, moved = await _same_answer_inline_and_threaded(make_client, program,
+                                                           inline_max_elements=1000)
+    assert moved == 1
+    assert answer["printed"] == ["tensor(1600.)"]
+
+
+async def test_a_configured_limit_inline_is_a_real_error(make_client: Callable[..., Any]) -> None:
+    # max_tensor_elements below the inline cap: tripping it is the program's fault, not a move
+    async with make_client(max_tensor_elements=100, inline_max_elements=1000) as c:
+        r = await post(c, [{"name": "x", "op": "ones", "attrs": {"size": [200]}}])
+        body = problem(r, "limit-exceeded", 422, "/program/0")
+        assert body["limit"] == "max_tensor_elements" and body["maximum"] == 100
+        assert c.app.state.runner.preempted == 0
+
+
+async def test_a_moved_program_is_counted_once_in_metrics(make_client: Callable[..., Any]) -> None:
+    async with make_client(inline_max_elements=10) as c:
+        before = (await c.get("/metrics")).text
+        await post(c, [{"name": "x", "op": "ones", "attrs": {"size": [20]}}])
+        after = (await c.get("/metrics")).text
+    b, a = parse(before), parse(after)
+    assert delta(b, a, "gradserve_ops_executed_total", op="ones") == 1
+    assert delta(b, a, "gradserve_programs_total", outcome="ok") == 1
+    assert delta(b, a, "gradserve_programs_moved_to_thread_total") == 1
