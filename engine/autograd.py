@@ -1,10 +1,11 @@
 """Reverse-mode differentiation: ``backward`` and ``grad`` with torch's meaning.
 
-The pass is iterative (no recursion, so a chain of 100,000 ops is fine): one walk finds the nodes
-reachable from the outputs and orders them topologically; then each node runs once, after every
-gradient meant for it has arrived.  Gradients arriving at a node are checked against the shape and
-dtype of the tensor they belong to: a broadcast gradient is summed back to that shape here, once for
-every op, and cast to that tensor's dtype (so a leaf's grad keeps the leaf's dtype).
+The pass is iterative (no recursion, so a chain of 100,000 ops is fine): one walk counts the edges
+into each node reachable from the outputs; then each node runs once, when all of them have been
+walked, that is after every gradient meant for it has arrived (Kahn's topological order).
+Gradients arriving at a node are checked against the shape and dtype of the tensor they belong to:
+a broadcast gradient is summed back to that shape here, once for every op, and cast to that
+tensor's dtype (so a leaf's grad keeps the leaf's dtype).
 
 VJPs are written with engine ops. With ``create_graph`` they run with grad mode on and so record
 the backward pass as a differentiable graph; otherwise they run under ``no_grad`` and record
@@ -112,8 +113,11 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
             raise AutogradError(errors.no_grad_fn(i))
         roots.append((node, nr, seeds[i]))
 
-    order = _topological_order([r[0] for r in roots])
-    needed = None if targets is None else _leading_to({n for n, _ in targets}, order)
+    parents: dict[Node, list[Node]] | None = None if targets is None else {}
+    pending = _count_edges([r[0] for r in roots], parents)
+    needed = None
+    if parents is not None:
+        needed = _leading_to([n for n, _ in targets or ()], pending, parents)
     wanted: dict[Node, list[int]] = {}
     for n, nr in targets or ():
         wanted.setdefault(n, []).append(nr)
@@ -123,7 +127,7 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
         assert ctx is not None
         outer, ctx.in_backward = ctx.in_backward, True
     try:
-        return _execute(roots, order, needed, wanted, targets, retain_graph, create_graph,
+        return _execute(roots, pending, needed, wanted, targets, retain_graph, create_graph,
                         check_anomaly)
     finally:
         if check_anomaly:
@@ -131,54 +135,72 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
             ctx.in_backward = outer
 
 
-def _execute(roots: list[tuple[Node, int, Tensor | None]], order: list[Node], needed: set[Node] | None,
-             wanted: dict[Node, list[int]], targets: list[Target] | None, retain_graph: bool,
-             create_graph: bool, check_anomaly: bool) -> list[Tensor | None]:
+def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, int],
+             needed: set[Node] | None, wanted: dict[Node, list[int]], targets: list[Target] | None,
+             retain_graph: bool, create_graph: bool, check_anomaly: bool) -> list[Tensor | None]:
+    """Run each node once every edge into it has been walked (Kahn's algorithm, on ``pending``
+    from _count_edges): by then every gradient meant for it has arrived."""
     captured: dict[Target, Tensor | None] = {}
     buffers: dict[Node, list[Any]] = {}
     with set_grad_enabled(create_graph):
         for node, nr, seed in roots:
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
-        for node in order:
+        ready = [n for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        while ready:  # (this loop runs once per node: written for speed)
+            node = ready.pop()
+            grads_in: Any = None
             buf = buffers.pop(node, None)
-            if buf is None or (needed is not None and node not in needed):
-                continue
-            if wanted and node in wanted:
-                for nr in wanted[node]:
-                    captured[(node, nr)] = buf[nr]
-            if type(node) is AccumulateGrad:
-                if targets is None:
-                    _accumulate(node.variable, buf[0], create_graph)
-                continue
-            if node._retained:
-                _fill_retained(node, buf, create_graph)
-            if needed is not None and not any(n in needed for n, _ in node.next_functions):
-                continue  # a target's own node: its inputs are of no interest
-            assert node.vjp is not None
-            grads_in = node.vjp(node, buf[0] if len(buf) == 1 else _fill_missing(node, buf))
-            if check_anomaly:
-                from engine.anomaly import check_backward
-
-                check_backward(node, grads_in, buf)
-            if not retain_graph and node._saved:  # (only what saved something has to free it)
-                node.release()
-            for (nxt, nr), g in zip(node.next_functions, grads_in, strict=True):
-                if nxt is None or g is None or (needed is not None and nxt not in needed):
+            if buf is not None and (needed is None or node in needed):
+                if wanted and node in wanted:
+                    for nr in wanted[node]:
+                        captured[(node, nr)] = buf[nr]
+                vjp = node.vjp
+                if vjp is None:  # an AccumulateGrad, the only node without a VJP
+                    assert isinstance(node, AccumulateGrad)
+                    if targets is None:
+                        _accumulate(node.variable, buf[0], create_graph)
                     continue
-                _deliver(buffers, nxt, nr, g)
+                if node._retained:
+                    _fill_retained(node, buf, create_graph)
+                # (a target's own node runs no VJP: its inputs are of no interest)
+                if needed is None or any(n in needed for n, _ in node.next_functions):
+                    grads_in = vjp(node, buf[0] if len(buf) == 1 else _fill_missing(node, buf))
+                    if check_anomaly:
+                        from engine.anomaly import check_backward
+
+                        check_backward(node, grads_in, buf)
+                    if node._saved and not retain_graph:  # (only what saved something has to free it)
+                        node.release()
+            if grads_in is None:
+                grads_in = (None,) * len(node.next_functions)
+            i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
+            for nxt, nr in node.next_functions:
+                i += 1
+                if nxt is None:
+                    continue
+                g = grads_in[i]
+                if g is not None and (needed is None or nxt in needed):
+                    _deliver(buffers, nxt, nr, g)
+                left = pending[nxt] - 1
+                if left:
+                    pending[nxt] = left
+                else:
+                    ready.append(nxt)
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
 
 
-def _topological_order(roots: list[Node]) -> list[Node]:
-    """Nodes reachable from ``roots``, each after every node that sends it a gradient."""
-    roots = list(dict.fromkeys(roots))
-    pending = dict.fromkeys(roots, 0)  # node -> edges into it not yet walked (roots: from roots)
-    stack = roots.copy()
-    while stack:  # count the edges into each reachable node
-        for nxt, _ in stack.pop().next_functions:
+def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> dict[Node, int]:
+    """For each node reachable from ``roots``, the number of edges into it from reachable nodes
+    (0 for a root no other root reaches). With ``parents``, also fill in where each edge comes
+    from."""
+    pending = dict.fromkeys(roots, 0)
+    stack = list(pending)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
             if nxt in pending:
@@ -186,26 +208,22 @@ def _topological_order(roots: list[Node]) -> list[Node]:
             else:
                 pending[nxt] = 1
                 stack.append(nxt)
-    ready = [n for n in roots if not pending[n]]
-    order: list[Node] = []
-    while ready:  # Kahn's algorithm: a node is ready once every edge into it has been walked
-        node = ready.pop()
-        order.append(node)
-        for nxt, _ in node.next_functions:
-            if nxt is not None:
-                left = pending[nxt] - 1
-                pending[nxt] = left
-                if not left:
-                    ready.append(nxt)
-    return order
+            if parents is not None:
+                parents.setdefault(nxt, []).append(node)
+    return pending
 
 
-def _leading_to(target_nodes: set[Node], order: list[Node]) -> set[Node]:
-    """The nodes from which some target can be reached (targets included)."""
-    needed = set()
-    for node in reversed(order):
-        if node in target_nodes or any(n in needed for n, _ in node.next_functions):
-            needed.add(node)
+def _leading_to(targets: list[Node], pending: dict[Node, int], parents: dict[Node, list[Node]]
+                ) -> set[Node]:
+    """The reachable nodes (those in ``pending``) from which some target can be reached, reachable
+    targets included."""
+    needed = {t for t in targets if t in pending}
+    stack = list(needed)
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
     return needed
 
 
@@ -223,10 +241,12 @@ def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> 
     if buf is None:
         if len(meta) == 1:
             buffers[node] = [g]
-            return
-        buf = buffers[node] = [None] * len(meta)
-    prev = buf[nr]
-    buf[nr] = g if prev is None else prev + g
+        else:
+            buf = buffers[node] = [None] * len(meta)
+            buf[nr] = g
+    else:
+        prev = buf[nr]
+        buf[nr] = g if prev is None else prev + g
 
 
 def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:

@@ -239,77 +239,52 @@ class Tensor:
         return ops.to(self, "bool")
 
     # ----- Python operators -----------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return ops.add(self, other)
+    # The operators that only forward to one op are bound straight to it (OPERATORS, installed by
+    # engine/ops/__init__.py): one Python call per operator instead of two. Declared here for type
+    # checkers.
+    if TYPE_CHECKING:
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, exponent: Any) -> Tensor: ...
+        def __matmul__(self, other: Tensor) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __invert__(self) -> Tensor: ...
+        def __and__(self, other: Any) -> Tensor: ...
+        def __or__(self, other: Any) -> Tensor: ...
+        def __lt__(self, other: Any) -> Tensor: ...
+        def __le__(self, other: Any) -> Tensor: ...
+        def __gt__(self, other: Any) -> Tensor: ...
+        def __ge__(self, other: Any) -> Tensor: ...
+        def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
+        def __getitem__(self, index: Any) -> Tensor: ...
 
-    __radd__ = __add__
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.rsub(self, other)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.mul(self, other)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.div(self, other)
-
+    # (self, other) -> op(other, self) and the like: these reorder, so they stay methods
     def __rtruediv__(self, other: Any) -> Tensor:
         # torch computes `s / x` as `x.reciprocal() * s`, hence MulBackward0 over ReciprocalBackward0
         return ops.mul(ops.reciprocal(self), other)
 
-    def __pow__(self, exponent: Any) -> Tensor:
-        return ops.pow(self, exponent)
-
     def __rpow__(self, base: Any) -> Tensor:
         return ops.pow(base, self)
-
-    def __matmul__(self, other: Tensor) -> Tensor:
-        return ops.matmul(self, other)
 
     def __rmatmul__(self, other: Tensor) -> Tensor:
         return ops.matmul(other, self)
 
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
 
-    def __abs__(self) -> Tensor:
-        return ops.abs(self)
-
-    def __invert__(self) -> Tensor:
-        return ops.logical_not(self)
-
-    def __and__(self, other: Any) -> Tensor:
-        return ops.logical_and(self, other)
-
-    def __or__(self, other: Any) -> Tensor:
-        return ops.logical_or(self, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return ops.lt(self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return ops.le(self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return ops.gt(self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return ops.ge(self, other)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return ops.eq(self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return ops.ne(self, other)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index)
-
+# Python operator -> the op it is (``x * y`` is ``mul(x, y)``, ``2 * x`` is ``mul(x, 2)``).
+OPERATORS = {
+    "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "rsub", "__mul__": "mul",
+    "__rmul__": "mul", "__truediv__": "div", "__pow__": "pow", "__matmul__": "matmul",
+    "__neg__": "neg", "__abs__": "abs", "__invert__": "logical_not", "__and__": "logical_and",
+    "__or__": "logical_or", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
+    "__eq__": "eq", "__ne__": "ne", "__getitem__": "getitem",
+}
 
 graph.tensor_class = Tensor
 

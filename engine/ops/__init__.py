@@ -15,10 +15,13 @@ from engine.tensor import Tensor as _Tensor
 
 
 def _install_methods() -> None:
-    """torch's method spellings (x.sum(), x.exp(), ...) for every op declared as a method."""
+    """torch's method spellings (x.sum(), x.exp(), ...) for every op declared as a method, and the
+    Python operators that are ops."""
     for name, op in _OPS.items():
         if op.method and not hasattr(_Tensor, name):
             setattr(_Tensor, name, op.fn)
+    for dunder, name in _tensor_module.OPERATORS.items():
+        setattr(_Tensor, dunder, globals()[name])  # (getitem: Python's meaning, not the registry's)
 
 
 _install_methods()
