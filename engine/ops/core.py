@@ -16,7 +16,7 @@ from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import OUT, VJP, Edge, Node
+from engine.graph import OUT, VJP, Edge, Node, OutMeta
 from engine.tensor import Tensor
 
 Operand = Tensor | bool | int | float
@@ -59,7 +59,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                 if s is OUT:
                     output = data
                     break
-            node = Node(name, vjp, edges, saved, attrs, ((data.shape, data.dtype),), output)
+            node = Node(name, vjp, edges, saved, attrs, _output_meta(data, edges[0]), output)
             out = Tensor(data, True, node)
             ctx = out._ctx
             if ctx is not None and ctx.detect_anomaly:
@@ -70,6 +70,19 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     if ctx is not None and ctx.detect_anomaly:  # detect NaN/inf outside the graph too
         _check_anomaly(Node(name, vjp, ()), inputs, out)
     return out
+
+
+def _output_meta(data: Any, first: Edge) -> tuple[OutMeta, ...]:
+    """The out_meta of a node whose output is ``data``: the very tuple of the node that made the
+    first input when that had the same shape and dtype (an elementwise op), so that a long chain of
+    ops does not keep three more small tuples alive per op (and for the garbage collector to walk)."""
+    shape = data.shape
+    src = first[0]
+    if src is not None and first[1] == 0:
+        meta = src.out_meta
+        if len(meta) == 1 and meta[0][1] is data.dtype and meta[0][0] == shape:
+            return meta
+    return ((shape, data.dtype),)
 
 
 def _edge(v: Any) -> Edge:
