@@ -15,7 +15,6 @@ limits *before* it allocates an array (engine.context.check_shape).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import math
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 import orjson
+import pybase64
 
 import engine as ge
 from engine.context import check_shape
@@ -51,6 +51,23 @@ _ALLOWED_TYPES: dict[str, frozenset[type]] = {
 }
 
 
+class Encoded:
+    """A tensor's values already written for the answer: a flat JSON array, or base64 text (then
+    ``quoted``: it goes into the JSON as a string, quotes added around it). service/responses.py
+    writes it into the answer as it is; a large one becomes a piece of the body of its own, so
+    megabytes of values are never copied into one buffer. (A plain class, not a dataclass: orjson
+    would write a dataclass as an object itself.)"""
+
+    __slots__ = ("quoted", "text")
+
+    def __init__(self, text: bytes, quoted: bool = False) -> None:
+        self.text = text
+        self.quoted = quoted
+
+    def fragment(self) -> orjson.Fragment:
+        return orjson.Fragment(b'"' + self.text + b'"' if self.quoted else self.text)
+
+
 class EncodingError(ValueError):
     """Tensor data that cannot be decoded; ``parts`` is the path below the decoded element."""
 
@@ -67,18 +84,26 @@ def b64_length(nbytes: int) -> int:
 
 
 def check_payload(shape: Sequence[int], datatype: str, data: Sequence[Any] | None,
-                  b64: str | None) -> None:
-    """Structural checks of a tensor object, done without allocating anything: the data length
-    (or base64 length) must match the shape and the values must suit the datatype."""
+                  b64: str | None, types: set[type] | None = None) -> None:
+    """Structural checks of a tensor object, done without allocating anything: the sizes (see
+    check_sizes) and that the values suit the datatype. ``types``: the set of the types in
+    ``data``, when the caller has it already."""
+    check_sizes(shape, datatype, data, b64)
+    if data is not None:
+        bad = (set(map(type, data)) if types is None else types) - _ALLOWED_TYPES[datatype]
+        if bad:
+            names = ", ".join(sorted(t.__name__ for t in bad))
+            raise EncodingError(f"{datatype} data cannot hold values of type {names}", ("data",))
+
+
+def check_sizes(shape: Sequence[int], datatype: str, data: Sequence[Any] | None,
+                b64: str | None) -> None:
+    """The data length (or the base64 length) matches the shape: arithmetic only."""
     numel = math.prod(shape)
     if data is not None:
         if len(data) != numel:
             raise EncodingError(
                 f"shape {list(shape)} needs {numel} values, data has {len(data)}", ("data",))
-        bad = {type(v) for v in data} - _ALLOWED_TYPES[datatype]
-        if bad:
-            names = ", ".join(sorted(t.__name__ for t in bad))
-            raise EncodingError(f"{datatype} data cannot hold values of type {names}", ("data",))
     elif b64 is not None:
         nbytes = numel * DATATYPES[datatype][1].itemsize
         if len(b64) != b64_length(nbytes):
@@ -90,13 +115,14 @@ def check_payload(shape: Sequence[int], datatype: str, data: Sequence[Any] | Non
 # ----- decoding ---------------------------------------------------------------------------------
 def decode_object(shape: Sequence[int], datatype: str, data: Sequence[Any] | None,
                   b64: str | None) -> ge.Tensor:
-    """A tensor from a (model-validated) tensor object."""
-    check_payload(shape, datatype, data, b64)
+    """A tensor from a tensor object whose values the request model checked (check_payload, in
+    service/program.py); the sizes are checked again here, before anything is allocated."""
+    check_sizes(shape, datatype, data, b64)
     check_shape(shape, "tensor")
     dtype, wire = DATATYPES[datatype]
     if b64 is not None:
         try:
-            raw = base64.b64decode(b64, validate=True)
+            raw = pybase64.b64decode(b64, validate=True)
         except binascii.Error as exc:
             raise EncodingError(f"b64 is not valid base64: {exc}", ("b64",)) from None
         arr = np.frombuffer(raw, dtype=wire)
@@ -106,10 +132,8 @@ def decode_object(shape: Sequence[int], datatype: str, data: Sequence[Any] | Non
             arr = arr.astype(np.bool_)
     else:
         assert data is not None
-        values = data
-        if datatype in ("FP32", "FP64") and any(type(v) is str for v in values):
-            values = [NONFINITE[v] if type(v) is str else v for v in values]
-        arr = _to_array(values, dtype)
+        # numpy reads the tokens "NaN", "Infinity" and "-Infinity" of float data itself
+        arr = _to_array(data, dtype)
     return ge.tensor(arr.reshape(tuple(shape)), dtype=dtype)
 
 
@@ -184,16 +208,16 @@ def _json_type(v: Any) -> str:
 
 # ----- encoding ---------------------------------------------------------------------------------
 def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
-    """The wire form of ``t``'s values: shape, datatype and ``data`` (an orjson Fragment) or
-    ``b64``."""
+    """The wire form of ``t``'s values: shape, datatype and ``data`` or ``b64`` (Encoded)."""
     arr = t.detach().numpy()
     wire = BY_DTYPE[t.dtype.name]
     out: dict[str, Any] = {"shape": list(arr.shape), "datatype": wire}
     if encoding == "base64":
-        raw = np.ascontiguousarray(arr, dtype=DATATYPES[wire][1]).tobytes()
-        out["b64"] = base64.b64encode(raw).decode("ascii")
+        raw = np.ascontiguousarray(arr, dtype=DATATYPES[wire][1]).data  # a memoryview, no copy
+        # base64 text needs no JSON escaping
+        out["b64"] = Encoded(pybase64.b64encode(raw), quoted=True)
     else:
-        out["data"] = orjson.Fragment(flat_json(arr))
+        out["data"] = Encoded(flat_json(arr))
     return out
 
 

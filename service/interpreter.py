@@ -77,7 +77,7 @@ class Interpreter:
     _ops_at: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> dict[str, Any]:
-        """Run the program; the answer as a dict ready for orjson (tensor data as Fragments)."""
+        """Run the program; the answer as a dict for service/responses.py (tensor values Encoded)."""
         s = self.settings
         started = time.monotonic()
         self._deadline = started + s.request_timeout

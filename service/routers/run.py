@@ -15,7 +15,7 @@ from service.interpreter import Interpreter
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
-from service.responses import JSONResponse, dumps
+from service.responses import PiecesResponse, dumps_pieces
 
 # ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
 router = APIRouter(tags=["run"], route_class=ProgramRoute)
@@ -32,12 +32,12 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
 async def run(body: RunRequest, request: Request) -> Response:
     settings = request.app.state.settings
 
-    def work(cancelled: threading.Event, inline: bool = False) -> bytes:
+    def work(cancelled: threading.Event, inline: bool = False) -> list[bytes]:
         # Serialising in the worker thread too keeps large answers off the event loop.
         interpreter = Interpreter(body, settings, cancelled, inline=inline)
         outcome: str | None = "internal-error"
         try:
-            answer = dumps(interpreter.run())
+            answer = dumps_pieces(interpreter.run())
             outcome = "ok"
             return answer
         except ProgramError as err:
@@ -52,4 +52,4 @@ async def run(body: RunRequest, request: Request) -> Response:
 
     inline = partial(work, threading.Event(), True) if settings.inline_budget_ms > 0 else None
     gone = partial(client_gone, request)
-    return JSONResponse(await request.app.state.runner.run(work, inline, gone))
+    return PiecesResponse(await request.app.state.runner.run(work, inline, gone))

@@ -14,12 +14,14 @@ import engine as ge
 from service.encoding import (
     EncodingError,
     b64_length,
+    check_payload,
     decode_literal,
     decode_object,
     encode_tensor,
     flat_json,
     json_number,
 )
+from service.responses import PIECE_BYTES, dumps, dumps_pieces
 
 
 @pytest.mark.parametrize(("literal", "dtype"), [
@@ -70,7 +72,7 @@ def test_base64_round_trip(datatype: str, values: list[object]) -> None:
     raw = np.array(values, dtype=np_dtype)
     b64 = base64.b64encode(raw.tobytes()).decode()
     t = decode_object([len(values)], datatype, None, b64)
-    back = encode_tensor(t, "base64")
+    back = orjson.loads(dumps(encode_tensor(t, "base64")))  # b64 is Encoded, for service.responses
     assert back == {"shape": [len(values)], "datatype": datatype, "b64": b64}
     np.testing.assert_array_equal(t.detach().numpy(), raw.astype(np_dtype.replace("<", "=")))
 
@@ -78,7 +80,7 @@ def test_base64_round_trip(datatype: str, values: list[object]) -> None:
 def test_json_data_round_trip_with_nonfinite_tokens() -> None:
     t = decode_object([2, 2], "FP32", [1, "NaN", "-Infinity", 0.1], None)
     out = encode_tensor(t)
-    assert orjson.loads(orjson.dumps(out)) == {
+    assert orjson.loads(dumps(out)) == {
         "shape": [2, 2], "datatype": "FP32", "data": [1.0, "NaN", "-Infinity", 0.1]}
 
 
@@ -122,7 +124,23 @@ def test_invalid_base64_and_bool_bytes() -> None:
 
 
 def test_datatype_and_values_must_agree() -> None:
+    # the request model runs this check (decode_object gets values it checked)
     with pytest.raises(EncodingError, match="INT64 data cannot hold values of type float"):
-        decode_object([1], "INT64", [1.5], None)
+        check_payload([1], "INT64", [1.5], None)
     with pytest.raises(EncodingError, match="BOOL data cannot hold values of type int"):
-        decode_object([1], "BOOL", [1], None)
+        check_payload([1], "BOOL", [1], None)
+
+
+@pytest.mark.parametrize("encoding", ["json", "base64"])
+def test_large_values_are_pieces_of_their_own_that_join_to_the_answer(encoding: str) -> None:
+    values = np.arange(PIECE_BYTES, dtype=np.float32) / 7  # well over PIECE_BYTES of text
+    small = decode_object([2], "FP32", [0.5, "NaN"], None)
+    answer = {"big": encode_tensor(decode_object([values.size], "FP32", values.tolist(), None),
+                                   encoding),  # type: ignore[arg-type]
+              "small": encode_tensor(small, encoding), "text": "a \u0000 NUL stays escaped"}
+    pieces = dumps_pieces(answer)
+    assert len(pieces) == 3  # the JSON before the large value, the value, the JSON after it
+    assert b"".join(pieces) == dumps(answer)
+    assert orjson.loads(b"".join(pieces))["text"] == "a \u0000 NUL stays escaped"
+    assert dumps_pieces({"small": encode_tensor(small, encoding)}) == [
+        dumps({"small": encode_tensor(small, encoding)})]
