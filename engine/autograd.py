@@ -127,8 +127,11 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
         assert ctx is not None
         outer, ctx.in_backward = ctx.in_backward, True
     try:
+        # Without create_graph and outside an execution context (whose element accounting needs
+        # every gradient to be a tensor), VJPs that can run on bare arrays do (graph.on_arrays).
+        bare = not create_graph and ctx is None
         return _execute(roots, pending, needed, wanted, targets, retain_graph, create_graph,
-                        check_anomaly)
+                        check_anomaly, bare)
     finally:
         if check_anomaly:
             assert ctx is not None
@@ -137,9 +140,11 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
 
 def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, int],
              needed: set[Node] | None, wanted: dict[Node, list[int]], targets: list[Target] | None,
-             retain_graph: bool, create_graph: bool, check_anomaly: bool) -> list[Tensor | None]:
+             retain_graph: bool, create_graph: bool, check_anomaly: bool, bare: bool
+             ) -> list[Tensor | None]:
     """Run each node once every edge into it has been walked (Kahn's algorithm, on ``pending``
-    from _count_edges): by then every gradient meant for it has arrived."""
+    from _count_edges): by then every gradient meant for it has arrived. With ``bare``, gradients
+    between VJPs that run on arrays stay bare arrays (buffers hold tensors or arrays)."""
     captured: dict[Target, Tensor | None] = {}
     buffers: dict[Node, list[Any]] = {}
     with set_grad_enabled(create_graph):
@@ -154,18 +159,27 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             if buf is not None and (needed is None or node in needed):
                 if wanted and node in wanted:
                     for nr in wanted[node]:
-                        captured[(node, nr)] = buf[nr]
+                        captured[(node, nr)] = _tensor(buf[nr])
                 vjp = node.vjp
                 if vjp is None:  # an AccumulateGrad, the only node without a VJP
                     assert isinstance(node, AccumulateGrad)
                     if targets is None:
-                        _accumulate(node.variable, buf[0], create_graph)
+                        _accumulate(node.variable, _tensor(buf[0]), create_graph)
                     continue
                 if node._retained:
                     _fill_retained(node, buf, create_graph)
                 # (a target's own node runs no VJP: its inputs are of no interest)
                 if needed is None or any(n in needed for n, _ in node.next_functions):
-                    grads_in = vjp(node, buf[0] if len(buf) == 1 else _fill_missing(node, buf))
+                    if len(buf) == 1:
+                        g = buf[0]
+                        if bare and _on_arrays(node):
+                            if isinstance(g, Tensor):
+                                g = g._data
+                        elif not isinstance(g, Tensor):
+                            g = Tensor(g)
+                    else:
+                        g = _fill_missing(node, buf)
+                    grads_in = vjp(node, g)
                     if check_anomaly:
                         from engine.anomaly import check_backward
 
@@ -227,16 +241,16 @@ def _leading_to(targets: list[Node], pending: dict[Node, int], parents: dict[Nod
     return needed
 
 
-def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> None:
-    """Add gradient ``g`` for output ``nr`` of ``node`` to its buffer, first reduced to that
-    output's shape and cast to its dtype where they differ."""
+def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
+    """Add gradient ``g`` (a tensor, or in a bare pass an array) for output ``nr`` of ``node`` to
+    its buffer, first reduced to that output's shape and cast to its dtype where they differ."""
     meta = node.out_meta
     shape, dtype = meta[nr]
-    a = g._data
+    a = g._data if isinstance(g, Tensor) else g
     if a.shape != shape:
-        g = _sum_to(g, shape, node)
+        g = _sum_to(_tensor(g), shape, node)
     if a.dtype is not dtype:
-        g = ops.to(g, dtypes.of_dtype(dtype))
+        g = ops.to(_tensor(g), dtypes.of_dtype(dtype))
     buf = buffers.get(node)
     if buf is None:
         if len(meta) == 1:
@@ -246,7 +260,36 @@ def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> 
             buf[nr] = g
     else:
         prev = buf[nr]
-        buf[nr] = g if prev is None else prev + g
+        if prev is None:
+            buf[nr] = g
+        elif isinstance(prev, Tensor) and isinstance(g, Tensor):
+            buf[nr] = prev + g
+        else:  # a bare pass: nothing to record
+            buf[nr] = _array(prev) + _array(g)
+
+
+def _on_arrays(node: Node) -> bool:
+    """Whether ``node``'s VJP may run on bare arrays: it is written for that (graph.on_arrays) and
+    every tensor it saved has its output's dtype (so numpy's promotion is torch's)."""
+    if not getattr(node.vjp, "on_arrays", False):
+        return False
+    saved = node._saved
+    if saved is None:  # freed: the VJP's saved() raises torch's error
+        return False
+    dtype = node.out_meta[0][1]
+    for v in saved:  # noqa: SIM110 - a loop, not all(...): this runs once per node
+        if isinstance(v, Tensor) and v._data.dtype is not dtype:
+            return False
+    return True
+
+
+def _tensor(g: Any) -> Any:
+    """A gradient as a tensor (None stays None)."""
+    return g if g is None or isinstance(g, Tensor) else Tensor(g)
+
+
+def _array(g: Any) -> Any:
+    return g._data if isinstance(g, Tensor) else g
 
 
 def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
@@ -266,7 +309,7 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
 
 def _fill_missing(node: Node, buf: list[Any]) -> list[Tensor]:
     """Zeros for the outputs of a multi-output node that received no gradient."""
-    return [g if g is not None else ops.zeros(list(shape), dtype=dtypes.of_dtype(dt))
+    return [_tensor(g) if g is not None else ops.zeros(list(shape), dtype=dtypes.of_dtype(dt))
             for g, (shape, dt) in zip(buf, node.out_meta, strict=True)]
 
 
@@ -283,4 +326,4 @@ def _fill_retained(node: Node, buf: list[Any], create_graph: bool) -> None:
     for nr, ref in node._retained.items():
         t = ref()
         if t is not None and buf[nr] is not None:
-            _accumulate(t, buf[nr], create_graph)
+            _accumulate(t, _tensor(buf[nr]), create_graph)

@@ -29,6 +29,16 @@ Edge = tuple["Node | None", int]
 VJP = Callable[["Node", Any], "tuple[Tensor | None, ...]"]
 
 
+def on_arrays(vjp: VJP) -> VJP:
+    """Mark a VJP that computes the same on bare backend arrays as on tensors: it only applies
+    operators to its gradient, ``node.saved(g)`` and Python numbers, or calls helpers that take
+    arrays too. A first-order backward pass (no create_graph, no execution context) runs such a VJP
+    on arrays, so each of its arithmetic steps costs a numpy call and not a whole op. (Only where
+    every saved tensor has the gradient's dtype: numpy promotes mixed dtypes differently.)"""
+    vjp.on_arrays = True  # type: ignore[attr-defined]
+    return vjp
+
+
 class _Output:
     def __repr__(self) -> str:
         return "OUT"
@@ -42,6 +52,13 @@ OUT: Any = _Output()
 # (shape, array dtype) of an output: plain values, so these tuples cost the garbage collector
 # nothing once it has seen them (a DType object would keep them tracked for as long as the graph).
 OutMeta = tuple[tuple[int, ...], Any]
+
+
+def _bare(v: Any, output: Any) -> Any:
+    """A saved value for a VJP running on bare arrays."""
+    if v is OUT:
+        return output
+    return v._data if isinstance(v, tensor_class) else v
 
 
 class Node:
@@ -73,13 +90,22 @@ class Node:
         """Whether input ``i`` takes a gradient (torch's needs_input_grad)."""
         return self.next_functions[i][0] is not None
 
-    def saved(self) -> tuple[Any, ...]:
-        """The saved tensors, unpacked; torch's error once they have been freed."""
+    def saved(self, like: Any = None) -> tuple[Any, ...]:
+        """The saved tensors, unpacked; torch's error once they have been freed. ``like`` is the
+        gradient a VJP received: when that is a bare array (see :func:`on_arrays`), so are the
+        saved tensors."""
         s = self._saved
         if s is None:
             from engine.errors import AutogradError
 
             raise AutogradError(FREED)
+        if like is not None and not isinstance(like, tensor_class):
+            out, n = self._output, len(s)
+            if n == 1:  # (one and two values, the common cases, without a loop)
+                return (_bare(s[0], out),)
+            if n == 2:
+                return (_bare(s[0], out), _bare(s[1], out))
+            return tuple([_bare(v, out) for v in s])
         if self._output is None:
             return s
         out = tensor_class(self._output, True, self, 0)

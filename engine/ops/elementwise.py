@@ -12,7 +12,7 @@ from typing import Any
 from engine import dtypes
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError
-from engine.graph import Node
+from engine.graph import Node, on_arrays
 from engine.ops.core import (
     OUT,
     Operand,
@@ -65,6 +65,7 @@ def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     return record(x + _scaled(y, alpha), "AddBackward0", _add_vjp, (input, other), attrs=alpha)
 
 
+@on_arrays
 def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return g, (_scaled(g, node.attrs) if node.needs(1) else None)
 
@@ -84,6 +85,7 @@ def _no_bool_subtraction(x: Any, y: Any) -> None:
                          "Use the `^` or `logical_xor()` operator instead.")
 
 
+@on_arrays
 def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return g, (_scaled(-g, node.attrs) if node.needs(1) else None)
 
@@ -101,6 +103,7 @@ def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
                   attrs=alpha)
 
 
+@on_arrays
 def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     gi = _scaled(-g, node.attrs) if node.needs(0) else None
     return (gi,) if len(node.next_functions) == 1 else (gi, g)
@@ -114,8 +117,9 @@ def mul(input: Tensor, other: Operand) -> Tensor:
     return record(x * y, "MulBackward0", _mul_vjp, (input, other), saved=(input, other))
 
 
+@on_arrays
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    a, b = node.saved()
+    a, b = node.saved(g)
     return (g * b if node.needs(0) else None), (g * a if node.needs(1) else None)
 
 
@@ -148,8 +152,9 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
     return record(xp.asarray(q, dtype=dt.np), "DivBackward2", _zero_vjp2, (input, other))
 
 
+@on_arrays
 def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    a, b = node.saved()
+    a, b = node.saved(g)
     ga = g / b if node.needs(0) else None
     gb = -g * a / (b * b) if node.needs(1) else None
     return ga, gb
@@ -237,16 +242,18 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
     return op
 
 
-def _g_times(f: Any) -> Any:
-    """A VJP ``g * f(saved)`` for one-input ops."""
+def _g_times(f: Any, arrays: bool = True) -> Any:
+    """A VJP ``g * f(saved)`` for one-input ops; ``arrays``: f computes on arrays too (see
+    graph.on_arrays), as it does when it only uses operators."""
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-        (s,) = node.saved()
+        (s,) = node.saved(g)
         return (g * f(s),)
 
-    return vjp
+    return on_arrays(vjp) if arrays else vjp
 
 
+@on_arrays
 def _neg_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (-g,)
 
@@ -255,23 +262,27 @@ def _sign_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (_ops().zeros_like(g),)
 
 
+@on_arrays
 def _relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (y,) = node.saved()
+    (y,) = node.saved(g)
     return (g * (y > 0),)
 
 
+@on_arrays
 def _sqrt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (y,) = node.saved()
+    (y,) = node.saved(g)
     return (g / (2 * y),)
 
 
+@on_arrays
 def _log_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
+    (x,) = node.saved(g)
     return (g / x,)
 
 
+@on_arrays
 def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
+    (x,) = node.saved(g)
     return (g / (x + 1),)
 
 
@@ -279,10 +290,13 @@ def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 # themselves differentiable (TanhBackwardBackward0, ...). The same here: one engine op where the
 # composite g * (1 - y * y) would be three, which matters for long chains of small tensors.
 def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
-    """g * (1 - y**2): the gradient of tanh at its output y."""
-    a = y._data
-    return record(g._data * (1 - a * a), "TanhBackwardBackward0", _tanh_backward_vjp, (g, y),
-                  saved=(g, y))
+    """g * (1 - y**2): the gradient of tanh at its output y. (Bare arrays in, a bare array out:
+    see graph.on_arrays.)"""
+    bare = not isinstance(g, Tensor)
+    a, b = (g, y) if bare else (g._data, y._data)
+    out = a * (1 - b * b)
+    return out if bare else record(out, "TanhBackwardBackward0", _tanh_backward_vjp, (g, y),
+                                   saved=(g, y))
 
 
 def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
@@ -292,10 +306,13 @@ def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 
 
 def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
-    """g * y * (1 - y): the gradient of sigmoid at its output y."""
-    a = y._data
-    return record(g._data * (a * (1 - a)), "SigmoidBackwardBackward0", _sigmoid_backward_vjp,
-                  (g, y), saved=(g, y))
+    """g * y * (1 - y): the gradient of sigmoid at its output y. (Bare arrays in, a bare array
+    out: see graph.on_arrays.)"""
+    bare = not isinstance(g, Tensor)
+    a, b = (g, y) if bare else (g._data, y._data)
+    out = a * (b * (1 - b))
+    return out if bare else record(out, "SigmoidBackwardBackward0", _sigmoid_backward_vjp, (g, y),
+                                   saved=(g, y))
 
 
 def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
@@ -304,12 +321,14 @@ def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
             gg * g * (1 - 2 * y) if node.needs(1) else None)
 
 
+@on_arrays
 def _tanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (tanh_backward(g, node.saved()[0]),)
+    return (tanh_backward(g, node.saved(g)[0]),)
 
 
+@on_arrays
 def _sigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (sigmoid_backward(g, node.saved()[0]),)
+    return (sigmoid_backward(g, node.saved(g)[0]),)
 
 
 _LN2 = math.log(2.0)
@@ -326,11 +345,11 @@ rsqrt = _unary("rsqrt", "RsqrtBackward0", "1 / sqrt(input).", lambda a: 1 / xp.s
                _g_times(lambda y: -0.5 * y * y * y), "output")
 reciprocal = _unary("reciprocal", "ReciprocalBackward0", "1 / input.", lambda a: 1 / a,
                     _g_times(lambda y: -(y * y)), "output")
-abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: _ops().sign(x)), "input",
+abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: _ops().sign(x), False), "input",
              keep_int=True)  # noqa: A001
 sign = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "", keep_int=True)
-sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: _ops().cos(x)), "input")
-cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -_ops().sin(x)), "input")
+sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: _ops().cos(x), False), "input")
+cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -_ops().sin(x), False), "input")
 tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: 1 + y * y), "output")
 tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _tanh_vjp, "output",
               category=_ACT)
