@@ -1,4 +1,4 @@
-"""The JSON body of ``POST /v1/run``: measured before it is parsed, then parsed strictly.
+"""The JSON body of ``POST /v1/run``: its nesting measured, and parsed strictly.
 
 FastAPI parses a body with the standard library's ``json.loads``, which recurses once per level of
 nesting (a body 10,000 levels deep raises RecursionError, which FastAPI turns into a bare 400),
@@ -6,10 +6,11 @@ accepts the non-standard tokens ``NaN`` and ``Infinity``, silently keeps the las
 and fails with a bare 400 on bytes that are not UTF-8 or on an integer of more than 4,300 digits.
 :class:`ProgramRoute` reads the body before FastAPI does:
 
-* :func:`json_depth` measures how deeply arrays and objects nest, without parsing and without
-  recursion (string contents removed, then a running count of brackets in numpy, in chunks). A
-  body nested deeper than any program within ``max_nesting_depth`` can be is refused as
-  ``limit-exceeded`` (422, ``limit: max_nesting_depth``, ``value``: the JSON depth found);
+* :func:`read_body` measures how deeply arrays and objects nest, without recursion: in the bytes
+  (:func:`json_depth`: string contents removed, then a running count of brackets in numpy, in
+  chunks) or, for a large body that jiter parses (it refuses more than 200 levels), in its
+  document. A body nested deeper than any program within ``max_nesting_depth`` can be is refused
+  as ``limit-exceeded`` (422, ``limit: max_nesting_depth``, ``value``: the JSON depth found);
 * :func:`parse` then parses it strictly: ``NaN``/``Infinity`` tokens (send the strings ``"NaN"``,
   ``"Infinity"``), duplicate keys (one parser may keep the first and another the last: refusing them
   leaves no doubt about what ran), bytes that are not UTF-8 and over-long numbers are each
@@ -93,13 +94,68 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse(body: bytes) -> Any:
-    """``body`` as JSON, strictly (see the module docstring); ProgramError invalid-json (400)."""
+    """``body`` as JSON, strictly (see the module docstring); ProgramError invalid-json (400).
+    Not for a body deeper than jiter's limit of 200 levels (the standard library's parser would
+    recurse): read_body checks the depth first."""
     try:
         return jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
     except ValueError:
         # The standard library's parser says precisely what is wrong; it also keeps the few
         # documents it accepts and jiter refuses (a lone surrogate escape such as "\\ud800").
         return _parse_with_stdlib(body)
+
+
+# A body this large is measured on its parsed document, not byte by byte (see read_body).
+_MEASURE_PARSED_FROM = 1 << 16
+_LONG_LIST = 4096
+
+
+def document_depth(doc: Any) -> int | None:
+    """How deeply arrays and objects nest in a parsed document (as json_depth counts), or None
+    when that would mean looking through a list of over 4,096 items: json_depth is cheaper."""
+    deepest = 0
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is dict:
+            items: Any = node.values()
+        elif type(node) is list:
+            if len(node) > _LONG_LIST:
+                return None
+            items = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack += [(v, depth + 1) for v in items if type(v) is dict or type(v) is list]
+    return deepest
+
+
+def read_body(body: bytes, max_nesting_depth: int) -> Any:
+    """The document in ``body``, once its depth is known to be within what a program may need
+    (else limit-exceeded, ``value``: the depth found).
+
+    The depth comes from the bytes (json_depth) for a small body. A large one is usually a few
+    megabytes of base64 or a long list of numbers: jiter parses it first (safely: it refuses more
+    than 200 levels), and its document is measured instead, which skips the bytes of long strings;
+    a long list sends it back to the bytes."""
+    depth: int | None = None
+    if len(body) >= _MEASURE_PARSED_FROM:
+        try:
+            doc = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+            depth = document_depth(doc)
+        except ValueError:
+            doc = None  # measured from the bytes, then parsed again for the error's details
+    if depth is None:
+        depth = json_depth(body)
+        doc = None
+    limit = max_json_depth(max_nesting_depth)
+    if depth > limit:
+        raise limit_exceeded(
+            "max_nesting_depth", depth, max_nesting_depth,
+            f"the body nests arrays and objects {depth} levels deep; a program nests at most "
+            f"{max_nesting_depth} levels (calls, blocks and array literals), which is at most "
+            f"{limit} levels of JSON", "")
+    return parse(body) if doc is None else doc
 
 
 def _parse_with_stdlib(body: bytes) -> Any:
@@ -146,16 +202,8 @@ class ProgramRoute(APIRoute):
             if is_json(request.headers.get("content-type", "")):
                 body = await request.body()
                 if body:
-                    depth_limit = request.app.state.settings.max_nesting_depth
-                    depth = json_depth(body)
-                    if depth > max_json_depth(depth_limit):
-                        raise limit_exceeded(
-                            "max_nesting_depth", depth, depth_limit,
-                            f"the body nests arrays and objects {depth} levels deep; a program "
-                            f"nests at most {depth_limit} levels (calls, blocks and array "
-                            f"literals), which is at most {max_json_depth(depth_limit)} levels "
-                            "of JSON", "")
-                    await request.json()
+                    request.document = read_body(
+                        body, request.app.state.settings.max_nesting_depth)
             return await handler(request)
 
         return route
