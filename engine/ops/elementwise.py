@@ -219,7 +219,7 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
     """Declare a one-input op whose VJP needs its input (``saves='input'``), its output
     (``'output'``) or nothing (``''``)."""
 
-    out_only = (OUT,) if saves == "output" else ()
+    save_input, out_only = saves == "input", (OUT,) if saves == "output" else ()
 
     @defop(name, [T()], grad_fns=grad_fn, doc=doc, category=category)
     def op(input: Tensor) -> Tensor:
@@ -236,7 +236,7 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
                 raise DTypeError("Negation, the `-` operator, on a bool tensor is not supported. "
                                  "If you are trying to invert a mask, use the `~` or "
                                  "`logical_not()` operator instead.")
-        return record(forward(x), grad_fn, vjp, (input,), (input,) if saves == "input" else out_only)
+        return record(forward(x), grad_fn, vjp, (input,), (input,) if save_input else out_only)
 
     op.__name__ = name
     return op
