@@ -54,13 +54,6 @@ OUT: Any = _Output()
 OutMeta = tuple[tuple[int, ...], Any]
 
 
-def _bare(v: Any, output: Any) -> Any:
-    """A saved value for a VJP running on bare arrays."""
-    if v is OUT:
-        return output
-    return v._data if isinstance(v, tensor_class) else v
-
-
 class Node:
     # Every slot is set in __init__ (an unset slot would raise on read); ``record`` builds a node in
     # one call.
@@ -100,12 +93,16 @@ class Node:
 
             raise AutogradError(FREED)
         if like is not None and not isinstance(like, tensor_class):
-            out, n = self._output, len(s)
-            if n == 1:  # (one and two values, the common cases, without a loop)
-                return (_bare(s[0], out),)
-            if n == 2:
-                return (_bare(s[0], out), _bare(s[1], out))
-            return tuple([_bare(v, out) for v in s])
+            out = self._output
+            # (the two common cases without a loop: the output alone, two inputs)
+            if out is not None and len(s) == 1:
+                return (out,)
+            if out is None and len(s) == 2:
+                a, b = s
+                return (a._data if isinstance(a, tensor_class) else a,
+                        b._data if isinstance(b, tensor_class) else b)
+            return tuple([out if v is OUT else v._data if isinstance(v, tensor_class) else v
+                          for v in s])
         if self._output is None:
             return s
         out = tensor_class(self._output, True, self, 0)
