@@ -1,7 +1,7 @@
 """The Tensor: an array from the backend plus its place in the autograd graph.
 
-Arithmetic, reductions and shape ops are defined once as registry ops (``engine/ops``); the
-Python operators and torch's method names here only forward to them.
+Arithmetic, reductions and shape ops are defined once as registry ops (``engine/ops``); torch's
+method names here only forward to them, and the Python operators are those ops (``OPERATORS``).
 """
 
 from __future__ import annotations
