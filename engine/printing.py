@@ -31,7 +31,7 @@ prints as ``0.1000``).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -128,7 +128,9 @@ class _Formatter:
     """Decides how every element of one tensor is rendered (step 2 above).
 
     It is built from the elements that will actually be shown, so the hidden
-    middle of a summarised tensor does not influence widths or modes.
+    middle of a summarised tensor does not influence widths or modes. The
+    elements are at most a few thousand Python numbers, so plain list
+    operations beat numpy calls here (most printed tensors are tiny).
     """
 
     def __init__(self, shown: np.ndarray, *, floating: bool) -> None:
@@ -137,55 +139,56 @@ class _Formatter:
         self.sci_mode = False
         self.max_width = 1
 
-        flat = shown.reshape(-1)
+        values = shown.reshape(-1).tolist()  # Python floats: exact for float16/float32
         if not floating:
             # Integers and bools print as Python's str() ("-3", "True").
-            for value in flat.tolist():
-                self.max_width = max(self.max_width, len(str(value)))
+            self.max_width = max(1, *map(len, map(str, values)))
             return
 
-        # Zeros, nans and infs carry no information about scale, so only
-        # the finite non-zero values choose the mode and the width. They
-        # are widened to Python floats (exact for float16/float32).
-        finite = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64).tolist()
+        # Zeros, nans and infs carry no information about scale, so only the
+        # finite non-zero values choose the mode and the width (v - v is 0.0
+        # only for a finite v).
+        finite = [v for v in values if v and v - v == 0.0]
         if not finite:
             # Nothing to measure: stay in integer mode with width 1, which
             # prints zeros as "0." and nan/inf as "nan"/"inf".
             return
 
-        self.int_mode = all(value == math.ceil(value) for value in finite)
-
-        magnitudes = [abs(value) for value in finite]
+        self.int_mode = all(map(float.is_integer, finite))
+        magnitudes = list(map(abs, finite))
         largest, smallest = max(magnitudes), min(magnitudes)
         self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
 
-        for value in finite:
-            if self.sci_mode:
-                width = len(f"{value:.{PRECISION}e}")
-            elif self.int_mode:
-                # "+ 1" for the trailing "." that marks a float ("3.").
-                width = len(f"{value:.0f}") + 1
-            else:
-                width = len(f"{value:.{PRECISION}f}")
-            self.max_width = max(self.max_width, width)
+        widths: Iterable[int]
+        if self.sci_mode:
+            widths = map(len, map(_SCI.format, finite))
+        elif self.int_mode:
+            # "+ 1" for the trailing "." that marks a float ("3.").
+            widths = (n + 1 for n in map(len, map(_WHOLE.format, finite)))
+        else:
+            widths = map(len, map(_FIXED.format, finite))
+        self.max_width = max(1, *widths)
 
     def format(self, value: float | int | bool) -> str:
         """Render one element, right-aligned to the common width."""
         if not self.floating:
             text = str(value)
         elif self.sci_mode:
-            text = f"{value:.{PRECISION}e}"
+            text = _SCI.format(value)
         elif self.int_mode:
-            text = f"{value:.0f}"
+            text = _WHOLE.format(value)
             # The "." shows that a whole number is a float; "nan"/"inf"
             # are already unmistakably floats and get no dot.
-            if math.isfinite(value):
+            if value - value == 0.0:
                 text += "."
         else:
-            text = f"{value:.{PRECISION}f}"
+            text = _FIXED.format(value)
         # Values that were not measured (zeros, nan, inf, -0.) may be wider
         # than ``max_width``; they are then printed as they are, unpadded.
         return text.rjust(self.max_width)
+
+
+_SCI, _WHOLE, _FIXED = f"{{:.{PRECISION}e}}", "{:.0f}", f"{{:.{PRECISION}f}}"
 
 
 def _tensor_str(arr: np.ndarray, indent: int, *, floating: bool) -> str:
@@ -193,7 +196,9 @@ def _tensor_str(arr: np.ndarray, indent: int, *, floating: bool) -> str:
     summarize = arr.size > THRESHOLD
     shown = _summarized(arr) if summarize else arr
     formatter = _Formatter(shown, floating=floating)
-    return _nested_str(arr, indent, summarize, formatter)
+    # The axes whose middle is hidden: there, "..." goes between the first and last EDGEITEMS.
+    cut = tuple(summarize and n > 2 * EDGEITEMS for n in arr.shape)
+    return _nested_str(shown.tolist(), 0, cut, indent, formatter)
 
 
 def _summarized(arr: np.ndarray) -> np.ndarray:
@@ -205,45 +210,36 @@ def _summarized(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _nested_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
-    """Render ``arr`` whose first character sits at column ``indent``."""
-    if arr.ndim == 0:
-        return formatter.format(arr.item())
-    if arr.ndim == 1:
-        return _vector_str(arr, indent, summarize, formatter)
+def _nested_str(items: Any, axis: int, cut: tuple[bool, ...], indent: int,
+                formatter: _Formatter) -> str:
+    """Render ``items`` (nested lists from ``tolist``, at ``axis`` of the tensor) whose first
+    character sits at column ``indent``."""
+    ndim = len(cut) - axis
+    if ndim == 0:
+        return formatter.format(items)
+    if ndim == 1:
+        return _vector_str(items, cut[axis], indent, formatter)
 
     # Each sub-tensor starts one column further right, after this "[".
-    if summarize and arr.shape[0] > 2 * EDGEITEMS:
-        head = [_nested_str(arr[i], indent + 1, summarize, formatter) for i in range(EDGEITEMS)]
-        tail = [
-            _nested_str(arr[i], indent + 1, summarize, formatter)
-            for i in range(arr.shape[0] - EDGEITEMS, arr.shape[0])
-        ]
-        parts = [*head, "...", *tail]
-    else:
-        parts = [_nested_str(sub, indent + 1, summarize, formatter) for sub in arr]
-
+    parts = [_nested_str(sub, axis + 1, cut, indent + 1, formatter) for sub in items]
+    if cut[axis]:
+        parts.insert(EDGEITEMS, "...")
     # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one
     # blank line per dimension beyond a matrix.
-    separator = "," + "\n" * (arr.ndim - 1) + " " * (indent + 1)
+    separator = "," + "\n" * (ndim - 1) + " " * (indent + 1)
     return "[" + separator.join(parts) + "]"
 
 
-def _vector_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+def _vector_str(values: list[Any], cut: bool, indent: int, formatter: _Formatter) -> str:
     """Render a 1-d piece, wrapping so lines stay within LINEWIDTH."""
     # Every element takes its width plus ", ".
     element_length = formatter.max_width + 2
     per_line = max(1, (LINEWIDTH - indent) // element_length)
 
-    if summarize and arr.shape[0] > 2 * EDGEITEMS:
+    items = list(map(formatter.format, values))
+    if cut:
         # " ..." counts as an element when the line is split into chunks.
-        items = (
-            [formatter.format(v) for v in arr[:EDGEITEMS].tolist()]
-            + [" ..."]
-            + [formatter.format(v) for v in arr[-EDGEITEMS:].tolist()]
-        )
-    else:
-        items = [formatter.format(v) for v in arr.tolist()]
+        items.insert(EDGEITEMS, " ...")
 
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
