@@ -9,7 +9,7 @@ tensor's dtype (so a leaf's grad keeps the leaf's dtype).
 
 VJPs are written with engine ops. With ``create_graph`` they run with grad mode on and so record
 the backward pass as a differentiable graph; otherwise they run under ``no_grad`` and record
-nothing.
+nothing, and (outside an execution context) those marked ``graph.on_arrays`` run on bare arrays.
 """
 
 from __future__ import annotations
