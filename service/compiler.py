@@ -60,11 +60,6 @@ class Call:
     bind: str | list[Any] | None = None  # a name, or names to unpack into (nested lists)
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
-    # each argument's path, made once here rather than at every evaluation (loops re-run calls)
-    arg_paths: tuple[Path, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.arg_paths = tuple((*self.path, "args", i) for i in range(len(self.args)))
 
 
 Expr = Const | Ref | Array | Obj | Call
@@ -146,14 +141,21 @@ class _Compiler:
                                "call its own statement", pointer((*path, "name")))
         sig = SIGNATURES[c.op]
         args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
-        attrs = c.attrs.model_dump(exclude_unset=True)
+        index_attrs = _INDEX_ATTRS[c.op]
         refs: list[tuple[str, int | None, str]] = []
-        for p in sig.attrs:
-            value = attrs.get(p.name)
-            if p.kind != "index" or value is None:
-                continue
-            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            refs += [(p.name, j, v) for j, v in items if isinstance(v, str) and v != "..."]
+        if not index_attrs:
+            # the attrs given (as exclude_unset dumps them), without the serialiser's cost: only
+            # an index can hold a model (a slice) that must become a dict
+            given, held = c.attrs.model_fields_set, c.attrs.__dict__
+            attrs = {k: held[k] for k in given} if given else {}
+        else:
+            attrs = c.attrs.model_dump(exclude_unset=True)
+            for name in index_attrs:
+                value = attrs.get(name)
+                if value is None:
+                    continue
+                items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+                refs += [(name, j, v) for j, v in items if isinstance(v, str) and v != "..."]
         return Call(sig, args, attrs, path, c.name, refs)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
@@ -175,6 +177,11 @@ class _Compiler:
         if isinstance(a, TensorObject):
             return Obj(a, path)
         return Const(a, path)
+
+
+# op name -> its attrs of kind "index" (they may hold slices, and names of tensors)
+_INDEX_ATTRS = {name: tuple(p.name for p in sig.attrs if p.kind == "index")
+                for name, sig in SIGNATURES.items()}
 
 
 def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:

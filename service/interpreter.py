@@ -27,6 +27,7 @@ from service import encoding
 from service.answer import build_answer
 from service.compiler import (
     Array,
+    Block,
     Call,
     Const,
     Expr,
@@ -111,6 +112,8 @@ class Interpreter:
     def _tick(self, path: Path) -> None:
         self._charge(1, path)
         self._check_clock(path)
+        if self.cancelled.is_set():
+            raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
 
     def _charge(self, n: int, path: Path) -> None:
         """Count ``n`` steps (a statement, or the backward passes a call is about to run)."""
@@ -121,19 +124,18 @@ class Interpreter:
                                  f"the program ran more than {s.max_steps} steps", pointer(path))
 
     def _check_clock(self, path: Path) -> None:
-        """Deadline and cancellation; also checked before every call, so that one statement with
-        a wide expression cannot outrun the deadline by much."""
-        s = self.settings
+        """The deadline, and the inline budget. Checked at every statement and before every call,
+        so that one statement with a wide expression cannot outrun the deadline by much
+        (cancellation, which nobody waits for, only at statements)."""
         now = time.monotonic()
+        if now > self._preempt_at:
+            raise Preempted
         if now > self._deadline:
+            s = self.settings
             elapsed = round(now - self._deadline + s.request_timeout, 3)
             raise limit_exceeded("request_timeout", elapsed, s.request_timeout,
                                  f"the program ran longer than {s.request_timeout} seconds",
                                  pointer(path))
-        if self.cancelled.is_set():
-            raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
-        if now > self._preempt_at:
-            raise Preempted
 
     def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
         """The ProgramError for an engine error at ``path``, or Preempted when an inline run
@@ -149,15 +151,15 @@ class Interpreter:
 
     def _statement(self, st: Stmt) -> None:
         self._tick(st.path)
-        if isinstance(st, Call):
+        if type(st) is Call:
             self._bind(st, self._call(st))
-        elif isinstance(st, Print):
+        elif type(st) is Print:
             self._print(st)
-        elif isinstance(st, While):
+        elif type(st) is While:
             self._while(st)
         elif isinstance(st, If):
             self._block(st.then if self._truth(st.cond) else st.orelse)
-        else:
+        elif isinstance(st, Block):
             with ge.set_grad_enabled(st.grad_enabled):
                 self._block(st.body)
 
@@ -215,17 +217,18 @@ class Interpreter:
 
     # ----- expressions ------------------------------------------------------------------------
     def _eval(self, e: Expr) -> Any:
-        if isinstance(e, Const):
-            return e.value
-        if isinstance(e, Ref):
+        # exact types (the compiled nodes are never subclassed), most frequent first
+        if type(e) is Ref:
             try:
                 return self.env[e.name]
             except KeyError:
                 raise ProgramError("unknown-name", f"name {e.name!r} is not defined",
                                    pointer(e.path), name=e.name) from None
-        if isinstance(e, Call):
+        if type(e) is Call:
             return self._call(e)
-        return self._tensor(e)
+        if type(e) is Const:
+            return e.value
+        return self._tensor(e)  # type: ignore[arg-type]  # (an Array or an Obj: what is left)
 
     def _tensor(self, e: Array | Obj, dtype: str | None = None) -> ge.Tensor:
         """Decode a literal or tensor object, refusing it before allocation if over the limits."""
@@ -291,7 +294,7 @@ class Interpreter:
         and check it is what the input's kind takes."""
         spec = c.sig.inputs[i]
         kind = spec.kind
-        path = c.arg_paths[i]
+        path = e.path
         if kind == "tensor_or_tensors":
             return self._tensor_or_tensors(c, spec, e, path, before)
         if kind == "data" and isinstance(e, (Array, Const)):

@@ -5,6 +5,7 @@ service's builtins. The request models, the interpreter and the /v1/ops catalog 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +33,20 @@ class Signature:
 
 def _engine_call(op: OpDef) -> Callable[[list[Any], dict[str, Any]], Any]:
     names = [p.name for p in op.inputs]
+    several = len(op.outputs) > 1
+    # An op's inputs and attrs may interleave in torch's order (gather's input, dim, index), so
+    # inputs go by keyword -- unless they are the function's first parameters, in order (most
+    # ops), where the cheaper positional call means the same.
+    params = list(inspect.signature(op.fn).parameters.values())[:len(names)]
+    positional = [p.name for p in params] == names and all(
+        p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
 
     def call(values: list[Any], attrs: dict[str, Any]) -> Any:
-        # Keywords throughout: an op's inputs and attrs interleave in torch's order (gather's
-        # input, dim, index), and names are what the registry guarantees.
-        out = op.fn(**dict(zip(names, values, strict=False)), **attrs)
-        if isinstance(out, tuple) and len(op.outputs) > 1:
+        if positional:
+            out = op.fn(*values, **attrs)
+        else:
+            out = op.fn(**dict(zip(names, values, strict=False)), **attrs)
+        if several and isinstance(out, tuple):
             return ReturnTypes(op.name, op.outputs, out)
         return out
 
