@@ -17,6 +17,7 @@ import glob
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from prometheus_client import (
@@ -76,13 +77,21 @@ _LIMIT_NAME = re.compile(r"[a-z_]{1,64}")
 _MULTIPROCESS = _values.ValueClass is not _values.MutexValue
 
 
+# op name -> its child of OPS: ``labels()`` validates and looks up under a lock each time, which
+# for the dozen ops of a typical program cost more than the counting itself
+_OPS_BY_NAME: dict[str, Any] = {}
+
+
 def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:
     """Count one finished program (whether it succeeded or not)."""
     PROGRAMS.labels(outcome).inc()
     if steps:
         STEPS.inc(steps)
     for op, n in op_counts.items():
-        OPS.labels(op).inc(n)
+        child = _OPS_BY_NAME.get(op)
+        if child is None:
+            child = _OPS_BY_NAME[op] = OPS.labels(op)
+        child.inc(n)
     if allocated:
         ELEMENTS.inc(allocated)
 
