@@ -140,9 +140,12 @@ class Interpreter:
     def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
         """The ProgramError for an engine error at ``path``, or Preempted when an inline run
         trips the lowered limit rather than the configured one."""
-        if self.inline and isinstance(err, ge.LimitExceeded) \
-                and err.maximum < getattr(self.settings, err.limit, err.maximum):
-            return Preempted()
+        if self.inline and isinstance(err, ge.LimitExceeded):
+            s = self.settings
+            configured = {"max_tensor_elements": s.max_tensor_elements,
+                          "max_alive_elements": s.max_alive_elements}.get(err.limit)
+            if configured is not None and err.maximum < configured:
+                return Preempted()
         return ProgramError.from_engine(err, pointer(path))
 
     def _block(self, stmts: list[Stmt]) -> None:
