@@ -169,6 +169,10 @@ class CallBase(BaseModel):
 _CALL_KEYS = frozenset(CallBase.model_fields)
 
 
+def _shared(instance: BaseModel) -> Any:
+    return lambda: instance
+
+
 def _call_model(sig: Signature) -> type[CallBase]:
     if sig.name in _CALL_KEYS:
         raise ValueError(f"op {sig.name!r} clashes with a key of the call object")
@@ -181,8 +185,10 @@ def _call_model(sig: Signature) -> type[CallBase]:
         # "Arg" is defined below, from these models; pydantic resolves it when first used.
         "args": (list["Arg"], Field(... if n_req else [], min_length=n_req, max_length=n_in,
                                     description=f"Inputs in order: {inputs_doc or 'none'}.")),
+        # without attrs: one shared instance with nothing set (never changed; compile reads only
+        # the attrs set), rather than validating an empty model for every call
         "attrs": (attrs, Field(...) if any(p.required for p in sig.attrs)
-                  else Field(default_factory=attrs)),
+                  else Field(default_factory=_shared(attrs.model_construct()))),
     }
     return create_model(f"Call_{safe}", __base__=CallBase, __doc__=sig.doc, __module__=__name__,
                         **fields)
@@ -276,19 +282,29 @@ _ARG_ERROR = (
 _TENSOR_KEYS = frozenset(TensorObject.model_fields)
 
 
+# The tag of each JSON type (pydantic calls _arg_tag for every argument: exact types first, cheap)
+_SCALAR_TAGS: dict[type, str] = {bool: "Number", int: "Number", float: "Number", list: "Array",
+                                 type(None): "Null"}
+
+
 def _arg_tag(v: Any) -> str | None:
+    t = type(v)
+    if t is str:
+        return "NonFinite" if v in NONFINITE else "Name"
+    if t is dict:
+        if "op" in v:
+            return "Call"
+        return "TensorObject" if _TENSOR_KEYS & v.keys() else None
+    tag = _SCALAR_TAGS.get(t)
+    if tag is not None:
+        return tag
+    # subclasses, and models (an object validated once already)
     if isinstance(v, (bool, int, float)):
         return "Number"
     if isinstance(v, str):
         return "NonFinite" if v in NONFINITE else "Name"
     if isinstance(v, list):
         return "Array"
-    if v is None:
-        return "Null"
-    if isinstance(v, dict):
-        if "op" in v:
-            return "Call"
-        return "TensorObject" if _TENSOR_KEYS & v.keys() else None
     if isinstance(v, CallBase):
         return "Call"
     return "TensorObject" if isinstance(v, TensorObject) else None
@@ -370,10 +386,6 @@ class EnableGradStatement(BaseModel):
     body: list[Statement] = Field(alias="enable_grad")
 
 
-_STATEMENT_KEYS = (
-    ("print", "Print"), ("while", "While"), ("if", "If"), ("no_grad", "NoGrad"),
-    ("enable_grad", "EnableGrad"), ("op", "Call"),
-)
 _STATEMENT_MODELS: dict[type[BaseModel], str] = {
     PrintStatement: "Print", WhileStatement: "While", IfStatement: "If", NoGradStatement: "NoGrad",
     EnableGradStatement: "EnableGrad",
@@ -382,7 +394,18 @@ _STATEMENT_MODELS: dict[type[BaseModel], str] = {
 
 def _statement_tag(v: Any) -> str | None:
     if isinstance(v, dict):
-        return next((tag for key, tag in _STATEMENT_KEYS if key in v), None)
+        # which key a statement has decides its kind, in this order (a call: "op", last)
+        if "print" in v:
+            return "Print"
+        if "while" in v:
+            return "While"
+        if "if" in v:
+            return "If"
+        if "no_grad" in v:
+            return "NoGrad"
+        if "enable_grad" in v:
+            return "EnableGrad"
+        return "Call" if "op" in v else None
     if isinstance(v, CallBase):
         return "Call"
     return _STATEMENT_MODELS.get(type(v))
