@@ -65,8 +65,9 @@ def answer(outputs: dict[str, torch.Tensor], printed: list[str]) -> bytes:
     return orjson.dumps({"tensors": tensors, "graph": graph, "printed": printed})
 
 
-def run_tutorial(seed: int = 0) -> bytes:
-    """Every cell of the tutorial; returns the JSON answer."""
+def run_tutorial(seed: int = 0, encode: bool = True) -> Any:
+    """Every cell of the tutorial; returns the JSON answer (or, with ``encode=False``, only
+    what it printed: bench/programs/tutorial_engine.py does the same on the engine)."""
     gen = torch.Generator().manual_seed(seed)
     printed: list[str] = []
 
@@ -105,4 +106,6 @@ def run_tutorial(seed: int = 0) -> bytes:
     show((v ** 2).requires_grad)
     with torch.no_grad():
         show((v ** 2).requires_grad)
+    if not encode:
+        return printed
     return answer({"x": x, "out": out, "v": v}, printed)

@@ -18,7 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from bench import programs
-from bench.registry import BASELINE, GRADSERVE, Case, Params, at_least, at_most, register
+from bench.registry import (
+    BASELINE,
+    GRADSERVE,
+    REFERENCE,
+    Case,
+    Params,
+    at_least,
+    at_most,
+    register,
+)
 from bench.servers import AsgiClient, HttpLoad, Server, service_app, service_app_object
 
 RUN = "/v1/run"
@@ -78,6 +87,26 @@ register(Case(
     "tutorial_inproc", "seed tutorial program, interpreter only (parse + validate + run + encode)",
     tutorial_gradserve, tutorial_torch, baseline_name="same program written against torch",
     target=at_most(1.0), full={}, smoke={}, inner=20, needs="service",
+))
+
+
+def tutorial_engine(p: Params) -> Any:
+    from bench.programs.tutorial_engine import run_tutorial
+
+    return run_tutorial
+
+
+def tutorial_torch_unencoded(p: Params) -> Any:
+    from bench.baselines.tutorial_torch import run_tutorial
+
+    return lambda: run_tutorial(encode=False)
+
+
+register(Case(
+    "tutorial_engine", "same program on the engine's Python API, no service (reference row: the "
+    "engine's share)", tutorial_engine, tutorial_torch_unencoded,
+    baseline_name="same program against torch, no answer encoded", target=REFERENCE, full={},
+    smoke={}, inner=20,
 ))
 
 
