@@ -3,8 +3,8 @@
 ``C`` keep-alive connections each send the same POST back to back (closed loop: a connection sends
 its next request when the previous answer is in) until the time budget or the request budget is
 spent; requests in flight then finish.  Throughput is completed requests / elapsed seconds.  The
-connections are driven by protocol callbacks (about 25 us of CPU per request) and opened one
-after another before the clock starts.
+connections are driven by protocol callbacks (about 25 us of CPU per request); they open one after
+another, each loading the server at once, and the clock starts when all of them run.
 
 Bounded by design: loopback addresses only, a request cap, a wall-time cap, and a timeout on every
 read.  Raw sockets rather than an HTTP client library, because the generator shares the machine
@@ -144,19 +144,22 @@ async def _load(host: str, port: int, request: bytes, connections: int, duration
                 max_requests: int) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     load = _Load(max_requests)
-    # The connections open one after another, before the clock starts, as a client's keep-alive
-    # connections do over time. Opened at once, they would reach a multi-worker server as one
-    # burst that the first worker to wake accepts whole, and "2 workers" would often be one.
+    # The connections open one after another, each starting its requests at once, and the clock
+    # starts when all run. Opened in one burst, they would reach a multi-worker server as one
+    # backlog that the first worker to wake accepts whole; opened while the others already load
+    # the server, each goes to a worker that is free to accept it, as a client's keep-alive
+    # connections spread over a server's workers over time.
+    load.deadline = time.perf_counter() + duration + 60.0  # the real deadline is set below
     opened: list[_Connection] = []
     for _ in range(connections):
         _, conn = await loop.create_connection(lambda: _Connection(request, load), host, port)
         opened.append(conn)
-        await asyncio.sleep(0.005)
+        conn.send()
+        await asyncio.sleep(0.02)
     cpu0 = time.process_time()
     start = time.perf_counter()
     load.deadline = start + duration
-    for conn in opened:
-        conn.send()
+    load.latencies.clear()  # count only the answers that arrive on the clock
     results = await asyncio.gather(
         *(asyncio.wait_for(c.done, duration + READ_TIMEOUT_S) for c in opened),
         return_exceptions=True)
