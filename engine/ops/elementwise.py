@@ -294,9 +294,20 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
     see graph.on_arrays.)"""
     bare = not isinstance(g, Tensor)
     a, b = (g, y) if bare else (g._data, y._data)
-    out = a * (1 - b * b)
+    if _alike(a, b):
+        out = b * b  # the same roundings as a * (1 - b * b), in one temporary instead of three
+        xp.subtract(1, out, out=out)
+        xp.multiply(out, a, out=out)
+    else:
+        out = a * (1 - b * b)
     return out if bare else record(out, "TanhBackwardBackward0", _tanh_backward_vjp, (g, y),
                                    saved=(g, y))
+
+
+def _alike(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are arrays of one shape and dtype: then a fused backward may work
+    in place on its first temporary (no promotion or broadcasting can change the result)."""
+    return getattr(a, "ndim", 0) > 0 and a.shape == b.shape and a.dtype == b.dtype
 
 
 def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
@@ -310,7 +321,12 @@ def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
     out: see graph.on_arrays.)"""
     bare = not isinstance(g, Tensor)
     a, b = (g, y) if bare else (g._data, y._data)
-    out = a * (b * (1 - b))
+    if _alike(a, b):
+        out = 1 - b  # the same roundings as a * (b * (1 - b)), in one temporary
+        xp.multiply(out, b, out=out)
+        xp.multiply(out, a, out=out)
+    else:
+        out = a * (b * (1 - b))
     return out if bare else record(out, "SigmoidBackwardBackward0", _sigmoid_backward_vjp, (g, y),
                                    saved=(g, y))
 
