@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from service.allocator import GLIBC_TUNABLES
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Set on some machines to dodge bugs of old OpenBLAS builds; they force a slower kernel on the
@@ -32,6 +34,8 @@ def bench_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["BENCH_THREADS"] = n
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    # the allocator setting gradserve's server runs with, for every side alike (service/allocator.py)
+    env.setdefault("GLIBC_TUNABLES", GLIBC_TUNABLES)
     env.update(extra or {})
     return env
 
@@ -97,6 +101,7 @@ def machine_info() -> dict[str, Any]:
         "threadpoolctl": _version("threadpoolctl"),
         "threads": thread_count(),
         "unset_in_benchmark": {v: os.environ[v] for v in UNSET_VARS if v in os.environ},
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", GLIBC_TUNABLES),
     }
 
 

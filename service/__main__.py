@@ -7,10 +7,12 @@ import atexit
 import glob
 import os
 import shutil
+import sys
 import tempfile
 
 import uvicorn
 
+from service.allocator import GLIBC_TUNABLES
 from service.settings import Settings
 
 
@@ -48,6 +50,10 @@ def prepare_metrics_dir() -> str:
 
 
 def main() -> None:
+    if sys.platform == "linux" and "GLIBC_TUNABLES" not in os.environ:
+        # once, before anything starts: glibc reads the allocator setting at process start
+        os.environ["GLIBC_TUNABLES"] = GLIBC_TUNABLES
+        os.execv(sys.executable, [sys.executable, "-m", "service", *sys.argv[1:]])
     prepare_metrics_dir()
     uvicorn.run("service.app:create_app", **uvicorn_options(Settings()))  # type: ignore[arg-type]
 
