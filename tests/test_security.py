@@ -99,6 +99,10 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "the command-line entry point; used only by prepare_metrics_dir, before the server starts",
     ("service/__main__.py", "<module>", "import tempfile"):
         "the command-line entry point; used only by prepare_metrics_dir, before the server starts",
+    ("service/__main__.py", "main", "call os.execv"):
+        "start-up, once, before anything is served: the server restarts itself (the same "
+        "interpreter, python -m service, its own arguments) with the allocator setting of "
+        "service/allocator.py",
     ("service/__main__.py", "prepare_metrics_dir", "call os.makedirs"):
         "start-up: creates PROMETHEUS_MULTIPROC_DIR (from the environment) before uvicorn runs",
     ("service/__main__.py", "prepare_metrics_dir", "call os.remove"):
