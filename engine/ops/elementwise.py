@@ -194,8 +194,13 @@ def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
         return (_ops().zeros_like(g),)
     if e == 2 and not is_grad_enabled():
         # x ** 1 is x and 2 * x is exact: the same values as the formula below in two passes
-        # instead of three (a squared loss's backward); recording, the formula's own graph
-        return (g * (x * 2),)
+        # and one new array instead of three (a squared loss's backward); recording, the
+        # formula's own graph
+        twice = x * 2
+        if _alike(twice._data, g._data):
+            xp.multiply(twice._data, g._data, out=twice._data)  # a fresh array: nobody else has it
+            return (twice,)
+        return (g * twice,)
     return (g * (e * x ** (e - 1)),)
 
 
