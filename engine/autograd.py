@@ -22,7 +22,7 @@ from engine.context import current as current_context
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import AccumulateGrad, Node
-from engine.tensor import Tensor, ops
+from engine.tensor import Tensor, edge, ops
 
 Target = tuple[Node, int]
 
@@ -72,7 +72,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
 
 
 def _target(t: Tensor) -> Target:
-    node, nr = t._edge()
+    node, nr = edge(t)
     if node is None:
         raise AutogradError(errors.NOT_REQUIRING_GRAD)
     return node, nr
@@ -108,7 +108,7 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
     target edge is returned instead (and only the part of the graph leading to them runs)."""
     roots: list[tuple[Node, int, Tensor | None]] = []
     for i, out in enumerate(outputs):
-        node, nr = out._edge()
+        node, nr = edge(out)
         if node is None:
             raise AutogradError(errors.no_grad_fn(i))
         roots.append((node, nr, seeds[i]))

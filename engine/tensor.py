@@ -130,14 +130,6 @@ class Tensor:
             self._acc = weakref.ref(acc)
         return acc
 
-    def _edge(self) -> tuple[Node | None, int]:
-        """The edge a consumer of this tensor records in its next_functions."""
-        if self.grad_fn is not None:
-            return (self.grad_fn, self._output_nr)
-        if self._requires_grad:
-            return (self._accumulator(), 0)
-        return (None, 0)
-
     # ----- data access ----------------------------------------------------------------------
     @property
     def data(self) -> Tensor:
@@ -287,6 +279,22 @@ OPERATORS = {
 }
 
 graph.tensor_class = Tensor
+
+
+NO_EDGE: tuple[Node | None, int] = (None, 0)
+
+
+def edge(v: Any) -> tuple[Node | None, int]:
+    """The edge a consumer of ``v`` records in its next_functions: its grad_fn and output number,
+    a leaf's AccumulateGrad, or ``(None, 0)`` for a constant or a Python number (as torch's wrapped
+    numbers get). A function, not a method: ``record`` calls it for every input of every op."""
+    if isinstance(v, Tensor):
+        fn = v.grad_fn
+        if fn is not None:
+            return (fn, v._output_nr)
+        if v._requires_grad:
+            return (v._accumulator(), 0)
+    return NO_EDGE
 
 
 def _varargs(args: tuple[Any, ...]) -> list[int]:

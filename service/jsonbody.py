@@ -98,16 +98,21 @@ def parse(body: bytes) -> Any:
     Not for a body deeper than jiter's limit of 200 levels (the standard library's parser would
     recurse): read_body checks the depth first."""
     try:
-        return jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+        return _jiter(body)
     except ValueError:
         # The standard library's parser says precisely what is wrong; it also keeps the few
         # documents it accepts and jiter refuses (a lone surrogate escape such as "\\ud800").
         return _parse_with_stdlib(body)
 
 
+def _jiter(body: bytes) -> Any:
+    return jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+
+
 # A body this large is measured on its parsed document, not byte by byte (see read_body).
 _MEASURE_PARSED_FROM = 1 << 16
 _LONG_LIST = 4096
+_UNPARSED, _REFUSED = object(), object()  # read_body's two states of "no document yet"
 
 
 def document_depth(doc: Any) -> int | None:
@@ -137,17 +142,18 @@ def read_body(body: bytes, max_nesting_depth: int) -> Any:
     The depth comes from the bytes (json_depth) for a small body. A large one is usually a few
     megabytes of base64 or a long list of numbers: jiter parses it first (safely: it refuses more
     than 200 levels), and its document is measured instead, which skips the bytes of long strings;
-    a long list sends it back to the bytes."""
+    a long list sends the measuring (not the parsing) back to the bytes."""
+    doc: Any = _UNPARSED
     depth: int | None = None
     if len(body) >= _MEASURE_PARSED_FROM:
         try:
-            doc = jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
-            depth = document_depth(doc)
+            doc = _jiter(body)
         except ValueError:
-            doc = None  # measured from the bytes, then parsed again for the error's details
+            doc = _REFUSED  # measured from the bytes, then parsed again for the error's details
+        else:
+            depth = document_depth(doc)
     if depth is None:
         depth = json_depth(body)
-        doc = None
     limit = max_json_depth(max_nesting_depth)
     if depth > limit:
         raise limit_exceeded(
@@ -155,7 +161,9 @@ def read_body(body: bytes, max_nesting_depth: int) -> Any:
             f"the body nests arrays and objects {depth} levels deep; a program nests at most "
             f"{max_nesting_depth} levels (calls, blocks and array literals), which is at most "
             f"{limit} levels of JSON", "")
-    return parse(body) if doc is None else doc
+    if doc is _UNPARSED:
+        return parse(body)
+    return _parse_with_stdlib(body) if doc is _REFUSED else doc
 
 
 def _parse_with_stdlib(body: bytes) -> Any:

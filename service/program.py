@@ -288,21 +288,18 @@ _SCALAR_TAGS: dict[type, str] = {bool: "Number", int: "Number", float: "Number",
 
 
 def _arg_tag(v: Any) -> str | None:
-    t = type(v)
-    if t is str:
+    tag = _SCALAR_TAGS.get(type(v))
+    if tag is not None:
+        return tag
+    if isinstance(v, str):
         return "NonFinite" if v in NONFINITE else "Name"
-    if t is dict:
+    if isinstance(v, dict):
         if "op" in v:
             return "Call"
         return "TensorObject" if _TENSOR_KEYS & v.keys() else None
-    tag = _SCALAR_TAGS.get(t)
-    if tag is not None:
-        return tag
-    # subclasses, and models (an object validated once already)
+    # subclasses of the JSON types, and models (an object validated once already)
     if isinstance(v, (bool, int, float)):
         return "Number"
-    if isinstance(v, str):
-        return "NonFinite" if v in NONFINITE else "Name"
     if isinstance(v, list):
         return "Array"
     if isinstance(v, CallBase):

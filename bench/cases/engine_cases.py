@@ -31,34 +31,30 @@ def _chain_input(p: Params) -> np.ndarray:
     return np.linspace(-1.0, 1.0, p["width"], dtype=np.float32)
 
 
-def chain_gradserve(p: Params) -> Run:
-    import engine as ge
-
+def _chain(p: Params, tensor: Callable[..., Any]) -> Run:
+    """The chain on a library whose tensors spell it like torch's (``tensor``: its constructor)."""
     x0, n = _chain_input(p), p["n"]
 
     def run() -> None:
-        x = ge.tensor(x0, requires_grad=True)
+        x = tensor(x0, requires_grad=True)
         y = x
         for _ in range(n):
             y = y.tanh() * 1.01
         y.sum().backward()
 
     return run
+
+
+def chain_gradserve(p: Params) -> Run:
+    import engine as ge
+
+    return _chain(p, ge.tensor)
 
 
 def chain_torch(p: Params) -> Run:
     import torch
 
-    x0, n = _chain_input(p), p["n"]
-
-    def run() -> None:
-        x = torch.tensor(x0, requires_grad=True)
-        y = x
-        for _ in range(n):
-            y = y.tanh() * 1.01
-        y.sum().backward()
-
-    return run
+    return _chain(p, torch.tensor)
 
 
 def chain_numpy(p: Params) -> Run:

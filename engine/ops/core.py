@@ -18,7 +18,7 @@ from engine.dtypes import DType
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import OUT, VJP, Edge, Node, OutMeta
-from engine.tensor import Tensor
+from engine.tensor import NO_EDGE, Tensor, edge
 
 Operand = Tensor | bool | int | float
 
@@ -33,7 +33,6 @@ class _NotGiven:
 
 
 NOT_GIVEN: Any = _NotGiven()
-_NO_EDGE: Edge = (None, 0)
 
 
 def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[Any, ...] = (),
@@ -49,12 +48,12 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     if is_grad_enabled() and data.dtype.kind == "f":
         n = len(inputs)
         if n == 1:
-            edges: tuple[Edge, ...] = (_edge(inputs[0]),)
+            edges: tuple[Edge, ...] = (edge(inputs[0]),)
         elif n == 2:
-            edges = (_edge(inputs[0]), _edge(inputs[1]))
+            edges = (edge(inputs[0]), edge(inputs[1]))
         else:
-            edges = tuple(map(_edge, inputs))
-        if edges.count(_NO_EDGE) != n:  # some input requires grad: record the op
+            edges = tuple(map(edge, inputs))
+        if edges.count(NO_EDGE) != n:  # some input requires grad: record the op
             output = None
             for s in saved:
                 if s is OUT:
@@ -86,18 +85,6 @@ def _output_meta(data: Any, first: Edge) -> tuple[OutMeta, ...]:
     return ((shape, data.dtype),)
 
 
-def _edge(v: Any) -> Edge:
-    """The edge a consumer of ``v`` records in its next_functions (Tensor._edge, inlined for the
-    common cases: this runs for every input of every recorded op)."""
-    if isinstance(v, Tensor):
-        fn = v.grad_fn
-        if fn is not None:
-            return (fn, v._output_nr)
-        if v._requires_grad:
-            return (v._accumulator(), 0)
-    return _NO_EDGE
-
-
 def _check_anomaly(node: Node, inputs: Sequence[Any], out: Any) -> None:
     from engine.anomaly import check_forward
 
@@ -118,7 +105,7 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     outs = tuple(Tensor(d) for d in datas)
     if not is_grad_enabled():
         return outs
-    edges = tuple(t._edge() if isinstance(t, Tensor) else (None, 0) for t in inputs)
+    edges = tuple(map(edge, inputs))
     if all(e[0] is None for e in edges):
         return outs
     node = Node(name, vjp, edges, saved, attrs, tuple([(d.shape, d.dtype) for d in datas]))
