@@ -199,29 +199,35 @@ async def load(url: str, requests: list[Request], *, concurrency: int, seconds: 
     A body longer than ``over_limit`` bytes is answered 413 before it is read, and the server then
     closes the connection with the rest of the body unread, which the kernel signals with a reset
     that can reach the client before it has read the 413: a transport error on such a request is
-    counted as ``reset``, not as an error."""
+    counted as ``reset``, not as an error. Such requests go through a client (a connection pool)
+    of their own: the connection a 413 leaves behind may look reusable to the client until the
+    server's close arrives, and the next request sent on it would meet the reset instead."""
     counts: dict[str, int] = {}
     sent = 0
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client, \
+            httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as over_client:
 
         async def worker() -> None:
             nonlocal sent
             while time.monotonic() < deadline and sent < max_requests:
                 method, path, body = requests[sent % len(requests)]
                 sent += 1
+                oversized = over_limit is not None and isinstance(body, bytes) \
+                    and len(body) > over_limit
                 try:
-                    if isinstance(body, bytes):
+                    if oversized:
+                        r = await over_client.request(method, path, content=body,
+                                                      headers={"content-type": "application/json"})
+                    elif isinstance(body, bytes):
                         r = await client.request(method, path, content=body,
                                                  headers={"content-type": "application/json"})
                     else:
                         r = await client.request(method, path, json=body)
                     key = str(r.status_code)
                 except httpx.TransportError as exc:
-                    oversized = over_limit is not None and isinstance(body, bytes) \
-                        and len(body) > over_limit
                     key = "reset" if oversized else f"error:{type(exc).__name__}"
                 counts[key] = counts.get(key, 0) + 1
 
