@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes, errors
+from engine import dtypes, errors, ops
+from engine.anomaly import check_backward
 from engine.context import current as current_context
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import set_grad_enabled
-from engine.graph import AccumulateGrad, Node
-from engine.tensor import Tensor, edge, ops
+from engine.graph import AccumulateGrad, Node, edge
+from engine.tensor import Tensor
 
 Target = tuple[Node, int]
 
@@ -45,6 +46,16 @@ def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None] | 
         for t, g in zip(inputs, found, strict=True):
             if g is not None:
                 _accumulate(t, g, create_graph)
+
+
+def _tensor_backward(self: Tensor, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                     create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    """Tensor.backward (attached below: the Tensor class sits below the backward pass)."""
+    backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
+             inputs=inputs)
+
+
+Tensor.backward = _tensor_backward  # type: ignore[method-assign]
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -181,8 +192,6 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                         g = _fill_missing(node, buf)
                     grads_in = vjp(node, g)
                     if check_anomaly:
-                        from engine.anomaly import check_backward
-
                         check_backward(node, grads_in, buf)
                     if node._saved and not retain_graph:  # (only what saved something has to free it)
                         node.release()

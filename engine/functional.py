@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import autograd, errors
+from engine import autograd, errors, ops
 from engine.backend import xp
 from engine.errors import ArgumentError, AutogradError
 from engine.grad_mode import is_grad_enabled, set_grad_enabled
-from engine.tensor import Tensor, ops
+from engine.tensor import Tensor
 
 Tensors = tuple[Tensor, ...]
 Grads = tuple["Tensor | None", ...]

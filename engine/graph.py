@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.errors import FREED
-
-if TYPE_CHECKING:
-    from engine.tensor import Tensor
-
-# engine.tensor imports this module, so it binds its Tensor class here once it is defined (saved()
-# unpacks saved outputs as tensors; an import inside it would run on every call).
-tensor_class: Any = None
+from engine.errors import FREED, AutogradError
+from engine.tensor import Tensor
 
 Edge = tuple["Node | None", int]
 # A VJP receives the node and the gradient of each output (a Tensor for single-output nodes, a
@@ -89,23 +83,21 @@ class Node:
         saved tensors."""
         s = self._saved
         if s is None:
-            from engine.errors import AutogradError
-
             raise AutogradError(FREED)
-        if like is not None and not isinstance(like, tensor_class):
+        if like is not None and not isinstance(like, Tensor):
             out = self._output
             # (the two common cases without a loop: the output alone, two inputs)
             if out is not None and len(s) == 1:
                 return (out,)
             if out is None and len(s) == 2:
                 a, b = s
-                return (a._data if isinstance(a, tensor_class) else a,
-                        b._data if isinstance(b, tensor_class) else b)
-            return tuple([out if v is OUT else v._data if isinstance(v, tensor_class) else v
+                return (a._data if isinstance(a, Tensor) else a,
+                        b._data if isinstance(b, Tensor) else b)
+            return tuple([out if v is OUT else v._data if isinstance(v, Tensor) else v
                           for v in s])
         if self._output is None:
             return s
-        out = tensor_class(self._output, True, self, 0)
+        out = Tensor(self._output, True, self, 0)
         if len(s) == 1:  # the common case (exp, tanh, sigmoid, ...): no loop
             return (out,)
         return tuple([out if v is OUT else v for v in s])
@@ -131,3 +123,29 @@ class AccumulateGrad(Node):
     def __init__(self, variable: Tensor) -> None:
         super().__init__("AccumulateGrad", None, (), (), None, ((variable.shape, variable._data.dtype),))
         self.variable = variable
+
+
+NO_EDGE: Edge = (None, 0)
+
+
+def edge(v: Any) -> Edge:
+    """The edge a consumer of ``v`` records in its next_functions: its grad_fn and output number,
+    a leaf's AccumulateGrad, or ``(None, 0)`` for a constant or a Python number (as torch's wrapped
+    numbers get). A function, not a method: ``record`` calls it for every input of every op."""
+    if isinstance(v, Tensor):
+        fn = v.grad_fn
+        if fn is not None:
+            return (fn, v._output_nr)
+        if v._requires_grad:
+            return (accumulator(v), 0)
+    return NO_EDGE
+
+
+def accumulator(leaf: Tensor) -> AccumulateGrad:
+    """The AccumulateGrad node of a leaf; the same object while anything holds it (the leaf keeps
+    only a weak reference, as torch does)."""
+    acc = leaf._acc() if leaf._acc is not None else None
+    if acc is None:
+        acc = AccumulateGrad(leaf)
+        leaf._acc = weakref.ref(acc)
+    return acc

@@ -1,7 +1,10 @@
 """The Tensor: an array from the backend plus its place in the autograd graph.
 
-Arithmetic, reductions and shape ops are defined once as registry ops (``engine/ops``); torch's
-method names here only forward to them, and the Python operators are those ops (``OPERATORS``).
+This module is the bottom of the engine's layers (see tests/test_layering.py): it imports no ops,
+no graph node and nothing of the backward pass. Arithmetic, reductions and
+shape ops are registry ops (``engine/ops``); engine/ops/methods.py attaches them as torch's method
+names and Python operators, and engine/autograd.py attaches ``backward``. The stubs below declare
+those methods for type checkers.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine import backend, dtypes, graph
+from engine import backend, dtypes
 from engine.backend import xp
 from engine.context import check_shape
 from engine.context import current as _current_context
+from engine.dims import wrap_dim
 from engine.dtypes import DType
 from engine.errors import (
     INT_REQUIRES_GRAD,
@@ -23,11 +27,10 @@ from engine.errors import (
     AutogradError,
     ShapeError,
 )
-from engine.graph import AccumulateGrad, Node
+from engine.printing import format_tensor
 
-# The op namespace (engine.ops). The ops import Tensor, so engine.ops assigns this once it is loaded
-# instead of this module importing it.
-ops: Any = None
+if TYPE_CHECKING:
+    from engine.graph import Node
 
 
 class Tensor:
@@ -63,7 +66,7 @@ class Tensor:
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
             return self.shape
-        return self.shape[_wrap_dim(dim, self.ndim)]
+        return self.shape[wrap_dim(dim, self.ndim)]
 
     @property
     def ndim(self) -> int:
@@ -120,16 +123,6 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def _accumulator(self) -> AccumulateGrad:
-        """The AccumulateGrad node of this leaf; the same object while anything holds it."""
-        acc = self._acc() if self._acc is not None else None
-        if acc is None:
-            import weakref
-
-            acc = AccumulateGrad(self)
-            self._acc = weakref.ref(acc)
-        return acc
-
     # ----- data access ----------------------------------------------------------------------
     @property
     def data(self) -> Tensor:
@@ -158,8 +151,6 @@ class Tensor:
         return backend.to_host(self._data).tolist()
 
     def __repr__(self) -> str:
-        from engine.printing import format_tensor
-
         return format_tensor(
             backend.to_host(self._data), dtype=self.dtype.name, device=backend.DEVICE,
             grad_fn=self.grad_fn.name() if self.grad_fn is not None else None,
@@ -187,54 +178,22 @@ class Tensor:
     __hash__ = object.__hash__
 
     if TYPE_CHECKING:
-        # Registry ops are attached as methods at import (engine/ops/__init__.py).
+        # Attached from the layers above: every registry op declared as a method, the varargs
+        # forms and the Python operators (engine/ops/methods.py), backward (engine/autograd.py).
         def __getattr__(self, name: str) -> Any: ...
-
-    # ----- autograd -------------------------------------------------------------------------
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
-        from engine.autograd import backward
-
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
-                 inputs=inputs)
-
-    # ----- forms torch spells with varargs --------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, _varargs(shape))
-
-    def view(self, *shape: Any) -> Tensor:
-        return ops.view(self, _varargs(shape))
-
-    def permute(self, *dims: Any) -> Tensor:
-        return ops.permute(self, _varargs(dims))
-
-    def expand(self, *sizes: Any) -> Tensor:
-        return ops.expand(self, _varargs(sizes))
-
-    def repeat(self, *sizes: Any) -> Tensor:
-        return ops.repeat(self, _varargs(sizes))
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802 - torch's name
-        return ops.permute(self, list(range(self.ndim))[::-1])
-
-    def double(self) -> Tensor:
-        return ops.to(self, "float64")
-
-    def float(self) -> Tensor:
-        return ops.to(self, "float32")
-
-    def long(self) -> Tensor:
-        return ops.to(self, "int64")
-
-    def bool(self) -> Tensor:
-        return ops.to(self, "bool")
-
-    # ----- Python operators -----------------------------------------------------------------
-    # The operators that only forward to one op are bound straight to it (OPERATORS, installed by
-    # engine/ops/__init__.py): one Python call per operator instead of two. Declared here for type
-    # checkers.
-    if TYPE_CHECKING:
+        def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                     create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None: ...
+        def reshape(self, *shape: Any) -> Tensor: ...
+        def view(self, *shape: Any) -> Tensor: ...
+        def permute(self, *dims: Any) -> Tensor: ...
+        def expand(self, *sizes: Any) -> Tensor: ...
+        def repeat(self, *sizes: Any) -> Tensor: ...
+        @property
+        def T(self) -> Tensor: ...  # noqa: N802 - torch's name
+        def double(self) -> Tensor: ...
+        def float(self) -> Tensor: ...
+        def long(self) -> Tensor: ...
+        def bool(self) -> Tensor: ...
         def __add__(self, other: Any) -> Tensor: ...
         def __radd__(self, other: Any) -> Tensor: ...
         def __sub__(self, other: Any) -> Tensor: ...
@@ -242,8 +201,11 @@ class Tensor:
         def __mul__(self, other: Any) -> Tensor: ...
         def __rmul__(self, other: Any) -> Tensor: ...
         def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
         def __pow__(self, exponent: Any) -> Tensor: ...
+        def __rpow__(self, base: Any) -> Tensor: ...
         def __matmul__(self, other: Tensor) -> Tensor: ...
+        def __rmatmul__(self, other: Tensor) -> Tensor: ...
         def __neg__(self) -> Tensor: ...
         def __abs__(self) -> Tensor: ...
         def __invert__(self) -> Tensor: ...
@@ -256,57 +218,6 @@ class Tensor:
         def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
         def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
         def __getitem__(self, index: Any) -> Tensor: ...
-
-    # (self, other) -> op(other, self) and the like: these reorder, so they stay methods
-    def __rtruediv__(self, other: Any) -> Tensor:
-        # torch computes `s / x` as `x.reciprocal() * s`, hence MulBackward0 over ReciprocalBackward0
-        return ops.mul(ops.reciprocal(self), other)
-
-    def __rpow__(self, base: Any) -> Tensor:
-        return ops.pow(base, self)
-
-    def __rmatmul__(self, other: Tensor) -> Tensor:
-        return ops.matmul(other, self)
-
-
-# Python operator -> the op it is (``x * y`` is ``mul(x, y)``, ``2 * x`` is ``mul(x, 2)``).
-OPERATORS = {
-    "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "rsub", "__mul__": "mul",
-    "__rmul__": "mul", "__truediv__": "div", "__pow__": "pow", "__matmul__": "matmul",
-    "__neg__": "neg", "__abs__": "abs", "__invert__": "logical_not", "__and__": "logical_and",
-    "__or__": "logical_or", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
-    "__eq__": "eq", "__ne__": "ne", "__getitem__": "getitem",
-}
-
-graph.tensor_class = Tensor
-
-
-NO_EDGE: tuple[Node | None, int] = (None, 0)
-
-
-def edge(v: Any) -> tuple[Node | None, int]:
-    """The edge a consumer of ``v`` records in its next_functions: its grad_fn and output number,
-    a leaf's AccumulateGrad, or ``(None, 0)`` for a constant or a Python number (as torch's wrapped
-    numbers get). A function, not a method: ``record`` calls it for every input of every op."""
-    if isinstance(v, Tensor):
-        fn = v.grad_fn
-        if fn is not None:
-            return (fn, v._output_nr)
-        if v._requires_grad:
-            return (v._accumulator(), 0)
-    return NO_EDGE
-
-
-def _varargs(args: tuple[Any, ...]) -> list[int]:
-    if len(args) == 1 and isinstance(args[0], (list, tuple)):
-        return list(args[0])
-    return list(args)
-
-
-def _wrap_dim(dim: int, ndim: int) -> int:
-    from engine.ops.core import wrap_dim
-
-    return wrap_dim(dim, ndim)
 
 
 def _infer_dtype(data: Any) -> DType:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError
 from engine.graph import Node
-from engine.ops.core import OUT, _ops, check_tensor, floating, record, wrap_dim
+from engine.ops.core import OUT, check_tensor, floating, record
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -85,7 +86,7 @@ def erf(input: Tensor) -> Tensor:
 
 def _erf_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
-    return (g * (_ops().exp(-(x * x)) * _2_SQRTPI),)
+    return (g * (ops.exp(-(x * x)) * _2_SQRTPI),)
 
 
 # ----- gelu, silu, softplus, logsigmoid ------------------------------------------------------
@@ -106,7 +107,6 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def _gelu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     (x,) = node.saved()
     if node.attrs == "tanh":
         t = ops.tanh((x + x * x * x * _TANH_GELU_C) * _TANH_GELU_K)
@@ -126,7 +126,7 @@ def silu(input: Tensor) -> Tensor:
 
 def _silu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
-    s = _ops().sigmoid(x)
+    s = ops.sigmoid(x)
     return (g * (s * (x * (1 - s) + 1)),)
 
 
@@ -143,7 +143,6 @@ def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
 
 
 def _softplus_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     (x,) = node.saved()
     beta, threshold = node.attrs
     bx = x * beta
@@ -162,7 +161,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 def _logsigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
-    return (g * _ops().sigmoid(-x),)
+    return (g * ops.sigmoid(-x),)
 
 
 # ----- piecewise: leaky_relu, elu / selu, hardtanh -------------------------------------------
@@ -177,7 +176,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def _leaky_relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
-    return (_ops().where(x > 0, g, g * node.attrs),)
+    return (ops.where(x > 0, g, g * node.attrs),)
 
 
 def _elu(input: Tensor, op: str, alpha: float, scale: float) -> Tensor:
@@ -189,7 +188,6 @@ def _elu(input: Tensor, op: str, alpha: float, scale: float) -> Tensor:
 
 
 def _elu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     (x,) = node.saved()
     alpha, scale = node.attrs
     negative = ops.exp(ops.clamp(x, max=0.0)) * (alpha * scale)
@@ -244,7 +242,7 @@ def _softmax_input(input: Tensor, op: str, dim: int | None, dtype: str | None
     check_tensor(input, op)
     d = _softmax_dim(dim, input.ndim)
     if dtype is not None:
-        input = _ops().to(input, dtype)  # torch converts first: ToCopyBackward0 under the node
+        input = ops.to(input, dtype)  # torch converts first: ToCopyBackward0 under the node
     kernel = f"{op}_lastdim_kernel_impl" if d == max(input.ndim - 1, 0) else f"{op}_kernel_impl"
     float_input(input, op, kernel)
     return input, d
@@ -269,7 +267,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> 
 def _softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved()
     gy = g * y
-    return (gy - y * _ops().sum(gy, node.attrs, keepdim=True),)
+    return (gy - y * ops.sum(gy, node.attrs, keepdim=True),)
 
 
 @defop("log_softmax", [T(), A("dim", "int", None, optional=True),
@@ -284,6 +282,5 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None)
 
 
 def _log_softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     (y,) = node.saved()
     return (g - ops.exp(y) * ops.sum(g, node.attrs, keepdim=True),)

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine import ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import torch_type_name
-from engine.ops.core import _ops, check_alloc, check_tensor, record, record_multi, wrap_dim
+from engine.ops.core import check_alloc, check_tensor, record, record_multi
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -191,7 +193,6 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
     if input.ndim not in (nd + 1, nd + 2):
         raise ShapeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but "
                          f"got input of size: {_size(input.shape)}")
-    ops = _ops()
     if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
         return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
                                         padding, dilation, groups), 0)
@@ -228,7 +229,6 @@ def _conv_forward(x: Any, w: Any, window: Window, groups: int) -> Any:
 
 
 def _convolution_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     x, w = node.saved()
     window, groups = node.attrs
     n, c = x.shape[:2]
@@ -324,7 +324,6 @@ def _pool_input(op: str, input: Tensor) -> None:
 
 def _pool_grad(g: Tensor, per_tap: Tensor, node: Node) -> Tensor:
     """Send an output gradient back through the taps: g times each tap's share, folded."""
-    ops = _ops()
     shape, window = node.attrs
     g4 = ops.reshape(g, [-1, shape[-3], *window.out])
     cols = ops.unsqueeze(g4, 2) * per_tap
@@ -408,5 +407,5 @@ def _avg_divisor(w: Window, count_include_pad: bool, override: int | None, dtype
 def _avg_pool_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (divisor,) = node.saved()
     _, window = node.attrs
-    share = _ops().expand(_ops().unsqueeze(1 / divisor, 0), [window.taps, *window.out])
+    share = ops.expand(ops.unsqueeze(1 / divisor, 0), [window.taps, *window.out])
     return (_pool_grad(g, share, node),)

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
+from engine.anomaly import check_forward
 from engine.context import current as current_context
 from engine.dtypes import DType
-from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import OUT, VJP, Edge, Node, OutMeta
-from engine.tensor import NO_EDGE, Tensor, edge
+from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, OutMeta, edge
+from engine.tensor import Tensor
 
 Operand = Tensor | bool | int | float
 
@@ -86,8 +87,6 @@ def _output_meta(data: Any, first: Edge) -> tuple[OutMeta, ...]:
 
 
 def _check_anomaly(node: Node, inputs: Sequence[Any], out: Any) -> None:
-    from engine.anomaly import check_forward
-
     ctx = current_context()
     assert ctx is not None
     if ctx.in_backward:  # a VJP's own arithmetic: its results are checked as gradients
@@ -119,14 +118,6 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     return outs
 
 
-def _ops() -> Any:
-    """The engine.ops namespace, for VJPs that call other ops. Imported when first called: every
-    op module is itself part of that namespace."""
-    from engine import ops
-
-    return ops
-
-
 # ----- operands and dtypes --------------------------------------------------------------------
 def array_of(v: Operand, dt: DType) -> Any:
     """The array (or Python number) to compute with, in dtype ``dt``."""
@@ -150,34 +141,6 @@ def check_tensor(v: Any, op: str, arg: str = "input") -> Tensor:
     if not isinstance(v, Tensor):
         raise DTypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(v).__name__}")
     return v
-
-
-def wrap_dim(dim: int, ndim: int) -> int:
-    """Normalise a possibly negative dim, with torch's message when out of range."""
-    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-    if not lo <= dim <= hi:
-        raise ShapeError(
-            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
-        )
-    return dim % max(ndim, 1)
-
-
-def wrap_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Reduction dims as a sorted tuple of non-negative ints; None or [] mean every dim. A 0-d
-    tensor accepts dim 0 or -1 and has nothing to reduce."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = [dim] if isinstance(dim, int) else list(dim)
-    if not dims:
-        return tuple(range(ndim))
-    if ndim == 0:
-        for d in dims:
-            wrap_dim(d, 0)
-        return ()
-    out = sorted({wrap_dim(d, ndim) for d in dims})
-    if len(out) != len(dims):
-        raise ShapeError(f"dim {dims} appears multiple times in the list of dims")
-    return tuple(out)
 
 
 MAX_DIMS = 64  # the array backends' limit (numpy 2, CuPy)
@@ -227,16 +190,9 @@ def check_binary(a: Operand, b: Operand) -> None:
             check_alloc(broadcast_shapes(sa, sb))
 
 
-def as_int(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ArgumentError(f"argument '{name}' must be int, not {type(v).__name__}")
-    return v
-
-
 def expand_reduced(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool
                    ) -> Tensor:
     """Broadcast a reduction's gradient back over the reduced ``dims`` of ``shape``."""
-    ops = _ops()
     if not keepdim and dims:
         kept = list(shape)
         for d in dims:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
 from engine.errors import ArgumentError, DTypeError
 from engine.grad_mode import is_grad_enabled
@@ -17,7 +17,6 @@ from engine.graph import Node, on_arrays
 from engine.ops.core import (
     OUT,
     Operand,
-    _ops,
     array_of,
     broadcast_shapes,
     check_alloc,
@@ -162,7 +161,7 @@ def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 def _zero_vjp2(node: Node, g: Tensor) -> tuple[Any, ...]:
-    z = _ops().zeros_like(g)
+    z = ops.zeros_like(g)
     return tuple(z if node.needs(i) else None for i in range(len(node.next_functions)))
 
 
@@ -191,7 +190,7 @@ def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
     e = node.attrs
     if e == 0:
-        return (_ops().zeros_like(g),)
+        return (ops.zeros_like(g),)
     if e == 2 and not is_grad_enabled():
         # x ** 1 is x and 2 * x is exact: the same values as the formula below in two passes
         # and one new array instead of three (a squared loss's backward); recording, the
@@ -205,7 +204,6 @@ def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 def _pow_tt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     x, e, out = node.saved()
     gx = ge = None
     if node.needs(0):
@@ -219,7 +217,7 @@ def _pow_st_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (out,) = node.saved()
     base = node.attrs
     if base == 0:
-        return (_ops().zeros_like(g),)  # torch's convention for a zero base
+        return (ops.zeros_like(g),)  # torch's convention for a zero base
     return (g * (out * math.log(base)),)
 
 
@@ -269,7 +267,7 @@ def _neg_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 def _sign_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (_ops().zeros_like(g),)
+    return (ops.zeros_like(g),)
 
 
 @on_arrays
@@ -371,11 +369,11 @@ rsqrt = _unary("rsqrt", "RsqrtBackward0", "1 / sqrt(input).", lambda a: 1 / xp.s
                _g_times(lambda y: -0.5 * y * y * y), "output")
 reciprocal = _unary("reciprocal", "ReciprocalBackward0", "1 / input.", lambda a: 1 / a,
                     _g_times(lambda y: -(y * y)), "output")
-abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: _ops().sign(x), False), "input",
+abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: ops.sign(x), False), "input",
              keep_int=True)  # noqa: A001
 sign = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "", keep_int=True)
-sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: _ops().cos(x), False), "input")
-cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -_ops().sin(x), False), "input")
+sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: ops.cos(x), False), "input")
+cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -ops.sin(x), False), "input")
 tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: 1 + y * y), "output")
 tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _tanh_vjp, "output",
               category=_ACT)
@@ -442,7 +440,6 @@ def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
         # torch: half to each side on a tie, nothing to the losing side, and (as no comparison
         # holds with a NaN) the full gradient to both sides where either is NaN
-        ops = _ops()
         a, b = node.saved()
         shared = ops.where(a == b, g / 2, g)
         a_loses, b_loses = (a < b, a > b) if name == "maximum" else (a > b, a < b)
@@ -479,7 +476,6 @@ def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
 
 def _where_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (c,) = node.saved()
-    ops = _ops()
     return (ops.where(c, g, 0.0) if node.needs(0) else None,
             ops.where(c, 0.0, g) if node.needs(1) else None)
 

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import backend, dtypes
+from engine import backend, dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.core import (
     Operand,
-    _ops,
     broadcast_shapes,
     check_alloc,
     check_tensor,
     record,
     record_multi,
-    wrap_dim,
 )
 from engine.registry import A, T, defop
 from engine.registry import Operand as OperandParam
@@ -263,7 +262,6 @@ def _getitem(input: Tensor, index: Any) -> Tensor:
     consumed = sum(_dims_consumed(i) for i in items)
     if consumed > ndim:
         raise ShapeError(f"too many indices for tensor of dimension {ndim}")
-    ops = _ops()
     out, dim = input, 0
     advanced: list[tuple[int, Any]] = []
     for item in items:
@@ -382,7 +380,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
 def _gather_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (index,) = node.saved()
     shape, d = node.attrs
-    return (scatter_add(_ops().zeros(list(shape), dtype=g.dtype), d, index, g),)
+    return (scatter_add(ops.zeros(list(shape), dtype=g.dtype), d, index, g),)
 
 
 @defop("scatter_add", [T(), A("dim", "int"), T("index"), T("src")], grad_fns="ScatterAddBackward0",
@@ -442,7 +440,6 @@ def _c_type_name(dt: dtypes.DType) -> str:
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     (mask,) = node.saved()
     gi = ops.where(mask, 0.0, g) if node.needs(0) else None
     if len(node.next_functions) == 1:
@@ -540,7 +537,7 @@ def _picked_vjp(node: Node, grads: Any) -> tuple[Any, ...]:
     g = grads[0] if isinstance(grads, list) else grads
     if not shape:
         return (g,)
-    return (scatter_add(_ops().zeros(list(shape), dtype=g.dtype), d, idx, g),)
+    return (scatter_add(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
 
 
 @defop("sort", [T(), A("dim", "int", -1), A("descending", "bool", False),

@@ -12,21 +12,20 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import (
     OUT,
-    _ops,
     array_of,
     check_alloc,
     check_ndim,
     check_tensor,
     record,
     record_multi,
-    wrap_dim,
 )
 from engine.ops.indexing import along, like, narrow, select, take
 from engine.registry import A, T, defop
@@ -94,7 +93,7 @@ def _cat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
         if not node.needs(i):
             grads.append(None)
         elif n is None:  # a skipped 1-d empty tensor
-            grads.append(_ops().zeros([0], dtype=g.dtype))
+            grads.append(ops.zeros([0], dtype=g.dtype))
         else:
             grads.append(narrow(g, d, start, n))
         start += n or 0
@@ -277,7 +276,6 @@ def repeat(input: Tensor, repeats: Sequence[int]) -> Tensor:
 
 def _repeat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # out viewed as (r0, n0, r1, n1, ...): each copy of the input is one choice of the r indices
-    ops = _ops()
     shape, padded, reps = node.attrs
     if not reps:
         return (g,)
@@ -462,7 +460,6 @@ def _cumprod_grad_with_zeros(x: Tensor, g: Tensor, out: Tensor, zero: Any, d: in
     zero (at k) have one: before k the zero-free formula holds; at k it is
     prod(x before k) * sum(g_j * prod(x_m for k < m <= j) for j >= k). Exact values, but each piece
     holds only on its side of k, so this is not used when the gradient is differentiated again."""
-    ops = _ops()
     n = x.shape[d]
     pos = xp.arange(n).reshape([-1 if i == d else 1 for i in range(x.ndim)])
     first = xp.where(zero.any(axis=d, keepdims=True), xp.expand_dims(xp.argmax(zero, axis=d), d), n)
@@ -478,7 +475,6 @@ def _cumprod_grad_with_zeros(x: Tensor, g: Tensor, out: Tensor, zero: Any, d: in
 def _cumprod_grad_polynomial(x: Tensor, g: Tensor, d: int) -> Tensor:
     """The gradient as the polynomial it is, sum(g_j * prod(x_m for m <= j, m != i) for j >= i),
     built from an n x n product per line (O(n^2), as torch's double backward of cumprod)."""
-    ops = _ops()
     n = x.shape[d]
     xt, gt = ops.transpose(x, d, -1), ops.transpose(g, d, -1)
     rows = ops.expand(ops.unsqueeze(xt, -2), [*xt.shape[:-1], n, n])  # rows[..., i, m] = x_m

@@ -8,13 +8,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import context
+from engine import context, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import Node
 from engine.ops.activations import torch_type_name
-from engine.ops.core import _ops, broadcast_shapes, check_alloc, check_tensor, record, wrap_dim
+from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
 from engine.ops.linalg import mm
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -49,7 +50,6 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
 
 
 def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     a, b = node.saved()
     return (g if node.needs(0) else None,  # summed to the bias's shape by the backward pass
             mm(g, ops.t(b)) if node.needs(1) else None,
@@ -64,7 +64,6 @@ def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_tensor(input, "linear")
     check_tensor(weight, "linear", "weight")
-    ops = _ops()
     if bias is None:
         return ops.matmul(input, ops.t(weight))
     check_tensor(bias, "linear", "bias")
@@ -103,7 +102,6 @@ def _affine(xhat: Any, weight: Tensor | None, bias: Tensor | None, view: tuple[i
 
 
 def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     x, weight = node.saved()
     stat_dims, param_dims, view, eps, running = node.attrs
     dims = list(stat_dims)
@@ -129,7 +127,6 @@ def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 def _sum_over(t: Tensor, dims: tuple[int, ...], shape: Any) -> Tensor:
-    ops = _ops()
     if dims:
         t = ops.sum(t, list(dims))
     return t if shape is None or t.shape == tuple(shape) else ops.reshape(t, list(shape))
@@ -245,10 +242,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
                          f"{torch_type_name(input.dtype)}")
     dt = input._data.dtype
     if p == 1:
-        return _ops().mul(input, Tensor(xp.zeros((), dtype=dt)))
+        return ops.mul(input, Tensor(xp.zeros((), dtype=dt)))
     check_alloc(input.shape, "dropout mask")
     keep = context.generator().bernoulli(1 - p, input.shape)
-    return _ops().mul(input, Tensor(keep.astype(dt) / xp.asarray(1 - p, dtype=dt)))
+    return ops.mul(input, Tensor(keep.astype(dt) / xp.asarray(1 - p, dtype=dt)))
 
 
 # ----- embedding ----------------------------------------------------------------------------
@@ -281,7 +278,6 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 def _embedding_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     """Each row's gradient is the sum of the gradients of the outputs that picked it."""
-    ops = _ops()
     (idx,) = node.saved()
     (rows, dim), padding_idx = node.attrs
     flat = ops.reshape(idx, [-1, 1])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
 from engine.errors import DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops import shape as shape_ops
-from engine.ops.core import _ops, broadcast_shapes, check_alloc, check_tensor, record
+from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
 from engine.registry import T, defop
 from engine.tensor import Tensor
 
@@ -64,7 +64,6 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def _mv_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, v = node.saved()
-    ops = _ops()
     return (ops.mul(ops.unsqueeze(g, 1), v) if node.needs(0) else None,
             mv(shape_ops.t(a), g) if node.needs(1) else None)
 
@@ -129,7 +128,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
         raise ShapeError(f"outer: Expected 1-D argument self, but got {input.ndim}-D"
                          if input.ndim != 1 else f"outer: Expected 1-D argument vec2, but got {vec2.ndim}-D")
     # torch spells it input.reshape(-1, 1) * vec2, and so its graph is MulBackward0 over a view
-    return _ops().mul(shape_ops.reshape(input, [-1, 1]), vec2)
+    return ops.mul(shape_ops.reshape(input, [-1, 1]), vec2)
 
 
 @defop("matmul", [T(), T("other")],

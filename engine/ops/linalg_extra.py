@@ -15,11 +15,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import linalg_raises, xp
 from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
 from engine.graph import Node
-from engine.ops.core import OUT, _ops, broadcast_shapes, check_alloc, check_tensor, record, record_multi
+from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
 from engine.registry import A, Param, T, defop
 from engine.tensor import Tensor
 
@@ -28,12 +28,11 @@ _TORCH_TYPE = {"float32": "Float", "float64": "Double", "int64": "Long", "bool":
 
 
 def _mT(t: Tensor) -> Tensor:  # noqa: N802 - torch's spelling of the batched transpose
-    return _ops().transpose(t, -1, -2)
+    return ops.transpose(t, -1, -2)
 
 
 def _as_matrix_batch(v: Tensor) -> Tensor:
     """A per-matrix scalar (shape ``batch``) as ``batch + (1, 1)``, to scale whole matrices."""
-    ops = _ops()
     return ops.unsqueeze(ops.unsqueeze(v, -1), -1)
 
 
@@ -142,7 +141,6 @@ def inverse(input: Tensor) -> Tensor:
 
 def _inverse_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-T g A^-T
-    ops = _ops()
     (inv,) = node.saved()
     inv_t = _mT(inv)
     return (-ops.matmul(inv_t, ops.matmul(g, inv_t)),)
@@ -161,7 +159,6 @@ def _invertible(a: Tensor, singular: Any) -> Tensor:
     identity, so that a gradient formula using the inverse can be evaluated on the whole batch."""
     if not bool(singular.any()):
         return a
-    ops = _ops()
     eye = ops.eye(a.shape[-1], dtype=a.dtype.name)
     return ops.where(Tensor(singular[..., None, None]), eye, a)
 
@@ -189,7 +186,6 @@ def _slogdet_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
     # d log|det A| = tr(A^-1 dA): the gradient is A^-T; the sign's is zero. With no gradient for
     # log|det| torch gives none at all (A.grad stays None). The backward pass fills a missing one
     # with zeros, and an all-zero one adds nothing, so both are answered with None.
-    ops = _ops()
     (a,) = node.saved()
     g = grads[1]
     if g is None or not bool((g._data != 0).any()):
@@ -252,7 +248,6 @@ def _solve(a: Tensor, b: Tensor, left: bool, vector: bool) -> Tensor:
 
 def _solve_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # A X = B:  gB = A^-T g (a solve with A^T), gA = -gB X^T.  X A = B:  gB = g A^-T, gA = -X^T gB.
-    ops = _ops()
     a, x = node.saved()
     left, vector = node.attrs
     gb = _solve(_mT(a), g, left, vector)
@@ -293,7 +288,6 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
 def _cholesky_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # With A = L L^T and P = L^T gL masked to its lower triangle with the diagonal halved, the
     # gradient is L^-T sym(P) L^-1: symmetric, as torch gives it (A is taken to be symmetric).
-    ops = _ops()
     (out,) = node.saved()
     upper = node.attrs
     low, g_low = (_mT(out), _mT(g)) if upper else (out, g)
@@ -321,7 +315,7 @@ def trace(input: Tensor) -> Tensor:
 
 def _trace_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     n, m = node.attrs
-    return (g * _ops().eye(n, m, dtype=g.dtype.name),)
+    return (g * ops.eye(n, m, dtype=g.dtype.name),)
 
 
 # ----- einsum -----------------------------------------------------------------------------------
@@ -465,7 +459,6 @@ def _to_layout(t: Tensor, op: int, labs: list[str], pos: dict[str, int], total: 
                ) -> Tensor:
     """One operand in the common layout: a repeated label becomes a diagonal, a missing label (or
     ellipsis dim) a size-1 dim, then one permute puts every dim in its place."""
-    ops = _ops()
     ell_ndim = len(sizes.ellipsis)
     own_ell = t.ndim - (len(labs) - 1)  # dims under this operand's ellipsis, if it has one
     perm = [-1] * total
@@ -497,13 +490,12 @@ def _to_layout(t: Tensor, op: int, labs: list[str], pos: dict[str, int], total: 
 def _movedim_last_to(t: Tensor, d: int) -> Tensor:
     order = list(range(t.ndim - 1))
     order.insert(d, t.ndim - 1)
-    return _ops().permute(t, order)
+    return ops.permute(t, order)
 
 
 def _contract(laid: list[Tensor], out_size: int, total: int) -> Tensor:
     """Multiply the operands left to right, summing each contracted dim as soon as no later operand
     has it (dims of size 1 are broadcast, not contracted)."""
-    ops = _ops()
     remaining = {d: sum(t.shape[d] != 1 for t in laid) for d in range(out_size, total)}
     a = laid[0]
     for b in laid[1:]:
@@ -557,7 +549,6 @@ def _right_comes_first(left: Tensor, right: Tensor, sum_dims: list[int]) -> bool
 def _sumproduct_pair(left: Tensor, right: Tensor, sum_dims: list[int]) -> Tensor:
     """(left * right).sum(sum_dims, keepdim=True) as one bmm: the dims both operands have are its
     batch, the dims of one side only its rows and columns."""
-    ops = _ops()
     if _right_comes_first(left, right, sum_dims):
         left, right = right, left
     both, left_only, right_only = _split_dims(left, right, sum_dims)
@@ -581,7 +572,6 @@ def _sumproduct_pair(left: Tensor, right: Tensor, sum_dims: list[int]) -> Tensor
            "products and bmm).", category=_LA, method=False)
 def einsum(equation: str, operands: Sequence[Tensor] | Tensor, *more: Tensor) -> Tensor:
     """torch.einsum; the operands may also be passed one by one, ``einsum('ij->ji', a)``."""
-    ops = _ops()
     tensors = [operands, *more] if isinstance(operands, Tensor) else [*operands, *more]
     if not isinstance(equation, str):
         raise ArgumentError(f"einsum(): argument 'equation' must be str, not {type(equation).__name__}")

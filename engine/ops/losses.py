@@ -13,12 +13,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
 from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax, torch_type_name
-from engine.ops.core import _ops, array_of, broadcast_shapes, check_tensor, record
+from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -39,7 +39,6 @@ def _check_reduction(reduction: str) -> None:
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     """A composite loss's reduction, as torch applies it (MeanBackward0 / SumBackward0)."""
-    ops = _ops()
     return ops.mean(loss) if reduction == "mean" else ops.sum(loss) if reduction == "sum" else loss
 
 
@@ -58,7 +57,6 @@ def _scaled_grad(g: Tensor, node_reduction: str, numel: int) -> Tensor:
 def _broadcast_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """torch.broadcast_tensors: expand whichever of the two does not have the common shape."""
     shape = broadcast_shapes(input.shape, target.shape)
-    ops = _ops()
     return tuple(t if t.shape == shape else ops.expand(t, list(shape))  # type: ignore[return-value]
                  for t in (input, target))
 
@@ -140,7 +138,7 @@ def _smooth_l1_value(d: Any, beta: float) -> Any:
 
 
 def _smooth_l1_slope(d: Tensor, beta: float) -> Tensor:
-    return _ops().clamp(d / beta, -1.0, 1.0)
+    return ops.clamp(d / beta, -1.0, 1.0)
 
 
 def _huber_value(d: Any, delta: float) -> Any:
@@ -149,7 +147,7 @@ def _huber_value(d: Any, delta: float) -> Any:
 
 
 def _huber_slope(d: Tensor, delta: float) -> Tensor:
-    return _ops().clamp(d, -delta, delta)
+    return ops.clamp(d, -delta, delta)
 
 
 def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mean: str) -> Tensor:
@@ -158,7 +156,6 @@ def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mea
     _check_reduction(reduction)
     if weight.shape != input.shape:
         raise ArgumentError("Weights and input must have the same size.")
-    ops = _ops()
     loss = errors * weight
     if reduction == "mean" and mean == "by_weight":
         return ops.sum(loss) / ops.sum(weight)
@@ -175,7 +172,7 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
         return _pointwise_loss("mse_loss", "MseLossBackward0", "mse_cpu", input, target, reduction,
                                _mse_value, _mse_slope, 0.0)
     x, y = _broadcast_pair(check_tensor(input, "mse_loss"), check_tensor(target, "mse_loss", "target"))
-    return _weighted(_ops().pow(x - y, 2), weight, input, reduction, "by_weight")
+    return _weighted(ops.pow(x - y, 2), weight, input, reduction, "by_weight")
 
 
 @defop("l1_loss", [T(), T("target"), _REDUCTION, _WEIGHT],
@@ -187,7 +184,6 @@ def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
     check_tensor(input, "l1_loss")
     check_tensor(target, "l1_loss", "target")
     _check_reduction(reduction)
-    ops = _ops()
     x, y = _broadcast_pair(input, target)
     errors = ops.abs(x - y)
     if weight is None:
@@ -274,7 +270,6 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 
 def _bce_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     x, y, w = node.saved()
     reduction, numel = node.attrs
     g = _scaled_grad(g, reduction, numel)
@@ -327,7 +322,6 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 
 def _bce_logits_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     x, y, w, pw = node.saved()
     reduction, numel = node.attrs
     g = _scaled_grad(g, reduction, numel)
@@ -420,7 +414,7 @@ def _nll_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (slope,) = node.saved()
     reduction, cd = node.attrs
     if reduction == "none" and slope.ndim > 1:
-        g = _ops().unsqueeze(g, cd)
+        g = ops.unsqueeze(g, cd)
     return (g * slope,)
 
 
@@ -439,7 +433,6 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     if input.ndim == 4:
         return _nll_node(input, target, weight, ignore_index, reduction, "NllLoss2DBackward0")
     # 3-d and 5-d+ input: torch views it as 4-d (n, c, 1, rest), and the 'none' result back
-    ops = _ops()
     n, c = input.shape[:2]
     spatial = (1, -1) if input.numel() else (0, 0)
     flat_in = ops.view(ops.contiguous(input), [n, c, *spatial])
@@ -489,7 +482,7 @@ def _class_weight(weight: Tensor, ndim: int, cd: int) -> Tensor:
     """The class weights shaped to broadcast along the class dim of an ndim-d input."""
     shape = [1] * ndim
     shape[cd] = weight.shape[0]
-    return _ops().view(weight, shape)
+    return ops.view(weight, shape)
 
 
 def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
@@ -500,7 +493,6 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, i
                          f"{torch_type_name(target.dtype)}")
     if ignore_index >= 0:
         raise ArgumentError("ignore_index is not supported for floating point target")
-    ops = _ops()
     cd = _class_dim(input)
     classes = input.shape[cd]
     logp = log_softmax(input, cd)
@@ -527,7 +519,6 @@ def _cross_entropy_smoothed(input: Tensor, target: Tensor, weight: Tensor | None
                             ignore_index: int, reduction: str, label_smoothing: float) -> Tensor:
     """Class indices with label smoothing: (1 - s) * nll + s / C * (the loss against uniform
     targets), in torch's composition."""
-    ops = _ops()
     cd = _class_dim(input)
     classes = input.shape[cd]
     logp = log_softmax(input, cd)

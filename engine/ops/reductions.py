@@ -9,21 +9,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim, wrap_dims
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.core import (
     NOT_GIVEN,
     OUT,
-    _ops,
     check_tensor,
     expand_reduced,
     floating,
     record,
     record_multi,
-    wrap_dim,
-    wrap_dims,
 )
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -110,7 +108,6 @@ def _prod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # d prod / d x_i is the product of the other elements. Without zeros that is result / x_i;
     # with zeros it is computed as a product with x_i replaced by 1, which stays right for
     # second derivatives too (unlike a formula branching on the count of zeros).
-    ops = _ops()
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
     g = expand_reduced(g, shape, dims, keepdim)
@@ -124,7 +121,6 @@ def _prod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 def _exclusive_prod(x: Tensor, d: int) -> Tensor:
     """For each element, the product of the others along dim d (a masked n x n product)."""
-    ops = _ops()
     n = x.shape[d]
     xt = ops.transpose(x, d, -1)
     rows = ops.expand(ops.unsqueeze(xt, -2), [*xt.shape[:-1], n, n])
@@ -173,14 +169,13 @@ def _even_split_vjp(node: Node, g: Any) -> tuple[Any, ...]:
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
     mask = x == expand_reduced(out, shape, dims, keepdim)
-    count = _ops().sum(mask, list(dims), keepdim=True)
+    count = ops.sum(mask, list(dims), keepdim=True)
     return (expand_reduced(g, shape, dims, keepdim) * mask / count,)
 
 
 def _max_all_vjp(node: Node, g: Any) -> tuple[Any, ...]:
     """max()/min() of everything: ties share the gradient; a NaN result sends it all to the NaN
     elements (torch's evenly_distribute_backward)."""
-    ops = _ops()
     x, out = node.saved()
     mask = ops.isnan(x) if bool(xp.isnan(out._data)) else x == out
     return (g * mask / ops.sum(mask),)
@@ -188,7 +183,6 @@ def _max_all_vjp(node: Node, g: Any) -> tuple[Any, ...]:
 
 def _select_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
     """Gradient of max(dim)/min(dim): all of it to the index returned."""
-    ops = _ops()
     (idx,) = node.saved()
     shape, d, keepdim = node.attrs
     g = grads[0]
@@ -283,7 +277,7 @@ def _var_grad(g: Tensor, x: Tensor, attrs: Any) -> Tensor:
     n = math.prod(shape[d] for d in dims)
     # no degrees of freedom left: torch's 2 / 0 is inf, which makes the gradient NaN
     scale = 2.0 / (n - correction) if n != correction else math.inf
-    centred = x - _ops().mean(x, list(dims), keepdim=True)
+    centred = x - ops.mean(x, list(dims), keepdim=True)
     return expand_reduced(g, shape, dims, keepdim) * centred * scale
 
 
@@ -294,7 +288,7 @@ def _var_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 def _std_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, out = node.saved()
-    grad_var = _ops().where(out == 0, 0.0, g / (2 * out))
+    grad_var = ops.where(out == 0, 0.0, g / (2 * out))
     return (_var_grad(grad_var, x, node.attrs),)
 
 
@@ -337,7 +331,6 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
 
 
 def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    ops = _ops()
     x, out = node.saved()
     shape, dims, keepdim, p = node.attrs
     g = expand_reduced(g, shape, dims, keepdim)
@@ -376,4 +369,4 @@ def _logsumexp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
     return (expand_reduced(g, shape, dims, keepdim) *
-            _ops().exp(x - expand_reduced(out, shape, dims, keepdim)),)
+            ops.exp(x - expand_reduced(out, shape, dims, keepdim)),)

@@ -11,11 +11,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes
+from engine import dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, ShapeError
 from engine.graph import Node
-from engine.ops.core import _ops, check_alloc, check_ndim, check_tensor, record, wrap_dim
+from engine.ops.core import check_alloc, check_ndim, check_tensor, record
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -71,7 +72,7 @@ def infer_shape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
 
 
 def _reshape_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (_ops().reshape(g, list(node.attrs)),)
+    return (ops.reshape(g, list(node.attrs)),)
 
 
 @defop("view", [T(), A("shape", "ints")], grad_fns="ViewBackward0",

@@ -1,0 +1,97 @@
+"""torch's Tensor methods and Python operators, attached to the Tensor class from the ops layer.
+
+engine/tensor.py sits below the ops and imports none of them; this module gives the class its
+op-backed methods once every op is registered: each registry op declared as a method under its
+own name, the forms torch spells with varargs (``x.view(2, 3)``), and the Python operators that
+are ops (``x * y`` is ``mul(x, y)``). The operators that only forward to one op are bound straight
+to it: one Python call per operator instead of two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import ops
+from engine.registry import OPS
+from engine.tensor import Tensor
+
+# Python operator -> the op it is (``x * y`` is ``mul(x, y)``, ``2 * x`` is ``mul(x, 2)``).
+OPERATORS = {
+    "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "rsub", "__mul__": "mul",
+    "__rmul__": "mul", "__truediv__": "div", "__pow__": "pow", "__matmul__": "matmul",
+    "__neg__": "neg", "__abs__": "abs", "__invert__": "logical_not", "__and__": "logical_and",
+    "__or__": "logical_or", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
+    "__eq__": "eq", "__ne__": "ne", "__getitem__": "getitem",
+}
+
+
+def _varargs(args: tuple[Any, ...]) -> list[int]:
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        return list(args[0])
+    return list(args)
+
+
+def _reshape(self: Tensor, *shape: Any) -> Tensor:
+    return ops.reshape(self, _varargs(shape))
+
+
+def _view(self: Tensor, *shape: Any) -> Tensor:
+    return ops.view(self, _varargs(shape))
+
+
+def _permute(self: Tensor, *dims: Any) -> Tensor:
+    return ops.permute(self, _varargs(dims))
+
+
+def _expand(self: Tensor, *sizes: Any) -> Tensor:
+    return ops.expand(self, _varargs(sizes))
+
+
+def _repeat(self: Tensor, *sizes: Any) -> Tensor:
+    return ops.repeat(self, _varargs(sizes))
+
+
+def _transposed(self: Tensor) -> Tensor:
+    return ops.permute(self, list(range(self.ndim))[::-1])
+
+
+def _rtruediv(self: Tensor, other: Any) -> Tensor:
+    # torch computes `s / x` as `x.reciprocal() * s`, hence MulBackward0 over ReciprocalBackward0
+    return ops.mul(ops.reciprocal(self), other)
+
+
+def _rpow(self: Tensor, base: Any) -> Tensor:
+    return ops.pow(base, self)
+
+
+def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
+    return ops.matmul(other, self)
+
+
+def _cast(dtype: str) -> Any:
+    def cast(self: Tensor) -> Tensor:
+        return ops.to(self, dtype)
+
+    cast.__name__ = cast.__qualname__ = {"float64": "double", "float32": "float", "int64": "long",
+                                         "bool": "bool"}[dtype]
+    return cast
+
+
+# Methods that are not one registry op called as it is (these reorder or gather their arguments).
+METHODS: dict[str, Any] = {
+    "reshape": _reshape, "view": _view, "permute": _permute, "expand": _expand, "repeat": _repeat,
+    "T": property(_transposed), "double": _cast("float64"), "float": _cast("float32"),
+    "long": _cast("int64"), "bool": _cast("bool"), "__rtruediv__": _rtruediv,
+    "__rpow__": _rpow, "__rmatmul__": _rmatmul,
+}
+
+
+def install() -> None:
+    """Attach every op-backed method to Tensor (once, when engine.ops is imported)."""
+    for name, method in METHODS.items():
+        setattr(Tensor, name, method)
+    for name, op in OPS.items():
+        if op.method and not hasattr(Tensor, name):
+            setattr(Tensor, name, op.fn)
+    for dunder, name in OPERATORS.items():
+        setattr(Tensor, dunder, getattr(ops, name))  # (getitem: Python's meaning, not the registry's)
