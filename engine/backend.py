@@ -7,7 +7,8 @@
   fallback to the CPU.
 * ``strict``: numpy behind a wrapper that behaves like CuPy would (no implicit host conversion,
   only functions CuPy also has). CI runs the engine suite on it to prove that nothing outside this
-  module relies on numpy specifically.
+  module relies on numpy specifically. The wrapper is test code (tests/strict_xp.py), so this one
+  needs a source checkout.
 
 The rest of the engine does array work through ``xp`` (the chosen module) and moves data across the
 host boundary only with :func:`to_host` and :func:`from_host`.
@@ -50,7 +51,12 @@ def _load(name: str) -> tuple[ModuleType, str]:
     if name == "strict":
         import importlib
 
-        return importlib.import_module("engine.strict_xp"), "cpu"
+        try:
+            return importlib.import_module("tests.strict_xp"), "cpu"
+        except ImportError as exc:
+            raise BackendUnavailable(
+                f"GRADSERVE_BACKEND=strict needs the source checkout's tests/strict_xp.py ({exc})"
+            ) from exc
     raise BackendUnavailable(
         f"GRADSERVE_BACKEND={name!r} is not a backend; choose 'numpy' (default) or 'cupy'"
     )

@@ -11,9 +11,10 @@ with :func:`defop`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, Protocol
 
 # How a parameter is passed and validated.
 #   tensor     a Tensor (the service also accepts literals / names / nested calls)
@@ -66,6 +67,23 @@ class OpDef:
     creation: bool = False  # allocates from attributes alone (zeros, randn, ...)
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
+    # What a forward records its result with: ``record(data, add.op.grad_fn, ...)``. The name comes
+    # from this declaration, so an op cannot record a grad_fn it does not declare. (Computed once:
+    # after the first use each is a plain attribute lookup.)
+    @cached_property
+    def grad_fn(self) -> str:
+        """The op's grad_fn name, for an op that declares exactly one."""
+        if len(self.grad_fns) != 1:
+            raise TypeError(f"op {self.name!r} declares {len(self.grad_fns)} grad_fns "
+                            f"{self.grad_fns}: pick one with .forms[name]")
+        return self.grad_fns[0]
+
+    @cached_property
+    def forms(self) -> Mapping[str, str]:
+        """The declared grad_fn names by name, for an op that makes several kinds of node: a name
+        it does not declare is a KeyError, never a node with that name."""
+        return {name: name for name in self.grad_fns}
+
     @property
     def inputs(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.is_input)
@@ -76,6 +94,16 @@ class OpDef:
 
 
 OPS: dict[str, OpDef] = {}
+
+
+class OpFunction(Protocol):
+    """An op's forward as :func:`defop` returns it: the function itself, with its declaration as
+    ``.op`` (so the forward records through ``<name>.op.grad_fn``)."""
+
+    op: OpDef
+    __name__: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def defop(
@@ -90,10 +118,11 @@ def defop(
     method: bool = True,
     creation: bool = False,
     aliases: tuple[str, ...] = (),
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register the decorated function as op ``name``; returns the function unchanged."""
+) -> Callable[[Callable[..., Any]], OpFunction]:
+    """Register the decorated function as op ``name``; returns the function, with its
+    :class:`OpDef` as ``.op``."""
 
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def register(fn: Callable[..., Any]) -> OpFunction:
         if name in OPS:
             raise ValueError(f"op {name!r} declared twice")
         gf = (grad_fns,) if isinstance(grad_fns, str) else tuple(grad_fns)
@@ -104,9 +133,24 @@ def defop(
             if alias in OPS:
                 raise ValueError(f"alias {alias!r} clashes with an op")
             OPS[alias] = op
-        return fn
+        fn.op = op  # type: ignore[attr-defined]
+        return fn  # type: ignore[return-value]
 
     return register
+
+
+# grad_fn names recorded by no op's own forward: the node of a VJP that is itself differentiable
+# (TanhBackwardBackward0, ...) and steps torch's C++ code takes inside an op (MulBackward1 in
+# cross_entropy). Each is declared once, with internal_node, where it is recorded.
+INTERNAL_NODES: set[str] = set()
+
+
+def internal_node(name: str) -> str:
+    """Declare a grad_fn name that no op's forward records; returns it, for ``record``."""
+    if name in INTERNAL_NODES:
+        raise ValueError(f"internal node {name!r} declared twice")
+    INTERNAL_NODES.add(name)
+    return name
 
 
 def canonical_ops() -> list[OpDef]:

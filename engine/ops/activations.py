@@ -81,7 +81,7 @@ def erf_array(a: Any) -> Any:
        category="elementwise")
 def erf(input: Tensor) -> Tensor:
     check_tensor(input, "erf")
-    return record(erf_array(floating(input)), "ErfBackward0", _erf_vjp, (input,), saved=(input,))
+    return record(erf_array(floating(input)), erf.op.grad_fn, _erf_vjp, (input,), saved=(input,))
 
 
 def _erf_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -102,7 +102,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         out = 0.5 * a * (1 + xp.tanh(_TANH_GELU_K * (a + _TANH_GELU_C * a * a * a)))
     else:
         out = 0.5 * a * (1 + erf_array(a * _SQRT1_2))
-    return record(out.astype(a.dtype), "GeluBackward0", _gelu_vjp, (input,), saved=(input,),
+    return record(out.astype(a.dtype), gelu.op.grad_fn, _gelu_vjp, (input,), saved=(input,),
                   attrs=approximate)
 
 
@@ -121,7 +121,7 @@ def _gelu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        method=False)
 def silu(input: Tensor) -> Tensor:
     a = float_input(input, "silu", "silu_cpu")
-    return record(a / (1 + xp.exp(-a)), "SiluBackward0", _silu_vjp, (input,), saved=(input,))
+    return record(a / (1 + xp.exp(-a)), silu.op.grad_fn, _silu_vjp, (input,), saved=(input,))
 
 
 def _silu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -138,7 +138,7 @@ def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
     a = float_input(input, "softplus", "softplus_cpu")
     bx = a * beta
     out = xp.where(bx > threshold, a, xp.log1p(xp.exp(bx)) / beta)
-    return record(out.astype(a.dtype), "SoftplusBackward0", _softplus_vjp, (input,),
+    return record(out.astype(a.dtype), softplus.op.grad_fn, _softplus_vjp, (input,),
                   saved=(input,), attrs=(beta, threshold))
 
 
@@ -155,7 +155,7 @@ def _softplus_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def logsigmoid(input: Tensor) -> Tensor:
     a = float_input(input, "logsigmoid", "log_sigmoid_cpu")
     out = xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
-    return record(out.astype(a.dtype), "LogSigmoidBackward0", _logsigmoid_vjp, (input,),
+    return record(out.astype(a.dtype), logsigmoid.op.grad_fn, _logsigmoid_vjp, (input,),
                   saved=(input,))
 
 
@@ -170,7 +170,7 @@ def _logsigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     a = float_input(input, "leaky_relu", "leaky_relu_cpu")
     out = xp.where(a > 0, a, a * negative_slope).astype(a.dtype)
-    return record(out, "LeakyReluBackward0", _leaky_relu_vjp, (input,), saved=(input,),
+    return record(out, leaky_relu.op.grad_fn, _leaky_relu_vjp, (input,), saved=(input,),
                   attrs=negative_slope)
 
 
@@ -183,7 +183,7 @@ def _elu(input: Tensor, op: str, alpha: float, scale: float) -> Tensor:
     """scale * (x if x > 0 else alpha * (exp(x) - 1)); selu is elu with fixed alpha and scale."""
     a = float_input(input, op, "elu_cpu")
     out = scale * xp.where(a > 0, a, alpha * xp.expm1(xp.minimum(a, 0)))
-    return record(out.astype(a.dtype), "EluBackward0", _elu_vjp, (input,), saved=(input,),
+    return record(out.astype(a.dtype), elu.op.grad_fn, _elu_vjp, (input,), saved=(input,),
                   attrs=(alpha, scale))
 
 
@@ -217,7 +217,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
         raise ArgumentError("min_val cannot be greater than max_val")
     a = input._data
     out = xp.minimum(xp.maximum(a, min_val), max_val).astype(a.dtype)
-    return record(out, "HardtanhBackward0", _hardtanh_vjp, (input,), saved=(input,),
+    return record(out, hardtanh.op.grad_fn, _hardtanh_vjp, (input,), saved=(input,),
                   attrs=(min_val, max_val))
 
 
@@ -261,7 +261,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> 
     input, d = _softmax_input(input, "softmax", dim, dtype)
     e = xp.exp(_shifted(input._data, d))
     out = e / (xp.sum(e, axis=d, keepdims=True) if e.ndim else e)
-    return record(out, "SoftmaxBackward0", _softmax_vjp, (input,), saved=(OUT,), attrs=d)
+    return record(out, softmax.op.grad_fn, _softmax_vjp, (input,), saved=(OUT,), attrs=d)
 
 
 def _softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -278,7 +278,7 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None)
     input, d = _softmax_input(input, "log_softmax", dim, dtype)
     z = _shifted(input._data, d)
     out = z - (xp.log(xp.sum(xp.exp(z), axis=d, keepdims=True)) if z.ndim else xp.log(xp.exp(z)))
-    return record(out, "LogSoftmaxBackward0", _log_softmax_vjp, (input,), saved=(OUT,), attrs=d)
+    return record(out, log_softmax.op.grad_fn, _log_softmax_vjp, (input,), saved=(OUT,), attrs=d)
 
 
 def _log_softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -24,10 +24,14 @@ from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import torch_type_name
 from engine.ops.core import check_alloc, check_tensor, record, record_multi
-from engine.registry import A, T, defop
+from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
 
 __all__ = ["avg_pool2d", "conv1d", "conv2d", "max_pool2d"]
+
+# torch's names for F.unfold and F.fold, the recorded steps of a convolution's backward
+_IM2COL = internal_node("Im2ColBackward0")
+_COL2IM = internal_node("Col2ImBackward0")
 
 _CONV = "convolution"
 _POOL = "pooling"
@@ -93,7 +97,7 @@ def fold_array(cols: Any, w: Window) -> Any:
 
 def _unfold(x: Tensor, w: Window) -> Tensor:
     """unfold as a recorded op (Im2ColBackward0, torch's name for F.unfold)."""
-    return record(unfold_array(x._data, w), "Im2ColBackward0", _unfold_vjp, (x,), attrs=w)
+    return record(unfold_array(x._data, w), _IM2COL, _unfold_vjp, (x,), attrs=w)
 
 
 def _unfold_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -102,7 +106,7 @@ def _unfold_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 def _fold(cols: Tensor, w: Window) -> Tensor:
     """fold as a recorded op (Col2ImBackward0, torch's name for F.fold)."""
-    return record(fold_array(cols._data, w), "Col2ImBackward0", _fold_vjp, (cols,), attrs=w)
+    return record(fold_array(cols._data, w), _COL2IM, _fold_vjp, (cols,), attrs=w)
 
 
 def _fold_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -214,7 +218,7 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
     out = _conv_forward(input._data, weight._data, window, groups)
     if bias is not None:
         out = out + bias._data.reshape((-1,) + (1,) * nd)
-    return record(out, "ConvolutionBackward0", _convolution_vjp, (input, weight, bias),
+    return record(out, conv2d.op.forms["ConvolutionBackward0"], _convolution_vjp, (input, weight, bias),
                   saved=(input, weight), attrs=(window, groups))
 
 
@@ -347,7 +351,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     onehot = (xp.arange(window.taps).reshape(-1, 1, 1) == best).astype(cols.dtype)
     onehot = onehot.reshape((-1, input.shape[-3], window.taps, *window.out))
     outs = record_multi((values, _flat_indices(xp.squeeze(best, axis=axis), window)),
-                        "MaxPool2DWithIndicesBackward0", _max_pool_vjp, (input,),
+                        max_pool2d.op.grad_fn, _max_pool_vjp, (input,),
                         saved=(Tensor(onehot),), attrs=(input.shape, window),
                         differentiable=(True, False))
     return outs if return_indices else outs[0]
@@ -385,7 +389,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         raise ArgumentError("divisor must be not zero")
     divisor = _avg_divisor(window, count_include_pad, divisor_override, input._data.dtype)
     sums = xp.sum(unfold_array(input._data, window), axis=input.ndim - 2)
-    return record(sums / divisor, "AvgPool2DBackward0", _avg_pool_vjp, (input,),
+    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (input,),
                   saved=(Tensor(divisor),), attrs=(input.shape, window))
 
 

@@ -25,11 +25,14 @@ from engine.ops.core import (
     floating,
     record,
 )
-from engine.registry import A, T, defop
+from engine.registry import A, OpFunction, T, defop, internal_node
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
 
 _EW = "elementwise"
+# the nodes of tanh's and sigmoid's VJPs, themselves differentiable
+_TANH_TWICE = internal_node("TanhBackwardBackward0")
+_SIGMOID_TWICE = internal_node("SigmoidBackwardBackward0")
 _ACT = "activation"
 
 
@@ -62,7 +65,7 @@ def _scaled(x: Any, alpha: Any) -> Any:
        doc="input + alpha * other, broadcasting.", category=_EW)
 def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     x, y = _binary(input, other, "add")
-    return record(x + _scaled(y, alpha), "AddBackward0", _add_vjp, (input, other), attrs=alpha)
+    return record(x + _scaled(y, alpha), add.op.grad_fn, _add_vjp, (input, other), attrs=alpha)
 
 
 @on_arrays
@@ -75,7 +78,7 @@ def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     x, y = _binary(input, other, "sub")
     _no_bool_subtraction(x, y)
-    return record(x - _scaled(y, alpha), "SubBackward0", _sub_vjp, (input, other), attrs=alpha)
+    return record(x - _scaled(y, alpha), sub.op.grad_fn, _sub_vjp, (input, other), attrs=alpha)
 
 
 def _no_bool_subtraction(x: Any, y: Any) -> None:
@@ -98,9 +101,9 @@ def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     _no_bool_subtraction(x, y)
     out = y - _scaled(x, alpha)
     if isinstance(other, Tensor) and isinstance(input, Tensor):
-        return record(out, "RsubBackward0", _rsub_vjp, (input, other), attrs=alpha)
-    return record(out, "RsubBackward1", _rsub_vjp, (input if isinstance(input, Tensor) else other,),
-                  attrs=alpha)
+        return record(out, rsub.op.forms["RsubBackward0"], _rsub_vjp, (input, other), attrs=alpha)
+    tensor = input if isinstance(input, Tensor) else other
+    return record(out, rsub.op.forms["RsubBackward1"], _rsub_vjp, (tensor,), attrs=alpha)
 
 
 @on_arrays
@@ -114,7 +117,7 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        doc="input * other, broadcasting.", category=_EW)
 def mul(input: Tensor, other: Operand) -> Tensor:
     x, y = _binary(input, other, "mul")
-    return record(x * y, "MulBackward0", _mul_vjp, (input, other), saved=(input, other))
+    return record(x * y, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
 
 
 @on_arrays
@@ -135,7 +138,7 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
         if dt.category < 2:
             dt = dtypes.DEFAULT_FLOAT
         x, y = array_of(input, dt), array_of(other, dt)
-        return record(x / y, "DivBackward0", _div_vjp, (input, other), saved=(input, other))
+        return record(x / y, div.op.forms["DivBackward0"], _div_vjp, (input, other), saved=(input, other))
     if rounding_mode not in ("trunc", "floor"):
         raise ArgumentError(
             "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
@@ -149,7 +152,7 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
             (xp.trunc(x / y)).astype(dt.np)
     else:
         q = xp.floor(x / y) if rounding_mode == "floor" else xp.trunc(x / y)
-    return record(xp.asarray(q, dtype=dt.np), "DivBackward2", _zero_vjp2, (input, other))
+    return record(xp.asarray(q, dtype=dt.np), div.op.forms["DivBackward2"], _zero_vjp2, (input, other))
 
 
 @on_arrays
@@ -178,12 +181,12 @@ def pow(input: Operand, exponent: Operand) -> Tensor:  # noqa: A001 - torch's na
     if dt.category == 1 and (xp.asarray(e) < 0).any():
         raise ArgumentError("Integers to negative integer powers are not allowed.")
     if isinstance(input, Tensor) and isinstance(exponent, Tensor):
-        return record(x ** e, "PowBackward1", _pow_tt_vjp, (input, exponent),
+        return record(x ** e, pow.op.forms["PowBackward1"], _pow_tt_vjp, (input, exponent),
                       saved=(input, exponent, OUT))
     if isinstance(input, Tensor):
         out = xp.square(x) if e == 2 else x ** e
-        return record(out, "PowBackward0", _pow_ts_vjp, (input,), saved=(input,), attrs=e)
-    return record(x ** e, "PowBackward2", _pow_st_vjp, (exponent,), saved=(OUT,), attrs=x)
+        return record(out, pow.op.forms["PowBackward0"], _pow_ts_vjp, (input,), saved=(input,), attrs=e)
+    return record(x ** e, pow.op.forms["PowBackward2"], _pow_st_vjp, (exponent,), saved=(OUT,), attrs=x)
 
 
 def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -308,7 +311,7 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
         xp.multiply(out, a, out=out)
     else:
         out = a * (1 - b * b)
-    return out if bare else record(out, "TanhBackwardBackward0", _tanh_backward_vjp, (g, y),
+    return out if bare else record(out, _TANH_TWICE, _tanh_backward_vjp, (g, y),
                                    saved=(g, y))
 
 
@@ -335,7 +338,7 @@ def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
         xp.multiply(out, a, out=out)
     else:
         out = a * (b * (1 - b))
-    return out if bare else record(out, "SigmoidBackwardBackward0", _sigmoid_backward_vjp, (g, y),
+    return out if bare else record(out, _SIGMOID_TWICE, _sigmoid_backward_vjp, (g, y),
                                    saved=(g, y))
 
 
@@ -369,11 +372,13 @@ rsqrt = _unary("rsqrt", "RsqrtBackward0", "1 / sqrt(input).", lambda a: 1 / xp.s
                _g_times(lambda y: -0.5 * y * y * y), "output")
 reciprocal = _unary("reciprocal", "ReciprocalBackward0", "1 / input.", lambda a: 1 / a,
                     _g_times(lambda y: -(y * y)), "output")
-abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: ops.sign(x), False), "input",
+abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: sign(x), False), "input",
              keep_int=True)  # noqa: A001
-sign = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "", keep_int=True)
-sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: ops.cos(x), False), "input")
-cos = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -ops.sin(x), False), "input")
+sign: OpFunction = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "",
+                          keep_int=True)
+sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: cos(x), False), "input")
+cos: OpFunction = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -sin(x), False),
+                         "input")
 tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: 1 + y * y), "output")
 tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _tanh_vjp, "output",
               category=_ACT)
@@ -411,8 +416,9 @@ def clamp(input: Tensor, min: Operand | None = None, max: Operand | None = None)
         out = xp.minimum(out, array_of(max, dt))
     out = xp.asarray(out, dtype=dt.np)
     if tensors:
-        return record(out, "ClampBackward0", _clamp_vjp, (input, min, max), saved=(input, min, max))
-    return record(out, "ClampBackward1", _clamp_vjp, (input,), saved=(input, min, max))
+        return record(out, clamp.op.forms["ClampBackward0"], _clamp_vjp, (input, min, max),
+                      saved=(input, min, max))
+    return record(out, clamp.op.forms["ClampBackward1"], _clamp_vjp, (input,), saved=(input, min, max))
 
 
 def _clamp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -471,7 +477,7 @@ def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
     dt = dtypes.result_type(input, other)
     out = xp.where(condition._data, array_of(input, dt), array_of(other, dt))
     out = xp.asarray(out, dtype=dt.np)
-    return record(out, "WhereBackward0", _where_vjp, (input, other), saved=(condition,))
+    return record(out, where.op.grad_fn, _where_vjp, (input, other), saved=(condition,))
 
 
 def _where_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -29,7 +29,7 @@ from engine.ops.core import (
     record,
     record_multi,
 )
-from engine.registry import A, T, defop
+from engine.registry import A, T, defop, internal_node
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor, tensor
 
@@ -39,6 +39,12 @@ __all__ = ["diagonal", "gather", "getitem", "index_select", "masked_fill", "scat
            "topk", "tril", "triu"]
 
 _IDX = "indexing"
+
+# the nodes of VJPs that are themselves differentiable: index and index_select put the gradient
+# back as torch's index_put_ and index_add do; diagonal's backward is a diagonal put
+_INDEX_PUT = internal_node("IndexPutImplBackward0")
+_INDEX_ADD = internal_node("IndexAddBackward0")
+_DIAGONAL_TWICE = internal_node("DiagonalBackwardBackward0")
 
 
 # ----- take / put: the pair the indexing VJPs are built from ------------------------------------
@@ -103,12 +109,12 @@ def select(x: Tensor, dim: int, i: int) -> Tensor:
     n = x.shape[dim] if dim < x.ndim else 0  # (a dim past the end: torch's message says size 0)
     if not -n <= i < n:
         raise ShapeError(f"index {i} is out of bounds for dimension {dim} with size {n}")
-    return take(x, along(dim, i % n), "SelectBackward0")
+    return take(x, along(dim, i % n), _getitem.op.forms["SelectBackward0"])
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     """Elements ``start`` to ``start + length`` of dim ``dim`` (a SliceBackward0 view)."""
-    return take(x, along(dim, slice(start, start + length)), "SliceBackward0")
+    return take(x, along(dim, slice(start, start + length)), _getitem.op.forms["SliceBackward0"])
 
 
 # ----- getitem --------------------------------------------------------------------------------
@@ -184,7 +190,7 @@ def _slice_dim(x: Tensor, dim: int, s: slice, keep_full: bool) -> Tensor:
     whole = s.start in (None, 0) and s.step in (None, 1) and (s.stop is None or s.stop >= n)
     if whole and not keep_full:
         return x
-    return take(x, along(dim, s), "SliceBackward0")
+    return take(x, along(dim, s), _getitem.op.forms["SliceBackward0"])
 
 
 def _mask_positions(mask: Any, shape: tuple[int, ...], dim: int) -> tuple[Any, ...]:
@@ -238,7 +244,7 @@ def _index(x: Tensor, indices: list[tuple[int, Any]]) -> Tensor:
             key.append(_in_bounds(a, x.shape[dim], ordinal))
     full = tuple(key)
     check_alloc(_advanced_shape(x.shape, full))
-    return take(x, full, "IndexBackward0", "IndexPutImplBackward0")
+    return take(x, full, _getitem.op.forms["IndexBackward0"], _INDEX_PUT)
 
 
 @defop("getitem", [T(), A("index", "index", doc="the index: an item or a list of items")],
@@ -287,7 +293,7 @@ def _getitem(input: Tensor, index: Any) -> Tensor:
     if advanced:
         return _index(out, advanced)
     if out is input:  # nothing to do: torch still returns a new tensor (an alias)
-        return record(input._data, "AliasBackward0", _identity_vjp, (input,))
+        return record(input._data, _getitem.op.forms["AliasBackward0"], _identity_vjp, (input,))
     return out
 
 
@@ -321,9 +327,9 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         if idx.size != 1:
             raise ShapeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} "
                              "value(s)")
-        return take(input, (), "IndexSelectBackward0")
+        return take(input, (), index_select.op.grad_fn)
     check_alloc((*input.shape[:d], idx.size, *input.shape[d + 1:]))
-    return take(input, along(d, idx), "IndexSelectBackward0", "IndexAddBackward0")
+    return take(input, along(d, idx), index_select.op.grad_fn, _INDEX_ADD)
 
 
 def _check_index(op: str, input: Tensor, dim: int, index: Tensor, src: Tensor | None = None) -> int:
@@ -373,7 +379,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
         out = input._data.reshape(index.shape).copy()
     else:
         out = xp.take_along_axis(_leading(input._data, index.shape, d), index._data, axis=d)
-    return record(out, "GatherBackward0", _gather_vjp, (input,), saved=(index,),
+    return record(out, gather.op.grad_fn, _gather_vjp, (input,), saved=(index,),
                   attrs=(input.shape, d))
 
 
@@ -396,7 +402,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
                        for i in range(index.ndim))
         s = _leading(src._data, index.shape)
         out = backend.add_at(out, coords, s) if index.ndim else out + s.astype(out.dtype)
-    return record(out, "ScatterAddBackward0", _scatter_add_vjp, (input, src), saved=(index,),
+    return record(out, scatter_add.op.grad_fn, _scatter_add_vjp, (input, src), saved=(index,),
                   attrs=d)
 
 
@@ -431,8 +437,9 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
         xp.asarray(value).astype(input._data.dtype)
     out = xp.ascontiguousarray(xp.where(mask._data, fill, input._data))
     if isinstance(value, Tensor):
-        return record(out, "MaskedFillBackward1", _masked_fill_vjp, (input, value), saved=(mask,))
-    return record(out, "MaskedFillBackward0", _masked_fill_vjp, (input,), saved=(mask,))
+        return record(out, masked_fill.op.forms["MaskedFillBackward1"], _masked_fill_vjp, (input, value),
+                      saved=(mask,))
+    return record(out, masked_fill.op.forms["MaskedFillBackward0"], _masked_fill_vjp, (input,), saved=(mask,))
 
 
 def _c_type_name(dt: dtypes.DType) -> str:
@@ -460,7 +467,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     # an offset beyond the matrix selects nothing (numpy overflows on huge ones)
     offset = min(max(offset, -input.shape[d1]), input.shape[d2]) if input.ndim else offset
     out = xp.diagonal(input._data, offset, d1, d2)
-    return record(out, "DiagonalBackward0", _diagonal_vjp, (input,),
+    return record(out, diagonal.op.grad_fn, _diagonal_vjp, (input,),
                   attrs=(input.shape, offset, d1, d2))
 
 
@@ -476,7 +483,7 @@ def _diagonal_put(g: Tensor, shape: tuple[int, ...], offset: int, d1: int, d2: i
     cols = xp.arange(n) + max(offset, 0)
     # with the two dims moved last, [..., rows, cols] is the diagonal in g's own layout
     xp.moveaxis(out, (d1, d2), (-2, -1))[..., rows, cols] = g._data
-    return record(out, "DiagonalBackwardBackward0", _diagonal_put_vjp, (g,),
+    return record(out, _DIAGONAL_TWICE, _diagonal_put_vjp, (g,),
                   attrs=(offset, d1, d2))
 
 
@@ -550,7 +557,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool | 
          ) -> tuple[Tensor, Tensor]:
     check_tensor(input, "sort")
     d = wrap_dim(dim, input.ndim)
-    name = "SortBackward0" if stable is None else "SortBackward1"
+    name = sort.op.forms["SortBackward0"] if stable is None else sort.op.forms["SortBackward1"]
     if input.ndim == 0:
         return _picked(input, 0, xp.zeros((), dtype=xp.int64), name)
     return _picked(input, d, _order(input._data, d, descending).astype(xp.int64), name,
@@ -572,7 +579,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if not 0 <= k <= n:
         raise ArgumentError("selected index k out of range")
     if input.ndim == 0:
-        return _picked(input, 0, xp.zeros((), dtype=xp.int64), "TopkBackward0")
+        return _picked(input, 0, xp.zeros((), dtype=xp.int64), topk.op.grad_fn)
     idx = _order(input._data, d, largest)[along(d, slice(0, k))]
-    return _picked(input, d, xp.ascontiguousarray(idx).astype(xp.int64), "TopkBackward0")
+    return _picked(input, d, xp.ascontiguousarray(idx).astype(xp.int64), topk.op.grad_fn)
 

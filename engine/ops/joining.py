@@ -66,7 +66,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     dt = dtypes.result_type(*ts)
     kept = [t for t in ts if t.shape != (0,)]
     if not kept:
-        return record(xp.zeros((0,), dtype=dt.np), "CatBackward0", _cat_vjp, ts,
+        return record(xp.zeros((0,), dtype=dt.np), cat.op.grad_fn, _cat_vjp, ts,
                       attrs=(0, [None] * len(ts)))
     ref = kept[0]
     d = wrap_dim(dim, ref.ndim)
@@ -82,7 +82,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     check_alloc((*ref.shape[:d], sum(t.shape[d] for t in kept), *ref.shape[d + 1:]))
     out = xp.ascontiguousarray(xp.concatenate([array_of(t, dt) for t in kept], axis=d))
     sizes = [None if t.shape == (0,) else t.shape[d] for t in ts]
-    return record(out, "CatBackward0", _cat_vjp, ts, attrs=(d, sizes))
+    return record(out, cat.op.grad_fn, _cat_vjp, ts, attrs=(d, sizes))
 
 
 def _cat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -117,7 +117,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     dt = dtypes.result_type(*ts)
     check_alloc((len(ts), *shape))
     out = xp.ascontiguousarray(xp.stack([array_of(t, dt) for t in ts], axis=d))
-    return record(out, "StackBackward0", _stack_vjp, ts, attrs=d)
+    return record(out, stack.op.grad_fn, _stack_vjp, ts, attrs=d)
 
 
 def _stack_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -164,7 +164,7 @@ def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int 
         if sum(sizes) != n:
             raise ShapeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
                              f"tensor's size at dimension {d}), but got split_sizes={sizes}")
-        return _pieces(tensor, d, sizes, "SplitWithSizesBackward0")
+        return _pieces(tensor, d, sizes, split.op.forms["SplitWithSizesBackward0"])
     size = split_size_or_sections
     if size < 0:
         raise ArgumentError(f"split expects split_size be non-negative, but got split_size={size}")
@@ -173,7 +173,7 @@ def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int 
                             f"of {n}")
     count = max(math.ceil(n / size), 1) if size else 1
     sizes = [size] * (count - 1) + [n - size * (count - 1)]
-    return _pieces(tensor, d, sizes, "SplitBackward0")
+    return _pieces(tensor, d, sizes, split.op.forms["SplitBackward0"])
 
 
 @defop("chunk", [T(), A("chunks", "int"), A("dim", "int", 0)],
@@ -187,7 +187,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     d = _split_dim(input, dim, "chunk")
     n = input.shape[d]
     if n == 0:  # torch splits an empty dim into `chunks` empty pieces
-        return _pieces(input, d, [0] * chunks, "SplitWithSizesBackward0")
+        return _pieces(input, d, [0] * chunks, chunk.op.forms["SplitWithSizesBackward0"])
     return split(input, math.ceil(n / chunks), d)
 
 
@@ -199,7 +199,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
         raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     views = [input._data[(*along(d, i), Ellipsis)] for i in range(input.shape[d])]
-    return record_multi(views, "UnbindBackward0", _unbind_vjp, (input,), attrs=d)
+    return record_multi(views, unbind.op.grad_fn, _unbind_vjp, (input,), attrs=d)
 
 
 def _unbind_vjp(node: Node, grads: Any) -> tuple[Any, ...]:
@@ -217,7 +217,7 @@ def flip(input: Tensor, dims: int | Sequence[int]) -> Tensor:
             raise ShapeError(f"dim {d} appears multiple times in the list of dims")
     a = input._data
     out = like(a, xp.flip(a, axis=tuple(ds)) if ds and a.ndim else a)
-    return record(out, "FlipBackward0", _flip_vjp, (input,), attrs=ds)
+    return record(out, flip.op.grad_fn, _flip_vjp, (input,), attrs=ds)
 
 
 def _flip_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -247,7 +247,7 @@ def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] |
     else:  # dims None rolls the flattened tensor
         out = xp.ascontiguousarray(xp.roll(a, sh[0]) if ds is None else
                                    xp.roll(a, tuple(sh), axis=tuple(ds)))
-    return record(out, "RollBackward0", _roll_vjp, (input,), attrs=(sh, ds))
+    return record(out, roll.op.grad_fn, _roll_vjp, (input,), attrs=(sh, ds))
 
 
 def _roll_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -271,7 +271,7 @@ def repeat(input: Tensor, repeats: Sequence[int]) -> Tensor:
                             f"{next(s for s in shape if s < 0)}: {shape}")
     check_alloc(shape)
     out = xp.tile(input._data.reshape(padded), reps) if reps else input._data.copy()
-    return record(out, "RepeatBackward0", _repeat_vjp, (input,), attrs=(input.shape, padded, reps))
+    return record(out, repeat.op.grad_fn, _repeat_vjp, (input,), attrs=(input.shape, padded, reps))
 
 
 def _repeat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -345,7 +345,7 @@ def _constant_pad(x: Tensor, pairs: list[tuple[int, int, int]], value: float) ->
     check_alloc(shape)
     out = xp.full(shape, xp.asarray(value).astype(x._data.dtype), dtype=x._data.dtype)
     out[tuple(dst)] = x._data[tuple(src)]
-    return record(out, "ConstantPadNdBackward0", _constant_pad_vjp, (x,), attrs=pairs)
+    return record(out, pad.op.forms["ConstantPadNdBackward0"], _constant_pad_vjp, (x,), attrs=pairs)
 
 
 def _constant_pad_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -368,7 +368,7 @@ def _edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> Tensor
         else:
             pos = xp.clip(pos, 0, n - 1)
         arrays.append(pos.reshape((-1,) + (1,) * (k - 1 - j)))  # an outer product over the dims
-    name = f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{k}DBackward0"
+    name = pad.op.forms[f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{k}DBackward0"]
     return take(x, (*(slice(None),) * (x.ndim - k), *arrays), name)
 
 
@@ -417,7 +417,7 @@ def _scan(fn: Any, a: Any, d: int) -> Any:
 def cumsum(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumsum")
     d = wrap_dim(dim, input.ndim)
-    return record(_scan(xp.cumsum, _scan_input(input, dtype), d), "CumsumBackward0", _cumsum_vjp,
+    return record(_scan(xp.cumsum, _scan_input(input, dtype), d), cumsum.op.grad_fn, _cumsum_vjp,
                   (input,), attrs=d)
 
 
@@ -436,7 +436,7 @@ def _cumsum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def cumprod(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumprod")
     d = wrap_dim(dim, input.ndim)
-    return record(_scan(xp.cumprod, _scan_input(input, dtype), d), "CumprodBackward0", _cumprod_vjp,
+    return record(_scan(xp.cumprod, _scan_input(input, dtype), d), cumprod.op.grad_fn, _cumprod_vjp,
                   (input,), saved=(input, OUT), attrs=d)
 
 

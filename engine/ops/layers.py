@@ -45,8 +45,8 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     if bias.dtype is not mat1.dtype:
         raise DTypeError(f"expected scalar type {torch_type_name(mat1.dtype)} but found "
                          f"{torch_type_name(bias.dtype)}")
-    return record(product._data + bias._data, "AddmmBackward0", _addmm_vjp, (bias, mat1, mat2),
-                  saved=(mat1, mat2))
+    return record(product._data + bias._data, linear.op.forms["AddmmBackward0"], _addmm_vjp,
+                  (bias, mat1, mat2), saved=(mat1, mat2))
 
 
 def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -161,7 +161,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     stat_dims = tuple(range(input.ndim - k, input.ndim))
     xhat, _ = _norm_forward(input._data, stat_dims, eps, None)
     out = _affine(xhat, weight, bias, tuple(shape))
-    return record(out, "NativeLayerNormBackward0", _norm_vjp, (input, weight, bias),
+    return record(out, layer_norm.op.grad_fn, _norm_vjp, (input, weight, bias),
                   saved=(input, weight),
                   attrs=(stat_dims, tuple(range(input.ndim - k)), tuple(shape), eps, None))
 
@@ -208,7 +208,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training:
         _update_running(running_mean, running_var, x, var, stat_dims, count, momentum)
     out = _affine(xhat, weight, bias, view)
-    return record(out, "NativeBatchNormBackward0", _norm_vjp, (input, weight, bias),
+    return record(out, batch_norm.op.grad_fn, _norm_vjp, (input, weight, bias),
                   saved=(input, weight), attrs=(stat_dims, stat_dims, view, eps, running))
 
 
@@ -272,7 +272,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if idx.size and bool(((idx < 0) | (idx >= rows)).any()):
         raise ShapeError("index out of range in self")
     check_alloc((*idx.shape, weight.shape[1]))
-    return record(weight._data[idx], "EmbeddingBackward0", _embedding_vjp, (weight,),
+    return record(weight._data[idx], embedding.op.grad_fn, _embedding_vjp, (weight,),
                   saved=(input,), attrs=(weight.shape, padding_idx))
 
 

@@ -39,7 +39,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
                          f"and {mat2.shape[0]}x{mat2.shape[1]})")
     _same_dtype("addmm_impl_cpu_", input, mat2)
     check_alloc((input.shape[0], mat2.shape[1]))
-    return record(input._data @ mat2._data, "MmBackward0", _mm_vjp, (input, mat2),
+    return record(input._data @ mat2._data, mm.op.grad_fn, _mm_vjp, (input, mat2),
                   saved=(input, mat2))
 
 
@@ -59,7 +59,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
         raise ShapeError(f"size mismatch, got input ({input.shape[0]}), mat ({input.shape[0]}x"
                          f"{input.shape[1]}), vec ({vec.shape[0]})")
     _same_dtype("", input, vec)
-    return record(input._data @ vec._data, "MvBackward0", _mv_vjp, (input, vec), saved=(input, vec))
+    return record(input._data @ vec._data, mv.op.grad_fn, _mv_vjp, (input, vec), saved=(input, vec))
 
 
 def _mv_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -82,7 +82,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     if input.dtype is not tensor.dtype:
         raise DTypeError(f"dot : expected both vectors to have same dtype, but found "
                          f"{_pretty(input.dtype)} and {_pretty(tensor.dtype)}")
-    return record(xp.asarray(xp.dot(input._data, tensor._data)), "DotBackward0", _dot_vjp,
+    return record(xp.asarray(xp.dot(input._data, tensor._data)), dot.op.grad_fn, _dot_vjp,
                   (input, tensor), saved=(input, tensor))
 
 
@@ -109,7 +109,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
                          f"but got: [{b2}, {k2}].")
     _same_dtype("", input, mat2)
     check_alloc((b1, n, m))
-    return record(xp.matmul(input._data, mat2._data), "BmmBackward0", _bmm_vjp, (input, mat2),
+    return record(xp.matmul(input._data, mat2._data), bmm.op.grad_fn, _bmm_vjp, (input, mat2),
                   saved=(input, mat2))
 
 
@@ -168,7 +168,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 def _squeeze_(t: Tensor, dim: int) -> Tensor:
     """torch's in-place ``squeeze_`` as matmul uses it (named SqueezeBackward4)."""
-    return record(xp.squeeze(t._data, axis=dim), "SqueezeBackward4", _unsafe_view_vjp, (t,),
+    return record(xp.squeeze(t._data, axis=dim), matmul.op.forms["SqueezeBackward4"], _unsafe_view_vjp, (t,),
                   attrs=t.shape)
 
 
@@ -215,7 +215,7 @@ def _batched(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _unsafe_view(t: Tensor, shape: list[int]) -> Tensor:
-    return record(t._data.reshape(shape), "UnsafeViewBackward0", _unsafe_view_vjp, (t,),
+    return record(t._data.reshape(shape), matmul.op.forms["UnsafeViewBackward0"], _unsafe_view_vjp, (t,),
                   attrs=t.shape)
 
 

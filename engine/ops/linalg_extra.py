@@ -136,7 +136,7 @@ def _inv_array(a: Any) -> Any:
 def inverse(input: Tensor) -> Tensor:
     _square_float("linalg.inv", input)
     out = _inv_array(input._data)
-    return record(out, "LinalgInvExBackward0", _inverse_vjp, (input,), saved=(OUT,))
+    return record(out, inverse.op.grad_fn, _inverse_vjp, (input,), saved=(OUT,))
 
 
 def _inverse_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -151,7 +151,7 @@ def _inverse_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def det(input: Tensor) -> Tensor:
     _square_float("linalg.det", input)
     out = xp.asarray(xp.linalg.det(input._data), dtype=input._data.dtype)
-    return record(out, "LinalgDetBackward0", _det_vjp, (input,), saved=(input, OUT))
+    return record(out, det.op.grad_fn, _det_vjp, (input,), saved=(input, OUT))
 
 
 def _invertible(a: Tensor, singular: Any) -> Tensor:
@@ -179,7 +179,7 @@ def slogdet(input: Tensor) -> tuple[Tensor, ...]:
     sign, logabs = xp.linalg.slogdet(input._data)
     dt = input._data.dtype
     outs = (xp.asarray(sign, dtype=dt), xp.asarray(logabs, dtype=dt))
-    return record_multi(outs, "LinalgSlogdetBackward0", _slogdet_vjp, (input,), saved=(input,))
+    return record_multi(outs, slogdet.op.grad_fn, _slogdet_vjp, (input,), saved=(input,))
 
 
 def _slogdet_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
@@ -242,7 +242,7 @@ def _solve(a: Tensor, b: Tensor, left: bool, vector: bool) -> Tensor:
     if not left:
         x = xp.swapaxes(x, -1, -2)
     out = x[..., 0] if vector else x
-    return record(xp.ascontiguousarray(out), "LinalgSolveExBackward0", _solve_vjp, (a, b),
+    return record(xp.ascontiguousarray(out), solve.op.grad_fn, _solve_vjp, (a, b),
                   saved=(a, OUT), attrs=(left, vector))
 
 
@@ -282,7 +282,7 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
                             f"because the input is not positive-definite (the leading minor of order "
                             f"{k} is not positive-definite).")
     out = xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
-    return record(out, "CholeskyBackward0", _cholesky_vjp, (input,), saved=(OUT,), attrs=upper)
+    return record(out, cholesky.op.grad_fn, _cholesky_vjp, (input,), saved=(OUT,), attrs=upper)
 
 
 def _cholesky_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -310,7 +310,7 @@ def trace(input: Tensor) -> Tensor:
     if input.dtype is dtypes.bool_:
         raise DTypeError("\"trace\" not implemented for 'Bool'")
     out = xp.asarray(xp.trace(input._data), dtype=input._data.dtype)
-    return record(out, "TraceBackward0", _trace_vjp, (input,), attrs=input.shape)
+    return record(out, trace.op.grad_fn, _trace_vjp, (input,), attrs=input.shape)
 
 
 def _trace_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -19,7 +19,7 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax, torch_type_name
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
-from engine.registry import A, T, defop
+from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
@@ -67,10 +67,16 @@ def _no_grad_arg(t: Tensor | None, fn: str, arg: str) -> None:
                             f"'{arg}'. This input cannot have requires_grad True.")
 
 
+# tensor * number and tensor + number as torch's own C++ code computes them (cross_entropy's label
+# smoothing): the Scalar overloads' nodes, with a single edge
+_MUL_SCALAR = internal_node("MulBackward1")
+_ADD_SCALAR = internal_node("AddBackward1")
+
+
 def _mul_scalar(t: Tensor, s: float) -> Tensor:
     """tensor * number as torch's own C++ code computes it: mul's Scalar overload, whose node is
     MulBackward1 with a single edge (a Python ``x * 2`` is MulBackward0 with two)."""
-    return record(t._data * s, "MulBackward1", _mul_scalar_vjp, (t,), attrs=s)
+    return record(t._data * s, _MUL_SCALAR, _mul_scalar_vjp, (t,), attrs=s)
 
 
 def _mul_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -79,7 +85,7 @@ def _mul_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 def _add_scalar(t: Tensor, s: float) -> Tensor:
     """tensor + number in torch's C++ code (AddBackward1, one edge)."""
-    return record(t._data + s, "AddBackward1", _add_scalar_vjp, (t,))
+    return record(t._data + s, _ADD_SCALAR, _add_scalar_vjp, (t,))
 
 
 def _add_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -88,7 +94,7 @@ def _add_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 def _div_scalar(t: Tensor, s: float) -> Tensor:
     """tensor / number in torch's C++ code (DivBackward1, one edge)."""
-    return record(t._data / s, "DivBackward1", _div_scalar_vjp, (t,), attrs=s)
+    return record(t._data / s, cross_entropy.op.forms["DivBackward1"], _div_scalar_vjp, (t,), attrs=s)
 
 
 def _div_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -169,8 +175,8 @@ def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mea
 def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     if weight is None:
-        return _pointwise_loss("mse_loss", "MseLossBackward0", "mse_cpu", input, target, reduction,
-                               _mse_value, _mse_slope, 0.0)
+        return _pointwise_loss("mse_loss", mse_loss.op.forms["MseLossBackward0"], "mse_cpu", input,
+                               target, reduction, _mse_value, _mse_slope, 0.0)
     x, y = _broadcast_pair(check_tensor(input, "mse_loss"), check_tensor(target, "mse_loss", "target"))
     return _weighted(ops.pow(x - y, 2), weight, input, reduction, "by_weight")
 
@@ -201,8 +207,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
         raise ArgumentError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
-    return _pointwise_loss("smooth_l1_loss", "SmoothL1LossBackward0", "smooth_l1_cpu", input, target,
-                           reduction, _smooth_l1_value, _smooth_l1_slope, beta)
+    return _pointwise_loss("smooth_l1_loss", smooth_l1_loss.op.forms["SmoothL1LossBackward0"],
+                           "smooth_l1_cpu", input, target, reduction, _smooth_l1_value,
+                           _smooth_l1_slope, beta)
 
 
 @defop("huber_loss", [T(), T("target"), _REDUCTION, A("delta", "number", 1.0), _WEIGHT],
@@ -214,11 +221,11 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     if delta <= 0:
         raise ArgumentError("huber_loss does not support non-positive values for delta.")
     if weight is None:
-        return _pointwise_loss("huber_loss", "HuberLossBackward0", "huber_cpu", input, target,
-                               reduction, _huber_value, _huber_slope, delta)
+        return _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
+                               input, target, reduction, _huber_value, _huber_slope, delta)
     _check_reduction(reduction)
-    errors = _pointwise_loss("huber_loss", "HuberLossBackward0", "huber_cpu", input, target, "none",
-                             _huber_value, _huber_slope, delta)
+    errors = _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
+                             input, target, "none", _huber_value, _huber_slope, delta)
     return _weighted(errors, weight, input, reduction, "plain")
 
 
@@ -265,7 +272,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if w is not None:
         loss = loss * w
     out = _reduce_array(loss.astype(x.dtype), reduction)
-    return record(out, "BinaryCrossEntropyBackward0", _bce_vjp, (input, target),
+    return record(out, binary_cross_entropy.op.grad_fn, _bce_vjp, (input, target),
                   saved=(input, target, _as_tensor(w)), attrs=(reduction, x.size))
 
 
@@ -317,7 +324,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if w is not None:
         loss = (loss * w).astype(y.dtype)
     out = _reduce_array(loss, reduction)
-    return record(out, "BinaryCrossEntropyWithLogitsBackward0", _bce_logits_vjp, (input, target),
+    return record(out, binary_cross_entropy_with_logits.op.grad_fn, _bce_logits_vjp, (input, target),
                   saved=(input, target, _as_tensor(w), _as_tensor(pw)), attrs=(reduction, a.size))
 
 
@@ -429,15 +436,17 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     _check_reduction(reduction)
     _nll_checks(input, target, weight)
     if input.ndim <= 2:
-        return _nll_node(input, target, weight, ignore_index, reduction, "NllLossBackward0")
+        return _nll_node(input, target, weight, ignore_index, reduction,
+                         nll_loss.op.forms["NllLossBackward0"])
     if input.ndim == 4:
-        return _nll_node(input, target, weight, ignore_index, reduction, "NllLoss2DBackward0")
+        return _nll_node(input, target, weight, ignore_index, reduction,
+                         nll_loss.op.forms["NllLoss2DBackward0"])
     # 3-d and 5-d+ input: torch views it as 4-d (n, c, 1, rest), and the 'none' result back
     n, c = input.shape[:2]
     spatial = (1, -1) if input.numel() else (0, 0)
     flat_in = ops.view(ops.contiguous(input), [n, c, *spatial])
     flat_t = ops.view(target, [n, *spatial])
-    out = _nll_node(flat_in, flat_t, weight, ignore_index, reduction, "NllLoss2DBackward0")
+    out = _nll_node(flat_in, flat_t, weight, ignore_index, reduction, nll_loss.op.forms["NllLoss2DBackward0"])
     if reduction == "none" and input.numel():
         out = ops.view(out, [n, *input.shape[2:]])
     return out

@@ -58,8 +58,8 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = _reduce(xp.sum, a, dims, keepdim)
     if not given:
-        return record(out, "SumBackward0", _sum_vjp, (input,), attrs=(input.shape, dims, False))
-    return record(out, "SumBackward1", _sum_vjp, (input,), attrs=(input.shape, dims, keepdim))
+        return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, dims, False))
+    return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,), attrs=(input.shape, dims, keepdim))
 
 
 def _sum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -81,7 +81,7 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
     dims = wrap_dims(dim, input.ndim)
     out = _reduce(xp.mean, input._data, dims, keepdim)
     count = math.prod(input.shape[d] for d in dims)
-    name = "MeanBackward1" if given else "MeanBackward0"
+    name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
     return record(out, name, _mean_vjp, (input,), attrs=(input.shape, dims, keepdim, count))
 
 
@@ -99,7 +99,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
     dims = wrap_dims(dim, input.ndim)
     a = input._data if input.dtype.category == 2 else input._data.astype(xp.int64)
     out = _reduce(xp.prod, a, dims, keepdim)
-    name = "ProdBackward0" if dim is None else "ProdBackward1"
+    name = prod.op.forms["ProdBackward0"] if dim is None else prod.op.forms["ProdBackward1"]
     return record(out, name, _prod_vjp, (input,), saved=(input, OUT),
                   attrs=(input.shape, dims, keepdim))
 
@@ -326,7 +326,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         out = xp.sqrt(xp.sum(x * x, axis=dims, keepdims=keepdim))
     else:
         out = xp.sum(ax ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
-    return record(xp.asarray(out, dtype=x.dtype), "LinalgVectorNormBackward0", _norm_vjp,
+    return record(xp.asarray(out, dtype=x.dtype), norm.op.grad_fn, _norm_vjp,
                   (input,), saved=(input, OUT), attrs=(input.shape, dims, keepdim, p))
 
 
@@ -361,7 +361,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     out = xp.log(xp.sum(xp.exp(x - m), axis=dims, keepdims=True)) + m
     if not keepdim:
         out = xp.squeeze(out, axis=dims)
-    return record(xp.asarray(out, dtype=x.dtype), "LogsumexpBackward0", _logsumexp_vjp, (input,),
+    return record(xp.asarray(out, dtype=x.dtype), logsumexp.op.grad_fn, _logsumexp_vjp, (input,),
                   saved=(input, OUT), attrs=(input.shape, dims, keepdim))
 
 

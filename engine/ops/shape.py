@@ -85,7 +85,7 @@ def view(input: Tensor, shape: Sequence[int]) -> Tensor:
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
         )
-    return record(input._data.reshape(new), "ViewBackward0", _reshape_vjp, (input,),
+    return record(input._data.reshape(new), view.op.grad_fn, _reshape_vjp, (input,),
                   attrs=input.shape)
 
 
@@ -99,10 +99,10 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     if _contiguous(a):
         return view(input, new)
     if _viewable(a, new):
-        return record(a.reshape(new), "ReshapeAliasBackward0", _reshape_vjp, (input,),
+        return record(a.reshape(new), reshape.op.forms["ReshapeAliasBackward0"], _reshape_vjp, (input,),
                       attrs=input.shape)
     copy = clone(input)
-    return record(copy._data.reshape(new), "UnsafeViewBackward0", _reshape_vjp, (copy,),
+    return record(copy._data.reshape(new), reshape.op.forms["UnsafeViewBackward0"], _reshape_vjp, (copy,),
                   attrs=input.shape)
 
 
@@ -129,7 +129,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     shp = input.shape
     if dim is None:
         dims = tuple(i for i, s in enumerate(shp) if s == 1)
-        name = "SqueezeBackward0"
+        name = squeeze.op.forms["SqueezeBackward0"]
     else:
         ds = [dim] if isinstance(dim, int) else list(dim)
         wrapped = {wrap_dim(d, input.ndim) for d in ds}
@@ -137,7 +137,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
         if not shp:
             for d in ds:
                 wrap_dim(d, 0)
-        name = "SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"
+        name = squeeze.op.forms["SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"]
     out = xp.squeeze(input._data, axis=dims) if dims else input._data.reshape(shp)
     return record(out, name, _reshape_vjp, (input,), attrs=shp)
 
@@ -148,7 +148,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     check_tensor(input, "unsqueeze")
     check_ndim(input.ndim + 1, "unsqueeze")
     d = wrap_dim(dim, input.ndim + 1)
-    return record(xp.expand_dims(input._data, d), "UnsqueezeBackward0", _reshape_vjp, (input,),
+    return record(xp.expand_dims(input._data, d), unsqueeze.op.grad_fn, _reshape_vjp, (input,),
                   attrs=input.shape)
 
 
@@ -192,9 +192,9 @@ def expand(input: Tensor, size: Sequence[int]) -> Tensor:
     check_tensor(input, "expand")
     new = _expanded_shape(input.shape, size)
     if new == input.shape:
-        return record(input._data, "ExpandBackward0", _expand_vjp, (input,), attrs=input.shape)
+        return record(input._data, expand.op.grad_fn, _expand_vjp, (input,), attrs=input.shape)
     check_alloc(new)
-    return record(xp.broadcast_to(input._data, new), "ExpandBackward0", _expand_vjp, (input,),
+    return record(xp.broadcast_to(input._data, new), expand.op.grad_fn, _expand_vjp, (input,),
                   attrs=input.shape)
 
 
@@ -214,7 +214,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     check_tensor(input, "transpose")
     n = input.ndim
     a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
-    return record(xp.swapaxes(input._data, a, b) if n else input._data, "TransposeBackward0",
+    return record(xp.swapaxes(input._data, a, b) if n else input._data, transpose.op.grad_fn,
                   _transpose_vjp, (input,), attrs=(a, b))
 
 
@@ -227,7 +227,7 @@ def t(input: Tensor) -> Tensor:
     check_tensor(input, "t")
     if input.ndim > 2:
         raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
-    return record(input._data.T, "TBackward0", _t_vjp, (input,))
+    return record(input._data.T, t.op.grad_fn, _t_vjp, (input,))
 
 
 def _t_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -244,7 +244,7 @@ def permute(input: Tensor, dims: Sequence[int]) -> Tensor:
     perm = tuple(wrap_dim(d, n) for d in dims)
     if len(set(perm)) != n:
         raise ShapeError("permute(): duplicate dims are not allowed.")
-    return record(xp.transpose(input._data, perm), "PermuteBackward0", _permute_vjp, (input,),
+    return record(xp.transpose(input._data, perm), permute.op.grad_fn, _permute_vjp, (input,),
                   attrs=perm)
 
 
@@ -259,7 +259,7 @@ def _permute_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @defop("clone", [T()], grad_fns="CloneBackward0", doc="A copy (differentiable).", category=_SHAPE)
 def clone(input: Tensor) -> Tensor:
     check_tensor(input, "clone")
-    return record(xp.array(input._data, copy=True, order="C"), "CloneBackward0", _identity_vjp,
+    return record(xp.array(input._data, copy=True, order="C"), clone.op.grad_fn, _identity_vjp,
                   (input,))
 
 
@@ -282,7 +282,7 @@ def to(input: Tensor, dtype: Any) -> Tensor:
     assert dt is not None
     if dt is input.dtype:
         return input
-    return record(input._data.astype(dt.np), "ToCopyBackward0", _to_vjp, (input,),
+    return record(input._data.astype(dt.np), to.op.grad_fn, _to_vjp, (input,),
                   attrs=input.dtype)
 
 

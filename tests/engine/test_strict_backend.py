@@ -1,4 +1,4 @@
-"""The strict backend (engine/strict_xp.py) itself: a CuPy stand-in that must refuse what CuPy refuses.
+"""The strict backend (tests/strict_xp.py) itself: a CuPy stand-in that must refuse what CuPy refuses.
 
 These run under any backend: they import the module directly instead of going through engine.backend.
 """
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine import strict_xp as xp
+from tests import strict_xp as xp
 
 H = np.arange(6, dtype=np.float64).reshape(2, 3)  # host data
 
