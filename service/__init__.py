@@ -5,5 +5,5 @@ serves it with uvicorn. The engine (``engine/``) does the maths; this package va
 runs them in isolation and encodes the answers.
 """
 
-# Kept equal to pyproject.toml's version by tests/service/test_info.py.
+# Kept equal to pyproject.toml's version by tests/service/test_routes.py (test_version_matches_pyproject).
 __version__ = "0.1.0"

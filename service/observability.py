@@ -34,7 +34,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engine import backend
 from service import metrics
 
-REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _PROBLEM_TYPE = re.compile(rb'"type":"https://gradserve\.dev/problems/([a-z0-9\-]{1,64})"')
 

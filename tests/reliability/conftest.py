@@ -30,8 +30,7 @@ from tests.service.helpers import ROOT, TEST_SETTINGS, settings_env
 
 # TEST_SETTINGS with room for 256 waiting programs, so that 200 concurrent requests all run (and
 # no access log: these tests make many thousands of requests).
-RELIABILITY_SETTINGS = TEST_SETTINGS.model_copy(update={
-    "queue_size": 256, **({"access_log": False} if "access_log" in Settings.model_fields else {})})
+RELIABILITY_SETTINGS = TEST_SETTINGS.model_copy(update={"queue_size": 256, "access_log": False})
 
 
 @pytest.fixture(scope="session")
