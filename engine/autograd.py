@@ -171,48 +171,64 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 if wanted and node in wanted:
                     for nr in wanted[node]:
                         captured[(node, nr)] = _tensor(buf[nr])
-                vjp = node.vjp
-                if vjp is None:  # an AccumulateGrad, the only node without a VJP
-                    assert isinstance(node, AccumulateGrad)
-                    if targets is None:
-                        _accumulate(node.variable, _tensor(buf[0]), create_graph)
-                    continue
-                if node._retained:
-                    _fill_retained(node, buf, create_graph)
-                # (a target's own node runs no VJP: its inputs are of no interest)
-                if needed is None or any(n in needed for n, _ in node.next_functions):
-                    if len(buf) == 1:
-                        g = buf[0]
-                        if bare and _on_arrays(node):
-                            if isinstance(g, Tensor):
-                                g = g._data
-                        elif not isinstance(g, Tensor):
-                            g = Tensor(g)
-                    else:
-                        g = _fill_missing(node, buf)
-                    grads_in = vjp(node, g)
-                    if check_anomaly:
-                        check_backward(node, grads_in, buf)
-                    if node._saved and not retain_graph:  # (only what saved something has to free it)
-                        node.release()
-            if grads_in is None:
-                grads_in = (None,) * len(node.next_functions)
-            i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
-            for nxt, nr in node.next_functions:
-                i += 1
-                if nxt is None:
-                    continue
-                g = grads_in[i]
-                if g is not None and (needed is None or nxt in needed):
-                    _deliver(buffers, nxt, nr, g)
-                left = pending[nxt] - 1
-                if left:
-                    pending[nxt] = left
-                else:
-                    ready.append(nxt)
+                grads_in = _step(node, buf, needed, targets is None, retain_graph, create_graph,
+                                 check_anomaly, bare)
+            _pass_on(node, grads_in, buffers, pending, needed, ready)
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
+
+
+def _step(node: Node, buf: list[Any], needed: set[Node] | None, accumulate: bool,
+          retain_graph: bool, create_graph: bool, check_anomaly: bool, bare: bool) -> Any:
+    """Run one node on the gradients ``buf`` that reached it: its VJP's gradients for its inputs
+    (None when it has nothing to pass on). A leaf's AccumulateGrad adds into ``.grad`` when
+    ``accumulate``; a target's own node runs no VJP (its inputs are of no interest)."""
+    vjp = node.vjp
+    if vjp is None:  # an AccumulateGrad, the only node without a VJP
+        assert isinstance(node, AccumulateGrad)
+        if accumulate:
+            _accumulate(node.variable, _tensor(buf[0]), create_graph)
+        return None
+    if node._retained:
+        _fill_retained(node, buf, create_graph)
+    if needed is not None and not any(n in needed for n, _ in node.next_functions):
+        return None
+    if len(buf) == 1:
+        g = buf[0]
+        if bare and _on_arrays(node):
+            if isinstance(g, Tensor):
+                g = g._data
+        elif not isinstance(g, Tensor):
+            g = Tensor(g)
+    else:
+        g = _fill_missing(node, buf)
+    grads_in = vjp(node, g)
+    if check_anomaly:
+        check_backward(node, grads_in, buf)
+    if node._saved and not retain_graph:  # (only what saved something has to free it)
+        node.release()
+    return grads_in
+
+
+def _pass_on(node: Node, grads_in: Any, buffers: dict[Node, list[Any]], pending: dict[Node, int],
+             needed: set[Node] | None, ready: list[Node]) -> None:
+    """Deliver what ``node`` computed for each of its inputs (``grads_in``, or None for nothing)
+    to the node behind that edge, and queue each node whose last edge this was."""
+    i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
+    for nxt, nr in node.next_functions:
+        i += 1
+        if nxt is None:
+            continue
+        if grads_in is not None:
+            g = grads_in[i]
+            if g is not None and (needed is None or nxt in needed):
+                _deliver(buffers, nxt, nr, g)
+        left = pending[nxt] - 1
+        if left:
+            pending[nxt] = left
+        else:
+            ready.append(nxt)
 
 
 def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> dict[Node, int]:
