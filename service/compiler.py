@@ -24,6 +24,7 @@ from service.program import (
     WhileStatement,
 )
 from service.signatures import SIGNATURES, Signature
+from service.spellings import converters
 
 
 # ----- compiled nodes ---------------------------------------------------------------------------
@@ -150,12 +151,17 @@ class _Compiler:
             attrs = {k: held[k] for k in given} if given else {}
         else:
             attrs = c.attrs.model_dump(exclude_unset=True)
-            for name in index_attrs:
-                value = attrs.get(name)
-                if value is None:
-                    continue
-                items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-                refs += [(name, j, v) for j, v in items if isinstance(v, str) and v != "..."]
+        spelled = _SPELLED[c.op]
+        if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
+            for name, convert in spelled.items():
+                if name in attrs:
+                    attrs[name] = convert(attrs[name])
+        for name in index_attrs:  # what is still a string in an index names a tensor
+            value = attrs.get(name)
+            if value is None:
+                continue
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            refs += [(name, j, v) for j, v in items if isinstance(v, str)]
         return Call(sig, args, attrs, path, c.name, refs)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
@@ -182,6 +188,8 @@ class _Compiler:
 # op name -> its attrs of kind "index" (they may hold slices, and names of tensors)
 _INDEX_ATTRS = {name: tuple(p.name for p in sig.attrs if p.kind == "index")
                 for name, sig in SIGNATURES.items()}
+# op name -> its attrs that JSON spells (service/spellings.py), with the function that reads them
+_SPELLED = {name: converters(sig.attrs) for name, sig in SIGNATURES.items()}
 
 
 def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:

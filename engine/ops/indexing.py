@@ -121,13 +121,7 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
 _BAD_ITEM = ("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
              "valid indices (got {})")
 _BAD_INDEX_DTYPE = "tensors used as indices must be long, int, byte or bool tensors"
-_SLICE_KEYS = frozenset({"start", "stop", "step"})
-
-
-def _slice_of(spec: dict[str, Any]) -> slice:
-    if not set(spec) <= _SLICE_KEYS:
-        raise ArgumentError(f"a slice index item takes the keys start, stop and step, got {sorted(spec)}")
-    return slice(spec.get("start"), spec.get("stop"), spec.get("step"))
+_SLICE_KEYS = ("start", "stop", "step")
 
 
 def _check_slice(s: slice) -> slice:
@@ -155,16 +149,13 @@ def _list_index(values: list[Any]) -> Tensor:
 
 
 def _parse_item(item: Any) -> Any:
-    """One index item, in its JSON or Python spelling, as an int, bool, slice, None, Ellipsis or an
-    index Tensor of dim >= 1 (0-d index tensors act as the int or bool they hold, as in torch)."""
+    """One index item as an int, bool, slice, None, Ellipsis or an index Tensor of dim >= 1 (0-d
+    index tensors act as the int or bool they hold, as in torch). (The service turns the wire's
+    spellings of slices and Ellipsis into these: service/spellings.py.)"""
     if item is None or item is Ellipsis or isinstance(item, (bool, int)):
         return item
     if isinstance(item, str):
-        if item == "...":
-            return Ellipsis
         raise ArgumentError(_BAD_ITEM.format("str"))
-    if isinstance(item, dict):
-        return _check_slice(_slice_of(item))
     if all(hasattr(item, k) for k in _SLICE_KEYS):  # a Python slice, or any start/stop/step record
         return _check_slice(slice(item.start, item.stop, item.step))
     if isinstance(item, list):
@@ -258,7 +249,7 @@ def _index(x: Tensor, indices: list[tuple[int, Any]]) -> Tensor:
        category=_IDX, method=False)
 def _getitem(input: Tensor, index: Any) -> Tensor:
     """The registry's getitem. A top-level list or tuple is the tuple of items, and a list *item*
-    is an advanced index: ``_getitem(x, [[0, 2], {"start": 1}])`` is ``x[[0, 2], 1:]``. Basic
+    is an advanced index: ``_getitem(x, [[0, 2], slice(1, None)])`` is ``x[[0, 2], 1:]``. Basic
     items run left to right, each its own node as in torch (``x[0, 1:]`` is SliceBackward0 over
     SelectBackward0); the tensor and list items then index together (one IndexBackward0)."""
     check_tensor(input, "getitem")

@@ -297,19 +297,17 @@ std = _spread("std", "StdBackward0")
 
 
 # ----- norm, logsumexp ------------------------------------------------------------------------
-# JSON has no infinity, so p also takes the strings "inf" and "-inf".
-_NORM_P = {"fro": 2.0, "inf": math.inf, "-inf": -math.inf}
-
-
-@defop("norm", [T(), A("p", "number", "fro", choices=tuple(_NORM_P)), _DIMS, _KEEP],
+# p: a number (math.inf for the max norm) or torch's "fro". ("inf" and "-inf" are the wire's
+# spellings of the infinities, JSON having none: the service turns them into floats.)
+@defop("norm", [T(), A("p", "number", "fro", choices=("fro", "inf", "-inf")), _DIMS, _KEEP],
        grad_fns="LinalgVectorNormBackward0",
        doc="Vector p-norm (p = a number, 'fro' (= 2), 'inf' or '-inf') of all elements or over dim.",
        category=_RED)
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     check_tensor(input, "norm")
-    if isinstance(p, bool) or (isinstance(p, str) and p not in _NORM_P):
-        raise ArgumentError(f"norm(): unsupported p {p!r}; use a number, 'fro', 'inf' or '-inf'")
-    p = _NORM_P[p] if isinstance(p, str) else float(p)
+    if isinstance(p, bool) or (isinstance(p, str) and p != "fro"):
+        raise ArgumentError(f"norm(): unsupported p {p!r}; use a number or 'fro'")
+    p = 2.0 if p == "fro" else float(p)
     x = floating(input)
     dims = wrap_dims(dim, input.ndim)
     ax = xp.abs(x)

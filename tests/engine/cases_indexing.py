@@ -1,9 +1,10 @@
 """Gradient-check cases for the indexing ops (same spelling as op_cases.py, merged into it).
 
-getitem's index is its JSON spelling: a list is the tuple of items, a list item an advanced index,
-``{"start", "stop", "step"}`` a slice. Cases where an index repeats a position check that the
-gradients accumulate; cumprod's cases with zeros check the exact gradient there. (gather and
-scatter_add keep their cases in op_cases.py, where they were first declared.)
+getitem's index is the registry's spelling: a list is the tuple of items, a list item an advanced
+index (the service reads the wire's spellings of slices and Ellipsis: service/spellings.py). Cases
+where an index repeats a position check that the gradients accumulate; cumprod's cases with zeros
+check the exact gradient there. (gather and scatter_add keep their cases in op_cases.py, where
+they were first declared.)
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ _ZEROS = [[2.0, 0.0, 3.0, 0.5], [0.0, 1.5, 0.0, 2.0], [1.0, 2.0, 3.0, 0.0]]
 
 CASES: dict[str, list[Case]] = {
     "getitem": [
-        C(S(3, 4), 1), C(S(3, 4), [0, {"start": 1}]), C(S(3, 4), [{"start": 1, "step": 2}, -1]),
-        C(S(3, 4), {}), C(S(3, 4), [None, "...", 2]), C(S(2, 3), []),
-        C(S(3, 4), I([2, 0, 2])), C(S(3, 4), [[0, 2, 0], {"start": 1}]),
-        C(S(3, 4), [{}, [[3], [0]]]), C(S(2, 3, 2), [[0, 1], {}, [1, 1]]),
+        C(S(3, 4), 1), C(S(3, 4), [0, slice(1, None)]), C(S(3, 4), [slice(1, None, 2), -1]),
+        C(S(3, 4), slice(None)), C(S(3, 4), [None, ..., 2]), C(S(2, 3), []),
+        C(S(3, 4), I([2, 0, 2])), C(S(3, 4), [[0, 2, 0], slice(1, None)]),
+        C(S(3, 4), [slice(None), [[3], [0]]]), C(S(2, 3, 2), [[0, 1], slice(None), [1, 1]]),
         C(S(3, 4), B([True, False, True])), C(S(2, 3), [[[True, False, True], [False, True, True]]]),
         C(S(2, 3), True),
     ],

@@ -18,6 +18,7 @@ import pytest
 
 import engine as ge
 from engine.registry import OPS
+from service.spellings import converters
 
 # ops.json holds the core ops; ops_<family>.json each later family (scripts/make_goldens.py FAMILY).
 GOLDEN_FILES = sorted((Path(__file__).resolve().parents[1] / "golden").glob("ops*.json"))
@@ -100,9 +101,16 @@ def assert_graph(node: Any, expected: Any, inputs: dict[str, Any], where: str) -
 
 def run_case(case: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     inputs: dict[str, Any] = {}
+    op = OPS[case["op"]]
     args = [build_arg(a, i, inputs) for i, a in enumerate(case["args"])]
     kwargs = {k: build_arg(v, k, inputs) for k, v in case["kwargs"].items()}
-    result = OPS[case["op"]].fn(*args, **kwargs)
+    # the JSON spellings of slices, Ellipsis and infinity, read as the service reads them
+    spelled = converters(op.attrs)
+    names = [p.name for p in op.params]
+    args = [spelled[names[i]](a) if i < len(names) and names[i] in spelled else a
+            for i, a in enumerate(args)]
+    kwargs = {k: spelled[k](v) if k in spelled else v for k, v in kwargs.items()}
+    result = op.fn(*args, **kwargs)
     outs = list(result) if isinstance(result, (tuple, list)) else [result]
     return outs, inputs
 

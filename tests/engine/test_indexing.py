@@ -13,6 +13,7 @@ import pytest
 import engine as ge
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.gradcheck import gradcheck, gradgradcheck
+from service.spellings import index_value
 
 GETITEM = ge.OPS["getitem"].fn  # the registry's spelling: a list is the tuple of items
 
@@ -70,6 +71,8 @@ def test_index_tensors_and_masks() -> None:
 
 
 def test_json_spec_matches_python_spelling() -> None:
+    """The wire's index (a list for the tuple, its JSON spellings of slices and Ellipsis read by
+    the service) indexes as Python's does."""
     x = leaf(3, 4, 5)
     cases = [
         ([0, 2], (0, 2)),
@@ -80,7 +83,7 @@ def test_json_spec_matches_python_spelling() -> None:
         ([SimpleNamespace(start=1, stop=None, step=None), 0], (slice(1, None), 0)),
     ]
     for spec, python in cases:
-        a, b = GETITEM(x, spec), x[python]
+        a, b = GETITEM(x, index_value(spec)), x[python]
         assert a.shape == b.shape and chain(a) == chain(b), spec
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
