@@ -14,16 +14,21 @@ from engine.backend import xp
 
 
 class DType:
-    """A tensor dtype: prints as torch does (``torch.float32``)."""
+    """A tensor dtype: prints as torch does (``torch.float32``), and carries the other names
+    torch's messages give it."""
 
-    __slots__ = ("name", "np", "dtype", "category", "itemsize")
+    __slots__ = ("name", "np", "dtype", "category", "itemsize", "scalar_type", "c_type", "method")
 
-    def __init__(self, name: str, np_dtype: Any, category: int, itemsize: int) -> None:
+    def __init__(self, name: str, np_dtype: Any, category: int, itemsize: int, scalar_type: str,
+                 c_type: str, method: str) -> None:
         self.name = name
         self.np = np_dtype
         self.dtype = xp.dtype(np_dtype)  # the dtype instance arrays carry (a singleton)
         self.category = category  # 0 bool, 1 integer, 2 floating
         self.itemsize = itemsize
+        self.scalar_type = scalar_type  # c10's ScalarType name: "expected scalar type Float"
+        self.c_type = c_type  # the C++ type: "expected m1 and m2 to have the same dtype: float"
+        self.method = method  # the Tensor method that casts to it: x.double()
 
     @property
     def is_floating_point(self) -> bool:
@@ -33,10 +38,10 @@ class DType:
         return f"torch.{self.name}"
 
 
-bool_ = DType("bool", xp.bool_, 0, 1)
-int64 = DType("int64", xp.int64, 1, 8)
-float32 = DType("float32", xp.float32, 2, 4)
-float64 = DType("float64", xp.float64, 2, 8)
+bool_ = DType("bool", xp.bool_, 0, 1, "Bool", "bool", "bool")
+int64 = DType("int64", xp.int64, 1, 8, "Long", "long int", "long")
+float32 = DType("float32", xp.float32, 2, 4, "Float", "float", "float")
+float64 = DType("float64", xp.float64, 2, 8, "Double", "double", "double")
 
 BY_NAME: dict[str, DType] = {d.name: d for d in (float32, float64, int64, bool_)}
 NAMES: tuple[str, ...] = tuple(BY_NAME)

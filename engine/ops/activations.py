@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine import dtypes, ops
+from engine import ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError
@@ -32,16 +32,12 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def torch_type_name(dt: dtypes.DType) -> str:
-    """The scalar-type name torch puts in its dtype messages ('Float', 'Long', ...)."""
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}[dt.name]
-
 
 def float_input(input: Any, op: str, kernel: str) -> Any:
     """``input``'s array; integral inputs are refused with the message of torch's CPU kernel."""
     check_tensor(input, op)
     if not input.dtype.is_floating_point:
-        raise DTypeError(f'"{kernel}" not implemented for \'{torch_type_name(input.dtype)}\'')
+        raise DTypeError(f'"{kernel}" not implemented for \'{input.dtype.scalar_type}\'')
     return input._data
 
 

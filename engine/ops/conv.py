@@ -22,7 +22,6 @@ from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
-from engine.ops.activations import torch_type_name
 from engine.ops.core import check_alloc, check_tensor, record, record_multi
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
@@ -131,10 +130,6 @@ def _tuple(value: Any, nd: int, name: str, message: str | None = None) -> tuple[
 
 
 # ----- convolution --------------------------------------------------------------------------
-def _c_name(t: Tensor) -> str:
-    return {"float32": "float", "float64": "double", "int64": "long int"}.get(t.dtype.name, t.dtype.name)
-
-
 def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, dilation: Any,
                  groups: int) -> tuple[Window, tuple[int, ...]]:
     """Check a convolution's arguments as torch does; return its window and any extra right-side
@@ -201,8 +196,8 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
         return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
                                         padding, dilation, groups), 0)
     if weight.dtype is not input.dtype:
-        raise DTypeError(f"expected scalar type {torch_type_name(input.dtype)} but found "
-                         f"{torch_type_name(weight.dtype)}")
+        raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
+                         f"{weight.dtype.scalar_type}")
     window, extra = _conv_window(input, weight, nd, stride, padding, dilation, groups)
     if bias is not None:
         check_tensor(bias, op, "bias")
@@ -211,7 +206,7 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
                              f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
                              f"{_size(bias.shape)} instead")
         if bias.dtype is not input.dtype:
-            raise DTypeError(f"Input type ({_c_name(input)}) and bias type ({_c_name(bias)}) should "
+            raise DTypeError(f"Input type ({input.dtype.c_type}) and bias type ({bias.dtype.c_type}) should "
                              "be the same")
     if any(extra):  # 'same' with an odd total padding: torch pads the right side first (F.pad)
         input = ops.pad(input, [v for e in reversed(extra) for v in (0, e)])
@@ -323,7 +318,7 @@ def _pool_input(op: str, input: Tensor) -> None:
     if input.ndim not in (3, 4) or 0 in input.shape[-3:]:
         raise ShapeError("non-empty 3D or 4D (batch mode) tensor expected for input")
     if not input.dtype.is_floating_point:
-        raise DTypeError(f'"{op}" not implemented for \'{torch_type_name(input.dtype)}\'')
+        raise DTypeError(f'"{op}" not implemented for \'{input.dtype.scalar_type}\'')
 
 
 def _pool_grad(g: Tensor, per_tap: Tensor, node: Node) -> Tensor:

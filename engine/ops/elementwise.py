@@ -470,7 +470,7 @@ def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
     check_tensor(condition, "where", "condition")
     if condition.dtype is not dtypes.bool_:
         raise DTypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
-                         f"dtype {_torch_type_name(condition.dtype)}")
+                         f"dtype {condition.dtype.scalar_type}")
     check_binary(condition, input)
     check_binary(condition, other)
     check_binary(input, other)
@@ -485,9 +485,6 @@ def _where_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (ops.where(c, g, 0.0) if node.needs(0) else None,
             ops.where(c, 0.0, g) if node.needs(1) else None)
 
-
-def _torch_type_name(dt: dtypes.DType) -> str:
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}[dt.name]
 
 
 # ----- comparisons and logic (not differentiable) ---------------------------------------------

@@ -418,7 +418,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
     check_tensor(mask, "masked_fill", "mask")
     if mask.dtype is not dtypes.bool_:
         raise DTypeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                         f"{_c_type_name(mask.dtype)}")
+                         f"{mask.dtype.c_type}")
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
                          f"with {value.ndim} dimension(s).")
@@ -432,9 +432,6 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
                       saved=(mask,))
     return record(out, masked_fill.op.forms["MaskedFillBackward0"], _masked_fill_vjp, (input,), saved=(mask,))
 
-
-def _c_type_name(dt: dtypes.DType) -> str:
-    return {"int64": "long int", "float32": "float", "float64": "double"}.get(dt.name, dt.name)
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -14,7 +14,6 @@ from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import Node
-from engine.ops.activations import torch_type_name
 from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
 from engine.ops.linalg import mm
 from engine.registry import A, T, defop
@@ -43,8 +42,8 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
                          f"({bias.shape[-1] if bias.ndim else 1}) at non-singleton dimension 1.  "
                          f"Target sizes: {_size(shape)}.  Tensor sizes: {_size(bias.shape)}")
     if bias.dtype is not mat1.dtype:
-        raise DTypeError(f"expected scalar type {torch_type_name(mat1.dtype)} but found "
-                         f"{torch_type_name(bias.dtype)}")
+        raise DTypeError(f"expected scalar type {mat1.dtype.scalar_type} but found "
+                         f"{bias.dtype.scalar_type}")
     return record(product._data + bias._data, linear.op.forms["AddmmBackward0"], _addmm_vjp,
                   (bias, mat1, mat2), saved=(mat1, mat2))
 
@@ -134,7 +133,7 @@ def _sum_over(t: Tensor, dims: tuple[int, ...], shape: Any) -> Tensor:
 
 def _check_float(t: Tensor, kernel: str) -> None:
     if not t.dtype.is_floating_point:
-        raise DTypeError(f'"{kernel}" not implemented for \'{torch_type_name(t.dtype)}\'')
+        raise DTypeError(f'"{kernel}" not implemented for \'{t.dtype.scalar_type}\'')
 
 
 @defop("layer_norm", [T(), A("normalized_shape", "ints"), T("weight", default=None, optional=True),
@@ -239,7 +238,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if not input.dtype.is_floating_point:
         raise DTypeError(f"result type Float can't be cast to the desired output type "
-                         f"{torch_type_name(input.dtype)}")
+                         f"{input.dtype.scalar_type}")
     dt = input._data.dtype
     if p == 1:
         return ops.mul(input, Tensor(xp.zeros((), dtype=dt)))
@@ -264,7 +263,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
             raise ArgumentError("Padding_idx must be within num_embeddings")
         padding_idx %= rows
     if input.dtype.name != "int64":
-        kind = {"float32": "Float", "float64": "Double", "bool": "Bool"}[input.dtype.name]
+        kind = input.dtype.scalar_type
         raise DTypeError("Expected tensor for argument #1 'indices' to have one of the following "
                          f"scalar types: Long, Int; but got torch.{kind}Tensor instead (while "
                          "checking arguments for embedding)")

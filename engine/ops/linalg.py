@@ -19,9 +19,8 @@ _LA = "linalg"
 
 def _same_dtype(op: str, a: Tensor, b: Tensor) -> None:
     if a.dtype is not b.dtype:
-        names = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
         raise DTypeError(f"expected m1 and m2 to have the same dtype, but got: "
-                         f"{names[a.dtype.name]} != {names[b.dtype.name]}")
+                         f"{a.dtype.c_type} != {b.dtype.c_type}")
     if op and a.dtype is dtypes.bool_:
         raise DTypeError(f'"{op}" not implemented for \'Bool\'')
 
@@ -81,13 +80,10 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
                          f"same number of elements, but got {n} and {m} elements respectively")
     if input.dtype is not tensor.dtype:
         raise DTypeError(f"dot : expected both vectors to have same dtype, but found "
-                         f"{_pretty(input.dtype)} and {_pretty(tensor.dtype)}")
+                         f"{input.dtype.scalar_type} and {tensor.dtype.scalar_type}")
     return record(xp.asarray(xp.dot(input._data, tensor._data)), dot.op.grad_fn, _dot_vjp,
                   (input, tensor), saved=(input, tensor))
 
-
-def _pretty(dt: dtypes.DType) -> str:
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}[dt.name]
 
 
 def _dot_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

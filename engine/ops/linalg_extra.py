@@ -24,7 +24,6 @@ from engine.registry import A, Param, T, defop
 from engine.tensor import Tensor
 
 _LA = "linalg"
-_TORCH_TYPE = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 
 
 def _mT(t: Tensor) -> Tensor:  # noqa: N802 - torch's spelling of the batched transpose
@@ -48,7 +47,7 @@ def _check_square(op: str, a: Tensor) -> None:
 def _check_float(op: str, a: Tensor) -> None:
     if not a.dtype.is_floating_point:
         raise DTypeError(f"{op}: Expected a floating point or complex tensor as input. Got "
-                         f"{_TORCH_TYPE[a.dtype.name]}")
+                         f"{a.dtype.scalar_type}")
 
 
 def _square_float(op: str, a: Any, arg: str = "A") -> Tensor:
@@ -211,7 +210,7 @@ def solve(A: Tensor, B: Tensor, left: bool = True) -> Tensor:  # noqa: N803 - to
     check_tensor(B, op, "B")
     if A.dtype is not B.dtype:
         raise DTypeError(f"{op}: Expected A and B to have the same dtype, but found A of type "
-                         f"{_TORCH_TYPE[A.dtype.name]} and B of type {_TORCH_TYPE[B.dtype.name]} instead")
+                         f"{A.dtype.scalar_type} and B of type {B.dtype.scalar_type} instead")
     # torch's rule: B is a (batch of) vector(s) if 1-d, or if it has A's shape minus the last dim
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     if B.ndim < 2 and not vector:
@@ -269,7 +268,7 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     check_tensor(input, "cholesky")
     _check_square("cholesky", input)
     if not input.dtype.is_floating_point:
-        raise DTypeError(f'"cholesky_cpu" not implemented for \'{_TORCH_TYPE[input.dtype.name]}\'')
+        raise DTypeError(f'"cholesky_cpu" not implemented for \'{input.dtype.scalar_type}\'')
     a = input._data
     # only the lower triangle is read, as by LAPACK: mirror it so any backend's routine agrees
     sym = xp.tril(a) + xp.swapaxes(xp.tril(a, -1), -1, -2)

@@ -17,7 +17,7 @@ from engine import dtypes, ops
 from engine.backend import xp
 from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
-from engine.ops.activations import float_input, log_softmax, torch_type_name
+from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
@@ -116,7 +116,7 @@ def _pointwise_loss(op: str, grad_fn: str, kernel: str, input: Tensor, target: T
     x, y = _broadcast_pair(input, target)
     dt = dtypes.result_type(x, y)
     if not dt.is_floating_point:
-        raise DTypeError(f'"{kernel}" not implemented for \'{torch_type_name(dt)}\'')
+        raise DTypeError(f'"{kernel}" not implemented for \'{dt.scalar_type}\'')
     d = array_of(x, dt) - array_of(y, dt)
     out = _reduce_array(value(d, param).astype(dt.np), reduction)
     return record(out, grad_fn, _pointwise_loss_vjp, (x, y), saved=(x, y),
@@ -262,8 +262,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          f"size ({_size(input.shape)}) is deprecated. Please ensure they have the "
                          "same size.")
     if target.dtype is not input.dtype:
-        raise DTypeError(f"Found dtype {torch_type_name(target.dtype)} but expected "
-                         f"{torch_type_name(input.dtype)}")
+        raise DTypeError(f"Found dtype {target.dtype.scalar_type} but expected "
+                         f"{input.dtype.scalar_type}")
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise ArgumentError("all elements of input should be between 0 and 1")
     y = target._data
@@ -353,7 +353,7 @@ def _nll_checks(input: Tensor, target: Tensor, weight: Tensor | None) -> None:
         raise ShapeError(f"Expected 1 or more dimensions (got {input.ndim})")
     if target.dtype is not dtypes.int64:
         raise DTypeError(f"expected target dtype to be Long or Byte, but got "
-                         f"{torch_type_name(target.dtype)}")
+                         f"{target.dtype.scalar_type}")
     if input.ndim == 1:
         if target.ndim > 1 or (target.ndim == 1 and target.shape[0] != 1):
             raise ShapeError("For 1D input, 1D target must have size 1, but got target size: "
@@ -381,8 +381,8 @@ def _nll_checks(input: Tensor, target: Tensor, weight: Tensor | None) -> None:
                              "no classes but got weight tensor of shape: "
                              f"[{', '.join(map(str, weight.shape))}]")
         if weight.dtype is not input.dtype:
-            raise DTypeError(f"expected scalar type {torch_type_name(input.dtype)} but found "
-                             f"{torch_type_name(weight.dtype)}")
+            raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
+                             f"{weight.dtype.scalar_type}")
         _no_grad_arg(weight, "nll_loss_forward", "weight")
 
 
@@ -499,7 +499,7 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, i
     """Class probabilities: -(log_softmax(input) * target [* weight]) summed over the classes."""
     if not target.dtype.is_floating_point:
         raise DTypeError("Expected floating point type for target with class probabilities, got "
-                         f"{torch_type_name(target.dtype)}")
+                         f"{target.dtype.scalar_type}")
     if ignore_index >= 0:
         raise ArgumentError("ignore_index is not supported for floating point target")
     cd = _class_dim(input)

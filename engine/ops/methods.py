@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import ops
+from engine.dtypes import BY_NAME, DType
 from engine.registry import OPS
 from engine.tensor import Tensor
 
@@ -68,21 +69,19 @@ def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
     return ops.matmul(other, self)
 
 
-def _cast(dtype: str) -> Any:
+def _cast(dtype: DType) -> Any:
     def cast(self: Tensor) -> Tensor:
-        return ops.to(self, dtype)
+        return ops.to(self, dtype.name)
 
-    cast.__name__ = cast.__qualname__ = {"float64": "double", "float32": "float", "int64": "long",
-                                         "bool": "bool"}[dtype]
+    cast.__name__ = cast.__qualname__ = dtype.method
     return cast
 
 
 # Methods that are not one registry op called as it is (these reorder or gather their arguments).
 METHODS: dict[str, Any] = {
     "reshape": _reshape, "view": _view, "permute": _permute, "expand": _expand, "repeat": _repeat,
-    "T": property(_transposed), "double": _cast("float64"), "float": _cast("float32"),
-    "long": _cast("int64"), "bool": _cast("bool"), "__rtruediv__": _rtruediv,
-    "__rpow__": _rpow, "__rmatmul__": _rmatmul,
+    "T": property(_transposed), "__rtruediv__": _rtruediv, "__rpow__": _rpow,
+    "__rmatmul__": _rmatmul, **{d.method: _cast(d) for d in BY_NAME.values()},
 }
 
 

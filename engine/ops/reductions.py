@@ -41,9 +41,6 @@ def _reduce(fn: Any, a: Any, dims: tuple[int, ...], keepdim: bool, **kw: Any) ->
     return xp.asarray(fn(a, axis=dims, keepdims=keepdim, **kw))
 
 
-def _float_name(dt: dtypes.DType) -> str:
-    return {"int64": "Long", "bool": "Bool"}.get(dt.name, dt.name)
-
 
 # ----- sum / mean -----------------------------------------------------------------------------
 @defop("sum", [T(), _DIMS, _KEEP, A("dtype", "dtype", None, optional=True)],
@@ -76,7 +73,7 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
     if input.dtype.category != 2:
         raise DTypeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {_float_name(input.dtype)}"
+            f"complex dtype. Got: {input.dtype.scalar_type}"
         )
     dims = wrap_dims(dim, input.ndim)
     out = _reduce(xp.mean, input._data, dims, keepdim)
@@ -260,7 +257,7 @@ def _spread(name: str, grad_fn: str) -> Any:
         check_tensor(input, name)
         if input.dtype.category != 2:
             raise DTypeError(f"{name}(): input dtype should be floating point, got "
-                             f"{_float_name(input.dtype)}")
+                             f"{input.dtype.scalar_type}")
         dims = wrap_dims(dim, input.ndim)
         fn = xp.var if name == "var" else xp.std
         out = _reduce(fn, input._data, dims, keepdim, ddof=correction)
