@@ -173,7 +173,22 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                         captured[(node, nr)] = _tensor(buf[nr])
                 grads_in = _step(node, buf, needed, targets is None, retain_graph, create_graph,
                                  check_anomaly, bare)
-            _pass_on(node, grads_in, buffers, pending, needed, ready)
+            # deliver what it computed for each input to the node behind that edge, and queue
+            # each node whose last edge this was (inline, not a call: this runs once per node)
+            i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
+            for nxt, nr in node.next_functions:
+                i += 1
+                if nxt is None:
+                    continue
+                if grads_in is not None:
+                    g = grads_in[i]
+                    if g is not None and (needed is None or nxt in needed):
+                        _deliver(buffers, nxt, nr, g)
+                left = pending[nxt] - 1
+                if left:
+                    pending[nxt] = left
+                else:
+                    ready.append(nxt)
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
@@ -209,26 +224,6 @@ def _step(node: Node, buf: list[Any], needed: set[Node] | None, accumulate: bool
     if node._saved and not retain_graph:  # (only what saved something has to free it)
         node.release()
     return grads_in
-
-
-def _pass_on(node: Node, grads_in: Any, buffers: dict[Node, list[Any]], pending: dict[Node, int],
-             needed: set[Node] | None, ready: list[Node]) -> None:
-    """Deliver what ``node`` computed for each of its inputs (``grads_in``, or None for nothing)
-    to the node behind that edge, and queue each node whose last edge this was."""
-    i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
-    for nxt, nr in node.next_functions:
-        i += 1
-        if nxt is None:
-            continue
-        if grads_in is not None:
-            g = grads_in[i]
-            if g is not None and (needed is None or nxt in needed):
-                _deliver(buffers, nxt, nr, g)
-        left = pending[nxt] - 1
-        if left:
-            pending[nxt] = left
-        else:
-            ready.append(nxt)
 
 
 def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> dict[Node, int]:
