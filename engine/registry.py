@@ -6,7 +6,9 @@ Tensors, the grad_fn class names torch gives it, and a one-line doc.  The HTTP c
 validator and the test-suite's coverage checks all read :data:`OPS`; nothing else lists ops.
 
 The forward and VJP of each op live next to each other in ``engine/ops/*.py`` and are registered
-with :func:`defop`.
+with :func:`defop`, which hands the forward its declaration as ``.op``: the forward records its
+result under ``<op>.op.grad_fn`` (or ``<op>.op.forms[name]`` when it declares several), so the
+grad_fn names are written once, here.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """What every op module shares: recording a result in the graph, operand and dtype handling, dims.
 
-An op computes its result on backend arrays, then calls :func:`record` with torch's grad_fn name,
-its VJP, the inputs that get an edge in ``next_functions`` and what the VJP must save.  ``record``
-does nothing more than wrap the array when grad mode is off or no input requires grad, which keeps
-the no-grad path (and so first-order backward passes, whose VJPs run under no_grad) cheap. (A VJP
-marked ``graph.on_arrays`` may skip ops altogether in such a pass: see there.)
+An op computes its result on backend arrays, then calls :func:`record` with torch's grad_fn name as
+its declaration gives it (``add.op.grad_fn``, ``sum.op.forms["SumBackward1"]``, or a module-level
+``registry.internal_node``: never a string written at the call), its VJP, the inputs that get an
+edge in ``next_functions`` and what the VJP must save.  ``record`` does nothing more than wrap the
+array when grad mode is off or no input requires grad, which keeps the no-grad path (and so
+first-order backward passes, whose VJPs run under no_grad) cheap. (A VJP marked
+``graph.on_arrays`` may skip ops altogether in such a pass: see there.)
 """
 
 from __future__ import annotations
