@@ -1,10 +1,10 @@
 """The Tensor: an array from the backend plus its place in the autograd graph.
 
 This module is the bottom of the engine's layers (see tests/test_layering.py): it imports no ops,
-no graph node and nothing of the backward pass. Arithmetic, reductions and
-shape ops are registry ops (``engine/ops``); engine/ops/methods.py attaches them as torch's method
-names and Python operators, and engine/autograd.py attaches ``backward``. The stubs below declare
-those methods for type checkers.
+no graph node and nothing of the backward pass. Arithmetic, reductions and shape ops are registry
+ops (``engine/ops``); engine/ops/methods.py attaches them as torch's method names and Python
+operators, and engine/autograd.py attaches ``backward``. The stubs below declare those methods for
+type checkers.
 """
 
 from __future__ import annotations
