@@ -2,14 +2,17 @@
 
 The program is first compiled (service/compiler.py) into plain nodes that know their JSON pointer.
 ``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
-``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode. Every
-statement executed and every loop condition is a step; the step budget, the loop budget, the
-wall-clock deadline and cancellation are checked at each one. Errors leave with the pointer of the
-element that caused them.
+``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
+is read as its parameter kind says (service/param_kinds.py). Every statement executed and every
+loop condition is a step; the step budget, the loop budget, the deadline (on the run's clock:
+``time.monotonic``, or one a test holds) and cancellation are checked at each one. Errors carry
+the pointer of the element that caused them, and ``run`` returns them in its :class:`RunReport`
+with what the program did.
 
-The caller runs :meth:`Interpreter.run` in a worker thread inside a fresh ``contextvars`` context:
-the engine keeps grad mode, the random generator and the allocation limits in context variables,
-so nothing here is shared between requests.
+The caller (service/inline_policy.py) runs :meth:`Interpreter.run` on the event loop or in a
+worker thread, inside a fresh ``contextvars`` context: the engine keeps grad mode, the random
+generator and the allocation limits in context variables, so nothing here is shared between
+requests.
 """
 
 from __future__ import annotations
