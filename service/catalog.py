@@ -1,5 +1,5 @@
 """The op catalog served at GET /v1/ops, generated from service.signatures (the engine registry
-plus the builtins) -- never a second list."""
+plus the program's builtins) and service.param_kinds -- never a second list."""
 
 from __future__ import annotations
 
@@ -9,31 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from engine.registry import Param
-from service.builtins import Input
 from service.encoding import json_number
+from service.param_kinds import PARAM_KINDS, Input
 from service.signatures import SIGNATURES, Signature
-
-# What each parameter kind accepts in a request.
-KINDS: dict[str, str] = {
-    "tensor": "a tensor: a name, an array literal, a tensor object or a nested call",
-    "tensors": "an array of tensors (names or array literals), or one tensor",
-    "operand": "a tensor or a number",
-    "node": "a grad_fn node (e.g. the value of grad_fn)",
-    "data": "torch.tensor's data: an array literal, a number or a tensor",
-    "tensor_or_tensors": "one tensor, or an array of tensors (a tuple: the result then has one "
-                         "entry per tensor), as torch.autograd.functional takes them; v is a "
-                         "tensor literal where the input it is shaped like is one tensor",
-    "int": "an integer",
-    "float": 'a number ("NaN", "Infinity", "-Infinity" allowed)',
-    "number": 'an integer or a float ("NaN", "Infinity", "-Infinity" allowed)',
-    "bool": "true or false",
-    "str": "a string",
-    "ints": "an array of integers",
-    "dims": "an integer or an array of integers",
-    "dtype": 'one of "float32", "float64", "int64", "bool"',
-    "choice": "one of the listed choices",
-    "index": 'an index: integers, null, "..." and {"start", "stop", "step"} slices',
-}
 
 
 class InputInfo(BaseModel):
@@ -116,4 +94,5 @@ def _entry(sig: Signature) -> dict[str, Any]:
 
 
 def catalog() -> dict[str, Any]:
-    return {"ops": [_entry(s) for s in SIGNATURES.values()], "kinds": KINDS}
+    return {"ops": [_entry(s) for s in SIGNATURES.values()],
+            "kinds": {name: kind.accepts for name, kind in PARAM_KINDS.items()}}

@@ -1,13 +1,7 @@
-"""Where programs run: first on the event loop when they are small, else in a bounded pool.
+"""Where programs run off the event loop: a bounded pool of worker threads.
 
-Most programs take well under a millisecond. Handing one to a thread costs about as much again
-(the hop, and the GIL passed back and forth between the loop and the worker), so a program is
-first tried *inline*, on the event loop thread, under a small budget of time and elements. A
-program that outgrows the budget raises :class:`Preempted`; nothing it did is kept (programs have
-no side effects) and it runs again from the start in the pool. The loop is therefore never held
-longer than about one budget plus one small op.
-
-At most ``worker_threads`` programs run at once in the pool and at most ``queue_size`` more wait; a
+(Small programs run inline on the loop first: service/inline_policy.py decides.) At most
+``worker_threads`` programs run at once in the pool and at most ``queue_size`` more wait; a
 request beyond that is refused at once (503) instead of queueing without bound. Each program runs
 in a copy of the caller's ``contextvars`` context, so the engine's per-request state (grad mode,
 generator, limits) never crosses requests, and a program whose client went away is told to stop at
@@ -24,14 +18,9 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from service import metrics
 from service.errors import Overloaded, ProgramError
 
 T = TypeVar("T")
-
-
-class Preempted(Exception):
-    """An inline run outgrew its budget: run the program again in the pool."""
 
 
 class Runner:
@@ -41,27 +30,22 @@ class Runner:
         # Only touched on the event loop thread (the release callback is marshalled back to it),
         # so no lock is needed.
         self.in_flight = 0
-        self.preempted = 0  # inline runs moved to the pool (a statistic)
 
     @property
     def saturated(self) -> bool:
         return self.in_flight >= self.capacity
 
+    def check_free(self) -> None:
+        """Refuse (503) when every slot is taken."""
+        if self.saturated:
+            raise Overloaded(f"all {self.capacity} program slots are taken")
+
     async def run(self, fn: Callable[[threading.Event], T],
-                  inline: Callable[[], T] | None = None,
                   gone: Callable[[], Awaitable[None]] | None = None) -> T:
         """Run ``fn(cancelled)`` on the pool; ``cancelled`` is set if the caller is cancelled or
         ``gone()`` (which returns when the client disconnects) returns first; the request then
-        ends as a 499 problem. ``inline``, when given, is tried first on this thread; if it
-        raises Preempted, ``fn`` runs on the pool."""
-        if self.saturated:
-            raise Overloaded(f"all {self.capacity} program slots are taken")
-        if inline is not None:
-            try:
-                return contextvars.copy_context().run(inline)
-            except Preempted:
-                self.preempted += 1
-                metrics.MOVED_TO_THREAD.inc()
+        ends as a 499 problem."""
+        self.check_free()
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
         self.in_flight += 1

@@ -2,14 +2,17 @@
 
 The program is first compiled (service/compiler.py) into plain nodes that know their JSON pointer.
 ``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
-``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode. Every
-statement executed and every loop condition is a step; the step budget, the loop budget, the
-wall-clock deadline and cancellation are checked at each one. Errors leave with the pointer of the
-element that caused them.
+``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
+is read as its parameter kind says (service/param_kinds.py). Every statement executed and every
+loop condition is a step; the step budget, the loop budget, the deadline (on the run's clock:
+``time.monotonic``, or one a test holds) and cancellation are checked at each one. Errors carry
+the pointer of the element that caused them, and ``run`` returns them in its :class:`RunReport`
+with what the program did.
 
-The caller runs :meth:`Interpreter.run` in a worker thread inside a fresh ``contextvars`` context:
-the engine keeps grad mode, the random generator and the allocation limits in context variables,
-so nothing here is shared between requests.
+The caller (service/inline_policy.py) runs :meth:`Interpreter.run` on the event loop or in a
+worker thread, inside a fresh ``contextvars`` context: the engine keeps grad mode, the random
+generator and the allocation limits in context variables, so nothing here is shared between
+requests.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import engine as ge
 from engine import backend
-from service import encoding
+from service import encoding, inline_policy
 from service.answer import build_answer
 from service.compiler import (
     Array,
@@ -41,21 +45,40 @@ from service.compiler import (
 )
 from service.encoding import EncodingError
 from service.errors import InternalError, ProgramError, limit_exceeded
-from service.executor import Preempted
+from service.inline_policy import Preempted
+from service.param_kinds import NOT_LITERAL, READERS, wrong_argument
 from service.pointer import Path, pointer
 from service.printing import print_line
 from service.program import RunRequest
 from service.settings import Settings
-from service.values import Size
+from service.values import Size, type_name
+
+Clock = Callable[[], float]  # seconds, monotonic; time.monotonic unless a test holds it
 
 
-# ----- run --------------------------------------------------------------------------------------
-def _type_name(v: Any) -> str:
-    if isinstance(v, ge.Node):
-        return v.name()
-    if isinstance(v, Size):
-        return "torch.Size"
-    return type(v).__name__
+@dataclass
+class RunReport:
+    """What one run of a program did, answered or failed: for the caller (the answer, or the
+    error to raise) and for the metrics and the access log (service/observability.py)."""
+
+    answer: dict[str, Any] | None  # for service/responses.py (tensor values Encoded)
+    error: Exception | None  # a ProgramError, or a bug (any other exception: a 500)
+    steps: int
+    op_counts: Counter[str]  # calls by op name
+    allocated_elements: int
+
+    @property
+    def outcome(self) -> str:
+        """``ok``, the problem kind of a failed program, or ``internal-error``."""
+        if self.error is None:
+            return "ok"
+        return self.error.kind if isinstance(self.error, ProgramError) else "internal-error"
+
+    def answer_or_raise(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None
+        return self.answer
 
 
 @dataclass
@@ -63,8 +86,10 @@ class Interpreter:
     request: RunRequest
     settings: Settings
     cancelled: threading.Event = field(default_factory=threading.Event)
-    # inline: on the event loop, under the inline budget (service/executor.py); Preempted past it
+    # inline: on the event loop, under the inline budget (service/inline_policy.py); Preempted
+    # past it
     inline: bool = False
+    clock: Clock = time.monotonic  # the deadline's and the inline budget's time
     env: dict[str, Any] = field(default_factory=dict)
     printed: list[str] = field(default_factory=list)
     steps: int = 0
@@ -77,30 +102,37 @@ class Interpreter:
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
     _ops_at: dict[str, str] = field(default_factory=dict)
 
-    def run(self) -> dict[str, Any]:
-        """Run the program; the answer as a dict for service/responses.py (tensor values Encoded)."""
+    def run(self) -> RunReport:
+        """Run the program: its answer, or the error it ended with, and what it did. Only
+        Preempted leaves: an inline run that outgrew its budget did not finish, and runs again."""
+        try:
+            answer = self._run()
+        except Preempted:
+            raise
+        except Exception as err:  # reported: the caller raises it (a bug's is a 500)
+            return self._report(None, err)
+        return self._report(answer, None)
+
+    def _report(self, answer: dict[str, Any] | None, error: Exception | None) -> RunReport:
+        allocated = self._ctx.allocated if self._ctx is not None else 0
+        return RunReport(answer, error, self.steps, self.op_counts, allocated)
+
+    def _run(self) -> dict[str, Any]:
         s = self.settings
-        started = time.monotonic()
+        started = self.clock()
         self._deadline = started + s.request_timeout
         program = compile_program(self.request, s.max_nesting_depth)
-        limits = ge.Limits(max_tensor_elements=s.max_tensor_elements,
-                           max_alive_elements=s.max_alive_elements)
-        if self.inline:
-            # Inline, the engine's own limits are lowered to the inline budget; tripping one of
-            # those (and not a configured limit) means "too big for the loop", not an error.
-            self._preempt_at = started + s.inline_budget_ms / 1000
-            cap = s.inline_max_elements
-            limits = ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
-                               max_alive_elements=min(cap, s.max_alive_elements))
+        budget = inline_policy.budget(s, started, self.inline)
+        self._preempt_at = budget.preempt_at
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
-            with ge.execution(seed=self.request.seed, limits=limits,
+            with ge.execution(seed=self.request.seed, limits=budget.limits,
                               detect_anomaly=self.request.detect_anomaly) as ctx, \
                     ge.set_grad_enabled(True):
                 self._ctx = ctx
                 self._block(program)
                 stats = {"steps": self.steps, "loop_iterations": self.loop_iterations,
-                         "elapsed_s": round(time.monotonic() - started, 6),
+                         "elapsed_s": round(self.clock() - started, 6),
                          "peak_alive_elements": ctx.peak, "allocated_elements": ctx.allocated,
                          "backend": backend.NAME, "device": backend.DEVICE}
             return build_answer(self.env, self.request, self.printed, stats)
@@ -127,7 +159,7 @@ class Interpreter:
         """The deadline, and the inline budget. Checked at every statement and before every call,
         so that one statement with a wide expression cannot outrun the deadline by much
         (cancellation, which nobody waits for, only at statements)."""
-        now = time.monotonic()
+        now = self.clock()
         if now > self._preempt_at:
             raise Preempted
         if now > self._deadline:
@@ -139,13 +171,10 @@ class Interpreter:
 
     def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
         """The ProgramError for an engine error at ``path``, or Preempted when an inline run
-        trips the lowered limit rather than the configured one."""
-        if self.inline and isinstance(err, ge.LimitExceeded):
-            s = self.settings
-            configured = {"max_tensor_elements": s.max_tensor_elements,
-                          "max_alive_elements": s.max_alive_elements}.get(err.limit)
-            if configured is not None and err.maximum < configured:
-                return Preempted()
+        trips the inline cap rather than a configured limit."""
+        if self.inline and isinstance(err, ge.LimitExceeded) and \
+                inline_policy.outgrown(err, self.settings):
+            return Preempted()
         return ProgramError.from_engine(err, pointer(path))
 
     def _block(self, stmts: list[Stmt]) -> None:
@@ -203,7 +232,7 @@ class Interpreter:
             self.env[target] = value
             return
         if not isinstance(value, tuple) or isinstance(value, Size) or len(value) != len(target):
-            got = f"{len(value)} values" if isinstance(value, tuple) else f"a {_type_name(value)}"
+            got = f"{len(value)} values" if isinstance(value, tuple) else f"a {type_name(value)}"
             raise ProgramError("type-error", f"cannot unpack {got} into {len(target)} names",
                                pointer(path))
         for k, (t, v) in enumerate(zip(target, value, strict=True)):
@@ -248,9 +277,11 @@ class Interpreter:
 
     def _call(self, c: Call) -> Any:
         self._check_clock(c.path)
+        # each argument as its input's kind reads it (service/param_kinds.py), given the values
+        # of the arguments before it
         values: list[Any] = []
-        for i, e in enumerate(c.args):
-            values.append(self._input(c, i, e, values))
+        for spec, e in zip(c.sig.inputs, c.args, strict=False):
+            values.append(READERS[spec.kind](self, c, spec, e, values))
         attrs = self._resolve_refs(c) if c.refs else c.attrs
         b = c.sig.builtin
         if b is not None and b.cost is not None:
@@ -285,91 +316,25 @@ class Interpreter:
             path = (*c.path, "attrs", key) if j is None else (*c.path, "attrs", key, j)
             v = self._eval(Ref(name, path))
             if not isinstance(v, ge.Tensor):
-                raise self._wrong(c, key, v, "an index of ints, slices, arrays or tensors", path)
+                raise wrong_argument(c, key, v, "an index of ints, slices, arrays or tensors", path)
             if j is None:
                 attrs[key] = v
             else:
                 attrs[key] = [*attrs[key][:j], v, *attrs[key][j + 1:]]
         return attrs
 
-    def _input(self, c: Call, i: int, e: Expr, before: list[Any]) -> Any:
-        """Evaluate argument ``i`` of ``c`` (``before``: the values of the arguments before it)
-        and check it is what the input's kind takes."""
-        spec = c.sig.inputs[i]
-        kind = spec.kind
-        path = e.path
-        if kind == "tensor_or_tensors":
-            return self._tensor_or_tensors(c, spec, e, path, before)
-        if kind == "data" and isinstance(e, (Array, Const)):
-            # torch.tensor's data is decoded straight into the requested dtype (0.1 as float64
-            # must not pass through float32 first).
-            items = e.items if isinstance(e, Array) else e.value
-            if items is None:
-                raise self._wrong(c, spec.name, None, "an array, a number or a tensor", path)
-            return self._tensor(Array(items, path), c.attrs.get("dtype"))
-        if kind == "tensors" and isinstance(e, Array):
-            return [self._element(c, spec, item, (*e.path, j)) for j, item in enumerate(e.items)]
-        v = self._eval(e)
-        if v is None and spec.nullable:
-            return None
-        if kind in ("tensor", "data"):
-            if not isinstance(v, ge.Tensor):
-                raise self._wrong(c, spec.name, v, "Tensor", path)
-        elif kind == "operand":
-            if not isinstance(v, (ge.Tensor, bool, int, float)):
-                raise self._wrong(c, spec.name, v, "Tensor or Number", path)
-        elif kind == "node":
-            if not isinstance(v, ge.Node):
-                raise self._wrong(c, spec.name, v, "a grad_fn node", path)
-        elif kind == "tensors":
-            if isinstance(v, ge.Tensor):
-                return [v]
-            if not isinstance(v, tuple) or isinstance(v, Size) or not all(
-                    isinstance(x, ge.Tensor) or (x is None and spec.nullable) for x in v):
-                raise self._wrong(c, spec.name, v, "a tensor or an array of tensors", path)
-            return list(v)
-        return v
+    # ----- what the kinds' readers ask (service.param_kinds.Evaluator) -------------------------
+    value = _eval
 
-    def _tensor_or_tensors(self, c: Call, spec: Any, e: Expr, path: Path, before: list[Any]
-                           ) -> Any:
-        """torch.autograd.functional's "Tensor or tuple of Tensors": an array (or a tuple value)
-        gives a tuple, anything else one tensor. With ``spec.like`` (v, shaped like the inputs),
-        an array is a tuple only where that earlier input is one, and a tensor literal
-        otherwise."""
-        many = True
-        if spec.like is not None:
-            j = next(k for k, s in enumerate(c.sig.inputs) if s.name == spec.like)
-            many = j < len(before) and isinstance(before[j], tuple)
-        if isinstance(e, Array):
-            if not many:
-                return self._tensor(e)
-            return tuple(self._element(c, spec, item, (*e.path, k))
-                         for k, item in enumerate(e.items))
-        v = self._eval(e)
-        if v is None and spec.nullable:
-            return None
-        if isinstance(v, ge.Tensor):
-            return v
-        if isinstance(v, tuple) and not isinstance(v, Size) and v and all(
-                isinstance(x, ge.Tensor) for x in v):
-            return tuple(v)
-        raise self._wrong(c, spec.name, v, "a tensor or an array of tensors", path)
+    def literal(self, e: Expr) -> Any:
+        if type(e) is Array:
+            return e.items
+        if type(e) is Const:
+            return e.value
+        return NOT_LITERAL
 
-    def _element(self, c: Call, spec: Any, item: Any, path: Path) -> ge.Tensor | None:
-        """One element of an array given for a ``tensors`` input: a name, a literal or null."""
-        if isinstance(item, list):
-            return self._tensor(Array(item, path))
-        if item is None and spec.nullable:
-            return None
-        if isinstance(item, str) and item not in encoding.NONFINITE:
-            v = self._eval(Ref(item, path))
-            if isinstance(v, ge.Tensor):
-                return v
-        else:
-            v = item
-        raise self._wrong(c, spec.name, v, "an array of tensors", path)
+    def decode(self, items: Any, path: Path, dtype: str | None = None) -> ge.Tensor:
+        return self._tensor(Array(items, path), dtype)
 
-    @staticmethod
-    def _wrong(c: Call, arg: str, v: Any, expected: str, path: Path) -> ProgramError:
-        return ProgramError("type-error", f"{c.sig.name}(): argument '{arg}' must be {expected}, "
-                            f"not {_type_name(v)}", pointer(path))
+    def lookup(self, name: str, path: Path) -> Any:
+        return self._eval(Ref(name, path))

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import backend
 from service import metrics
+from service.interpreter import RunReport
 
 _VALID_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _PROBLEM_TYPE = re.compile(rb'"type":"https://gradserve\.dev/problems/([a-z0-9\-]{1,64})"')
@@ -70,15 +71,12 @@ def request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def program_finished(state: Any, interpreter: Any, outcome: str) -> None:
+def program_finished(state: Any, report: RunReport) -> None:
     """Count a finished program (service/routers/run.py calls it, ok or not) and note its steps
     for the access log. ``state`` is the request's ``request.state``."""
-    ctx = getattr(interpreter, "_ctx", None)
-    allocated = int(getattr(ctx, "allocated", 0) or 0)
-    steps = int(getattr(interpreter, "steps", 0))
-    op_counts: Mapping[str, int] = getattr(interpreter, "op_counts", {})
-    metrics.record_program(steps, op_counts, allocated, outcome)
-    state.steps = steps
+    metrics.record_program(report.steps, report.op_counts, report.allocated_elements,
+                           report.outcome)
+    state.steps = report.steps
 
 
 class ObservabilityMiddleware:

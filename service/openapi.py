@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.problems import KINDS, TYPE_BASE
+from service.problems import PROBLEM_KINDS, TYPE_BASE
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def description() -> str:
-    kinds = "\n".join(f"- `{TYPE_BASE}{k}`: {what}" for k, (_, what) in KINDS.items())
+    kinds = "\n".join(f"- `{TYPE_BASE}{k}`: {what}" for k, (_, what) in PROBLEM_KINDS.items())
     return (
         "Autograd as a service: POST one JSON program to /v1/run and get back values, grad_fn "
         "chains and gradients exactly as PyTorch 2.13 would print them.\n\n"

@@ -34,7 +34,7 @@ log = logging.getLogger("gradserve")
 TYPE_BASE = "https://gradserve.dev/problems/"
 
 # kind -> (title, what it means); the README and the OpenAPI description list these.
-KINDS: dict[str, tuple[str, str]] = {
+PROBLEM_KINDS: dict[str, tuple[str, str]] = {
     "invalid-json": ("Malformed JSON", "The body is not JSON (400)."),
     "unsupported-media-type": ("Unsupported media type",
                                "The body is not sent as application/json (415)."),
@@ -134,7 +134,7 @@ class Problem(BaseModel):
 def problem(instance: str, kind: str, status: int, detail: str, pointer: str | None = None,
             headers: dict[str, str] | None = None, **extra: Any) -> ProblemResponse:
     # Kinds not listed (an engine error class added later) still get a readable title.
-    title = KINDS[kind][0] if kind in KINDS else \
+    title = PROBLEM_KINDS[kind][0] if kind in PROBLEM_KINDS else \
         _phrase(status) if kind.startswith("http-") else kind.replace("-", " ").capitalize()
     body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status,
                             "detail": detail, "instance": instance}

@@ -15,16 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     StrictBool,
-    StrictFloat,
     StrictInt,
-    StringConstraints,
     Tag,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -33,91 +29,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
-from engine import dtypes
 from engine.registry import Param
 from service.encoding import NONFINITE, Datatype, Encoding, EncodingError, check_payload
+from service.param_kinds import PARAM_KINDS
+from service.scalars import Float, Int64, Name, NonFinite, Number, Token
 from service.signatures import SIGNATURES, Signature
 
 _FORBID = ConfigDict(extra="forbid")
 
-# ----- scalars ----------------------------------------------------------------------------------
-Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
-Token = Literal["NaN", "Infinity", "-Infinity"]
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
-
-def _not_token(v: str) -> str:
-    if v in NONFINITE:
-        raise ValueError(f"{v!r} is the spelling of a non-finite number and cannot be a name")
-    return v
-
-
-Name: Any = TypeAliasType(
-    "Name",
-    Annotated[
-        str, StringConstraints(pattern=NAME_PATTERN, max_length=64), AfterValidator(_not_token),
-        Field(description="A variable name (an identifier; not NaN or Infinity).",
-              # keeps "NaN" from matching both a name and a number in the schema's oneOf
-              json_schema_extra={"not": {"enum": list(NONFINITE)}}),
-    ],
-)
-
-
-def _token_to_float(v: Any) -> Any:
-    return NONFINITE[v] if isinstance(v, str) else v
-
-
-def _to_float(v: Any) -> float:
-    return float(_token_to_float(v))
-
-
-def _not_an_int(v: Any) -> Any:
-    # Beside an Int64 member, the only ints that reach a float are those outside int64: refused, as
-    # torch refuses such Python ints ("Overflow when unpacking long"), not rounded to a float.
-    if type(v) is int:
-        raise PydanticCustomError("int64_overflow", "the integer {value} is outside the int64 range",
-                                  {"value": v})
-    return v
-
-
-# A float that is not an int past int64 (use only beside an Int64 member).
-Float = Annotated[StrictFloat, BeforeValidator(_not_an_int)]
-Number = Annotated[StrictBool | Int64 | Float, Field(description="A Python scalar.")]
-NonFinite = Annotated[Token, AfterValidator(_to_float),
-                      Field(description="A non-finite Python float, spelled as a string.")]
-
-# ----- attrs: one pydantic type per registry Param kind ----------------------------------------
-_Ints = Annotated[list[Int64], Field(max_length=64)]
-_Slice = create_model("Slice", __config__=_FORBID, __doc__="A slice start:stop:step (each optional).",
-                      start=(Int64 | None, None), stop=(Int64 | None, None),
-                      step=(Int64 | None, None))
-if TYPE_CHECKING:
-    _IntArray = list[Any]
-else:
-    _IntArray = TypeAliasType("IntArray", list[Union[StrictBool, Int64, "_IntArray"]])
-# An index item: an int, a slice, null (new dim), "..." (Ellipsis), a bool, a nested array of ints
-# or bools (an advanced index) or -- the service's addition -- the name of an int64 or bool tensor
-# bound earlier (x[mask]), which the interpreter resolves when the call runs.
-_IndexItem: Any = StrictBool | Int64 | None | Literal["..."] | _Slice | _IntArray | Name
-
-KIND_TYPES: dict[str, Any] = {
-    "int": Int64,
-    "float": Annotated[StrictFloat | Int64 | Token, AfterValidator(_to_float)],
-    "number": Annotated[Int64 | Float | Token, AfterValidator(_token_to_float)],
-    "bool": StrictBool,
-    "str": Annotated[str, StringConstraints(max_length=256)],
-    "ints": _Ints,
-    "dims": Int64 | _Ints,
-    "dtype": Literal[dtypes.NAMES],
-    "index": _IndexItem | Annotated[list[_IndexItem], Field(max_length=64)],
-}
-
-
+# ----- attrs: each param kind's request type (service/param_kinds.py) ---------------------------
 def _attr_type(p: Param) -> Any:
-    t: Any = Literal[p.choices] if p.kind == "choice" else KIND_TYPES[p.kind]
+    t: Any = Literal[p.choices] if p.kind == "choice" else PARAM_KINDS[p.kind].request
     if p.choices and p.kind != "choice":  # named values beside the kind: norm's "fro", conv's "same"
         t = t | Literal[p.choices]
     if p.optional:

@@ -1,6 +1,6 @@
-"""One view over everything a program can call: the engine registry's ops (aliases included) and the
-service's builtins. The request models, the interpreter and the /v1/ops catalog all read
-:data:`SIGNATURES`; nothing else lists callables.
+"""One view over everything a program can call: the engine registry's ops (aliases included) and
+the program's builtins (service/program_builtins.py). The request models, the interpreter and the
+/v1/ops catalog all read :data:`SIGNATURES`; nothing else lists callables.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.registry import OpDef, Param, canonical_ops
-from service.builtins import BUILTINS, Builtin, Input
+from service.param_kinds import Input
+from service.program_builtins import BUILTINS, Builtin
 from service.values import ReturnTypes
 
 
@@ -56,7 +57,7 @@ def _engine_call(op: OpDef) -> Callable[[list[Any], dict[str, Any]], Any]:
 def _from_op(name: str, op: OpDef) -> Signature:
     # An input defaulting to None (batch_norm's weight) takes an explicit null too, so that a later
     # input can be given positionally.
-    inputs = tuple(Input(p.name, p.kind, required=p.required,  # type: ignore[arg-type]
+    inputs = tuple(Input(p.name, p.kind, required=p.required,
                          nullable=p.optional or (not p.required and p.default is None), doc=p.doc)
                    for p in op.inputs)
     return Signature(name, inputs, op.attrs, op.doc, op.category, _engine_call(op), op=op)

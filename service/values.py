@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import engine as ge
+
 
 class Size(tuple[int, ...]):
     """torch.Size: a tuple of ints that prints as ``torch.Size([2, 2])``."""
@@ -25,3 +27,12 @@ class ReturnTypes(tuple[Any, ...]):
         self.op = op
         self.fields = tuple(fields)
         return self
+
+
+def type_name(v: Any) -> str:
+    """What torch's messages call the type of ``v`` (a node by its class name, as torch has it)."""
+    if isinstance(v, ge.Node):
+        return v.name()
+    if isinstance(v, Size):
+        return "torch.Size"
+    return type(v).__name__

@@ -65,7 +65,7 @@ class _Interpreter:
 
     def _once(self) -> bytes:
         request = self._request.model_validate_json(self.body)
-        return self._dumps(self._interpreter(request, self.settings).run())
+        return self._dumps(self._interpreter(request, self.settings).run().answer_or_raise())
 
     def __call__(self) -> bytes:
         return self._copy_context().run(self._once)

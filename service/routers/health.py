@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from service import problems
-from service.errors import Overloaded
+from service.deps import RunnerDep
 
 router = APIRouter(tags=["health"])
 
@@ -26,8 +26,6 @@ async def live() -> Health:
 
 @router.get("/health/ready", response_model=Health, responses=problems.responses(413, 500, 503),
             summary="The server takes programs (503 while every slot is taken)")
-async def ready(request: Request) -> Health:
-    runner = request.app.state.runner
-    if runner.saturated:
-        raise Overloaded(f"all {runner.capacity} program slots are taken")
+async def ready(runner: RunnerDep) -> Health:
+    runner.check_free()
     return Health(status="ready", in_flight=runner.in_flight, capacity=runner.capacity)

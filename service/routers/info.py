@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from engine import backend
 from service import __version__, problems
+from service.deps import SettingsDep
 
 router = APIRouter(tags=["info"])
 
@@ -22,8 +23,8 @@ class Info(BaseModel):
 
 @router.get("/v1/info", response_model=Info, responses=problems.responses(413, 500),
             summary="Version, backend, device and limits")
-async def info(request: Request) -> Info:
+async def info(settings: SettingsDep) -> Info:
     b = backend.info()
     return Info(version=__version__, torch_semantics="2.13", backend=b["backend"],
                 device=b["device"], backend_version=b["version"],
-                limits=request.app.state.settings.limits())
+                limits=settings.limits())

@@ -8,9 +8,8 @@ from functools import partial
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import problems
-from service.errors import ProgramError
-from service.executor import Preempted
+from service import inline_policy, problems
+from service.deps import ClockDep, RunnerDep, SettingsDep
 from service.interpreter import Interpreter
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
@@ -29,27 +28,19 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
     "wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "
     '"NaN", "Infinity" and "-Infinity".',
 )
-async def run(body: RunRequest, request: Request) -> Response:
-    settings = request.app.state.settings
-
-    def work(cancelled: threading.Event, inline: bool = False) -> list[bytes]:
-        # Serialising in the worker thread too keeps large answers off the event loop.
-        interpreter = Interpreter(body, settings, cancelled, inline=inline)
-        outcome: str | None = "internal-error"
+async def run(body: RunRequest, request: Request, settings: SettingsDep, runner: RunnerDep,
+              clock: ClockDep) -> Response:
+    def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
+        # (Preempted leaves run(): the program did not finish, and is counted where it does)
+        report = Interpreter(body, settings, cancelled, inline=inline, clock=clock).run()
         try:
-            answer = dumps_pieces(interpreter.run())
-            outcome = "ok"
-            return answer
-        except ProgramError as err:
-            outcome = err.kind
-            raise
-        except Preempted:
-            outcome = None  # not finished: it runs again in the pool, and is counted there
+            # Serialising in the worker thread too keeps large answers off the event loop.
+            return dumps_pieces(report.answer_or_raise())
+        except Exception as err:
+            report.error = report.error or err  # failing to serialise an answer: a bug
             raise
         finally:
-            if outcome is not None:
-                program_finished(request.state, interpreter, outcome)
+            program_finished(request.state, report)
 
-    inline = partial(work, threading.Event(), True) if settings.inline_budget_ms > 0 else None
     gone = partial(client_gone, request)
-    return PiecesResponse(await request.app.state.runner.run(work, inline, gone))
+    return PiecesResponse(await inline_policy.run(runner, settings, work, gone))

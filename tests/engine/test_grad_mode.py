@@ -44,16 +44,24 @@ def test_threads_do_not_share_grad_mode() -> None:
 def test_asyncio_tasks_do_not_share_grad_mode() -> None:
     x = ge.ones([2], requires_grad=True)
 
-    async def without() -> bool:
-        with ge.no_grad():
-            await asyncio.sleep(0.01)
-            return (x * 2).requires_grad
-
-    async def with_grad() -> bool:
-        await asyncio.sleep(0.005)
-        return (x * 2).requires_grad
-
     async def main() -> list[bool]:
+        # the second task computes while the first is inside no_grad (events, not sleeps: the
+        # order holds however slow the machine)
+        inside, done = asyncio.Event(), asyncio.Event()
+
+        async def without() -> bool:
+            with ge.no_grad():
+                inside.set()
+                await done.wait()
+                return (x * 2).requires_grad
+
+        async def with_grad() -> bool:
+            await inside.wait()
+            try:
+                return (x * 2).requires_grad
+            finally:
+                done.set()
+
         return list(await asyncio.gather(without(), with_grad()))
 
     assert asyncio.run(main()) == [False, True]

@@ -33,7 +33,8 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
-from tests.service.helpers import ROOT, TEST_SETTINGS, settings_env
+from service.deps import get_clock
+from tests.service.helpers import ROOT, TEST_SETTINGS, ManualClock, returning, settings_env
 
 
 @pytest.fixture(scope="session")
@@ -124,12 +125,16 @@ async def client(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[
 
 @pytest.fixture
 def make_client() -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
-    """An in-process client of an app whose TEST_SETTINGS are changed by keyword; the app is
-    returned on the client as ``client.app``."""
+    """An in-process client of an app whose TEST_SETTINGS are changed by keyword, and whose
+    programs' deadlines run on ``clock`` when one is given (a ManualClock); the app is returned on
+    the client as ``client.app``."""
 
     @asynccontextmanager
-    async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def make(clock: ManualClock | None = None, **overrides: Any
+                   ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(TEST_SETTINGS.model_copy(update=overrides))
+        if clock is not None:
+            app.dependency_overrides[get_clock] = returning(clock)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gradserve") as c:
             c.app = app  # type: ignore[attr-defined]

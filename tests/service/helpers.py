@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -11,6 +12,7 @@ from service.program import RunResponse
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 TEST_SETTINGS = Settings(
     max_body_bytes=256 * 1024,
@@ -24,6 +26,31 @@ TEST_SETTINGS = Settings(
     worker_threads=4,
     queue_size=64,
 )
+
+
+class ManualClock:
+    """A clock the test controls, for a program's deadline and inline budget (it replaces
+    service.deps.get_clock through ``make_client(clock=...)``): it stands still, or moves ``step``
+    seconds on each time it is read; a test may also set ``now``."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        now = self.now
+        self.now += self.step
+        return now
+
+
+def returning(value: T) -> Callable[[], Awaitable[T]]:
+    """A dependency that gives ``value``, for ``app.dependency_overrides`` (async, as FastAPI runs
+    a plain function in a thread)."""
+
+    async def dependency() -> T:
+        return value
+
+    return dependency
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from service.deps import get_runner
 from service.errors import ProgramError
 from service.executor import Runner
 from service.interpreter import Interpreter
 from service.program import RunRequest
-from tests.service.helpers import TEST_SETTINGS, post, problem
+from tests.service.helpers import TEST_SETTINGS, ManualClock, post, problem, returning
 from tests.service.test_metrics import delta, parse
 
 pytestmark = pytest.mark.anyio
@@ -66,9 +67,13 @@ async def test_fifty_concurrent_requests_equal_their_sequential_answers(
 
 
 async def test_beyond_the_queue_requests_get_503(make_client: Callable[..., Any]) -> None:
-    async with make_client(worker_threads=1, queue_size=0, request_timeout=1.0, max_steps=10**9,
-                           max_loop_iterations=10**9) as c:
-        runner: Runner = c.app.state.runner
+    # One slot (the app's runner replaced through its dependency), taken by a program that loops
+    # until the test moves its clock past the deadline.
+    clock = ManualClock()
+    runner = Runner(threads=1, queue_size=0)
+    async with make_client(request_timeout=1.0, max_steps=10**9, max_loop_iterations=10**9,
+                           inline_budget_ms=0, clock=clock) as c:
+        c.app.dependency_overrides[get_runner] = returning(runner)
         slow = asyncio.create_task(post(c, [{"while": True, "do": []}]))
         while runner.in_flight == 0:
             await asyncio.sleep(0.005)
@@ -76,8 +81,10 @@ async def test_beyond_the_queue_requests_get_503(make_client: Callable[..., Any]
         problem(r, "overloaded", 503)
         assert r.headers["retry-after"] == "1"
         problem(await c.get("/health/ready"), "overloaded", 503)
+        clock.now = 2.0
         problem(await slow, "limit-exceeded", 422)
         assert (await post(c, [{"print": 1}])).status_code == 200
+    runner.close()
 
 
 async def test_a_cancelled_request_stops_its_program_and_frees_its_slot() -> None:
@@ -107,9 +114,9 @@ def test_the_interpreter_stops_at_the_next_step_once_cancelled() -> None:
     cancelled = threading.Event()
     cancelled.set()
     request = RunRequest.model_validate({"program": [{"print": 1}]})
-    with pytest.raises(ProgramError) as info:
-        Interpreter(request, TEST_SETTINGS, cancelled).run()
-    assert info.value.kind == "cancelled" and info.value.pointer == "/program/0"
+    error = Interpreter(request, TEST_SETTINGS, cancelled).run().error
+    assert isinstance(error, ProgramError)
+    assert error.kind == "cancelled" and error.pointer == "/program/0"
 
 
 async def test_numpy_warnings_do_not_escape(client: httpx.AsyncClient,
@@ -136,15 +143,24 @@ def _loop_program(n: int) -> list[dict[str, Any]]:
     ]
 
 
+async def _moved(c: httpx.AsyncClient, program: list[Any]) -> tuple[dict[str, Any], int]:
+    """The answer of ``program`` and how many programs the run moved to a thread."""
+    before = parse((await c.get("/metrics")).text)
+    answer = _answer(await post(c, program, seed=3))
+    after = parse((await c.get("/metrics")).text)
+    return answer, int(delta(before, after, "gradserve_programs_moved_to_thread_total"))
+
+
 async def _same_answer_inline_and_threaded(make_client: Callable[..., Any], program: list[Any],
-                                           **settings: Any) -> tuple[dict[str, Any], int]:
-    """Run ``program`` with inline runs on (``settings``) and off; answers must be equal. Returns
-    the answer and how many programs were moved to a thread."""
+                                           step: float = 0.0, **settings: Any
+                                           ) -> tuple[dict[str, Any], int]:
+    """Run ``program`` with inline runs on (``settings``, and a clock moving ``step`` seconds
+    each time it is read) and off; answers must be equal. Returns the answer and how many
+    programs were moved to a thread."""
     async with make_client(inline_budget_ms=0) as c:
         threaded = _answer(await post(c, program, seed=3))
-    async with make_client(**settings) as c:
-        inline = _answer(await post(c, program, seed=3))
-        moved = c.app.state.runner.preempted
+    async with make_client(clock=ManualClock(step), **settings) as c:
+        inline, moved = await _moved(c, program)
     assert inline == threaded
     return inline, moved
 
@@ -157,8 +173,9 @@ async def test_a_small_program_runs_inline(make_client: Callable[..., Any]) -> N
 
 async def test_a_program_past_the_time_budget_moves_to_a_thread(
         make_client: Callable[..., Any]) -> None:
+    # each read of the clock a millisecond: past the budget of 0.05 ms at the first statement
     _, moved = await _same_answer_inline_and_threaded(
-        make_client, _loop_program(300), inline_budget_ms=0.05)
+        make_client, _loop_program(300), step=0.001, inline_budget_ms=0.05)
     assert moved == 1
 
 
@@ -175,11 +192,14 @@ async def test_a_program_past_the_element_budget_moves_to_a_thread(
 
 async def test_a_configured_limit_inline_is_a_real_error(make_client: Callable[..., Any]) -> None:
     # max_tensor_elements below the inline cap: tripping it is the program's fault, not a move
-    async with make_client(max_tensor_elements=100, inline_max_elements=1000) as c:
+    async with make_client(max_tensor_elements=100, inline_max_elements=1000,
+                           clock=ManualClock()) as c:
+        before = parse((await c.get("/metrics")).text)
         r = await post(c, [{"name": "x", "op": "ones", "attrs": {"size": [200]}}])
-        body = problem(r, "limit-exceeded", 422, "/program/0")
-        assert body["limit"] == "max_tensor_elements" and body["maximum"] == 100
-        assert c.app.state.runner.preempted == 0
+        after = parse((await c.get("/metrics")).text)
+    body = problem(r, "limit-exceeded", 422, "/program/0")
+    assert body["limit"] == "max_tensor_elements" and body["maximum"] == 100
+    assert delta(before, after, "gradserve_programs_moved_to_thread_total") == 0
 
 
 async def test_a_moved_program_is_counted_once_in_metrics(make_client: Callable[..., Any]) -> None:

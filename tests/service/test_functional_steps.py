@@ -1,4 +1,4 @@
-"""The functional steps (service/builtins.py): jacobian, hessian, vjp, jvp, hvp and vhp with
+"""The functional steps (service/program_builtins.py): jacobian, hessian, vjp, jvp, hvp and vhp with
 torch.autograd.functional's meaning, computed over HTTP on the graph a program recorded -- against
 torch's goldens (tests/golden/functional.json), finite differences and known values -- and the
 zero_grad builtin and nested unpacking they come with."""

@@ -3,14 +3,13 @@ allocation checks, service/middleware.py for the body)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.service.helpers import TEST_SETTINGS, post, problem
+from tests.service.helpers import TEST_SETTINGS, ManualClock, post, problem
 
 pytestmark = pytest.mark.anyio
 S = TEST_SETTINGS
@@ -90,12 +89,12 @@ async def test_max_printed_chars(client: httpx.AsyncClient) -> None:
 
 async def test_request_timeout_is_checked_between_steps(
         make_client: Callable[..., Any]) -> None:
-    async with make_client(request_timeout=0.3, max_steps=10**9,
-                           max_loop_iterations=10**9) as c:
-        started = time.monotonic()
+    # The program's clock moves 0.04 s each time it is read: the deadline passes inside the loop
+    # (max_steps stops it instead if the deadline were not checked there).
+    async with make_client(request_timeout=0.3, max_steps=10_000, max_loop_iterations=10**9,
+                           clock=ManualClock(step=0.04)) as c:
         r = await post(c, [{"name": "x", "op": "ones", "attrs": {"size": [50]}},
                            {"while": True, "do": [{"name": "x", "op": "add", "args": ["x", 1]}]}])
-        assert time.monotonic() - started < 5
     body = problem(r, "limit-exceeded", 422)
     assert body["limit"] == "request_timeout" and body["maximum"] == 0.3
     assert body["pointer"] in ("/program/1", "/program/1/do/0")
@@ -130,14 +129,13 @@ async def test_a_body_at_the_limit_passes(client: httpx.AsyncClient) -> None:
 
 async def test_request_timeout_is_checked_before_every_call_too(
         make_client: Callable[..., Any]) -> None:
-    # One statement whose single expression holds many slow calls: few and slow (300 x 300
-    # matmuls), so that compiling the program stays far inside the deadline even when a large test
-    # process makes every garbage collection slow.
-    matmul = {"op": "matmul", "args": [{"op": "ones", "attrs": {"size": [300, 300]}},
-                                       {"op": "ones", "attrs": {"size": [300, 300]}}]}
-    total = {"op": "sum", "args": [matmul]}  # only a scalar stays alive per value
-    async with make_client(request_timeout=0.2) as c:
-        r = await post(c, [{"print": {"values": [total] * 1000}}])
+    # One statement whose single expression holds many calls, on a clock that moves 0.03 s each
+    # time it is read: the deadline passes inside the statement, and the call it passes at is
+    # named.
+    total = {"op": "sum", "args": [{"op": "mul", "args": [{"op": "ones", "attrs": {"size": [3]}},
+                                                          2]}]}
+    async with make_client(request_timeout=0.2, clock=ManualClock(step=0.03)) as c:
+        r = await post(c, [{"print": {"values": [total] * 100}}])
     body = problem(r, "limit-exceeded", 422)
     assert body["limit"] == "request_timeout"
     assert body["pointer"].startswith("/program/0/print/values/")

@@ -12,7 +12,7 @@ import pytest
 
 import engine as ge
 from engine import errors as engine_errors
-from service.problems import KINDS
+from service.problems import PROBLEM_KINDS
 from service.signatures import SIGNATURES
 from tests.service.helpers import post, problem
 
@@ -80,7 +80,7 @@ def test_every_engine_error_class_has_a_problem_title() -> None:
         cls = stack.pop()
         classes.append(cls)
         stack.extend(cls.__subclasses__())
-    assert {c.kind for c in classes} <= set(KINDS)
+    assert {c.kind for c in classes} <= set(PROBLEM_KINDS)
 
 
 async def test_linalg_errors(client: httpx.AsyncClient) -> None:

@@ -1,15 +1,19 @@
-"""service/signatures.py and service/program.py: what a program can call comes from the engine
-registry (plus the service's builtins), and every registry signature maps to a typed model."""
+"""service/signatures.py, service/param_kinds.py and service/program.py: what a program can call
+comes from the engine registry (plus the program's builtins), every parameter kind is taken as its
+one row of PARAM_KINDS says, and every registry signature maps to a typed model."""
 
 from __future__ import annotations
 
 import inspect
 import typing
 
+import pytest
+
 import engine as ge
-from engine.registry import ParamKind, canonical_ops
-from service.builtins import BUILTINS
-from service.program import CALL_MODELS, KIND_TYPES
+from engine.registry import Param, ParamKind, canonical_ops
+from service.param_kinds import PARAM_KINDS, READERS, Input
+from service.program import CALL_MODELS
+from service.program_builtins import BUILTINS
 from service.signatures import SIGNATURES
 
 
@@ -25,9 +29,19 @@ def test_no_builtin_shadows_an_engine_op() -> None:
     assert not {b.name for b in BUILTINS} & set(ge.OPS)
 
 
-def test_every_param_kind_has_a_request_type() -> None:
-    kinds = set(typing.get_args(ParamKind)) - {"tensor", "tensors", "operand", "choice"}
-    assert kinds <= set(KIND_TYPES)
+def test_every_param_kind_is_one_row_with_a_reader_or_a_request_type() -> None:
+    # an input kind is read at run time, an attr kind validated by its request type (a choice's
+    # by the param's own choices)
+    assert set(typing.get_args(ParamKind)) <= set(PARAM_KINDS)
+    for name, kind in PARAM_KINDS.items():
+        assert kind.accepts, name
+        if name != "choice":
+            assert (kind.read is None) != (kind.request is None), name
+    engine_inputs = {k for k in typing.get_args(ParamKind) if Param("p", k).is_input}
+    assert engine_inputs <= set(READERS)
+    assert {i.kind for s in SIGNATURES.values() for i in s.inputs} == set(READERS)
+    with pytest.raises(ValueError, match="not an input kind"):
+        Input("x", "ints")
 
 
 def test_ops_take_their_registry_names_as_keywords() -> None:

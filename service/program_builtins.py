@@ -1,5 +1,5 @@
-"""Calls the service adds to the engine's ops: tensor accessors, autograd entry points and
-``torch.tensor``.
+"""The program's builtins: the calls the service adds to the engine's ops -- tensor accessors,
+autograd entry points, ``torch.tensor`` and torch.autograd.functional's steps.
 
 torch spells these as attributes, methods or ``torch.autograd`` functions (``x.grad``,
 ``y.grad_fn``, ``x.requires_grad_()``, ``out.backward()``, ``torch.autograd.grad``); a JSON program
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import engine as ge
 from engine import functional
@@ -23,27 +23,8 @@ from engine.context import check_shape
 from engine.errors import NOT_REQUIRING_GRAD
 from engine.registry import Param
 from service.errors import ProgramError
+from service.param_kinds import Input
 from service.values import Size
-
-# How an input (an element of ``args``) is checked before the call:
-#   tensor / tensors / operand   as in the engine registry (operand: a Tensor or a number)
-#   node                         a grad_fn node
-#   data                         torch.tensor's data: an array literal, a number or a tensor
-#   tensor_or_tensors            torch.autograd.functional's "Tensor or tuple of Tensors": one
-#                                tensor, or an array of tensors (or a tuple value) as a tuple; with
-#                                ``like``, an array is a tuple only where that input was one (else
-#                                it is a tensor literal)
-InputKind = Literal["tensor", "tensors", "operand", "node", "data", "tensor_or_tensors"]
-
-
-@dataclass(frozen=True)
-class Input:
-    name: str
-    kind: InputKind
-    required: bool = True
-    nullable: bool = False  # null is accepted (and, for ``tensors``, null elements)
-    doc: str = ""
-    like: str | None = None  # tensor_or_tensors: shaped like this earlier input (one or a tuple)
 
 
 @dataclass(frozen=True)
@@ -61,7 +42,7 @@ class Builtin:
 
 
 def _accessor(name: str, run: Callable[[Any], Any], doc: str, returns: str,
-              kind: InputKind = "tensor") -> Builtin:
+              kind: str = "tensor") -> Builtin:
     arg = "node" if kind == "node" else "input"
     return Builtin(name, (Input(arg, kind),), (), run, doc, "accessor", returns)
 
@@ -204,7 +185,7 @@ def _functional(name: str, inputs: tuple[Input, ...], run: Callable[..., Any], d
 
 
 def _tensor(data: ge.Tensor, *, dtype: str | None = None, requires_grad: bool = False) -> ge.Tensor:
-    # ``data`` was decoded with ``dtype`` already (interpreter, input kind "data"); torch.tensor
+    # ``data`` was decoded with ``dtype`` already (input kind "data", service/param_kinds.py); torch.tensor
     # always copies, and raises its own message for requires_grad on an integer dtype.
     return ge.tensor(data, dtype=dtype, requires_grad=requires_grad)
 

@@ -1,0 +1,75 @@
+"""Where a program runs: first inline, on the event loop, under a small budget; once it outgrows
+that budget, from the start again in a worker thread (service/executor.py's pool).
+
+Most programs take well under a millisecond. Handing one to a thread costs about as much again
+(the hop, and the GIL passed back and forth between the loop and the worker), so a program is
+first tried inline under ``inline_budget_ms`` of time and ``inline_max_elements`` tensor
+elements. A program that outgrows the budget raises :class:`Preempted`; nothing it did is kept
+(programs have no side effects) and it runs again from the start in the pool. The loop is
+therefore never held longer than about one budget plus one small op. ``inline_budget_ms = 0``
+sends every program to the pool.
+
+The interpreter (service/interpreter.py) runs under :func:`budget`'s limits and raises Preempted
+past its time, or when :func:`outgrown` says an engine limit it tripped was the inline cap rather
+than a configured limit (which is the program's fault, inline or not).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import engine as ge
+from service import metrics
+from service.executor import Runner
+from service.settings import Settings
+
+T = TypeVar("T")
+
+
+class Preempted(Exception):
+    """An inline run outgrew its budget: run the program again in the pool."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    limits: ge.Limits  # the engine's allocation limits for the run
+    preempt_at: float  # the clock time past which an inline run gives up (inf in the pool)
+
+
+def budget(settings: Settings, started: float, inline: bool) -> Budget:
+    """The budget of a run started at ``started`` (its clock's time): the configured limits in the
+    pool; inline, the engine's limits lowered to the inline cap as well, and a time to give up."""
+    s = settings
+    if not inline:
+        return Budget(ge.Limits(max_tensor_elements=s.max_tensor_elements,
+                                max_alive_elements=s.max_alive_elements), math.inf)
+    cap = s.inline_max_elements
+    return Budget(ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
+                            max_alive_elements=min(cap, s.max_alive_elements)),
+                  started + s.inline_budget_ms / 1000)
+
+
+def outgrown(err: ge.LimitExceeded, settings: Settings) -> bool:
+    """Whether an inline run's ``err`` is the inline cap (move to the pool), not a configured
+    limit the program went past (its fault)."""
+    configured = {"max_tensor_elements": settings.max_tensor_elements,
+                  "max_alive_elements": settings.max_alive_elements}.get(err.limit)
+    return configured is not None and err.maximum < configured
+
+
+async def run(runner: Runner, settings: Settings, work: Callable[[threading.Event, bool], T],
+              gone: Callable[[], Awaitable[None]] | None = None) -> T:
+    """``work(cancelled, inline)``'s result: tried inline first (when ``inline_budget_ms`` allows)
+    in a copy of this context, then, if it raised Preempted, in ``runner``'s pool."""
+    runner.check_free()  # a full server refuses every program, small ones too
+    if settings.inline_budget_ms > 0:
+        try:
+            return contextvars.copy_context().run(work, threading.Event(), True)
+        except Preempted:
+            metrics.MOVED_TO_THREAD.inc()
+    return await runner.run(lambda cancelled: work(cancelled, False), gone)
