@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from service import __version__, auth, metrics, problems
 from service.executor import Runner
-from service.middleware import BodyLimitMiddleware
+from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
@@ -35,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (run, ops, info, health, metrics):
         app.include_router(module.router)
     # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.state.body_budget = BodyBudget(settings.max_buffered_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       budget=app.state.body_budget)
     auth.install(app, settings.api_key_list(), settings.cors_origin_list())
     if settings.access_log:
         configure_access_log()
