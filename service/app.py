@@ -20,7 +20,8 @@ from service.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The gradserve app; settings default to the GRADSERVE_* environment."""
     settings = settings or Settings()
-    runner = Runner(settings.worker_threads, settings.queue_size)
+    runner = Runner(settings.worker_threads, settings.queue_size,
+                    settings.max_worker_alive_elements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
