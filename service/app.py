@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   default_response_class=JSONResponse, lifespan=lifespan)
     app.state.settings = settings
     app.state.runner = runner
+    app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     problems.install(app)
     for module in (run, ops, info, health, metrics):
         app.include_router(module.router)
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.body_budget = BodyBudget(settings.max_buffered_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        budget=app.state.body_budget)
-    auth.install(app, settings.api_key_list(), settings.cors_origin_list())
+    auth.install(app, settings.api_key_list(), settings.cors_origin_list(),
+                 metrics_public=not settings.metrics_need_api_key)
     if settings.access_log:
         configure_access_log()
     app.add_middleware(ObservabilityMiddleware, log_requests=settings.access_log)
