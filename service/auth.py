@@ -1,8 +1,9 @@
 """Optional API keys and CORS; both are off unless their setting is given.
 
 API keys (``GRADSERVE_API_KEYS``, comma-separated): every request except ``/health/*`` and
-``/metrics`` (unless ``GRADSERVE_METRICS_NEED_API_KEY``) must carry ``Authorization: Bearer <key>`` with one of the keys, or it is answered
-401 (problem+json, ``WWW-Authenticate: Bearer``) before anything else runs. Keys are compared as
+``/metrics`` (unless ``GRADSERVE_METRICS_NEED_API_KEY``) must carry ``Authorization: Bearer
+<key>`` with one of the keys, or it is answered 401 (problem+json, ``WWW-Authenticate: Bearer``)
+before anything else runs. Keys are compared as
 SHA-256 digests with ``hmac.compare_digest`` against every configured key, so the time taken says
 nothing about how much of a key was right, nor which key matched.
 
