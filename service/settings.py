@@ -87,9 +87,10 @@ class Settings(BaseSettings):
         description="/metrics needs an API key, as the program routes do (when API keys are "
         "set).")
     trim_after_elements: int = Field(
-        default=1_000_000, ge=0,
-        description="After a program whose peak alive elements reached this, the worker hands "
-        "freed heap memory back to the system (glibc malloc_trim); 0 turns it off.")
+        default=10_000_000, ge=0,
+        description="After a program that allocated this many tensor elements in all, the "
+        "worker hands its free heap memory back to the system (glibc malloc_trim); 0 turns it "
+        "off.")
 
     # ----- access (service/auth.py) ------------------------------------------------------------
     api_keys: SecretStr = Field(
