@@ -7,9 +7,9 @@ whole budget still runs, alone). Programs that cannot start wait in arrival orde
 ``queue_size`` of them.
 
 Time spent waiting counts toward a program's deadline: the deadline starts when the request
-arrives. A program that cannot start before its deadline is refused with 503 and ``Retry-After``
--- at once when the expected wait (the programs ahead of it, a thread's worth at a time, each
-taking the typical time of recent programs) is already past its deadline, else when its deadline
+arrives. A program that cannot start with a tenth of its time left is refused with 503 and
+``Retry-After``: at once when the expected wait (the programs ahead of it, a thread's worth at a
+time, each taking the typical time of recent programs) is already too long, else when that moment
 comes while it still waits. ``ready()`` says whether a program sent now could expect to start in
 time (``/health/ready``).
 
@@ -28,6 +28,8 @@ from service.errors import Overloaded
 
 # Weight of the newest program's duration in the typical duration (an exponential average).
 _NEWEST_WEIGHT = 0.2
+# The share of its request_timeout a program must have left when it starts.
+_LEAST_TIME_LEFT = 0.1
 
 
 @dataclass
@@ -83,7 +85,9 @@ class Admission:
             raise Overloaded(f"all {self.threads} program threads are busy and "
                              f"{self.queue_size} programs wait already",
                              _seconds(self.expected_wait(self.waiting)))
-        left = deadline - time.monotonic()
+        # it must start with a tenth of its time left at least, or it would start only to fail
+        left = deadline - time.monotonic() - (0.0 if math.isinf(timeout) else
+                                              _LEAST_TIME_LEFT * timeout)
         expected = self.expected_wait(self.waiting)
         if expected >= left:
             raise Overloaded(f"the program could not start within its deadline of {timeout} "

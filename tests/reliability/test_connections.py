@@ -68,7 +68,8 @@ def send_quietly(sock: socket.socket, data: bytes) -> bool:
 
 
 def test_a_huge_header_is_refused_with_431_before_it_is_buffered(guarded: Server) -> None:
-    before = rss_kib(guarded.pid)
+    worker = guarded.worker_pid()
+    before = rss_kib(worker)
     with connect(guarded) as sock:
         sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ")
         sent = 0
@@ -77,7 +78,7 @@ def test_a_huge_header_is_refused_with_431_before_it_is_buffered(guarded: Server
         reply = answer(sock)
     assert status(reply) == 431 and b"connection: close" in reply.lower()
     assert sent < 64 * 1024 * 1024  # refused long before the 64 MiB were sent
-    assert rss_kib(guarded.pid) < before + 32 * 1024
+    assert rss_kib(worker) < before + 32 * 1024
     still_serves(guarded)
 
 
