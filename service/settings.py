@@ -75,9 +75,10 @@ class Settings(BaseSettings):
     # ----- admission (service/admission.py) ----------------------------------------------------
     max_worker_alive_elements: int = Field(
         default=40_000_000, ge=1,
-        description="Elements the programs running at once in one worker process may hold "
-        "together: each reserves its max_alive_elements (an inline one inline_max_elements) "
-        "before it starts, and waits (within its deadline) while the sum would pass this.")
+        description="Elements the programs running on one worker process's threads may hold "
+        "together: each reserves max_alive_elements before it starts and waits (within its "
+        "deadline) while the sum would pass this; lower it to fit the memory limit (about 8 "
+        "bytes an element).")
     metrics_cache_seconds: float = Field(
         default=1.0, ge=0,
         description="Seconds /metrics serves the same rendering before it renders again (0: "
