@@ -9,8 +9,8 @@ whole budget still runs, alone). Programs that cannot start wait in arrival orde
 Time spent waiting counts toward a program's deadline: the deadline starts when the request
 arrives. A program that cannot start with a tenth of its time left is refused with 503 and
 ``Retry-After``: at once when the expected wait (the programs ahead of it, a thread's worth at a
-time, each taking the typical time of recent programs) is already too long, else when that moment
-comes while it still waits. ``ready()`` says whether a program sent now could expect to start in
+time, each taking the typical time of recent programs) is twice the time it has, else when that
+moment comes while it still waits. ``ready()`` says whether a program sent now could expect to start in
 time (``/health/ready``).
 
 Only touched on the event loop thread (releases are marshalled back to it), so no lock is needed.
@@ -30,6 +30,9 @@ from service.errors import Overloaded
 _NEWEST_WEIGHT = 0.2
 # The share of its request_timeout a program must have left when it starts.
 _LEAST_TIME_LEFT = 0.1
+# Refused at once only when the expected wait is this many times the time it has: the estimate
+# is rough (programs run slower side by side), and one that might still start in time waits.
+_SURE = 2.0
 
 
 @dataclass
@@ -89,7 +92,7 @@ class Admission:
         left = deadline - time.monotonic() - (0.0 if math.isinf(timeout) else
                                               _LEAST_TIME_LEFT * timeout)
         expected = self.expected_wait(self.waiting)
-        if expected >= left:
+        if expected >= _SURE * left:
             raise Overloaded(f"the program could not start within its deadline of {timeout} "
                              f"seconds (about {expected:.1f} s of programs wait ahead of it)",
                              _seconds(expected))
