@@ -87,17 +87,24 @@ def test_memory_is_given_back_after_a_large_program() -> None:
                                                           "dtype": "float64"}}
                for i in range(80)]
     program.append({"print": "never_bound"})
+    # a small program over the inline element budget, so that the worker's threads have run once
+    # (a thread's first program sets up its allocator arena) before the baseline is read
+    warm_up = {"program": [{"name": "x", "op": "ones", "attrs": {"size": [300, 300]}}],
+               "outputs": []}
     with running(settings) as server:
         worker = server.worker_pid()
-        for _ in range(3):
-            assert _serves(server)
+        for _ in range(8):
+            assert httpx.post(f"{server.url}/v1/run", json=warm_up, timeout=60).status_code == 200
         before = rss_kib(worker)
-        for _ in range(2):
+        after = []
+        for _ in range(3):
             r = httpx.post(f"{server.url}/v1/run", json={"program": program}, timeout=120)
             assert r.status_code == 422 and r.json()["type"].endswith("/unknown-name"), r.text
-        after = rss_kib(worker)
-    # without the trim the worker kept about 240 MiB of a smaller program's 960 MB
-    assert after < before + 64 * MIB, (before / MIB, after / MIB)
+            after.append(rss_kib(worker))
+    print({"rss_before_mib": before / MIB, "rss_after_mib": [a / MIB for a in after]})  # (-s)
+    # Measured here: +63 MiB after each (the first pool program's one-time growth, the same after
+    # a program of 4 tensors); without the trim +215, +567 and +429 MiB.
+    assert max(after) < before + 128 * MIB, (before / MIB, [a / MIB for a in after])
 
 
 async def test_a_500_closes_its_connection() -> None:
