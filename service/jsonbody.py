@@ -18,7 +18,10 @@ and fails with a bare 400 on bytes that are not UTF-8 or on an integer of more t
   parsing and checks all of these itself; only a body it refuses goes through the standard
   library's parser again, whose error messages (line and column, the key named) are the detail.
 
-The parsed document is kept on the request, so FastAPI's own ``request.json()`` does not parse again.
+A body of 64 KiB or more is measured, parsed and validated against the route's model on a thread
+(``OFF_LOOP_FROM``): a 10 MB program takes seconds to go through, and the event loop must keep
+answering health probes meanwhile. The validated model is kept on the request, so FastAPI's own
+``request.json()`` neither parses nor validates again (a model instance passes as it is).
 
 Once the body is read, :func:`client_gone` can watch the connection: service/executor.py uses it
 to stop a program running on a thread at its next step when its client disconnects, instead of

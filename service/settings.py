@@ -107,7 +107,8 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1, description="Request body size; larger bodies get 413.")
     request_timeout: float = Field(
         default=10.0, gt=0,
-        description="Wall seconds a program may run (checked between steps).")
+        description="Wall seconds a program may take from its arrival, time waiting for a "
+        "thread included (checked between steps).")
     max_tensor_elements: int = Field(
         default=1_000_000, ge=1, description="Elements in any one tensor.")
     max_alive_elements: int = Field(
