@@ -11,8 +11,8 @@ time limit for its headers or its body. :class:`GuardedProtocol` adds, per conne
   or one kept alive between requests), ``header_timeout`` from a request's first byte to the end
   of its headers (408), ``body_timeout`` from there to the end of its body (slow or endless
   uploads: the connection is closed);
-* ``max_connections`` open connections per process: one beyond it is closed as soon as it is
-  accepted, before it holds a buffer.
+* ``max_connections`` open connections per process (at most the open-file limit less a reserve):
+  one beyond it is answered 503 and closed as soon as it is accepted, before it holds a buffer.
 
 A refusal is a short plain-text answer with ``Connection: close``: the request never reached the
 app, so it has no problem document, and nothing read after a bad head can be trusted.
@@ -21,6 +21,7 @@ app, so it has no problem document, and nothing read after a bad head can be tru
 from __future__ import annotations
 
 import asyncio
+import resource
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,22 @@ class ConnectionLimits:
 
     @classmethod
     def of(cls, s: Settings) -> ConnectionLimits:
-        return cls(s.max_connections, s.max_header_bytes, s.max_headers, s.max_url_bytes,
-                   s.idle_timeout, s.header_timeout, s.body_timeout)
+        return cls(_within_descriptors(s.max_connections), s.max_header_bytes, s.max_headers,
+                   s.max_url_bytes, s.idle_timeout, s.header_timeout, s.body_timeout)
+
+
+# File descriptors a process keeps for itself beside its connections (listening socket, logs,
+# metrics files, the allocator's and numpy's own, pipes to the supervisor).
+_RESERVED_DESCRIPTORS = 128
+
+
+def _within_descriptors(max_connections: int) -> int:
+    """``max_connections``, lowered to what the process's open-file limit leaves room for: a cap
+    above it would let connections use up the descriptors it is meant to protect."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft - _RESERVED_DESCRIPTORS))
 
 
 class _Refused(Exception):
