@@ -188,3 +188,26 @@ async def test_ready_is_not_ready_while_no_program_could_start_in_time() -> None
             assert (await c.get("/health/live")).status_code == 200
             await pinned
             assert (await c.get("/health/ready")).status_code == 200
+
+
+async def test_a_client_that_leaves_while_its_program_waits_gives_its_place_up() -> None:
+    with running(PINNED.model_copy(update={"request_timeout": 30.0})) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
+            async def in_flight() -> int:
+                return int((await c.get("/health/ready")).json().get("in_flight", -1))
+
+            pinned = asyncio.ensure_future(c.post("/v1/run", json=FOREVER))
+            while await in_flight() != 1:
+                await asyncio.sleep(0.05)
+            body = json.dumps(FOREVER).encode()
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            sock.sendall(b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            while await in_flight() != 2:  # it waits behind the pinned one
+                await asyncio.sleep(0.05)
+            sock.close()
+            started = time.monotonic()
+            while await in_flight() != 1:  # and leaves the queue when its client goes
+                assert time.monotonic() - started < 10, "the abandoned program kept its place"
+                await asyncio.sleep(0.05)
+            pinned.cancel()
