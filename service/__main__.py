@@ -9,17 +9,25 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import partial
 
 import uvicorn
+from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from service.allocator import GLIBC_TUNABLES
+from service.connections import ConnectionLimits, GuardedProtocol
 from service.settings import Settings
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     return {
         "host": settings.host, "port": settings.port, "workers": settings.workers,
-        "loop": "uvloop", "http": "httptools", "log_level": settings.log_level,
+        "loop": "uvloop", "log_level": settings.log_level,
+        # httptools, with the header, target, connection-count and slow-client limits of
+        # service/connections.py; uvicorn's keep-alive clock is the idle one
+        "http": partial(GuardedProtocol, limits=ConnectionLimits.of(settings)),
+        "timeout_keep_alive": settings.idle_timeout,
         "lifespan": "on",
         # SIGTERM (docker stop, a Kubernetes pod's end): stop accepting, let in-flight requests
         # finish for up to shutdown_timeout seconds, then exit. With several workers the parent
@@ -54,8 +62,19 @@ def main() -> None:
         # once, before anything starts: glibc reads the allocator setting at process start
         os.environ["GLIBC_TUNABLES"] = GLIBC_TUNABLES
         os.execv(sys.executable, [sys.executable, "-m", "service", *sys.argv[1:]])
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        sys.exit(f"gradserve: a setting makes no sense, not starting:\n{exc}")
     prepare_metrics_dir()
-    uvicorn.run("service.app:create_app", **uvicorn_options(Settings()))  # type: ignore[arg-type]
+    serve(settings)
+
+
+def serve(settings: Settings) -> None:
+    """uvicorn's supervisor around the worker processes, even a single one: a worker that dies
+    (an OOM kill) is replaced, and SIGTERM still stops them gracefully."""
+    config = uvicorn.Config("service.app:create_app", **uvicorn_options(settings))  # type: ignore[arg-type]
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from service import __version__, auth, metrics, problems
 from service.executor import Runner
-from service.middleware import BodyLimitMiddleware
+from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
@@ -20,7 +20,8 @@ from service.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The gradserve app; settings default to the GRADSERVE_* environment."""
     settings = settings or Settings()
-    runner = Runner(settings.worker_threads, settings.queue_size)
+    runner = Runner(settings.worker_threads, settings.queue_size,
+                    settings.max_worker_alive_elements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,12 +32,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   default_response_class=JSONResponse, lifespan=lifespan)
     app.state.settings = settings
     app.state.runner = runner
+    app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     problems.install(app)
     for module in (run, ops, info, health, metrics):
         app.include_router(module.router)
     # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    auth.install(app, settings.api_key_list(), settings.cors_origin_list())
+    app.state.body_budget = BodyBudget(settings.max_buffered_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       budget=app.state.body_budget)
+    auth.install(app, settings.api_key_list(), settings.cors_origin_list(),
+                 metrics_public=not settings.metrics_need_api_key)
     if settings.access_log:
         configure_access_log()
     app.add_middleware(ObservabilityMiddleware, log_requests=settings.access_log)

@@ -1,8 +1,9 @@
 """Optional API keys and CORS; both are off unless their setting is given.
 
 API keys (``GRADSERVE_API_KEYS``, comma-separated): every request except ``/health/*`` and
-``/metrics`` must carry ``Authorization: Bearer <key>`` with one of the keys, or it is answered
-401 (problem+json, ``WWW-Authenticate: Bearer``) before anything else runs. Keys are compared as
+``/metrics`` (unless ``GRADSERVE_METRICS_NEED_API_KEY``) must carry ``Authorization: Bearer
+<key>`` with one of the keys, or it is answered 401 (problem+json, ``WWW-Authenticate: Bearer``)
+before anything else runs. Keys are compared as
 SHA-256 digests with ``hmac.compare_digest`` against every configured key, so the time taken says
 nothing about how much of a key was right, nor which key matched.
 
@@ -23,21 +24,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service import problems
 
 PUBLIC_PREFIXES = ("/health/",)
-PUBLIC_PATHS = frozenset({"/metrics"})
+METRICS = "/metrics"  # public unless the operator sets metrics_need_api_key
 
 
 def _digest(key: str | bytes) -> bytes:
     return hashlib.sha256(key.encode() if isinstance(key, str) else key).digest()
 
 
-def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+def is_public(path: str, metrics_public: bool = True) -> bool:
+    return (metrics_public and path == METRICS) or path.startswith(PUBLIC_PREFIXES)
 
 
 class APIKeyMiddleware:
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: list[str], metrics_public: bool = True) -> None:
         self.app = app
         self._digests = [_digest(k) for k in keys]
+        self.metrics_public = metrics_public
 
     def authorized(self, scope: Scope) -> bool:
         given = None
@@ -56,7 +58,8 @@ class APIKeyMiddleware:
         return ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]) or self.authorized(scope):
+        if scope["type"] != "http" or is_public(scope["path"], self.metrics_public) or \
+                self.authorized(scope):
             await self.app(scope, receive, send)
             return
         response = problems.problem(
@@ -66,11 +69,12 @@ class APIKeyMiddleware:
         await response(scope, receive, send)
 
 
-def install(app: FastAPI, api_keys: list[str], cors_origins: list[str]) -> None:
+def install(app: FastAPI, api_keys: list[str], cors_origins: list[str],
+            metrics_public: bool = True) -> None:
     """Add the key check (if there are keys) and then CORS (if there are origins) around the app
     as it is; call before the outermost middleware is added."""
     if api_keys:
-        app.add_middleware(APIKeyMiddleware, keys=api_keys)
+        app.add_middleware(APIKeyMiddleware, keys=api_keys, metrics_public=metrics_public)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=cors_origins,
@@ -94,7 +98,7 @@ def document(doc: dict[str, Any]) -> dict[str, Any]:
         "type": "http", "scheme": "bearer",
         "description": "An API key from GRADSERVE_API_KEYS; needed only when the server sets it."}
     for path, item in doc.get("paths", {}).items():
-        if is_public(path):
+        if is_public(path, metrics_public=False):  # /metrics may need a key (a setting)
             continue
         for operation in item.values():
             operation["security"] = [{}, {"bearer": []}]

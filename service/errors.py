@@ -51,7 +51,22 @@ def _number(v: int | float) -> int | float:
 
 
 class Overloaded(Exception):
-    """Every worker thread is busy and the wait queue is full."""
+    """The worker cannot take the request now (its threads, queue, program memory or body buffer
+    are full, or the request could not start before its deadline): 503, retry after
+    ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class BodyBufferFull(HTTPException):
+    """The worker holds ``max_buffered_body_bytes`` of request bodies already. An HTTPException,
+    as BodyTooLarge, so that FastAPI's body reader lets it through; rendered as ``overloaded``."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(503, f"the server holds its limit of {maximum} bytes of request bodies "
+                         "in flight")
 
 
 class InternalError(Exception):

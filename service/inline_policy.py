@@ -9,6 +9,12 @@ elements. A program that outgrows the budget raises :class:`Preempted`; nothing 
 therefore never held longer than about one budget plus one small op. ``inline_budget_ms = 0``
 sends every program to the pool.
 
+Two programs never start inline, because one step of theirs could hold the loop far longer than
+the budget, which is checked between calls: a body of ``OFF_LOOP_FROM`` bytes or more (compiling
+it alone takes that long; it was validated on a thread for the same reason), and, at the call,
+one that would run more than ``MAX_INLINE_PASSES`` backward passes (jacobian, hessian): the
+program moves to the pool before making it.
+
 The interpreter (service/interpreter.py) runs under :func:`budget`'s limits and raises Preempted
 past its time, or when :func:`outgrown` says an engine limit it tripped was the inline cap rather
 than a configured limit (which is the program's fault, inline or not).
@@ -26,6 +32,7 @@ from typing import TypeVar
 import engine as ge
 from service import metrics
 from service.executor import Runner
+from service.jsonbody import OFF_LOOP_FROM
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -54,6 +61,14 @@ def budget(settings: Settings, started: float, inline: bool) -> Budget:
                   started + s.inline_budget_ms / 1000)
 
 
+# An inline program moves to a thread before a call of more backward passes than this.
+MAX_INLINE_PASSES = 8
+
+
+def too_many_passes(passes: int) -> bool:
+    return passes > MAX_INLINE_PASSES
+
+
 def outgrown(err: ge.LimitExceeded, settings: Settings) -> bool:
     """Whether an inline run's ``err`` is the inline cap (move to the pool), not a configured
     limit the program went past (its fault)."""
@@ -63,13 +78,18 @@ def outgrown(err: ge.LimitExceeded, settings: Settings) -> bool:
 
 
 async def run(runner: Runner, settings: Settings, work: Callable[[threading.Event, bool], T],
-              gone: Callable[[], Awaitable[None]] | None = None) -> T:
-    """``work(cancelled, inline)``'s result: tried inline first (when ``inline_budget_ms`` allows)
-    in a copy of this context, then, if it raised Preempted, in ``runner``'s pool."""
+              gone: Callable[[], Awaitable[None]] | None = None, *, body_bytes: int = 0,
+              deadline: float | None = None) -> T:
+    """``work(cancelled, inline)``'s result: tried inline first (when ``inline_budget_ms`` and
+    the body's size allow) in a copy of this context, then, if it raised Preempted, in
+    ``runner``'s pool, admitted there against ``deadline`` (a time.monotonic() time) with its
+    ``max_alive_elements`` reserved."""
     runner.check_free()  # a full server refuses every program, small ones too
-    if settings.inline_budget_ms > 0:
+    if settings.inline_budget_ms > 0 and body_bytes < OFF_LOOP_FROM:
         try:
             return contextvars.copy_context().run(work, threading.Event(), True)
         except Preempted:
             metrics.MOVED_TO_THREAD.inc()
-    return await runner.run(lambda cancelled: work(cancelled, False), gone)
+    return await runner.run(lambda cancelled: work(cancelled, False), gone,
+                            cost=settings.max_alive_elements, deadline=deadline,
+                            timeout=settings.request_timeout)

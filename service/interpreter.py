@@ -94,6 +94,8 @@ class Interpreter:
     printed: list[str] = field(default_factory=list)
     steps: int = 0
     loop_iterations: int = 0
+    # when the program must have ended (on the clock); None: request_timeout from its start
+    deadline: float | None = None
     _printed_chars: int = 0
     _deadline: float = 0.0
     _preempt_at: float = math.inf
@@ -120,7 +122,7 @@ class Interpreter:
     def _run(self) -> dict[str, Any]:
         s = self.settings
         started = self.clock()
-        self._deadline = started + s.request_timeout
+        self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
         program = compile_program(self.request, s.max_nesting_depth)
         budget = inline_policy.budget(s, started, self.inline)
         self._preempt_at = budget.preempt_at
@@ -285,7 +287,10 @@ class Interpreter:
         attrs = self._resolve_refs(c) if c.refs else c.attrs
         b = c.sig.builtin
         if b is not None and b.cost is not None:
-            self._charge(b.cost(*values), c.path)
+            passes = b.cost(*values)
+            if self.inline and inline_policy.too_many_passes(passes):
+                raise Preempted  # before the call: the budget is checked between calls only
+            self._charge(passes, c.path)
         if self.request.detect_anomaly:
             # engine.anomaly's reports name the program step that recorded the offending node
             self._ctx.step = here = pointer(c.path)

@@ -18,7 +18,10 @@ and fails with a bare 400 on bytes that are not UTF-8 or on an integer of more t
   parsing and checks all of these itself; only a body it refuses goes through the standard
   library's parser again, whose error messages (line and column, the key named) are the detail.
 
-The parsed document is kept on the request, so FastAPI's own ``request.json()`` does not parse again.
+A body of 64 KiB or more is measured, parsed and validated against the route's model on a thread
+(``OFF_LOOP_FROM``): a 10 MB program takes seconds to go through, and the event loop must keep
+answering health probes meanwhile. The validated model is kept on the request, so FastAPI's own
+``request.json()`` neither parses nor validates again (a model instance passes as it is).
 
 Once the body is read, :func:`client_gone` can watch the connection: service/executor.py uses it
 to stop a program running on a thread at its next step when its client disconnects, instead of
@@ -27,6 +30,7 @@ letting it run on, unseen, until its deadline.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -34,6 +38,7 @@ from typing import Any
 import jiter
 import numpy as np
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from service.errors import ProgramError, limit_exceeded
@@ -198,20 +203,39 @@ class _ParsedRequest(Request):
         return self.document
 
 
+# A body this large is measured, parsed and validated on a thread, not on the event loop: a 10 MB
+# program takes seconds to go through, and health probes must answer meanwhile.
+OFF_LOOP_FROM = 1 << 16
+
+
 class ProgramRoute(APIRoute):
-    """A route whose JSON body is measured and parsed here (see the module docstring) before
-    FastAPI validates it."""
+    """A route whose JSON body is measured, parsed and validated here (see the module docstring),
+    on a thread when it is large; FastAPI then finds the validated model and does not validate
+    again."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        body_field = self.body_field
+
+        def prepare(body: bytes, max_nesting_depth: int) -> Any:
+            document = read_body(body, max_nesting_depth)
+            if body_field is None:
+                return document
+            value, errors = body_field.validate(document, {}, loc=("body",))
+            if errors:
+                raise RequestValidationError(errors, body=document)
+            return value
 
         async def route(request: Request) -> Response:
             request = _ParsedRequest(request.scope, request.receive)
             if is_json(request.headers.get("content-type", "")):
                 body = await request.body()
                 if body:
-                    request.document = read_body(
-                        body, request.app.state.settings.max_nesting_depth)
+                    depth = request.app.state.settings.max_nesting_depth
+                    if len(body) >= OFF_LOOP_FROM:
+                        request.document = await asyncio.to_thread(prepare, body, depth)
+                    else:
+                        request.document = prepare(body, depth)
             return await handler(request)
 
         return route

@@ -12,14 +12,17 @@ serves), ``op`` is a name from the op catalog, ``limit`` a setting name.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
+import math
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -137,6 +140,25 @@ def exposition() -> bytes:
     return bytes(generate_latest(registry))
 
 
+class Cache:
+    """The last rendering of :func:`exposition`, served for ``max_age`` seconds. One rendering at
+    a time, on a thread: with the op labels populated it is hundreds of kilobytes, and sixteen
+    scrapers at once must not take turns rendering it on the event loop."""
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._body = b""
+        self._rendered_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> bytes:
+        async with self._lock:  # scrapers that arrive during a rendering get that rendering
+            if time.monotonic() - self._rendered_at > self.max_age:
+                self._body = await asyncio.to_thread(exposition)
+                self._rendered_at = time.monotonic()
+            return self._body
+
+
 router = APIRouter(tags=["health"])
 
 
@@ -144,11 +166,12 @@ router = APIRouter(tags=["health"])
     "/metrics", response_class=Response, summary="Prometheus metrics",
     description="Requests by route and status, request durations (seconds), in-flight requests, "
     "programs by outcome, program steps, ops executed by op name, tensor elements allocated and "
-    "limit rejections by limit, in the Prometheus text format, summed over every worker process. "
-    "Never needs an API key.",
+    "limit rejections by limit, in the Prometheus text format, summed over every worker process "
+    "(rendered at most once per metrics_cache_seconds). Needs an API key only when the server "
+    "sets metrics_need_api_key.",
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                      "description": "The metrics in the Prometheus text exposition format 0.0.4."},
                **problems.responses(413, 500)},
 )
-async def metrics() -> Response:
-    return Response(exposition(), media_type=CONTENT_TYPE)
+async def metrics(request: Request) -> Response:
+    return Response(await request.app.state.metrics_cache.get(), media_type=CONTENT_TYPE)

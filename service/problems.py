@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from service.errors import BodyTooLarge, InternalError, Overloaded, ProgramError
+from service.errors import BodyBufferFull, BodyTooLarge, InternalError, Overloaded, ProgramError
 from service.pointer import from_loc
 from service.responses import ProblemResponse
 from service.signatures import SIGNATURES
@@ -163,6 +163,9 @@ def _is_json(content_type: str) -> bool:
                                            and media.endswith("+json"))
 
 
+_ERRORS_READ, _ERRORS_SHOWN = 64, 8
+
+
 async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
     path = request.url.path
     errors = list(exc.errors())
@@ -179,7 +182,9 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
     # An int past int64 fails every member of its union; only the int64 message says why.
     overflow = {from_loc([p for i, p in enumerate(e["loc"]) if i or p != "body"], document)
                 for e in errors if e["type"] == "int64_overflow"}
-    for e in errors:
+    # The lists of a program stop at their first invalid item (service/program.py), so errors are
+    # few; the answer still reads at most _ERRORS_READ of them and reports at most _ERRORS_SHOWN.
+    for e in errors[:_ERRORS_READ]:
         loc = list(e["loc"])
         if loc[:1] == ["body"]:
             loc = loc[1:]
@@ -203,7 +208,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
         messages = items.setdefault(ptr, [])
         if e["msg"] not in messages:
             messages.append(e["msg"])
-    found = [{"pointer": p, "detail": _one_message(m)} for p, m in items.items()]
+    found = [{"pointer": p, "detail": _one_message(m)} for p, m in items.items()][:_ERRORS_SHOWN]
     first = found[0]
     more = f" (and {len(found) - 1} more errors)" if len(found) > 1 else ""
     return problem(path, "invalid-program", 422, f"{first['detail']}{more}", first["pointer"],
@@ -222,14 +227,20 @@ async def _program(request: Request, exc: ProgramError) -> ProblemResponse:
 
 
 async def _overloaded(request: Request, exc: Overloaded) -> ProblemResponse:
-    return problem(request.url.path, "overloaded", 503, f"{exc}; retry shortly",
-                   headers={"Retry-After": "1"})
+    return overloaded(exc, request.url.path)
+
+
+def overloaded(exc: Overloaded, instance: str) -> ProblemResponse:
+    return problem(instance, "overloaded", 503, f"{exc}; retry shortly",
+                   headers={"Retry-After": str(exc.retry_after)})
 
 
 async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
     path = request.url.path
     if isinstance(exc, BodyTooLarge):
         return body_too_large(exc, path)
+    if isinstance(exc, BodyBufferFull):
+        return overloaded(Overloaded(str(exc.detail)), path)
     # FastAPI raises a bare 400 only when it cannot parse the body (e.g. JSON nested deeper than
     # the parser's recursion limit).
     kind = {400: "invalid-json", 404: "not-found", 405: "method-not-allowed"}.get(
@@ -240,9 +251,11 @@ async def _http(request: Request, exc: HTTPException) -> ProblemResponse:
 
 async def _internal(request: Request, exc: Exception) -> ProblemResponse:
     log.error("internal error on %s", request.url.path, exc_info=exc)
+    # Connection: close: after a bug, nothing about this connection's state is trusted
     return problem(request.url.path, "internal-error", 500,
                    "an unexpected error occurred; this is a bug in gradserve",
-                   getattr(exc, "pointer", None) if isinstance(exc, InternalError) else None)
+                   getattr(exc, "pointer", None) if isinstance(exc, InternalError) else None,
+                   headers={"Connection": "close"})
 
 
 def install(app: FastAPI) -> None:

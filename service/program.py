@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
+    FailFast,
     Field,
     StrictBool,
     StrictInt,
@@ -38,6 +39,13 @@ from service.scalars import Float, Int64, Name, NonFinite, Number, Token
 from service.signatures import SIGNATURES, Signature
 
 _FORBID = ConfigDict(extra="forbid")
+
+# Every list of a program stops validating at its first invalid item: the answer names one error,
+# and a body of 300,000 bad statements must not make 300,000 error objects (a few KiB each).
+if TYPE_CHECKING:
+    Statements = list[Any]
+else:
+    Statements = Annotated[list["Statement"], FailFast()]
 
 
 # ----- attrs: each param kind's request type (service/param_kinds.py) ---------------------------
@@ -108,8 +116,9 @@ def _call_model(sig: Signature) -> type[CallBase]:
     fields: dict[str, Any] = {
         "op": (Literal[sig.name], ...),
         # "Arg" is defined below, from these models; pydantic resolves it when first used.
-        "args": (list["Arg"], Field(... if n_req else [], min_length=n_req, max_length=n_in,
-                                    description=f"Inputs in order: {inputs_doc or 'none'}.")),
+        "args": (Annotated[list["Arg"], FailFast()],
+                 Field(... if n_req else [], min_length=n_req, max_length=n_in,
+                       description=f"Inputs in order: {inputs_doc or 'none'}.")),
         # without attrs: one shared instance with nothing set (never changed; compile reads only
         # the attrs set), rather than validating an empty model for every call
         "attrs": (attrs, Field(...) if any(p.required for p in sig.attrs)
@@ -176,7 +185,7 @@ class TensorObject(BaseModel):
     shape: list[Annotated[StrictInt, Field(ge=0, le=2**62)]] = Field(max_length=32)
     datatype: Datatype
     data: Annotated[list[StrictBool | Int64 | Float | Token] | None,
-                    WrapValidator(_plain_values)] = None
+                    WrapValidator(_plain_values)] = Field(None, fail_fast=True)
     b64: str | None = None
 
     @field_validator("b64")
@@ -198,7 +207,8 @@ if TYPE_CHECKING:
     ArrayLiteral = list[Any]
 else:
     ArrayLiteral = TypeAliasType(
-        "ArrayLiteral", list[Union[StrictBool, Int64, Float, Token, Name, "ArrayLiteral"]])
+        "ArrayLiteral",
+        Annotated[list[Union[StrictBool, Int64, Float, Token, Name, "ArrayLiteral"]], FailFast()])
 
 _ARG_ERROR = (
     "an argument is a number, a boolean, a name, an array literal, null, a call object (with "
@@ -256,7 +266,7 @@ class PrintValues(BaseModel):
     """Several values printed on one line, separated by spaces (``print(z, out)``)."""
 
     model_config = _FORBID
-    values: list[Arg]
+    values: Annotated[list[Arg], FailFast()]
 
 
 def _print_tag(v: Any) -> str:
@@ -279,7 +289,7 @@ class WhileStatement(BaseModel):
 
     model_config = _FORBID
     cond: Arg = Field(alias="while")
-    body: list[Statement] = Field(alias="do")
+    body: Statements = Field(alias="do")
     max_iter: StrictInt | None = Field(
         None, ge=1, description="Fail after this many iterations (the server's "
         "max_loop_iterations applies as well).")
@@ -290,22 +300,22 @@ class IfStatement(BaseModel):
 
     model_config = _FORBID
     cond: Arg = Field(alias="if")
-    then: list[Statement]
-    orelse: list[Statement] = Field(default_factory=list, alias="else")
+    then: Statements
+    orelse: Statements = Field(default_factory=list, alias="else")
 
 
 class NoGradStatement(BaseModel):
     """Run the block with gradient recording off (``with torch.no_grad():``)."""
 
     model_config = _FORBID
-    body: list[Statement] = Field(alias="no_grad")
+    body: Statements = Field(alias="no_grad")
 
 
 class EnableGradStatement(BaseModel):
     """Run the block with gradient recording on (``with torch.enable_grad():``)."""
 
     model_config = _FORBID
-    body: list[Statement] = Field(alias="enable_grad")
+    body: Statements = Field(alias="enable_grad")
 
 
 _STATEMENT_MODELS: dict[type[BaseModel], str] = {
@@ -373,9 +383,10 @@ class RunRequest(BaseModel):
 
     seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1,
                              description="Seed of the program's random generator.")
-    program: list[Statement]
+    program: Statements
     outputs: list[Name] | None = Field(
-        None, description="Names to return (default: every name bound at the end).")
+        None, fail_fast=True, description="Names to return (default: every name bound at the "
+        "end).")
     encoding: Encoding = Field("json", description='"base64" returns b64 instead of data.')
     detect_anomaly: StrictBool = Field(
         False, description="Stop at the first op whose forward result or backward gradient holds "

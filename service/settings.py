@@ -7,7 +7,7 @@ problem responses (``"limit": "max_steps"``).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,58 @@ class Settings(BaseSettings):
         description="One JSON line per request on stdout (request id, route, status, duration, "
                     "steps, backend; never tensor data).")
 
+    # ----- connections (service/connections.py; what a proxy would otherwise bound) -----------
+    max_connections: int = Field(
+        default=1024, ge=1,
+        description="Open connections per worker process; a connection beyond it is closed at "
+        "once, so slow clients cannot use up the process's file descriptors.")
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024,
+        description="Bytes of a request's line and headers; more gets 431 and the connection "
+        "closed.")
+    max_headers: int = Field(
+        default=100, ge=1, description="Header fields in one request; more gets 431.")
+    max_url_bytes: int = Field(
+        default=8 * 1024, ge=256, description="Bytes of a request's target (path and query); "
+        "more gets 414.")
+    idle_timeout: float = Field(
+        default=5.0, gt=0,
+        description="Seconds a connection may stay open with no request under way (new or "
+        "kept alive) before it is closed.")
+    header_timeout: float = Field(
+        default=10.0, gt=0,
+        description="Seconds from a request's first byte to the end of its headers; later gets "
+        "408 and the connection closed.")
+    body_timeout: float = Field(
+        default=60.0, gt=0,
+        description="Seconds from the end of a request's headers to the end of its body (slow or "
+        "endless uploads); later closes the connection.")
+    max_buffered_body_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1,
+        description="Bytes of request bodies a worker process holds at once (read, or announced "
+        "by Content-Length); a request that would pass it gets 503 with Retry-After.")
+
+    # ----- admission (service/admission.py) ----------------------------------------------------
+    max_worker_alive_elements: int = Field(
+        default=40_000_000, ge=1,
+        description="Elements the programs running on one worker process's threads may hold "
+        "together: each reserves max_alive_elements before it starts and waits (within its "
+        "deadline) while the sum would pass this; lower it to fit the memory limit (about 8 "
+        "bytes an element).")
+    metrics_cache_seconds: float = Field(
+        default=1.0, ge=0,
+        description="Seconds /metrics serves the same rendering before it renders again (0: "
+        "every scrape renders).")
+    metrics_need_api_key: bool = Field(
+        default=False,
+        description="/metrics needs an API key, as the program routes do (when API keys are "
+        "set).")
+    trim_after_elements: int = Field(
+        default=10_000_000, ge=0,
+        description="After a program that allocated this many tensor elements in all, the "
+        "worker hands its free heap memory back to the system (glibc malloc_trim); 0 turns it "
+        "off.")
+
     # ----- access (service/auth.py) ------------------------------------------------------------
     api_keys: SecretStr = Field(
         default=SecretStr(""),
@@ -55,7 +107,8 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1, description="Request body size; larger bodies get 413.")
     request_timeout: float = Field(
         default=10.0, gt=0,
-        description="Wall seconds a program may run (checked between steps).")
+        description="Wall seconds a program may take from its arrival, time waiting for a "
+        "thread included (checked between steps).")
     max_tensor_elements: int = Field(
         default=1_000_000, ge=1, description="Elements in any one tensor.")
     max_alive_elements: int = Field(
@@ -72,6 +125,16 @@ class Settings(BaseSettings):
     max_printed_chars: int = Field(
         default=1_000_000, ge=1,
         description="Characters all print statements of a program may produce.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_all_blank(cls, v: SecretStr) -> SecretStr:
+        # " , " would otherwise turn authentication off without a word
+        text = v.get_secret_value()
+        if text and not any(k.strip() for k in text.split(",")):
+            raise ValueError("GRADSERVE_API_KEYS holds only blanks and commas; set at least one "
+                             "key, or leave it empty to turn authentication off")
+        return v
 
     def api_key_list(self) -> list[str]:
         """The configured API keys (empty: authentication is off)."""

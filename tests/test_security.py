@@ -91,6 +91,9 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("engine/backend.py", "_load", "import importlib"):
         "at import time: loads the backend named by GRADSERVE_BACKEND (a fixed module name, "
         "tests.strict_xp, for the test backend), never a name from a request",
+    ("service/allocator.py", "<module>", "import ctypes"):
+        "loads the C library by the constant name libc.so.6 once, at import, and calls only "
+        "its malloc_trim(0) (no argument from a request): hands free heap pages back",
     ("service/__main__.py", "<module>", "import glob"):
         "the command-line entry point; used only by prepare_metrics_dir, before the server starts",
     ("service/__main__.py", "<module>", "import shutil"):

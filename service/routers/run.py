@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import inline_policy, problems
+from service import allocator, inline_policy, problems
 from service.deps import ClockDep, RunnerDep, SettingsDep
 from service.interpreter import Interpreter
 from service.jsonbody import ProgramRoute, client_gone
@@ -30,9 +31,15 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
 )
 async def run(body: RunRequest, request: Request, settings: SettingsDep, runner: RunnerDep,
               clock: ClockDep) -> Response:
+    # The deadline runs from here: time spent waiting for a thread counts toward it.
+    deadline = clock() + settings.request_timeout
+    admit_by = time.monotonic() + settings.request_timeout  # the same moment, for admission
+
     def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
-        report = Interpreter(body, settings, cancelled, inline=inline, clock=clock).run()
+        interpreter = Interpreter(body, settings, cancelled, inline=inline, clock=clock,
+                                  deadline=deadline)
+        report = interpreter.run()
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())
@@ -41,6 +48,11 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
             raise
         finally:
             program_finished(request.state, report)
+            threshold = settings.trim_after_elements
+            if threshold and report.allocated_elements >= threshold:
+                interpreter.env.clear()  # its tensors go before the heap is trimmed
+                allocator.trim()
 
     gone = partial(client_gone, request)
-    return PiecesResponse(await inline_policy.run(runner, settings, work, gone))
+    return PiecesResponse(await inline_policy.run(
+        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=admit_by))

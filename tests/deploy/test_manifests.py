@@ -77,6 +77,34 @@ def test_nginx_proxies_to_the_api_service() -> None:
     assert "proxy_set_header X-Request-ID" in conf
 
 
+def _directives(conf: str) -> dict[str, str]:
+    """nginx directives (comments dropped): name -> its arguments, the last one written."""
+    found = {}
+    for line in conf.splitlines():
+        code = line.split("#", 1)[0].strip()
+        if code.endswith(";"):
+            name, _, args = code[:-1].partition(" ")
+            found[name] = args.strip()
+    return found
+
+
+def test_nginx_has_gradserves_connection_limits_and_never_retries_a_sent_post() -> None:
+    from service.settings import Settings
+
+    d = _directives((ROOT / "deploy" / "nginx" / "nginx.conf").read_text())
+    s = Settings()
+    # a POST that reached a replica may be running there: retried only on connect errors
+    assert d["proxy_next_upstream"] == "error timeout"
+    assert "non_idempotent" not in d["proxy_next_upstream"]
+    count, size = d["large_client_header_buffers"].split()
+    assert int(size.removesuffix("k")) * 1024 == s.max_url_bytes
+    assert int(count) * int(size.removesuffix("k")) * 1024 == s.max_header_bytes
+    assert d["client_header_timeout"] == f"{s.header_timeout:g}s"
+    assert d["client_body_timeout"] == f"{s.body_timeout:g}s"
+    assert d["keepalive_timeout"] == f"{s.idle_timeout:g}s"
+    assert d["worker_connections"] == str(s.max_connections)
+
+
 def test_kubernetes_manifests() -> None:
     kustomization = load(K8S / "kustomization.yaml")
     docs = {p: load(K8S / p) for p in kustomization["resources"]}

@@ -62,6 +62,18 @@ class Server:
     def pid(self) -> int:
         return self.proc.pid
 
+    def worker_pid(self, timeout: float = 60) -> int:
+        """The pid of the (first) uvicorn worker process: the server runs its workers, even a
+        single one, under uvicorn's supervisor (``pid``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            workers = uvicorn_workers(self.pid)
+            if workers:
+                return workers[0]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no worker process under {self.pid}:\n{self.output()}")
+            time.sleep(0.1)
+
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")

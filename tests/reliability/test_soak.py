@@ -60,10 +60,11 @@ async def test_soak_no_5xx_and_bounded_memory() -> None:
         limit = RELIABILITY_SETTINGS.max_body_bytes
         warm = await load(server.url, requests, concurrency=CONCURRENCY, seconds=WARMUP_S,
                           max_requests=MAX_REQUESTS, over_limit=limit)
-        warm_kib = rss_kib(server.pid)
+        worker = server.worker_pid()
+        warm_kib = rss_kib(worker)
         counts = await load(server.url, requests, concurrency=CONCURRENCY, seconds=SOAK_S,
                             max_requests=MAX_REQUESTS, over_limit=limit)
-        after_kib = rss_kib(server.pid)
+        after_kib = rss_kib(worker)
         report: dict[str, Any] = {"warm-up": warm, "run": counts, "rss_warm_mib": warm_kib / MIB,
                                   "rss_after_mib": after_kib / MIB}
         print(report)  # visible with -s: the numbers behind the bound

@@ -25,6 +25,7 @@ TEST_SETTINGS = Settings(
     max_printed_chars=20_000,
     worker_threads=4,
     queue_size=64,
+    metrics_cache_seconds=0.0,  # each scrape sees the requests just made
 )
 
 

@@ -74,6 +74,15 @@ async def test_health_and_metrics_need_no_key(make_client: Callable[..., Any]) -
         assert (await c.get("/health/ready", headers=bearer("wrong"))).status_code == 200
 
 
+async def test_metrics_behind_the_keys_when_the_operator_says_so(
+        make_client: Callable[..., Any]) -> None:
+    async with make_client(api_keys=KEYS, metrics_need_api_key=True) as c:
+        problem(await c.get("/metrics"), "unauthorized", 401)
+        r = await c.get("/metrics", headers=bearer("k-beta-456"))
+        assert r.status_code == 200 and "gradserve_http_requests_total" in r.text
+        assert (await c.get("/health/ready")).status_code == 200  # health stays open
+
+
 async def test_401s_are_counted_in_metrics(make_client: Callable[..., Any]) -> None:
     async with make_client(api_keys=KEYS) as c:
         def count(text: str) -> float:
@@ -125,6 +134,9 @@ def test_the_contract_documents_the_optional_bearer_scheme() -> None:
         "description": "An API key from GRADSERVE_API_KEYS; needed only when the server sets it."}
     run = doc["paths"]["/v1/run"]["post"]
     assert run["security"] == [{}, {"bearer": []}] and "401" in run["responses"]
-    for public in ("/health/live", "/health/ready", "/metrics"):
+    for public in ("/health/live", "/health/ready"):
         assert "security" not in doc["paths"][public]["get"]
         assert "401" not in doc["paths"][public]["get"]["responses"]
+    # /metrics needs a key where the operator sets metrics_need_api_key: documented as optional
+    metrics = doc["paths"]["/metrics"]["get"]
+    assert metrics["security"] == [{}, {"bearer": []}] and "401" in metrics["responses"]

@@ -4,31 +4,43 @@ real (``python -m service``)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 
 from service import __main__ as cli
 from service.allocator import GLIBC_TUNABLES
+from service.connections import ConnectionLimits, GuardedProtocol
 from service.settings import Settings
 
 
-def test_main_runs_uvicorn_with_uvloop_httptools_and_the_settings(
+def test_main_serves_with_uvloop_the_guarded_httptools_protocol_and_the_settings(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    served: list[Settings] = []
     monkeypatch.setenv("GLIBC_TUNABLES", "")  # set (by the operator): no restart
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # main() prepares it
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
+    monkeypatch.setattr(cli, "serve", served.append)
     monkeypatch.setenv("GRADSERVE_PORT", "8123")
     monkeypatch.setenv("GRADSERVE_WORKERS", "2")
     cli.main()
-    ((args, kwargs),) = calls
-    assert args == ("service.app:create_app",)
+    (settings,) = served
+    kwargs = cli.uvicorn_options(settings)
     assert kwargs["factory"] is True
-    assert (kwargs["loop"], kwargs["http"]) == ("uvloop", "httptools")
+    assert kwargs["loop"] == "uvloop"
+    assert isinstance(kwargs["http"], partial) and kwargs["http"].func is GuardedProtocol
+    assert kwargs["http"].keywords["limits"] == ConnectionLimits.of(settings)
+    assert kwargs["timeout_keep_alive"] == settings.idle_timeout
     assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", 8123, 2)
+
+
+def test_an_api_key_list_of_only_blanks_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLIBC_TUNABLES", "")
+    monkeypatch.setenv("GRADSERVE_API_KEYS", " , ")
+    monkeypatch.setattr(cli, "serve", lambda s: pytest.fail("served with blank API keys"))
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert "GRADSERVE_API_KEYS holds only blanks" in str(stopped.value.code)
 
 
 class _Restarted(Exception):
@@ -47,7 +59,7 @@ def test_main_first_restarts_itself_with_the_allocator_setting(
     monkeypatch.delenv("GLIBC_TUNABLES")
     monkeypatch.setattr(cli.os, "execv", execv)
     monkeypatch.setattr(cli.sys, "argv", ["gradserve", "--anything"])
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: pytest.fail("served before restarting"))
+    monkeypatch.setattr(cli, "serve", lambda s: pytest.fail("served before restarting"))
     with pytest.raises(_Restarted):
         cli.main()
     assert execs == [(cli.sys.executable, [cli.sys.executable, "-m", "service", "--anything"])]

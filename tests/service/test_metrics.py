@@ -269,3 +269,16 @@ def test_killed_workers_come_back_and_their_gauge_goes(
     assert ops_answered >= 10
     assert value(samples, "gradserve_http_requests_total", route="/v1/ops", method="GET",
                  status="200") == ops_answered  # counted by workers now dead
+
+
+async def test_a_scrape_within_the_cache_interval_gets_the_same_rendering(
+        make_client: Callable[..., Any]) -> None:
+    # the rendering is reused: scrapers cannot make the server render hundreds of KiB each time
+    async with make_client(metrics_cache_seconds=3600.0) as c:
+        first = (await c.get("/metrics")).text
+        assert (await c.post("/v1/run", json={"program": [{"print": 1}]})).status_code == 200
+        assert (await c.get("/metrics")).text == first
+    async with make_client(metrics_cache_seconds=0.0) as c:
+        first = (await c.get("/metrics")).text
+        assert (await c.post("/v1/run", json={"program": [{"print": 1}]})).status_code == 200
+        assert (await c.get("/metrics")).text != first
