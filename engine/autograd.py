@@ -20,6 +20,7 @@ from typing import Any
 from engine import dtypes, errors, ops
 from engine.anomaly import check_backward
 from engine.context import current as current_context
+from engine.context import wake
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import AccumulateGrad, Node, edge
@@ -232,7 +233,11 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
     from."""
     pending = dict.fromkeys(roots, 0)
     stack = list(pending)
+    walked = 0
     while stack:
+        walked += 1
+        if not walked & 0x3FFF:  # (a walk makes no tensors: look at the clock now and then)
+            wake()
         node = stack.pop()
         for nxt, _ in node.next_functions:
             if nxt is None:

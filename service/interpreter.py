@@ -83,19 +83,25 @@ class Interpreter:
         started = time.monotonic()
         self._deadline = started + s.request_timeout
         program = compile_program(self.request, s.max_nesting_depth)
+        # The engine checks the deadline (and cancellation) inside long calls: backward passes,
+        # jacobians, functional steps.
         limits = ge.Limits(max_tensor_elements=s.max_tensor_elements,
-                           max_alive_elements=s.max_alive_elements)
+                           max_alive_elements=s.max_alive_elements,
+                           deadline=self._deadline, timeout=s.request_timeout)
         if self.inline:
             # Inline, the engine's own limits are lowered to the inline budget; tripping one of
             # those (and not a configured limit) means "too big for the loop", not an error.
             self._preempt_at = started + s.inline_budget_ms / 1000
             cap = s.inline_max_elements
             limits = ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
-                               max_alive_elements=min(cap, s.max_alive_elements))
+                               max_alive_elements=min(cap, s.max_alive_elements),
+                               deadline=min(self._deadline, self._preempt_at),
+                               timeout=s.request_timeout)
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
             with ge.execution(seed=self.request.seed, limits=limits,
-                              detect_anomaly=self.request.detect_anomaly) as ctx, \
+                              detect_anomaly=self.request.detect_anomaly,
+                              cancelled=self.cancelled) as ctx, \
                     ge.set_grad_enabled(True):
                 self._ctx = ctx
                 self._block(program)
@@ -140,6 +146,9 @@ class Interpreter:
     def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
         """The ProgramError for an engine error at ``path``, or Preempted when an inline run
         trips the lowered limit rather than the configured one."""
+        if self.inline and isinstance(err, ge.DeadlineExceeded) and \
+                time.monotonic() <= self._deadline:
+            return Preempted()  # the inline budget's time, not the program's, ran out
         if self.inline and isinstance(err, ge.LimitExceeded):
             s = self.settings
             configured = {"max_tensor_elements": s.max_tensor_elements,

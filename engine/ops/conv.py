@@ -70,6 +70,9 @@ def _output_size(n: int, k: int, s: int, lo: int, hi: int, d: int) -> int:
 def _pad_array(a: Any, w: Window, fill: float) -> Any:
     if not any(lo or hi for lo, hi in w.pads):
         return a
+    # (a wide padding with a long stride can pad a 1-element input to billions while the output
+    # stays small: the padded copy is checked as any tensor is)
+    check_alloc((*a.shape[:a.ndim - len(w.pads)], *w.padded()), "padded input")
     lead = [(0, 0)] * (a.ndim - len(w.pads))
     return xp.pad(a, lead + list(w.pads), mode="constant", constant_values=fill)
 
@@ -86,6 +89,7 @@ def fold_array(cols: Any, w: Window) -> Any:
     """unfold's adjoint: (..., taps, *out) -> (..., *size), each tap's values added where read."""
     nd = len(w.size)
     lead_shape = cols.shape[:cols.ndim - nd - 1]
+    check_alloc((*lead_shape, *w.padded()), "padded gradient")
     out = xp.zeros((*lead_shape, *w.padded()), dtype=cols.dtype)
     lead = (slice(None),) * len(lead_shape)
     for i, sl in enumerate(w.tap_slices()):
