@@ -87,17 +87,19 @@ class ExecutionContext:
         self.allocated += numel
         if alive > self.peak:
             self.peak = alive
-        if monotonic() > self._wake_at:
-            self.wake()
+        now = monotonic()
+        if now > self._wake_at:
+            self.wake(now)
 
     def release(self, numel: int) -> None:
         self.alive -= numel
 
-    def wake(self) -> None:
+    def wake(self, now: float | None = None) -> None:
         """Stop the program if it is past its deadline or cancelled; else note when to look
         again. Cheap enough for any loop that makes no tensors to call every few thousand
         iterations (the backward pass's graph walk does)."""
-        now = monotonic()
+        if now is None:
+            now = monotonic()
         if now < self._wake_at:
             return
         lim = self.limits
@@ -138,8 +140,10 @@ def generator() -> Generator:
 def wake() -> None:
     """For a long loop that makes no tensors: stop here if the program's time is up."""
     ctx = _current.get()
-    if ctx is not None and monotonic() > ctx._wake_at:
-        ctx.wake()
+    if ctx is not None:
+        now = monotonic()
+        if now > ctx._wake_at:
+            ctx.wake(now)
 
 
 _INT64_MAX = 2**63 - 1

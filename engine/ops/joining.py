@@ -271,7 +271,10 @@ def repeat(input: Tensor, repeats: Sequence[int]) -> Tensor:
         raise ArgumentError(f"Trying to create tensor with negative dimension "
                             f"{next(s for s in shape if s < 0)}: {shape}")
     check_alloc(shape)
-    out = xp.tile(input._data.reshape(padded), reps) if reps else input._data.copy()
+    if 0 in shape:  # (tile repeats one dim at a time: [2**40, 0] would first make 2**40 copies)
+        out = xp.zeros(shape, dtype=input._data.dtype)
+    else:
+        out = xp.tile(input._data.reshape(padded), reps) if reps else input._data.copy()
     return record(out, repeat.op.grad_fn, _repeat_vjp, (input,), attrs=(input.shape, padded, reps))
 
 
