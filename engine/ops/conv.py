@@ -19,6 +19,7 @@ from typing import Any
 
 from engine import ops
 from engine.backend import xp
+from engine.context import wake
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
@@ -57,8 +58,11 @@ class Window:
         return tuple(n + lo + hi for n, (lo, hi) in zip(self.size, self.pads, strict=True))
 
     def tap_slices(self) -> Iterator[tuple[slice, ...]]:
-        """For each tap (row-major over the kernel), the slices of the padded input it reads."""
-        for tap in itertools.product(*(range(k) for k in self.kernel)):
+        """For each tap (row-major over the kernel), the slices of the padded input it reads.
+        (A kernel can have a million taps: the loops over them look at the clock.)"""
+        for i, tap in enumerate(itertools.product(*(range(k) for k in self.kernel))):
+            if not i & 0xFF:
+                wake()
             yield tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in
                         zip(tap, self.dilation, self.stride, self.out, strict=True))
 
