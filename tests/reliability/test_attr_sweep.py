@@ -14,8 +14,11 @@ one stays within a bound set by the limits.
 from __future__ import annotations
 
 import inspect
+import itertools
+import resource
 import tracemalloc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -85,17 +88,30 @@ def _base(op: OpDef) -> tuple[list[dict[str, Any]], list[Any], dict[str, Any]]:
     return stmts, args, attrs
 
 
+# Values given to two integer attributes of an op at once: sizes that only hurt together (a
+# wide padding with a long stride pads a 1-pixel input to billions for a 1-pixel output).
+TOGETHER = [10**4, 10**6, 2**40, -(10**4)]
+INTEGER_KINDS = ("int", "ints", "dims", "number")
+
+
 def _programs() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(label, program) for every op, attribute and extreme value: the call, then a backward
-    pass through its result (where it has one: otherwise that statement is the 422)."""
+    """(label, program) for every op, attribute and extreme value (and every pair of its integer
+    attributes large at once): the call, then a backward pass through its result (where
+    it has one: otherwise that statement is the 422)."""
+    back = {"op": "backward", "args": [{"op": "sum", "args": ["out"]}]}
     for op in canonical_ops():
         stmts, args, attrs = _base(op)
         for p in op.attrs:
             for value in EXTREMES.get(p.kind, []):
                 call = {"name": "out", "op": op.name, "args": args,
                         "attrs": {**attrs, p.name: value}}
-                back = {"op": "backward", "args": [{"op": "sum", "args": ["out"]}]}
                 yield f"{op.name}.{p.name}={str(value)[:40]}", [*stmts, call, back]
+        integers = [p.name for p in op.attrs if p.kind in INTEGER_KINDS]
+        for pair in itertools.combinations(integers, 2):
+            for value in TOGETHER:
+                call = {"name": "out", "op": op.name, "args": args,
+                        "attrs": {**attrs, **dict.fromkeys(pair, value)}}
+                yield f"{op.name}.{'+'.join(pair)}={value}", [*stmts, call, back]
 
 
 def test_sweep_covers_every_op_with_attributes() -> None:
@@ -104,6 +120,22 @@ def test_sweep_covers_every_op_with_attributes() -> None:
                   if any(p.kind in EXTREMES for p in op.attrs)}
     assert swept == with_attrs
     assert len(swept) > 60
+
+
+@contextmanager
+def _address_space_capped(extra: int = 4 * 2**30) -> Iterator[None]:
+    """Cap this process's address space a few GiB above its present size while the sweep runs:
+    should an op ever allocate without checking again, it fails at once (a 500 the sweep
+    reports) instead of filling the machine's memory."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = size + extra if hard == resource.RLIM_INFINITY else min(size + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.mark.anyio
@@ -115,18 +147,19 @@ async def test_every_op_with_extreme_attributes_answers_without_a_500() -> None:
     tracemalloc.start()
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://gradserve") as client:
-            for label, program in _programs():
-                tracemalloc.reset_peak()
-                before = tracemalloc.get_traced_memory()[0]
-                r = await client.post("/v1/run", json={"program": program})
-                peak = tracemalloc.get_traced_memory()[1] - before
-                if not (r.status_code == 200 or 400 <= r.status_code < 500):
-                    bad.append(f"{label}: {r.status_code} {r.text[:200]}")
-                elif r.status_code != 200 and \
-                        r.headers["content-type"] != "application/problem+json":
-                    bad.append(f"{label}: {r.status_code} is not a problem")
-                if peak > BYTES_BOUND:
-                    heavy.append(f"{label}: {peak / 2**20:.0f} MiB ({r.status_code})")
+            with _address_space_capped():
+                for label, program in _programs():
+                    tracemalloc.reset_peak()
+                    before = tracemalloc.get_traced_memory()[0]
+                    r = await client.post("/v1/run", json={"program": program})
+                    peak = tracemalloc.get_traced_memory()[1] - before
+                    if not (r.status_code == 200 or 400 <= r.status_code < 500):
+                        bad.append(f"{label}: {r.status_code} {r.text[:200]}")
+                    elif r.status_code != 200 and \
+                            r.headers["content-type"] != "application/problem+json":
+                        bad.append(f"{label}: {r.status_code} is not a problem")
+                    if peak > BYTES_BOUND:
+                        heavy.append(f"{label}: {peak / 2**20:.0f} MiB ({r.status_code})")
     finally:
         tracemalloc.stop()
         app.state.runner.close()
