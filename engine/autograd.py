@@ -164,7 +164,11 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
         ready = [n for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        ran = 0
         while ready:  # (this loop runs once per node: written for speed)
+            ran += 1
+            if not ran & 0x3FF:  # (add's VJP passes its gradient on, making no tensor to look)
+                wake()
             node = ready.pop()
             grads_in: Any = None
             buf = buffers.pop(node, None)
@@ -258,7 +262,11 @@ def _leading_to(targets: list[Node], pending: dict[Node, int], parents: dict[Nod
     targets included."""
     needed = {t for t in targets if t in pending}
     stack = list(needed)
+    walked = 0
     while stack:
+        walked += 1
+        if not walked & 0x3FFF:
+            wake()
         for p in parents.get(stack.pop(), ()):
             if p not in needed:
                 needed.add(p)

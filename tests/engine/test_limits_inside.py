@@ -218,3 +218,18 @@ def test_an_empty_shape_the_backend_cannot_hold_is_refused_with_the_reason() -> 
         ge.repeat(ge.ones([1]), [2**62, 0])
     assert "[4611686018427387904, 0] cannot be made here" in err.value.message
     assert ge.repeat(ge.ones([1]), [2**40, 0]).shape == (2**40, 0)  # one it can hold
+
+
+def test_a_pass_through_nodes_that_make_no_tensor_still_stops(clock: Clock) -> None:
+    """add's VJP hands its gradient on unchanged: a long chain of adds makes no tensors in its
+    backward pass, and the pass looks at the clock every so many nodes instead."""
+    with ge.execution(limits=ge.Limits(deadline=1010.0, timeout=10.0)):
+        x = ge.ones([3], requires_grad=True)
+        y = x
+        for _ in range(5000):
+            y = y + 1.0
+        seed = ge.ones([3])  # (given: the pass itself makes no tensor)
+        clock.now = 1011.0
+        with pytest.raises(ge.DeadlineExceeded):
+            y.backward(seed)
+        assert x.grad is None
