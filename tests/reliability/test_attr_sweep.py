@@ -40,6 +40,9 @@ EXTREMES: dict[str, list[Any]] = {
              [1] * 65, BIG, 0, -1],
     "dims": [[], [0], [-1], [BIG], [BIG, 0], [-BIG], [1] * 64, [BIG] * 64, BIG, -BIG, 0, None],
     "str": ["", "..." * 20, "i" * 64 + "->", "a,b,c,d,e,f,g,h->abcdefgh"],
+    "index": [BIG, -BIG, [BIG], {"start": -BIG, "stop": BIG, "step": BIG}, {"step": 0},
+              {"step": -1}, [None] * 64, ["...", "..."], [[0] * 300, [[0]] * 300],
+              [[True] * 1000]],
 }
 # The element limits of the sweep: small, so that a call that would allocate much more than
 # they allow is easy to see. tracemalloc's peak for one request stays under BYTES_BOUND: the
