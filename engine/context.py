@@ -109,7 +109,7 @@ class ExecutionContext:
             timeout = lim.timeout if lim.timeout is not None else 0.0
             raise DeadlineExceeded(
                 "request_timeout", round(now - lim.deadline + timeout, 3), timeout,
-                f"the program ran longer than {timeout:g} seconds")
+                f"the program ran longer than {timeout} seconds")
         deadline = math.inf if lim.deadline is None else lim.deadline
         self._wake_at = min(deadline, now + POLL_INTERVAL) if self.cancelled is not None \
             else deadline

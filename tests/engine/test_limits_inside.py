@@ -119,7 +119,7 @@ def test_backward_stops_at_the_deadline_inside_the_pass(clock: Clock) -> None:
     assert err.value.limit == "request_timeout"
     assert err.value.maximum == 10.0
     assert err.value.value == 11.0
-    assert "longer than 10 seconds" in err.value.message
+    assert err.value.message == "the program ran longer than 10.0 seconds"
 
 
 def test_no_more_than_one_op_runs_past_the_deadline(clock: Clock) -> None:
