@@ -115,6 +115,21 @@ class ExecutionContext:
             else deadline
 
 
+class Charge:
+    """Elements a graph node holds for its context after the tensor they were charged to has gone
+    (an output saved for backward, see Tensor.__del__): given back when the node frees them or
+    goes."""
+
+    __slots__ = ("ctx", "numel")
+
+    def __init__(self, ctx: ExecutionContext, numel: int) -> None:
+        self.ctx = ctx
+        self.numel = numel
+
+    def __del__(self) -> None:
+        self.ctx.alive -= self.numel
+
+
 _current: ContextVar[ExecutionContext | None] = ContextVar("gradserve_execution", default=None)
 current = _current.get
 

@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from engine.context import Charge
 from engine.errors import FREED, AutogradError
 from engine.tensor import Tensor
 
@@ -46,20 +47,6 @@ OUT: Any = _Output()
 # (shape, array dtype) of an output: plain values, so these tuples cost the garbage collector
 # nothing once it has seen them (a DType object would keep them tracked for as long as the graph).
 OutMeta = tuple[tuple[int, ...], Any]
-
-
-class Charge:
-    """Elements a node holds for its context after the tensor they were charged to has gone (an
-    output saved for backward, see Tensor.__del__): given back when the node frees them or goes."""
-
-    __slots__ = ("ctx", "numel")
-
-    def __init__(self, ctx: Any, numel: int) -> None:
-        self.ctx = ctx
-        self.numel = numel
-
-    def __del__(self) -> None:
-        self.ctx.alive -= self.numel
 
 
 class Node:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import backend, dtypes
 from engine.backend import xp
-from engine.context import check_shape
+from engine.context import Charge, check_shape
 from engine.context import current as _current_context
 from engine.dims import wrap_dim
 from engine.dtypes import DType
@@ -61,7 +61,7 @@ class Tensor:
             if fn is not None and fn._output is self._data and fn._held is None:
                 # The node saved this output for backward: the array outlives this tensor, so
                 # its charge passes to the node (released when the node frees it or goes).
-                fn._held = graph.Charge(ctx, self._data.size)
+                fn._held = Charge(ctx, self._data.size)
             else:
                 ctx.alive -= self._data.size
 
