@@ -58,8 +58,13 @@ def _operand(arg: Any, stmts: list[dict[str, Any]]) -> Any:
     """A gradient-check case's argument as a program value: tensors become statements."""
     name = f"t{len(stmts)}"
     if isinstance(arg, S):
-        stmts.append({"name": name, "op": "randn",
-                      "attrs": {"size": list(arg.shape), "dtype": "float64", "requires_grad": True}})
+        attrs = {"size": list(arg.shape), "dtype": "float64", "requires_grad": True}
+        if arg.domain == "positive":  # (0.5, 1.5)
+            stmts.append({"name": name, "op": "add", "args": [{"op": "rand", "attrs": attrs}, 0.5]})
+        elif arg.domain == "unit":  # (0, 0.9)
+            stmts.append({"name": name, "op": "mul", "args": [{"op": "rand", "attrs": attrs}, 0.9]})
+        else:
+            stmts.append({"name": name, "op": "randn", "attrs": attrs})
         return name
     if isinstance(arg, V):
         stmts.append({"name": name, "op": "tensor", "args": [_wire(arg.values)],
