@@ -11,9 +11,7 @@ issue notes; nothing here is a test.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,30 +20,17 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.settings import Settings  # noqa: E402
+from tests.reliability.conftest import Server  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start() -> tuple[subprocess.Popen[bytes], str, int]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSERVE_")}
-    env.update(GRADSERVE_PORT=str(port), GRADSERVE_HOST="127.0.0.1", GRADSERVE_ACCESS_LOG="false",
-               GRADSERVE_LOG_LEVEL="warning", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    return proc, url, port
+def _start() -> Server:
+    """A fresh server with the default settings (its own process, so its peak RSS is the case's)."""
+    server = Server(Settings())
+    server.wait_ready()
+    return server
 
 
 def _status_mb(pid: int, field: str) -> int:
@@ -60,8 +45,9 @@ def let(name: str, op: str, *args: Any, **attrs: Any) -> dict[str, Any]:
 
 
 def case(label: str, program: list[Any]) -> None:
-    proc, url, _ = _start()
-    base = _status_mb(proc.pid, "VmRSS")
+    server = _start()
+    url = server.url
+    base = _status_mb(server.pid, "VmRSS")
     started = time.monotonic()
     r = httpx.post(f"{url}/v1/run", json={"program": program}, timeout=300)
     wall = time.monotonic() - started
@@ -72,9 +58,8 @@ def case(label: str, program: list[Any]) -> None:
     if r.status_code == 200:
         answer += f" (ran {body['stats']['elapsed_s']:.2f} s)"
     print(f"{label:52s} {answer:50s} wall {wall:6.2f} s  RSS {base} -> peak "
-          f"{_status_mb(proc.pid, 'VmHWM')} MB", flush=True)
-    proc.terminate()
-    proc.wait()
+          f"{_status_mb(server.pid, 'VmHWM')} MB", flush=True)
+    server.stop()
 
 
 def jacobian(outputs: int, depth: int) -> list[Any]:
@@ -120,7 +105,8 @@ def deadline() -> None:
 
 
 def abandon() -> None:
-    proc, url, port = _start()
+    server = _start()
+    url, port = server.url, server.port
     body = json.dumps({"program": jacobian(2900, 1900)}).encode()
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"POST /v1/run HTTP/1.1\r\nhost: gradserve\r\ncontent-type: application/json\r\n"
@@ -136,8 +122,7 @@ def abandon() -> None:
         time.sleep(0.01)
     print(f"abandoned jacobian: slot free {time.monotonic() - left:.2f} s after the client left; "
           f"/health/live {live.status_code} in {live_s:.3f} s while it ran", flush=True)
-    proc.terminate()
-    proc.wait()
+    server.stop()
 
 
 if __name__ == "__main__":
