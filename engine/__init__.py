@@ -19,6 +19,8 @@ from engine.errors import (
     AnomalyError,
     ArgumentError,
     AutogradError,
+    Cancelled,
+    DeadlineExceeded,
     DTypeError,
     EngineError,
     LimitExceeded,
@@ -31,9 +33,9 @@ from engine.registry import OPS, OpDef, Param
 from engine.tensor import Tensor, tensor
 
 __all__ = [
-    "AccumulateGrad", "AnomalyError", "ArgumentError", "AutogradError", "BACKEND", "DEVICE", "DType",
-    "DTypeError", "EngineError", "ExecutionContext", "Generator", "LimitExceeded", "Limits", "Node",
-    "OPS", "OpDef", "Param", "ShapeError", "Tensor", "backward", "bool_", "enable_grad", "execution",
-    "float32", "float64", "grad", "int64", "is_grad_enabled", "no_grad", "ops", "set_grad_enabled",
-    "tensor",
+    "AccumulateGrad", "AnomalyError", "ArgumentError", "AutogradError", "BACKEND", "Cancelled",
+    "DEVICE", "DType", "DTypeError", "DeadlineExceeded", "EngineError", "ExecutionContext",
+    "Generator", "LimitExceeded", "Limits", "Node", "OPS", "OpDef", "Param", "ShapeError", "Tensor",
+    "backward", "bool_", "enable_grad", "execution", "float32", "float64", "grad", "int64",
+    "is_grad_enabled", "no_grad", "ops", "set_grad_enabled", "tensor",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 from engine import dtypes, errors, ops
 from engine.anomaly import check_backward
 from engine.context import current as current_context
+from engine.context import wake
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import AccumulateGrad, Node, edge
@@ -163,7 +164,11 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
         ready = [n for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        ran = 0
         while ready:  # (this loop runs once per node: written for speed)
+            ran += 1
+            if not ran & 0x3FF:  # (add's VJP passes its gradient on, making no tensor to look)
+                wake()
             node = ready.pop()
             grads_in: Any = None
             buf = buffers.pop(node, None)
@@ -232,7 +237,11 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
     from."""
     pending = dict.fromkeys(roots, 0)
     stack = list(pending)
+    walked = 0
     while stack:
+        walked += 1
+        if not walked & 0x3FFF:  # (a walk makes no tensors: look at the clock now and then)
+            wake()
         node = stack.pop()
         for nxt, _ in node.next_functions:
             if nxt is None:
@@ -253,7 +262,11 @@ def _leading_to(targets: list[Node], pending: dict[Node, int], parents: dict[Nod
     targets included."""
     needed = {t for t in targets if t in pending}
     stack = list(needed)
+    walked = 0
     while stack:
+        walked += 1
+        if not walked & 0x3FFF:
+            wake()
         for p in parents.get(stack.pop(), ()):
             if p not in needed:
                 needed.add(p)

@@ -54,11 +54,22 @@ class LimitExceeded(EngineError):
 
     kind = "limit-exceeded"
 
-    def __init__(self, limit: str, value: int, maximum: int, message: str | None = None) -> None:
+    def __init__(self, limit: str, value: int | float, maximum: int | float,
+                 message: str | None = None) -> None:
         super().__init__(message or f"limit {limit} exceeded: {value} > {maximum}")
         self.limit = limit
         self.value = value
         self.maximum = maximum
+
+
+class DeadlineExceeded(LimitExceeded):
+    """The program's deadline passed while it ran (``value``, ``maximum``: seconds)."""
+
+
+class Cancelled(EngineError):
+    """Nobody waits for the program's answer any more (its client went away)."""
+
+    kind = "cancelled"
 
 
 class AnomalyError(EngineError):

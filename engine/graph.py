@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from engine.context import Charge
 from engine.errors import FREED, AutogradError
 from engine.tensor import Tensor
 
@@ -51,8 +52,8 @@ OutMeta = tuple[tuple[int, ...], Any]
 class Node:
     # Every slot is set in __init__ (an unset slot would raise on read); ``record`` builds a node in
     # one call.
-    __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "attrs", "out_meta",
-                 "_retained", "step", "__weakref__")
+    __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "_held", "attrs",
+                 "out_meta", "_retained", "step", "__weakref__")
 
     def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
                  saved: tuple[Any, ...] = (), attrs: Any = None, out_meta: tuple[OutMeta, ...] = (),
@@ -62,6 +63,7 @@ class Node:
         self.next_functions = next_functions
         self._saved: tuple[Any, ...] | None = saved
         self._output = output  # the array of the output, when ``saved`` holds OUT
+        self._held: Charge | None = None  # that array's charge, once its tensor has gone
         self.attrs = attrs  # static values the VJP needs (dims, shapes, scalars)
         self.out_meta = out_meta  # (shape, array dtype) per output
         self._retained: dict[int, weakref.ref[Tensor]] | None = None
@@ -108,6 +110,7 @@ class Node:
         if self._saved:
             self._saved = None
             self._output = None
+            self._held = None
 
     def retain(self, output_nr: int, tensor: Tensor) -> None:
         if self._retained is None:

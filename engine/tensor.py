@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import backend, dtypes
 from engine.backend import xp
-from engine.context import check_shape
+from engine.context import Charge, check_shape
 from engine.context import current as _current_context
 from engine.dims import wrap_dim
 from engine.dtypes import DType
@@ -42,9 +42,10 @@ class Tensor:
         """Wrap backend array ``data`` (of a supported dtype) as a leaf. Use :func:`tensor` to build
         one from Python data. (Ops pass ``grad_fn`` and ``output_nr`` for the outputs they record.)"""
         ctx = _current_context()
-        self._ctx = ctx
+        self._ctx = None  # (charged only once admitted: admit raises when over the limit)
         if ctx is not None:
             ctx.admit(data.size)
+            self._ctx = ctx
         self._data = data
         self._requires_grad = requires_grad
         self.grad: Tensor | None = None
@@ -56,7 +57,13 @@ class Tensor:
     def __del__(self) -> None:
         ctx = self._ctx
         if ctx is not None:
-            ctx.alive -= self._data.size
+            fn = self.grad_fn
+            if fn is not None and fn._output is self._data and fn._held is None:
+                # The node saved this output for backward: the array outlives this tensor, so
+                # its charge passes to the node (released when the node frees it or goes).
+                fn._held = Charge(ctx, self._data.size)
+            else:
+                ctx.alive -= self._data.size
 
     # ----- metadata -------------------------------------------------------------------------
     @property
@@ -131,6 +138,10 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor) -> None:
+        ctx = self._ctx
+        if ctx is not None:  # (charged as the new array from now on)
+            ctx.admit(value._data.size)
+            ctx.release(self._data.size)
         self._data = value._data
 
     def detach(self) -> Tensor:

@@ -7,6 +7,8 @@ the JSON pointer of the call that raised it.
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -34,7 +36,8 @@ class ProgramError(Exception):
             extra = {"limit": err.limit, "value": _number(err.value), "maximum": err.maximum}
         elif isinstance(err, ge.AnomalyError):
             extra = {"report": err.report}
-        return cls(err.kind, err.message, pointer, **extra)
+        status = 499 if isinstance(err, ge.Cancelled) else 422  # (as the interpreter's own)
+        return cls(err.kind, err.message, pointer, status=status, **extra)
 
 
 def limit_exceeded(limit: str, value: int | float, maximum: int | float, message: str,
@@ -47,7 +50,10 @@ def limit_exceeded(limit: str, value: int | float, maximum: int | float, message
 def _number(v: int | float) -> int | float:
     """``v`` as JSON can carry it: an int past 64 bits (the element count of a shape such as
     [10**17, 10**17]) as a float."""
-    return float(v) if isinstance(v, int) and not -(2**63) <= v < 2**64 else v
+    if isinstance(v, int) and not -(2**63) <= v < 2**64:
+        # (past a float's range too, as the largest float: the message has the exact count)
+        return float(v) if abs(v) < 2**1023 else math.copysign(sys.float_info.max, v)
+    return v
 
 
 class Overloaded(Exception):

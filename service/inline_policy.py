@@ -48,17 +48,23 @@ class Budget:
     preempt_at: float  # the clock time past which an inline run gives up (inf in the pool)
 
 
-def budget(settings: Settings, started: float, inline: bool) -> Budget:
-    """The budget of a run started at ``started`` (its clock's time): the configured limits in the
-    pool; inline, the engine's limits lowered to the inline cap as well, and a time to give up."""
+def budget(settings: Settings, started: float, inline: bool, deadline: float,
+           clock: Callable[[], float]) -> Budget:
+    """The budget of a run started at ``started`` and due by ``deadline`` (times on ``clock``,
+    which the engine checks inside long calls too): the configured limits in the pool; inline,
+    the engine's limits lowered to the inline cap as well, and a time to give up."""
     s = settings
     if not inline:
         return Budget(ge.Limits(max_tensor_elements=s.max_tensor_elements,
-                                max_alive_elements=s.max_alive_elements), math.inf)
+                                max_alive_elements=s.max_alive_elements, deadline=deadline,
+                                timeout=s.request_timeout, clock=clock), math.inf)
     cap = s.inline_max_elements
+    preempt_at = started + s.inline_budget_ms / 1000
     return Budget(ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
-                            max_alive_elements=min(cap, s.max_alive_elements)),
-                  started + s.inline_budget_ms / 1000)
+                            max_alive_elements=min(cap, s.max_alive_elements),
+                            deadline=min(deadline, preempt_at), timeout=s.request_timeout,
+                            clock=clock),
+                  preempt_at)
 
 
 # An inline program moves to a thread before a call of more backward passes than this.

@@ -124,12 +124,15 @@ class Interpreter:
         started = self.clock()
         self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
         program = compile_program(self.request, s.max_nesting_depth)
-        budget = inline_policy.budget(s, started, self.inline)
+        # The engine checks the deadline (and cancellation) inside long calls too: backward
+        # passes, jacobians, functional steps.
+        budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)
         self._preempt_at = budget.preempt_at
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
             with ge.execution(seed=self.request.seed, limits=budget.limits,
-                              detect_anomaly=self.request.detect_anomaly) as ctx, \
+                              detect_anomaly=self.request.detect_anomaly,
+                              cancelled=self.cancelled) as ctx, \
                     ge.set_grad_enabled(True):
                 self._ctx = ctx
                 self._block(program)
@@ -174,6 +177,9 @@ class Interpreter:
     def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
         """The ProgramError for an engine error at ``path``, or Preempted when an inline run
         trips the inline cap rather than a configured limit."""
+        if self.inline and isinstance(err, ge.DeadlineExceeded) and \
+                self.clock() <= self._deadline:
+            return Preempted()  # the inline budget's time, not the program's, ran out
         if self.inline and isinstance(err, ge.LimitExceeded) and \
                 inline_policy.outgrown(err, self.settings):
             return Preempted()

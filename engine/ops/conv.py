@@ -19,6 +19,7 @@ from typing import Any
 
 from engine import ops
 from engine.backend import xp
+from engine.context import wake
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
@@ -53,45 +54,65 @@ class Window:
     def taps(self) -> int:
         return math.prod(self.kernel)
 
-    def padded(self) -> tuple[int, ...]:
-        return tuple(n + lo + hi for n, (lo, hi) in zip(self.size, self.pads, strict=True))
-
-    def tap_slices(self) -> Iterator[tuple[slice, ...]]:
-        """For each tap (row-major over the kernel), the slices of the padded input it reads."""
-        for tap in itertools.product(*(range(k) for k in self.kernel)):
-            yield tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in
-                        zip(tap, self.dilation, self.stride, self.out, strict=True))
+    def tap_reads(self) -> Iterator[tuple[int, tuple[slice, ...], tuple[slice, ...]] | None]:
+        """For each tap (row-major over the kernel): its index, the output positions at which it
+        reads the input itself rather than the padding, and the input elements it reads there;
+        None when it reads only padding. Nothing padded is ever made: a padding of 10^5 around a
+        1-pixel input with a long stride costs what the output does, as in torch.
+        (A kernel can have a million taps: the loops over them look at the clock.)"""
+        for i, tap in enumerate(itertools.product(*(range(k) for k in self.kernel))):
+            if not i & 0xFF:
+                wake()
+            outs, ins = [], []
+            for t, d, s, o, n, (lo, _) in zip(tap, self.dilation, self.stride, self.out, self.size,
+                                              self.pads, strict=True):
+                off = t * d - lo  # the input index read at output position 0
+                first = max(0, -(off // s)) if off < 0 else 0  # (-(off // s): ceil(-off / s))
+                stop = min(o, (n - 1 - off) // s + 1)
+                if first >= stop:
+                    break
+                outs.append(slice(first, stop))
+                ins.append(slice(off + s * first, off + s * (stop - 1) + 1, s))
+            else:
+                yield i, tuple(outs), tuple(ins)
+                continue
+            yield None
 
 
 def _output_size(n: int, k: int, s: int, lo: int, hi: int, d: int) -> int:
     return (n + lo + hi - d * (k - 1) - 1) // s + 1
 
 
-def _pad_array(a: Any, w: Window, fill: float) -> Any:
-    if not any(lo or hi for lo, hi in w.pads):
-        return a
-    lead = [(0, 0)] * (a.ndim - len(w.pads))
-    return xp.pad(a, lead + list(w.pads), mode="constant", constant_values=fill)
-
-
 def unfold_array(a: Any, w: Window, fill: float = 0.0) -> Any:
-    """(..., *size) -> (..., taps, *out): what each kernel tap sees at each output position."""
-    check_alloc((*a.shape[:-len(w.size)], w.taps, *w.out), "unfolded input")
-    padded = _pad_array(a, w, fill)
-    lead = (slice(None),) * (a.ndim - len(w.size))
-    return xp.stack([padded[lead + sl] for sl in w.tap_slices()], axis=a.ndim - len(w.size))
+    """(..., *size) -> (..., taps, *out): what each kernel tap sees at each output position
+    (``fill`` where it sees padding)."""
+    nd = len(w.size)
+    shape = (*a.shape[:a.ndim - nd], w.taps, *w.out)
+    check_alloc(shape, "unfolded input")
+    lead = (slice(None),) * (a.ndim - nd)
+    reads = list(w.tap_reads())
+    if not any(lo or hi for lo, hi in w.pads):  # every tap reads the input whole: one copy
+        return xp.stack([a[lead + read[2]] for read in reads if read is not None], axis=a.ndim - nd)
+    cols = xp.full(shape, fill, dtype=a.dtype)
+    for read in reads:
+        if read is not None:
+            i, outs, ins = read
+            cols[lead + (i, *outs)] = a[lead + ins]
+    return cols
 
 
 def fold_array(cols: Any, w: Window) -> Any:
-    """unfold's adjoint: (..., taps, *out) -> (..., *size), each tap's values added where read."""
+    """unfold's adjoint: (..., taps, *out) -> (..., *size), each tap's values added where read
+    (what was read from the padding is dropped)."""
     nd = len(w.size)
     lead_shape = cols.shape[:cols.ndim - nd - 1]
-    out = xp.zeros((*lead_shape, *w.padded()), dtype=cols.dtype)
+    out = xp.zeros((*lead_shape, *w.size), dtype=cols.dtype)
     lead = (slice(None),) * len(lead_shape)
-    for i, sl in enumerate(w.tap_slices()):
-        out[lead + sl] += cols[lead + (i,)]
-    crop = tuple(slice(lo, lo + n) for n, (lo, _) in zip(w.size, w.pads, strict=True))
-    return out[lead + crop]
+    for read in w.tap_reads():
+        if read is not None:
+            i, outs, ins = read
+            out[lead + ins] += cols[lead + (i, *outs)]
+    return out
 
 
 def _unfold(x: Tensor, w: Window) -> Tensor:

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine import dtypes, ops
 from engine.anomaly import check_forward
+from engine.context import check_shape
 from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import DTypeError, ShapeError
@@ -155,13 +156,9 @@ def check_ndim(ndim: int, op: str) -> None:
 
 
 def check_alloc(shape: Sequence[int], what: str = "result") -> None:
-    """Refuse, before allocating, a result over the current program's limits."""
-    ctx = current_context()
-    if ctx is not None:
-        n = 1
-        for s in shape:
-            n *= int(s)
-        ctx.check_alloc(n, what)
+    """Refuse, before allocating, a result (or an op's intermediate array) that no array can be
+    or that is over the current program's limits."""
+    check_shape(shape, what)
 
 
 def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine import context, dtypes
 from engine.backend import xp
-from engine.errors import ArgumentError
+from engine.errors import ArgumentError, ShapeError
 from engine.ops.core import check_alloc, check_tensor
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -68,6 +68,8 @@ def full(size: Sequence[int], fill_value: float, dtype: str | None = None,
 @defop("eye", [A("n", "int"), A("m", "int", None, optional=True), _DTYPE, _RG],
        doc="An n x m identity matrix.", category=_NEW, method=False, creation=True)
 def eye(n: int, m: int | None = None, dtype: str | None = None, requires_grad: bool = False) -> Tensor:
+    if n * (n if m is None else m) > 2**63 - 1:  # (torch's numel check comes first)
+        raise ShapeError("numel: integer multiplication overflow")
     shape = _shape((n, n if m is None else m))
     dt = dtypes.get(dtype) or dtypes.DEFAULT_FLOAT
     return _leaf(xp.eye(shape[0], shape[1], dtype=dt.np), requires_grad)
@@ -87,6 +89,10 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: str |
         raise ArgumentError("step must be nonzero")
     if not ((step > 0 and end >= start) or (step < 0 and end <= start)):  # torch's test: NaN fails
         raise ArgumentError("upper bound and larger bound inconsistent with step sign")
+    size = math.ceil((float(end) - float(start)) / float(step)) if math.isfinite(
+        (float(end) - float(start)) / float(step)) else math.inf
+    if size > 2**63 - 1:  # (torch computes the size in doubles: 1e308 by 1e-308 is infinite)
+        raise ArgumentError("invalid size, possible overflow?")
     n = max(0, math.ceil((end - start) / step))
     _shape((n,))
     ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step))

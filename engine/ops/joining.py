@@ -19,6 +19,7 @@ from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import (
+    MAX_DIMS,
     OUT,
     array_of,
     check_alloc,
@@ -270,7 +271,10 @@ def repeat(input: Tensor, repeats: Sequence[int]) -> Tensor:
         raise ArgumentError(f"Trying to create tensor with negative dimension "
                             f"{next(s for s in shape if s < 0)}: {shape}")
     check_alloc(shape)
-    out = xp.tile(input._data.reshape(padded), reps) if reps else input._data.copy()
+    if 0 in shape:  # (tile repeats one dim at a time: [2**40, 0] would first make 2**40 copies)
+        out = xp.zeros(shape, dtype=input._data.dtype)
+    else:
+        out = xp.tile(input._data.reshape(padded), reps) if reps else input._data.copy()
     return record(out, repeat.op.grad_fn, _repeat_vjp, (input,), attrs=(input.shape, padded, reps))
 
 
@@ -279,8 +283,19 @@ def _repeat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     shape, padded, reps = node.attrs
     if not reps:
         return (g,)
-    g = ops.reshape(g, [v for r, n in zip(reps, padded, strict=True) for v in (r, n)])
-    g = ops.sum(g, list(range(0, 2 * len(reps), 2)))
+    split = [v for r, n in zip(reps, padded, strict=True) for v in ((r, n) if r != 1 else (n,))]
+    if len(split) <= MAX_DIMS:
+        g = ops.reshape(g, split)
+        dims, d = [], 0
+        for r in reps:
+            if r != 1:
+                dims.append(d)
+            d += 2 if r != 1 else 1
+        g = ops.sum(g, dims) if dims else g
+    else:  # (one repeated dim at a time: the backend's arrays have at most MAX_DIMS dims)
+        for i in reversed(range(len(reps))):
+            if reps[i] != 1:
+                g = ops.sum(ops.reshape(g, [*g.shape[:i], reps[i], padded[i], *g.shape[i + 1:]]), [i])
     return (ops.reshape(g, list(shape)),)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine import dtypes, ops
 from engine.backend import linalg_raises, xp
+from engine.context import wake
 from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
 from engine.graph import Node
 from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
@@ -70,6 +71,7 @@ def _first_zero_pivot(a: Any) -> tuple[int, int] | None:
     batch = xp.arange(m.shape[0])
     first = xp.full(m.shape[0], n, dtype=xp.int64)  # n means "no zero pivot"
     for k in range(n):
+        wake()  # (n steps over the whole batch: a long op)
         p = k + xp.argmax(xp.abs(m[:, k:, k]), axis=1)  # the first largest, as LAPACK picks
         row_k = m[:, k, :].copy()
         m[:, k, :] = m[batch, p, :]
@@ -90,6 +92,7 @@ def _first_non_pd_minor(a: Any) -> tuple[int, int] | None:
     low = xp.zeros_like(m)
     first = xp.full(m.shape[0], n, dtype=xp.int64)
     for k in range(n):
+        wake()
         d = m[:, k, k] - xp.sum(low[:, k, :k] ** 2, axis=1)
         bad = ~(d > 0)  # NaN fails too
         first = xp.where(bad & (first == n), k, first)
