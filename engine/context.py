@@ -37,12 +37,12 @@ class Limits:
     deadline: float | None = None  # time.monotonic() past which the program stops
     timeout: float | None = None  # the seconds that deadline allows (for the message)
     # the clock ``deadline`` is on (the service injects its own, so tests control every deadline)
-    clock: Callable[[], float] = monotonic
+    clock: Callable[[], float] | None = None  # None: time.monotonic
 
 
 class ExecutionContext:
     __slots__ = ("generator", "limits", "alive", "peak", "detect_anomaly", "allocated", "step",
-                 "in_backward", "_max_alive", "_wake_at", "cancelled")
+                 "in_backward", "_max_alive", "_wake_at", "cancelled", "clock")
 
     def __init__(self, seed: int | None = None, limits: Limits | None = None,
                  detect_anomaly: bool = False, cancelled: threading.Event | None = None) -> None:
@@ -55,6 +55,7 @@ class ExecutionContext:
         self.step: str | None = None  # where the caller is in its program (a JSON pointer)
         self.in_backward = False  # the ops a backward pass runs are checked as its gradients
         self.cancelled = cancelled  # set by another thread when nobody waits for the answer
+        self.clock = lim.clock or monotonic  # the clock ``lim.deadline`` is on
         self._max_alive = math.inf if lim.max_alive_elements is None else lim.max_alive_elements
         # admit() calls wake() once the clock passes this: the deadline, or the next poll of
         # ``cancelled``
@@ -89,7 +90,7 @@ class ExecutionContext:
         self.allocated += numel
         if alive > self.peak:
             self.peak = alive
-        now = self.limits.clock()
+        now = self.clock()
         if now > self._wake_at:
             self.wake(now)
 
@@ -101,7 +102,7 @@ class ExecutionContext:
         again. Cheap enough for any loop that makes no tensors to call every few thousand
         iterations (the backward pass's graph walk does)."""
         if now is None:
-            now = self.limits.clock()
+            now = self.clock()
         if now < self._wake_at:
             return
         lim = self.limits
@@ -158,7 +159,7 @@ def wake() -> None:
     """For a long loop that makes no tensors: stop here if the program's time is up."""
     ctx = _current.get()
     if ctx is not None:
-        now = ctx.limits.clock()
+        now = ctx.clock()
         if now > ctx._wake_at:
             ctx.wake(now)
 
