@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextvars
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -54,16 +55,18 @@ def budget(settings: Settings, started: float, inline: bool, deadline: float,
     which the engine checks inside long calls too): the configured limits in the pool; inline,
     the engine's limits lowered to the inline cap as well, and a time to give up."""
     s = settings
+    # (the engine's own time.monotonic unless a test holds the clock)
+    engine_clock = None if clock is time.monotonic else clock
     if not inline:
         return Budget(ge.Limits(max_tensor_elements=s.max_tensor_elements,
                                 max_alive_elements=s.max_alive_elements, deadline=deadline,
-                                timeout=s.request_timeout, clock=clock), math.inf)
+                                timeout=s.request_timeout, clock=engine_clock), math.inf)
     cap = s.inline_max_elements
     preempt_at = started + s.inline_budget_ms / 1000
     return Budget(ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
                             max_alive_elements=min(cap, s.max_alive_elements),
                             deadline=min(deadline, preempt_at), timeout=s.request_timeout,
-                            clock=clock),
+                            clock=engine_clock),
                   preempt_at)
 
 

@@ -183,7 +183,7 @@ def test_a_cancelled_program_stops_inside_its_call(fast_clock: FastClock) -> Non
     interpreter = Interpreter(RunRequest.model_validate({"program": program}),
                               S.model_copy(update={"request_timeout": 1e6}), cancelled)
     with pytest.raises(ProgramError) as err:
-        interpreter.run()
+        interpreter.run().answer_or_raise()
     assert err.value.status == 499
     assert err.value.kind == "cancelled"
     assert err.value.pointer == f"/program/{len(program) - 1}"
