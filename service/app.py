@@ -13,7 +13,7 @@ from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
-from service.routers import health, info, ops, run
+from service.routers import docs, health, info, ops, run
 from service.settings import Settings
 
 
@@ -28,14 +28,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         runner.close()
 
+    # /docs and /redoc are served by routers/docs.py, from packaged assets (no CDN)
     app = FastAPI(title="gradserve", version=__version__, description=description(),
-                  default_response_class=JSONResponse, lifespan=lifespan)
+                  default_response_class=JSONResponse, lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.settings = settings
     app.state.runner = runner
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     problems.install(app)
     for module in (run, ops, info, health, metrics):
         app.include_router(module.router)
+    docs.install(app)
     # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.
     app.state.body_budget = BodyBudget(settings.max_buffered_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,

@@ -130,7 +130,7 @@ class _Compiler:
         if isinstance(s, IfStatement):
             return If(self.expr(s.cond, (*path, "if"), depth + 1),
                       self.block(s.then, (*path, "then"), depth + 1),
-                      self.block(s.orelse, (*path, "else"), depth + 1), path)
+                      self.block(s.orelse or [], (*path, "else"), depth + 1), path)
         if isinstance(s, NoGradStatement):
             return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
         assert isinstance(s, EnableGradStatement)

@@ -1,8 +1,9 @@
 """The exceptions a program can cause, each becoming one RFC 9457 problem (see problems.py).
 
 Engine errors are wrapped rather than re-declared: ``ProgramError.from_engine`` keeps the engine's
-``kind`` as the problem type and its message verbatim (torch's text for autograd misuse), and adds
-the JSON pointer of the call that raised it.
+``kind`` as the problem type and its message first and verbatim (torch's text for autograd
+misuse), followed by a hint where service/hints.py has one, and adds the JSON pointer of the call
+that raised it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 import engine as ge
+from service import hints
 
 
 class ProgramError(Exception):
@@ -37,7 +39,7 @@ class ProgramError(Exception):
         elif isinstance(err, ge.AnomalyError):
             extra = {"report": err.report}
         status = 499 if isinstance(err, ge.Cancelled) else 422  # (as the interpreter's own)
-        return cls(err.kind, err.message, pointer, status=status, **extra)
+        return cls(err.kind, hints.after(err.message), pointer, status=status, **extra)
 
 
 def limit_exceeded(limit: str, value: int | float, maximum: int | float, message: str,

@@ -27,7 +27,7 @@ from typing import Any
 
 import engine as ge
 from engine import backend
-from service import encoding, inline_policy
+from service import encoding, hints, inline_policy
 from service.answer import build_answer
 from service.compiler import (
     Array,
@@ -262,7 +262,7 @@ class Interpreter:
             try:
                 return self.env[e.name]
             except KeyError:
-                raise ProgramError("unknown-name", f"name {e.name!r} is not defined",
+                raise ProgramError("unknown-name", hints.unknown_name(e.name, self.env),
                                    pointer(e.path), name=e.name) from None
         if type(e) is Call:
             return self._call(e)

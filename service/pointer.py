@@ -31,7 +31,7 @@ def from_loc(loc: Sequence[Any], document: Any, *, missing: bool = False) -> str
     node = document
     last = len(loc) - 1
     for i, part in enumerate(loc):
-        if _has(node, part):
+        if has(node, part):
             parts.append(part)
             node = node[part]
         elif missing and i == last and isinstance(node, dict) and isinstance(part, str):
@@ -39,7 +39,7 @@ def from_loc(loc: Sequence[Any], document: Any, *, missing: bool = False) -> str
     return pointer(parts)
 
 
-def _has(node: Any, part: Any) -> bool:
+def has(node: Any, part: Any) -> bool:
     if isinstance(node, dict):
         return isinstance(part, str) and part in node
     return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from service import messages
 from service.errors import BodyBufferFull, BodyTooLarge, InternalError, Overloaded, ProgramError
 from service.pointer import from_loc
 from service.responses import ProblemResponse
@@ -178,7 +179,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
         return problem(path, "unsupported-media-type", 415,
                        f"send the program as application/json, not {ctype or 'untyped bytes'}", "")
     document = exc.body
-    items: dict[str, list[str]] = {}
+    items: dict[str, list[dict[str, Any]]] = {}
     # An int past int64 fails every member of its union; only the int64 message says why.
     overflow = {from_loc([p for i, p in enumerate(e["loc"]) if i or p != "body"], document)
                 for e in errors if e["type"] == "int64_overflow"}
@@ -205,21 +206,14 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
             ptr, e["msg"] = "", "the request needs a JSON body"
         if ptr in overflow and e["type"] != "int64_overflow":
             continue
-        messages = items.setdefault(ptr, [])
-        if e["msg"] not in messages:
-            messages.append(e["msg"])
-    found = [{"pointer": p, "detail": _one_message(m)} for p, m in items.items()][:_ERRORS_SHOWN]
+        items.setdefault(ptr, []).append({**e, "loc": loc})
+    found = [{"pointer": p, "detail": messages.explain(errs, document)}
+             for p, errs in items.items()][:_ERRORS_SHOWN]
     first = found[0]
-    more = f" (and {len(found) - 1} more errors)" if len(found) > 1 else ""
+    more = f" (and {len(found) - 1} more error{'s' if len(found) > 2 else ''})" if len(found) > 1 \
+        else ""
     return problem(path, "invalid-program", 422, f"{first['detail']}{more}", first["pointer"],
                    errors=found)
-
-
-def _one_message(messages: list[str]) -> str:
-    # A union reports one error per member it tried; together they say "none of these forms".
-    if len(messages) == 1:
-        return messages[0]
-    return "matches none of the allowed forms: " + "; ".join(messages)
 
 
 async def _program(request: Request, exc: ProgramError) -> ProblemResponse:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -35,7 +36,7 @@ from typing_extensions import TypeAliasType
 from engine.registry import Param
 from service.encoding import NONFINITE, Datatype, Encoding, EncodingError, check_payload
 from service.param_kinds import PARAM_KINDS
-from service.scalars import Float, Int64, Name, NonFinite, Number, Token
+from service.scalars import SEED_MAX, SHAPE_MAX, Float, Int64, Name, NonFinite, Number, Token
 from service.signatures import SIGNATURES, Signature
 
 _FORBID = ConfigDict(extra="forbid")
@@ -106,12 +107,30 @@ def _shared(instance: BaseModel) -> Any:
     return lambda: instance
 
 
+def _or_instance(instance: BaseModel) -> Any:
+    return lambda v: instance if v is None else v
+
+
+def _or_empty(v: list[Any] | None) -> list[Any]:
+    return [] if v is None else v
+
+
+def model_suffix(op: str) -> str:
+    """The op's part of its models' names (``Call_<suffix>``, ``Attrs_<suffix>``): a name code
+    generators turn into a distinct class name. ``autograd.grad`` -> ``autograd_grad``; torch's
+    in-place spelling ``requires_grad_`` -> ``requires_grad_inplace`` (generators drop a trailing
+    underscore, which would make it ``requires_grad``'s twin)."""
+    safe = op.replace(".", "_")
+    return f"{safe[:-1]}_inplace" if safe.endswith("_") else safe
+
+
 def _call_model(sig: Signature) -> type[CallBase]:
     if sig.name in _CALL_KEYS:
         raise ValueError(f"op {sig.name!r} clashes with a key of the call object")
-    safe = sig.name.replace(".", "_")
+    safe = model_suffix(sig.name)
     attrs = _attrs_model(sig, safe)
     n_in, n_req = len(sig.inputs), sig.min_args
+    empty = attrs.model_construct()
     inputs_doc = ", ".join(i.name if i.required else f"[{i.name}]" for i in sig.inputs)
     fields: dict[str, Any] = {
         "op": (Literal[sig.name], ...),
@@ -121,8 +140,11 @@ def _call_model(sig: Signature) -> type[CallBase]:
                        description=f"Inputs in order: {inputs_doc or 'none'}.")),
         # without attrs: one shared instance with nothing set (never changed; compile reads only
         # the attrs set), rather than validating an empty model for every call
-        "attrs": (attrs, Field(...) if any(p.required for p in sig.attrs)
-                  else Field(default_factory=_shared(attrs.model_construct()))),
+        # optional attrs may also be null, read as absent: what generated clients send for an
+        # optional member nobody set (datamodel-code-generator's plain model_dump_json)
+        "attrs": (attrs, Field(...)) if any(p.required for p in sig.attrs)
+        else (Annotated[attrs | None, AfterValidator(_or_instance(empty))],
+              Field(default_factory=_shared(empty))),
     }
     return create_model(f"Call_{safe}", __base__=CallBase, __doc__=sig.doc, __module__=__name__,
                         **fields)
@@ -182,7 +204,7 @@ class TensorObject(BaseModel):
 
     model_config = _FORBID
 
-    shape: list[Annotated[StrictInt, Field(ge=0, le=2**62)]] = Field(max_length=32)
+    shape: list[Annotated[StrictInt, Field(ge=0, le=SHAPE_MAX)]] = Field(max_length=32)
     datatype: Datatype
     data: Annotated[list[StrictBool | Int64 | Float | Token] | None,
                     WrapValidator(_plain_values)] = Field(None, fail_fast=True)
@@ -301,7 +323,9 @@ class IfStatement(BaseModel):
     model_config = _FORBID
     cond: Arg = Field(alias="if")
     then: Statements
-    orelse: Statements = Field(default_factory=list, alias="else")
+    orelse: Annotated[list[Statement] | None, AfterValidator(_or_empty)] = Field(
+        default_factory=list, alias="else", fail_fast=True,
+        description="Run when the condition is false (null: nothing).")
 
 
 class NoGradStatement(BaseModel):
@@ -381,7 +405,7 @@ class RunRequest(BaseModel):
         "outputs": ["x", "out"],
     }]})
 
-    seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1,
+    seed: StrictInt | None = Field(None, ge=0, le=SEED_MAX,
                              description="Seed of the program's random generator.")
     program: Statements
     outputs: list[Name] | None = Field(

@@ -20,7 +20,11 @@ from typing_extensions import TypeAliasType
 
 from service.encoding import NONFINITE
 
-Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SHAPE_MAX, SEED_MAX = 2**62, 2**64 - 1
+# every integer bound of the request, which service/openapi.py writes as exact integers
+INTEGER_BOUNDS = (INT64_MIN, INT64_MAX, SHAPE_MAX, SEED_MAX)
+Int64 = Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]
 Token = Literal["NaN", "Infinity", "-Infinity"]
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 

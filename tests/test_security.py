@@ -108,6 +108,10 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "start-up: creates PROMETHEUS_MULTIPROC_DIR (from the environment) before uvicorn runs",
     ("service/__main__.py", "prepare_metrics_dir", "call os.remove"):
         "start-up: empties PROMETHEUS_MULTIPROC_DIR of an earlier run's *.db files",
+    ("service/routers/docs.py", "<module>", "import pathlib"):
+        "at import time: the static folder of the installed fastapi-offline package (Swagger UI "
+        "and ReDoc's files), which StaticFiles serves read-only; it refuses any path that would "
+        "leave that folder, so a request picks among those files only",
     ("service/metrics.py", "<module>", "import glob"):
         "lists only the metrics directory fixed at start (PROMETHEUS_MULTIPROC_DIR)",
     ("service/metrics.py", "multiprocess_dir", "call os.path.isdir"):

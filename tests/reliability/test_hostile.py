@@ -493,7 +493,7 @@ async def test_unknown_statement_key(client: httpx.AsyncClient) -> None:
 async def test_name_used_before_it_is_bound(client: httpx.AsyncClient) -> None:
     r = await run(client, [{"name": "y", "op": "add", "args": ["x", 1]}, X])
     body = await refused(client, r, 422, "unknown-name", "/program/0/args/0")
-    assert body["detail"] == "name 'x' is not defined"
+    assert body["detail"].startswith("name 'x' is not defined")
 
 
 async def test_unicode_name(client: httpx.AsyncClient) -> None:
@@ -557,20 +557,20 @@ async def test_backward_twice(client: httpx.AsyncClient) -> None:
     prog = [X, {"name": "o", "op": "sum", "args": [{"op": "mul", "args": ["x", "x"]}]},
             {"op": "backward", "args": ["o"]}, {"op": "backward", "args": ["o"]}]
     body = await refused(client, await run(client, prog), 422, "autograd-error", "/program/3")
-    assert body["detail"] == engine_errors.FREED
+    assert body["detail"].startswith(engine_errors.FREED)
 
 
 async def test_backward_on_an_integer_tensor(client: httpx.AsyncClient) -> None:
     prog = [{"name": "i", "op": "tensor", "args": [[1, 2]]},
             {"op": "backward", "args": [{"op": "sum", "args": ["i"]}]}]
     body = await refused(client, await run(client, prog), 422, "autograd-error", "/program/1")
-    assert body["detail"] == "element 0 of tensors does not require grad and does not have a grad_fn"
+    assert body["detail"].startswith("element 0 of tensors does not require grad and does not have a grad_fn")
 
 
 async def test_requires_grad_on_an_integer_tensor(client: httpx.AsyncClient) -> None:
     prog = [{"name": "i", "op": "tensor", "args": [[1, 2]], "attrs": {"requires_grad": True}}]
     body = await refused(client, await run(client, prog), 422, "autograd-error", "/program/0")
-    assert body["detail"] == engine_errors.INT_REQUIRES_GRAD_CTOR
+    assert body["detail"].startswith(engine_errors.INT_REQUIRES_GRAD_CTOR)
 
 
 async def test_matmul_shape_mismatch(client: httpx.AsyncClient) -> None:

@@ -90,8 +90,15 @@ def test_curl_scripts(live_url: str) -> None:
 def test_node_client(live_url: str) -> None:
     node = shutil.which("node")
     assert node is not None, "the JavaScript client example needs Node.js (18 or newer, for fetch)"
+    # it imports the TypeScript client's committed build (clients/typescript/dist), nothing else
     out = _run([node, "examples/client.mjs"], live_url)
     assert "tensor([5.1200e+01, 5.1200e+02, 5.1200e-02])" in out
     assert "x.grad = [51.2, 512, 0.0512]" in out  # float32 data as its shortest decimal
     assert "problem: https://gradserve.dev/problems/shape-error at /program/0/print" in out
     assert "base64: [3, NaN, -Infinity, 4]" in out
+    # the integer trap: JSON.stringify writes [2.0, 3.0] as [2,3] (an int64 literal, refused by
+    # requires_grad with torch's message and the hint); the shipped f32 helper sends float32
+    assert "JSON.stringify([2.0, 3.0]) = [2,3]" in out
+    assert "as a literal: Only Tensors of floating point and complex dtype can require " \
+        "gradients. Numbers without a decimal point are read as int64" in out
+    assert "with f32: w = [2, 3], FP32, w.grad = [4, 6]" in out
