@@ -13,8 +13,10 @@
 export const MIN_RUN = 16;
 export const MIN_REPEATS = 3;
 export const MAX_PERIOD = 4;
-// Above this many drawn nodes, a leaf shared by several nodes is drawn next to each of them (long
-// edges are what makes Graphviz's dot slow) and the layout takes its cheaper settings.
+// Above this many drawn nodes the picture is simplified, as Graphviz's dot slows down sharply with
+// long edges and with many small side nodes (and can run out of WebAssembly stack): None entries
+// are not drawn, a leaf shared by several nodes is named in their labels ("→ w [3]") instead of
+// being a node with long edges to all of them, and the layout takes its cheaper settings.
 export const LARGE = 300;
 
 export function quote(text) {
@@ -123,7 +125,8 @@ function nodeTooltip(id, entry) {
   return `${entry.name} (${id}); ${saved}`;
 }
 
-// {dot, drawn, total, groups}: the DOT text and how many boxes it draws of how many nodes.
+// {dot, drawn, total, groups, simplified}: the DOT text, how many boxes it draws of how many nodes,
+// and whether the large-graph simplifications applied.
 export function toDot(answer, { collapse = true, expanded = new Set(), showNone = true } = {}) {
   const graph = answer.graph || {};
   const returned = returnedNames(answer);
@@ -133,7 +136,20 @@ export function toDot(answer, { collapse = true, expanded = new Set(), showNone 
   const drawnCount = ids.filter((id) => !groupOf.has(id)).length + all.size;
   const large = drawnCount > LARGE;
   const parents = parentCounts(graph);
-  const copyLeaf = (id) => large && graph[id].name === "AccumulateGrad" && parents.get(id) > 1;
+  const folded = (id) => large && graph[id].name === "AccumulateGrad" && parents.get(id) > 1;
+  const drawNone = showNone && !large;
+  // the labels of nodes whose edges to shared leaves are folded: drawn id -> lines
+  const foldedLines = new Map();
+  const fold = (from, child) => {
+    const entry = graph[child];
+    const line = `\u2192 ${entry.variable || "(unnamed leaf)"}${entry.shape ? ` ${shapeText(entry.shape)}` : ""}`;
+    if (!foldedLines.has(from)) foldedLines.set(from, new Set());
+    foldedLines.get(from).add(line);
+  };
+  for (const id of ids) {
+    for (const [child] of graph[id].next) if (child != null && folded(child)) fold(rep(id), child);
+  }
+  const extra = (id) => (foldedLines.has(id) ? `\n${[...foldedLines.get(id)].join("\n")}` : "");
 
   const lines = ["digraph grad_fn {"];
   lines.push(large
@@ -143,9 +159,9 @@ export function toDot(answer, { collapse = true, expanded = new Set(), showNone 
     + 'fontname="Helvetica", fontsize=11];');
   lines.push('  edge [color="#5b6b8c", fontname="Helvetica", fontsize=9, arrowsize=0.6];');
   for (const id of ids) {
-    if (groupOf.has(id) || copyLeaf(id)) continue;
+    if (groupOf.has(id) || folded(id)) continue;
     const entry = graph[id];
-    const attrs = [`id=${quote(`node_${id}`)}`, `label=${quote(nodeLabel(entry, returned.get(id)))}`,
+    const attrs = [`id=${quote(`node_${id}`)}`, `label=${quote(nodeLabel(entry, returned.get(id)) + extra(id))}`,
       `tooltip=${quote(nodeTooltip(id, entry))}`];
     if (entry.name === "AccumulateGrad") attrs.push('fillcolor="#e3f4e1"', 'class="leaf"');
     if (returned.has(id)) attrs.push("penwidth=2");
@@ -155,18 +171,17 @@ export function toDot(answer, { collapse = true, expanded = new Set(), showNone 
     const pattern = g.period === 1 ? g.names[0] : `[${g.names.join(" \u2192 ")}]`;
     const count = g.members.length / g.period;
     lines.push(`  ${g.id} [id=${quote(`group_${g.id}`)}, class="group", `
-      + `label=${quote(`${pattern} \u00d7 ${count}\n(${g.members.length} nodes; click to expand)`)}, `
+      + `label=${quote(`${pattern} \u00d7 ${count}\n(${g.members.length} nodes; click to expand)${extra(g.id)}`)}, `
       + `tooltip=${quote(`${g.members.length} nodes from ${g.members[0]} to ${g.members.at(-1)}; click to expand`)}, `
       + 'fillcolor="#fff4d6", style="rounded,filled,bold"];');
   }
   const seen = new Set();
   let noneCount = 0;
-  let copies = 0;
   for (const id of ids) {
     const from = rep(id);
     for (const [child, nr] of graph[id].next) {
       if (child == null) {
-        if (!showNone || groupOf.has(id)) continue;
+        if (!drawNone || groupOf.has(id)) continue;
         const none = `none_${noneCount++}`;
         lines.push(`  ${none} [label="None", shape=plaintext, style="", fontcolor="#b0b0b0", class="none"];`);
         lines.push(`  ${from} -> ${none} [style=dashed, color="#c8c8c8"];`);
@@ -175,14 +190,7 @@ export function toDot(answer, { collapse = true, expanded = new Set(), showNone 
       const to = rep(child);
       if (to === from) continue;
       const label = (graph[child].outputs || 1) > 1 ? `label=${quote(String(nr))}` : "";
-      if (copyLeaf(child)) {
-        const copy = `leaf_${copies++}`;
-        const entry = graph[child];
-        lines.push(`  ${copy} [id=${quote(`node_${child}_${copies}`)}, label=${quote(nodeLabel(entry, returned.get(child)))}, `
-          + `tooltip=${quote(nodeTooltip(child, entry))}, fillcolor="#e3f4e1", class="leaf"];`);
-        lines.push(`  ${from} -> ${copy}${label ? ` [${label}]` : ""};`);
-        continue;
-      }
+      if (folded(child)) continue;
       const key = `${from}>${to}>${nr}`;
       if (groupOf.has(id) || groupOf.has(child)) {
         if (seen.has(key)) continue;
@@ -192,5 +200,7 @@ export function toDot(answer, { collapse = true, expanded = new Set(), showNone 
     }
   }
   lines.push("}");
-  return { dot: `${lines.join("\n")}\n`, drawn: drawnCount, total: ids.length, groups: all.size };
+  const drawn = drawnCount - ids.filter((id) => !groupOf.has(id) && folded(id)).length;
+  return { dot: `${lines.join("\n")}\n`, drawn, total: ids.length, groups: all.size,
+    simplified: large };
 }

@@ -9,6 +9,7 @@ import { showPrinted, showProblems, showTensors } from "./output.js";
 import { layout, svgElement } from "./render.js";
 import { readFragment, shareUrl } from "./share.js";
 
+const FIT_BOXES = 80;
 const state = { format: "json", answer: null, expanded: new Set(), examples: [] };
 const view = editor.createEditor($("editor"), () => run());
 
@@ -77,6 +78,7 @@ async function run() {
     return;
   }
   setStatus("running\u2026", "busy");
+  $("graph").dataset.state = "running";
   $("run").disabled = true;
   let result;
   try {
@@ -152,7 +154,7 @@ async function drawGraph() {
   const answer = state.answer;
   const box = $("graph");
   if (!answer) return;
-  const { dot, drawn, total, groups } = toDot(answer, {
+  const { dot, drawn, total, groups, simplified } = toDot(answer, {
     collapse: $("collapse").checked, expanded: state.expanded, showNone: $("show-none").checked });
   if (!total) {
     clear(box, h("p", { class: "muted" }, "No grad_fn graph: no returned tensor has a grad_fn."));
@@ -171,11 +173,15 @@ async function drawGraph() {
     box.dataset.state = "error";
     return;
   }
-  clear(box, svgElement(result.svg));
+  const svg = svgElement(result.svg);
+  // a small picture fits the panel's width; a large one keeps its size and scrolls
+  if (drawn <= FIT_BOXES) svg.classList.add("fit");
+  clear(box, svg);
   box.dataset.state = "rendered";
   box.dataset.ms = String(ms);
   $("graph-info").textContent = `${total} nodes drawn as ${drawn} boxes`
-    + `${groups ? ` (${groups} collapsed runs: click one to expand it)` : ""}; laid out in ${ms} ms`;
+    + `${groups ? ` (${groups} collapsed runs: click one to expand it)` : ""}; laid out in ${ms} ms`
+    + `${simplified ? "; a large picture: None entries not drawn, shared leaves named in labels" : ""}`;
 }
 
 $("graph").addEventListener("click", (event) => {
