@@ -181,7 +181,8 @@ async function drawGraph() {
   box.dataset.ms = String(ms);
   $("graph-info").textContent = `${total} nodes drawn as ${drawn} boxes`
     + `${groups ? ` (${groups} collapsed runs: click one to expand it)` : ""}; laid out in ${ms} ms`
-    + `${simplified ? "; a large picture: None entries not drawn, shared leaves named in labels" : ""}`;
+    + `${simplified ? "; a large picture: None entries not drawn, shared leaves named in labels" : ""}`
+    + `${result.onPage ? " (too deep for the layout worker: laid out on the page)" : ""}`;
 }
 
 $("graph").addEventListener("click", (event) => {

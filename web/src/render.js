@@ -28,8 +28,17 @@ function ensureWorker() {
   return worker;
 }
 
-// {svg} or {error}; a newer call ends an older layout still running.
-export function layout(dot) {
+// {svg} or {error}; a newer call ends an older layout still running. A worker's stack is smaller
+// than the page's: a layout that overflows it (a chain of about 10,000 nodes) is done again on the
+// page itself, which holds the page for that long (seconds) but draws the picture.
+export async function layout(dot) {
+  const result = await layoutInWorker(dot);
+  if (!result.error || !/call stack/i.test(result.error)) return result;
+  const { renderSvg } = await import("./viz-layout.js");
+  return { ...(await renderSvg(dot)), onPage: true };
+}
+
+function layoutInWorker(dot) {
   if (pending) {
     worker.terminate();
     worker = null;
