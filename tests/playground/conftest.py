@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one gradserve server and one headless Chromium for the session,
+"""Fixtures of the browser tests: one gradserve server and one headless Chromium for the module,
 and a fresh page (its own context: storage, key) per test that records Content-Security-Policy
 violations and script errors, which fail the test."""
 
@@ -13,13 +13,15 @@ from playwright.sync_api import sync_playwright
 from tests.playground.browser import TIMEOUT_MS, launch, server
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it holds an asyncio loop running
+# in this thread, and the anyio tests that come later in the suite need to start their own.
+@pytest.fixture(scope="module")
 def live() -> Iterator[str]:
     with server() as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         chromium = launch(playwright)
