@@ -10,19 +10,14 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.service.helpers import running_server
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a closed network: without the background-networking ones Chromium keeps trying to
 # reach Google's hosts.
@@ -50,43 +45,12 @@ def ensure_chromium() -> Path:
     return CHROMIUM
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(**env: str) -> Iterator[str]:
-    """A real ``python -m service`` on a free loopback port, with these GRADSERVE_* settings."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    full = {k: v for k, v in os.environ.items() if not k.startswith("GRADSERVE_")}
-    full.update({"GRADSERVE_PORT": str(port), "GRADSERVE_HOST": "127.0.0.1",
-                 "GRADSERVE_LOG_LEVEL": "warning", "GRADSERVE_ACCESS_LOG": "false",
-                 "PYTHONPATH": str(ROOT), **env})
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=full, stdout=log,
-                                stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"gradserve did not start:\n{log.read().decode()}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """A real ``python -m service`` with the default settings but these GRADSERVE_* variables."""
+    with running_server({"GRADSERVE_LOG_LEVEL": "warning", "GRADSERVE_ACCESS_LOG": "false",
+                         **env}) as url:
+        yield url
 
 
 def launch(playwright: Any) -> Any:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from tests.playground.browser import (
-    ROOT,
     chain_program,
     graph_texts,
     open_playground,
@@ -20,6 +19,7 @@ from tests.playground.browser import (
     share_fragment,
     wait_graph,
 )
+from tests.service.helpers import ROOT
 
 pytestmark = pytest.mark.timeout(900)  # the first test may install chromium with apt-get
 
