@@ -56,6 +56,11 @@ def test_seed_tutorial_runs_and_draws_its_graph(page: Any, live: str) -> None:
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.screenshot(path=str(SCREENSHOT))
+    # None entries: faint marks, which the toggle hides
+    assert "None" in graph_texts(page)
+    page.uncheck("#show-none")
+    assert wait_graph(page) == "rendered"
+    assert "None" not in graph_texts(page) and "MeanBackward0\nout" in graph_texts(page)
 
 
 def test_problem_is_shown_at_its_statement(page: Any, live: str) -> None:
@@ -137,6 +142,11 @@ def test_markup_in_names_and_printed_text_is_shown_as_text(page: Any, live: str)
     assert page.inner_text("#tensors tr >> nth=1 >> td >> nth=0") == MARKUP
     assert any(n.startswith(MARKUP) for n in graph_texts(page))
     assert any(IMG in n for n in graph_texts(page))
+    # hovering a node shows its saved tensors' shapes (Graphviz's tooltip: the link's title)
+    titles = page.eval_on_selector_all(
+        "#graph g.node a", "as => as.map(a => a.getAttributeNS('http://www.w3.org/1999/xlink', "
+        "'title') || a.getAttribute('title'))")
+    assert any(t and t.endswith("saved tensors: [1]") for t in titles), titles
     assert page.evaluate("document.querySelectorAll('main script, main img').length") == 0
     assert page.evaluate("window.__xss") is None
     # and a real problem whose message repeats what the program said
