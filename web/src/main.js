@@ -173,12 +173,14 @@ async function drawGraph() {
     box.dataset.state = "error";
     return;
   }
+  const inserting = performance.now();
   const svg = svgElement(result.svg);
   // a small picture fits the panel's width; a large one keeps its size and scrolls
   if (drawn <= FIT_BOXES) svg.classList.add("fit");
   clear(box, svg);
   box.dataset.state = "rendered";
   box.dataset.ms = String(ms);
+  box.dataset.insertMs = String(Math.round(performance.now() - inserting));
   $("graph-info").textContent = `${total} nodes drawn as ${drawn} boxes`
     + `${groups ? ` (${groups} collapsed runs: click one to expand it)` : ""}; laid out in ${ms} ms`
     + `${simplified ? "; a large picture: None entries not drawn, shared leaves named in labels" : ""}`
