@@ -121,6 +121,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Any) -> None:
+    """Wait until the server at ``url`` (the process ``proc``, writing to ``log``) is ready; its
+    log in the error if it exits or is not ready within a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError(f"gradserve did not start:\n{log.read().decode()}")
+        time.sleep(0.1)
+
+
 @contextmanager
 def running_server(env: dict[str, str]) -> Iterator[str]:
     """A real ``python -m service`` on a free loopback port, configured only through these
@@ -134,17 +150,7 @@ def running_server(env: dict[str, str]) -> Iterator[str]:
         proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=full, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"gradserve did not start:\n{log.read().decode()}")
-                time.sleep(0.1)
+            wait_ready(url, proc, log)
             yield url
         finally:
             proc.terminate()
