@@ -112,7 +112,7 @@ class Node:
         if s is None:
             return None
         return [tuple(self.out_meta[0][0]) if v is OUT else tuple(v.shape) for v in s
-                if v is OUT or isinstance(v, tensor_class)]
+                if v is OUT or isinstance(v, Tensor)]
 
     def release(self) -> None:
         """Free saved tensors after a backward without retain_graph. Nodes that saved nothing can
