@@ -40,9 +40,11 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/gradserve
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY engine ./engine
 COPY service ./service
+# the playground's examples menu: setup.py packages examples/ as service.examples
+COPY examples ./examples
 # Wheels only (numpy, orjson, uvloop, httptools, pydantic-core have them): nothing compiles.
 RUN --mount=type=secret,id=pip_ca,required=false \
     set -eu; \

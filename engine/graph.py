@@ -104,6 +104,16 @@ class Node:
             return (out,)
         return tuple([out if v is OUT else v for v in s])
 
+    def saved_shapes(self) -> list[tuple[int, ...]] | None:
+        """The shapes of the tensors the node saved for its VJP, in order (other saved values,
+        such as Python scalars, are left out); None once a backward pass has freed them. For
+        display: nothing is unpacked."""
+        s = self._saved
+        if s is None:
+            return None
+        return [tuple(self.out_meta[0][0]) if v is OUT else tuple(v.shape) for v in s
+                if v is OUT or isinstance(v, Tensor)]
+
     def release(self) -> None:
         """Free saved tensors after a backward without retain_graph. Nodes that saved nothing can
         be run again, exactly as in torch."""

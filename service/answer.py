@@ -9,6 +9,7 @@ from typing import Any
 import engine as ge
 from service.encoding import encode_tensor, json_number
 from service.errors import ProgramError
+from service.graph_dot import to_dot
 from service.pointer import pointer
 from service.printing import to_repr
 from service.program import RunRequest
@@ -46,6 +47,12 @@ class _Graph:
             entry: dict[str, Any] = {"name": node.name(), "next": nxt}
             if isinstance(node, ge.AccumulateGrad):
                 entry["variable"] = self.names.get(id(node.variable))
+                entry["shape"] = list(node.variable.shape)
+            if len(node.out_meta) > 1:
+                entry["outputs"] = len(node.out_meta)
+            saved = node.saved_shapes()
+            if saved:
+                entry["saved"] = [list(shape) for shape in saved]
             self.nodes[self.ids[node]] = entry
         return rid
 
@@ -74,8 +81,11 @@ def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                                    "to a list of names and return those", pointer(("outputs", i)))
         else:
             values[name] = _value(v, graph)
-    return {"tensors": tensors, "values": values, "graph": graph.nodes, "printed": printed,
-            "stats": stats}
+    answer = {"tensors": tensors, "values": values, "graph": graph.nodes, "printed": printed,
+              "stats": stats}
+    if request.graph_format == "dot":
+        answer["dot"] = to_dot(graph.nodes, tensors)
+    return answer
 
 
 def _tensor_out(t: ge.Tensor, request: RunRequest, graph: _Graph) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
-from service.routers import docs, health, info, ops, run
+from service.routers import docs, health, info, ops, playground, run
 from service.settings import Settings
 
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runner = runner
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     problems.install(app)
-    for module in (run, ops, info, health, metrics):
+    for module in (run, ops, info, health, metrics, playground):
         app.include_router(module.router)
     docs.install(app)
     # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.

@@ -1,9 +1,10 @@
 """Optional API keys and CORS; both are off unless their setting is given.
 
-API keys (``GRADSERVE_API_KEYS``, comma-separated): every request except ``/health/*`` and
-``/metrics`` (unless ``GRADSERVE_METRICS_NEED_API_KEY``) must carry ``Authorization: Bearer
-<key>`` with one of the keys, or it is answered 401 (problem+json, ``WWW-Authenticate: Bearer``)
-before anything else runs. Keys are compared as
+API keys (``GRADSERVE_API_KEYS``, comma-separated): every request except ``/health/*``, the
+playground's page (``/``, ``/playground``, ``/playground/*``) and ``/metrics`` (unless
+``GRADSERVE_METRICS_NEED_API_KEY``) must carry ``Authorization: Bearer <key>`` with one of the
+keys, or it is answered 401 (problem+json, ``WWW-Authenticate: Bearer``) before anything else
+runs. Keys are compared as
 SHA-256 digests with ``hmac.compare_digest`` against every configured key, so the time taken says
 nothing about how much of a key was right, nor which key matched.
 
@@ -23,7 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import problems
 
-PUBLIC_PREFIXES = ("/health/",)
+# The playground's page, assets and examples hold no data (the page asks for the key for its calls).
+PUBLIC_PREFIXES = ("/health/", "/playground/")
+PUBLIC_PATHS = frozenset({"/", "/playground"})
 METRICS = "/metrics"  # public unless the operator sets metrics_need_api_key
 
 
@@ -32,7 +35,8 @@ def _digest(key: str | bytes) -> bytes:
 
 
 def is_public(path: str, metrics_public: bool = True) -> bool:
-    return (metrics_public and path == METRICS) or path.startswith(PUBLIC_PREFIXES)
+    return ((metrics_public and path == METRICS) or path in PUBLIC_PATHS
+            or path.startswith(PUBLIC_PREFIXES))
 
 
 class APIKeyMiddleware:

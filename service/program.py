@@ -412,6 +412,8 @@ class RunRequest(BaseModel):
         None, fail_fast=True, description="Names to return (default: every name bound at the "
         "end).")
     encoding: Encoding = Field("json", description='"base64" returns b64 instead of data.')
+    graph_format: Literal["dot"] | None = Field(
+        None, description='"dot" adds the graph as Graphviz DOT text to the answer (dot).')
     detect_anomaly: StrictBool = Field(
         False, description="Stop at the first op whose forward result or backward gradient holds "
         "a NaN or an infinity: a 422 problem of type anomaly whose report (AnomalyReport) names "
@@ -451,6 +453,13 @@ class NodeOut(BaseModel):
         description="next_functions: [node id or null, output index] per input.")
     variable: str | None = Field(
         None, description="AccumulateGrad only: the name the leaf is bound to (null if none).")
+    shape: list[int] | None = Field(None, description="AccumulateGrad only: the leaf's shape.")
+    outputs: int | None = Field(
+        None, description="How many outputs the node has, where that is more than one (the "
+        "output index in next then says which one an edge takes).")
+    saved: list[list[int]] | None = Field(
+        None, description="The shapes of the tensors the node saved for backward, where it saved "
+        "any and a backward pass has not freed them.")
 
 
 class Stats(BaseModel):
@@ -474,3 +483,8 @@ class RunResponse(BaseModel):
     graph: dict[str, NodeOut]
     printed: list[str] = Field(description="What each print statement wrote, in torch's text.")
     stats: Stats
+    dot: str | None = Field(
+        None, description='The graph as Graphviz DOT text, when the request asked for '
+        'graph_format "dot": a node per grad_fn (AccumulateGrad with the leaf\'s name and shape, '
+        'a node that produced a returned tensor with its name), an edge per next_functions entry '
+        'that is not None, labelled with its output index where the node has several outputs.')

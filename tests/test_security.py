@@ -116,6 +116,22 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "lists only the metrics directory fixed at start (PROMETHEUS_MULTIPROC_DIR)",
     ("service/metrics.py", "multiprocess_dir", "call os.path.isdir"):
         "checks only the metrics directory fixed at start (PROMETHEUS_MULTIPROC_DIR)",
+    ("service/examples.py", "<module>", "import pathlib"):
+        "locates examples/ (the package's copy or the checkout's) for the playground's menu",
+    ("service/examples.py", "load_examples", "call .iterdir()"):
+        "at import of the playground router: lists the fixed examples folder once; requests get "
+        "the list made then",
+    ("service/examples.py", "load_examples", "call .read_text()"):
+        "at import of the playground router: reads the files of the fixed examples folder once",
+    ("service/routers/playground.py", "<module>", "import pathlib"):
+        "locates service/static, the built playground files shipped in the package",
+    ("service/routers/playground.py", "<module>", "call .read_bytes()"):
+        "at import: reads service/static/index.html once, the page GET / answers",
+    ("service/routers/playground.py", "_read_assets", "call .iterdir()"):
+        "at import: lists service/static/playground once; a request only looks a name up in the "
+        "dict made then, so no request names a path",
+    ("service/routers/playground.py", "_read_assets", "call .read_bytes()"):
+        "at import: reads each built playground file once into memory",
     ("service/metrics.py", "_forget_dead_workers", "call os.kill"):
         "signal 0 to the pids named by the metrics files: sends nothing, only asks whether a "
         "worker is alive (GET /metrics)",

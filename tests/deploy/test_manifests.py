@@ -42,7 +42,7 @@ def test_dockerignore_sends_only_what_the_image_installs() -> None:
     lines = (ROOT / ".dockerignore").read_text().split("\n")
     assert "*" in lines
     assert {x for x in lines if x.startswith("!")} == {
-        "!pyproject.toml", "!README.md", "!engine/", "!service/"}
+        "!pyproject.toml", "!setup.py", "!README.md", "!engine/", "!service/", "!examples/"}
 
 
 def test_compose() -> None:

@@ -18,11 +18,6 @@ whole session.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -34,32 +29,18 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.deps import get_clock
-from tests.service.helpers import ROOT, TEST_SETTINGS, ManualClock, returning, settings_env
+from tests.service.helpers import (
+    TEST_SETTINGS,
+    ManualClock,
+    returning,
+    running_server,
+    settings_env,
+)
 
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Any) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            raise RuntimeError(f"gradserve did not start:\n{log.read().decode()}")
-        time.sleep(0.1)
 
 
 EXTERNAL_URL = os.environ.get("GRADSERVE_TEST_URL", "").rstrip("/")
@@ -87,23 +68,9 @@ def live_url() -> Iterator[str]:
     if EXTERNAL_URL:
         yield EXTERNAL_URL
         return
-    port = _free_port()
-    env = {**os.environ, **settings_env(TEST_SETTINGS), "GRADSERVE_PORT": str(port),
-           "GRADSERVE_HOST": "127.0.0.1", "GRADSERVE_LOG_LEVEL": "warning",
-           "PYTHONPATH": str(ROOT)}
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(url, proc, log)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    env = {**settings_env(TEST_SETTINGS), "GRADSERVE_LOG_LEVEL": "warning"}
+    with running_server(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

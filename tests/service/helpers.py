@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,3 +113,48 @@ def let(name: str | list[Any], op: str, *args: Any, **attrs: Any) -> dict[str, A
     """A bind statement: ``let("y", "mul", "x", 2)``."""
     return {"name": name, **call(op, *args, **attrs)}
 
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Any) -> None:
+    """Wait until the server at ``url`` (the process ``proc``, writing to ``log``) is ready; its
+    log in the error if it exits or is not ready within a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError(f"gradserve did not start:\n{log.read().decode()}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[str]:
+    """A real ``python -m service`` on a free loopback port, configured only through these
+    GRADSERVE_* variables (none is inherited); its URL once it is ready."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GRADSERVE_")}
+    full.update({**env, "GRADSERVE_PORT": str(port), "GRADSERVE_HOST": "127.0.0.1",
+                 "PYTHONPATH": str(ROOT)})
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=full, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            wait_ready(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -112,7 +112,7 @@ async def test_graph_follows_torch_next_functions(client: httpx.AsyncClient) -> 
     assert a == b and g[a]["name"] == "AddBackward0"
     acc, nr = g[a]["next"][0]
     assert g[a]["next"][1] == [None, 0] and nr == 0
-    assert g[acc] == {"name": "AccumulateGrad", "next": [], "variable": "x"}
+    assert g[acc] == {"name": "AccumulateGrad", "next": [], "variable": "x", "shape": [2, 2]}
 
 
 async def test_retain_grad_requires_grad_and_backward_options(client: httpx.AsyncClient) -> None:

@@ -21,8 +21,16 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service.conftest import _free_port, _wait_ready
-from tests.service.helpers import ROOT, TEST_SETTINGS, ok, post, problem, settings_env
+from tests.service.helpers import (
+    ROOT,
+    TEST_SETTINGS,
+    free_port,
+    ok,
+    post,
+    problem,
+    settings_env,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -153,7 +161,7 @@ async def test_in_flight_requests(client: httpx.AsyncClient) -> None:
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m service`` with GRADSERVE_WORKERS=2 and its own PROMETHEUS_MULTIPROC_DIR."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as metrics_dir, tempfile.TemporaryFile() as log:
         env = {**os.environ, **settings_env(TEST_SETTINGS), "GRADSERVE_PORT": str(port),
                "GRADSERVE_WORKERS": "2", "GRADSERVE_LOG_LEVEL": "info",
@@ -163,7 +171,7 @@ def two_workers() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(url, proc, log)
+            wait_ready(url, proc, log)
             yield url, proc
         finally:
             proc.terminate()

@@ -1,0 +1,1 @@
+import{a}from"./chunk-G5PFFB3V.js";export{a as renderSvg};
