@@ -60,7 +60,7 @@ class Tensor:
         self._retains_grad = False
         self._base: Tensor | None = None
         self._vc: list[int] | None = None
-        self._vseen = 0
+        # (_vseen is set by as_view: only views have it, and only views read it)
 
     def __del__(self) -> None:
         ctx = self._ctx
