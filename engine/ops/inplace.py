@@ -50,6 +50,11 @@ _CAT = "in-place"
 
 LEAF = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+NO_GRAD_VIEW = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+    "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+    "moving both the view and the inplace either both inside the no_grad block (if you don't want "
+    "the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
 OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
            "single memory location. Please clone() the tensor before performing the operation.")
 # the nodes of ops returning several views, whose outputs torch refuses to change in place
@@ -74,6 +79,8 @@ def check_writable(t: Tensor) -> None:
         if t._requires_grad and t.grad_fn is None:
             raise AutogradError(LEAF)
         return
+    if t._grad_fn is None and base._requires_grad:  # (a view of it made in grad mode records)
+        raise AutogradError(NO_GRAD_VIEW)
     if base._requires_grad and base.grad_fn is None:
         raise AutogradError(VIEW_OF_LEAF)
     fn = t.grad_fn

@@ -474,3 +474,16 @@ def stale_view_history_regenerated(T: Any) -> dict[str, Any]:  # noqa: N803
         leaf.add_(1)
     return {"v2_fn": fn, "x": describe(x), "u_before": rg, "u": describe(u), "w": describe(w),
             "lv": describe(lv)}
+
+
+@scenario
+def view_made_under_no_grad(T: Any) -> dict[str, Any]:  # noqa: N803
+    x = T.ones([3], requires_grad=True)
+    y = x * 2
+    with T.no_grad():
+        v = y[:2]
+        lv = x[1:]
+    with T.no_grad():
+        v.add_(1)  # both inside: allowed, not recorded
+    return {"nonleaf": error(lambda: v.add_(1)), "leaf": error(lambda: lv.mul_(2)),
+            "y": describe(y)}
