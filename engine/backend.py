@@ -156,8 +156,13 @@ def view_positions(base: Any, view: Any) -> Any:
     laid = _as_strided(table[-lo:], tuple(base.shape), [s * 8 for s in steps])
     laid[...] = xp.arange(base.size, dtype=xp.int64).reshape(base.shape)
     offset = (_address(view) - _address(base)) // item - lo
-    vsteps = [s // item * 8 for s in view.strides]
-    return xp.ascontiguousarray(_as_strided(table[offset:], tuple(view.shape), vsteps))
+    steps = [s // item for s in view.strides]
+    first = offset + sum((n - 1) * s for n, s in zip(view.shape, steps, strict=True) if s < 0)
+    last = offset + sum((n - 1) * s for n, s in zip(view.shape, steps, strict=True) if s > 0)
+    if view.size and not 0 <= first <= last <= hi - lo:  # never read outside the table
+        raise ValueError("view_positions: the view does not lie in its base's memory")
+    return xp.ascontiguousarray(_as_strided(table[offset:], tuple(view.shape),
+                                            [s * 8 for s in steps]))
 
 
 def linalg_raises() -> Any:

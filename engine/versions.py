@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.dtypes import DType, of_dtype
 from engine.errors import AutogradError
 
 if TYPE_CHECKING:
     from engine.graph import Node
     from engine.tensor import Tensor
 
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 _HINT = ("Hint: enable anomaly detection to find the operation that failed to compute its "
          "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
@@ -75,18 +75,17 @@ def check(node: Node, saved: tuple[Any, ...], tensor_class: Any) -> None:
         if vc is not None:
             expected = next((v for k, _, v in entries if k is s), 0)
             if vc[0] != expected:
-                raise AutogradError(_message(s.shape, s.dtype.name, s.grad_fn, s._output_nr,
+                raise AutogradError(_message(s.shape, s.dtype, s.grad_fn, s._output_nr,
                                              vc[0], expected))
     for k, counter, expected in entries:
         if k is OUTPUT and counter[0] != expected:
             shape, dtype = node.out_meta[0]
-            raise AutogradError(_message(shape, str(dtype), node, 0, counter[0], expected))
+            raise AutogradError(_message(shape, of_dtype(dtype), node, 0, counter[0], expected))
 
 
-def _message(shape: tuple[int, ...], dtype: str, fn: Node | None, nr: int, version: int,
+def _message(shape: tuple[int, ...], dtype: DType, fn: Node | None, nr: int, version: int,
              expected: int) -> str:
-    kind = _TYPE_NAMES.get(dtype, dtype)
-    what = f"[torch.{kind}Tensor [{', '.join(map(str, shape))}]]"
+    what = f"[torch.{dtype.scalar_type}Tensor [{', '.join(map(str, shape))}]]"
     if fn is not None:
         what += f", which is output {nr} of {op_name(fn)},"
     return ("one of the variables needed for gradient computation has been modified by an "

@@ -5,12 +5,13 @@ exist, so gradients of any order work.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from engine import backend, dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
-from engine.errors import DTypeError, ShapeError
+from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.core import Operand, check_tensor, record
 from engine.ops.indexing import _check_index, _leading, _positions, along, gather, index_select
@@ -21,6 +22,21 @@ from engine.tensor import Tensor
 __all__ = ["index_add", "index_fill", "scatter"]
 
 _IDX = "indexing"
+
+
+def scalar_as(value: Any, dtype: Any) -> Any:
+    """A Python number as a 0-d array of ``dtype``, with torch's refusal of a float an int64
+    cannot hold (NaN, infinity, out of range) where numpy would raise or wrap."""
+    if dtype == xp.int64 and isinstance(value, float) and not (
+            math.isfinite(value) and -2.0**63 <= value < 2.0**63):
+        raise ArgumentError("value cannot be converted to type int64_t without overflow")
+    return xp.asarray(value).astype(dtype)
+
+
+def _same_dtype(op: str, input: Tensor, other: Tensor, what: str) -> None:
+    if other.dtype is not input.dtype:
+        raise DTypeError(f"{op}(): self ({input.dtype.scalar_type}) and {what} "
+                         f"({other.dtype.scalar_type}) must have the same scalar type")
 
 
 def _vector_index(op: str, input: Tensor, dim: int, index: Tensor) -> tuple[int, Any]:
@@ -55,7 +71,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Operand) -> Tensor
         out[key] = value._data.astype(out.dtype)
         return record(out, index_fill.op.forms["IndexFillBackward1"], _index_fill_vjp,
                       (input, value), attrs=(d, index))
-    out[key] = value
+    out[key] = scalar_as(value, out.dtype)
     return record(out, index_fill.op.forms["IndexFillBackward0"], _index_fill_vjp, (input,), attrs=(d, index))
 
 
@@ -76,6 +92,8 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Operand) -> Tensor:
     check_tensor(input, "scatter")
     tensor_src = src if isinstance(src, Tensor) else None
     d = _check_index("scatter", input, dim, index, tensor_src)
+    if tensor_src is not None and tensor_src.dtype is not input.dtype:
+        raise DTypeError("scatter(): Expected self.dtype to be equal to src.dtype")
     out = xp.array(input._data, copy=True)
     if index._data.size:
         coords = tuple(index._data if i == d else _positions(index.shape, i)
@@ -83,7 +101,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Operand) -> Tensor:
         if tensor_src is not None:
             out[coords] = _leading(tensor_src._data, index.shape).astype(out.dtype)
         else:
-            out[coords] = src
+            out[coords] = scalar_as(src, out.dtype)
     if tensor_src is not None:
         return record(out, scatter.op.forms["ScatterBackward0"], _scatter_vjp, (input, src), saved=(index,),
                       attrs=d)
@@ -108,6 +126,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any
     check_tensor(input, "index_add")
     check_tensor(source, "index_add", "source")
     d, idx = _vector_index("index_add", input, dim, index)
+    _same_dtype("index_add_", input, source, "source")
     want = list(input.shape)
     if input.ndim:
         want[d] = int(idx.size)

@@ -28,8 +28,8 @@ from engine.backend import xp
 from engine.errors import ArgumentError, AutogradError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node, edge
-from engine.ops import index_writes  # noqa: F401  (registers the ops written back below)
 from engine.ops.core import Operand, broadcast_shapes, check_tensor, record
+from engine.ops.index_writes import scalar_as  # (and the index writes' ops, written back below)
 from engine.ops.indexing import (
     _advanced_shape,
     _getitem,
@@ -59,7 +59,6 @@ OVERLAP = ("unsupported operation: more than one element of the written-to tenso
            "single memory location. Please clone() the tensor before performing the operation.")
 # the nodes of ops returning several views, whose outputs torch refuses to change in place
 _MULTI_VIEW = frozenset({"SplitBackward0", "SplitWithSizesBackward0", "UnbindBackward0"})
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
 # the nodes a write through a view records (CopySlices on the base, AsStridedBackward0 on views)
 _COPY_SLICES = internal_node("CopySlices")
 _AS_STRIDED = internal_node("AsStridedBackward0")
@@ -108,8 +107,8 @@ def mutate(t: Tensor, compute: Callable[[Tensor], Tensor], name: str | None = No
         raise ShapeError(f"output with shape {list(t.shape)} doesn't match the broadcast shape "
                          f"{list(out.shape)}")
     if out.dtype.category > t.dtype.category:
-        raise ArgumentError(f"result type {_TYPE_NAMES[out.dtype.name]} can't be cast to the "
-                            f"desired output type {_TYPE_NAMES[t.dtype.name]}")
+        raise ArgumentError(f"result type {out.dtype.scalar_type} can't be cast to the desired "
+                            f"output type {t.dtype.scalar_type}")
     write(t, out, src, name)
     return t
 
@@ -248,10 +247,15 @@ def fill_(input: Tensor, value: Operand) -> Tensor:
         if value.ndim:
             raise ShapeError("fill_ only supports 0-dimension value tensor but got tensor with "
                              f"{value.ndim} dimensions.")
-        return mutate(input, lambda src: record(
-            xp.full_like(src._data, value._data), fill_.op.forms["FillBackward3"], _fill_vjp, (src, value)))
-    return mutate(input, lambda src: record(xp.full_like(src._data, value), fill_.op.forms["FillBackward2"],
-                                            _zeros_vjp, (src,)))
+        v = value
+        return mutate(input, lambda src: record(xp.full_like(src._data, v._data),
+                                                fill_.op.forms["FillBackward3"], _fill_vjp, (src, v)))
+
+    def compute(src: Tensor) -> Tensor:
+        full = xp.full_like(src._data, scalar_as(value, src._data.dtype))
+        return record(full, fill_.op.forms["FillBackward2"], _zeros_vjp, (src,))
+
+    return mutate(input, compute)
 
 
 def _fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -328,7 +332,7 @@ def setitem(input: Tensor, index: Any, value: Operand) -> Tensor:
         index_put_(target, advanced_key(target, advanced), value)
         return input
     if not isinstance(value, Tensor):
-        copy_(target, Tensor(xp.asarray(value, dtype=input._data.dtype)))
+        copy_(target, Tensor(scalar_as(value, input._data.dtype)))
         return input
     src: Tensor = value
     if src.shape != target.shape:
@@ -353,10 +357,10 @@ def index_put_(target: Tensor, key: tuple[Any, ...], value: Operand) -> Tensor:
     if isinstance(value, Tensor):
         if value.dtype is not target.dtype:
             raise ArgumentError("Index put requires the source and destination dtypes match, got "
-                                f"{_TYPE_NAMES[target.dtype.name]} for the destination and "
-                                f"{_TYPE_NAMES[value.dtype.name]} for the source.")
+                                f"{target.dtype.scalar_type} for the destination and "
+                                f"{value.dtype.scalar_type} for the source.")
     else:
-        value = Tensor(xp.asarray(value, dtype=target._data.dtype))
+        value = Tensor(scalar_as(value, target._data.dtype))
     try:
         broadcast_shapes(shape, value.shape)
         ok = len(value.shape) <= len(shape) and broadcast_shapes(shape, value.shape) == shape

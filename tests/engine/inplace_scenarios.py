@@ -487,3 +487,16 @@ def view_made_under_no_grad(T: Any) -> dict[str, Any]:  # noqa: N803
         v.add_(1)  # both inside: allowed, not recorded
     return {"nonleaf": error(lambda: v.add_(1)), "leaf": error(lambda: lv.mul_(2)),
             "y": describe(y)}
+
+
+@scenario
+def value_refusals(T: Any) -> dict[str, Any]:  # noqa: N803
+    i = T.zeros([3], dtype=T.int64)
+    f = T.zeros([3])
+    idx = T.tensor([0])
+    return {"fill_nan": error(lambda: i.fill_(float("nan"))),
+            "index_fill_inf": error(lambda: i.index_fill_(0, idx, float("inf"))),
+            "setitem_big": error(lambda: i.__setitem__(idx, 1e30)),
+            "scatter_dtype": error(lambda: f.scatter_(0, idx, T.ones([1], dtype=T.float64))),
+            "index_add_dtype": error(lambda: f.index_add_(0, idx, T.ones([1], dtype=T.float64))),
+            "i": i.tolist(), "f": f.tolist(), "iv": i._version, "fv": f._version}
