@@ -121,6 +121,13 @@ def writable_diagonal(a: Any, offset: int, axis1: int, axis2: int) -> Any:
     return v
 
 
+def writable(a: Any) -> bool:
+    """Whether array ``a`` may be written (numpy's broadcast views are read-only; CuPy's are not)."""
+    if NAME == "cupy":  # pragma: no cover - GPU only
+        return True
+    return bool((a._a if NAME == "strict" else a).flags.writeable)
+
+
 def _address(a: Any) -> int:
     if NAME == "cupy":  # pragma: no cover - GPU only
         return int(a.data.ptr)

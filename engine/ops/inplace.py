@@ -69,7 +69,8 @@ _AS_STRIDED_TWICE = internal_node("AsStridedBackwardBackward0")
 def check_writable(t: Tensor) -> None:
     """torch's refusals before ``t`` is changed in place."""
     a = t._data
-    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)):
+    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or \
+            not backend.writable(a):  # (a part of an expanded tensor: numpy's is read-only)
         raise ShapeError(OVERLAP)
     if not is_grad_enabled():
         return
