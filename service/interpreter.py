@@ -211,10 +211,10 @@ class Interpreter:
         target, value = self._eval(st.target), self._eval(st.value)
         if not isinstance(target, ge.Tensor):
             raise ProgramError("type-error", f"set_grad: the target must be a Tensor, not "
-                               f"{_type_name(target)}", pointer(st.target.path))
+                               f"{type_name(target)}", pointer(st.target.path))
         if value is not None and not isinstance(value, ge.Tensor):
             raise ProgramError("type-error", "assigned grad expected to be a Tensor or None but "
-                               f"got grad of type {_type_name(value)}", pointer(st.value.path))
+                               f"got grad of type {type_name(value)}", pointer(st.value.path))
         try:
             target.grad = value
         except ge.EngineError as err:

@@ -318,7 +318,7 @@ class EnableGradStatement(BaseModel):
     body: Statements = Field(alias="enable_grad")
 
 
-_Index: Any = KIND_TYPES["index"]
+_Index: Any = PARAM_KINDS["index"].request
 
 
 class SetItemStatement(BaseModel):
