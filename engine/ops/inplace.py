@@ -136,6 +136,10 @@ def write(t: Tensor, out: Tensor, src: Tensor | None = None, name: str | None = 
         versions.watch(fn, t._counter(), t._version)
     base = t._base
     if base is None:
+        old = t._grad_fn
+        if t._retains_grad and old is not None and old._retained:  # retain_grad follows t
+            old._retained.pop(t._output_nr, None)
+            fn.retain(out._output_nr, t)
         t.grad_fn, t._output_nr, t._requires_grad = fn, out._output_nr, True
     else:
         _rebase_view(t, base, fn)

@@ -500,3 +500,13 @@ def value_refusals(T: Any) -> dict[str, Any]:  # noqa: N803
             "scatter_dtype": error(lambda: f.scatter_(0, idx, T.ones([1], dtype=T.float64))),
             "index_add_dtype": error(lambda: f.index_add_(0, idx, T.ones([1], dtype=T.float64))),
             "i": i.tolist(), "f": f.tolist(), "iv": i._version, "fv": f._version}
+
+
+@scenario
+def retain_grad_follows_the_tensor(T: Any) -> dict[str, Any]:  # noqa: N803
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.mul_(3)
+    (y * y).sum().backward()
+    return {"y_grad": y.grad.tolist(), "x": describe(x)}
