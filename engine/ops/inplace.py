@@ -20,6 +20,7 @@ Under ``no_grad`` nothing is recorded: a leaf stays a leaf and its ``.grad`` is 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -221,6 +222,10 @@ def _inplace_of(base: str, name: str | None = None, rename: str | None = None, *
         return mutate(input, lambda src: op.fn(src, **given, **kwargs, **fixed), rename)
 
     fn.__name__ = name or base + "_"
+    # (the out-of-place op's signature, less what is pinned: what the service and tools inspect)
+    sig = inspect.signature(op.fn)
+    fn.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in sig.parameters.values() if p.name not in fixed])
     defop(fn.__name__, params, grad_fns=(rename,) if rename else op.grad_fns, category=_CAT,
           inplace=True, doc=f"In place: {op.doc}")(fn)
 
