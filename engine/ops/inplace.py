@@ -124,9 +124,9 @@ def write(t: Tensor, out: Tensor, src: Tensor | None = None, name: str | None = 
             fn._name = name
         saved = fn._saved
         if src is not None and saved and any(s is src for s in saved):
-            old = Tensor(xp.array(src._data, copy=True), src._requires_grad, src.grad_fn,
-                         src._output_nr)
-            fn._saved = tuple(old if s is src else s for s in saved)
+            kept = Tensor(xp.array(src._data, copy=True), src._requires_grad, src.grad_fn,
+                          src._output_nr)
+            fn._saved = tuple(kept if s is src else s for s in saved)
     a = out._data
     if a is not t._data:
         t._data[...] = a if a.dtype == t._data.dtype else a.astype(t._data.dtype)
@@ -137,9 +137,9 @@ def write(t: Tensor, out: Tensor, src: Tensor | None = None, name: str | None = 
         versions.watch(fn, t._counter(), t._version)
     base = t._base
     if base is None:
-        old = t._grad_fn
-        if t._retains_grad and old is not None and old._retained:  # retain_grad follows t
-            old._retained.pop(t._output_nr, None)
+        before = t._grad_fn
+        if t._retains_grad and before is not None and before._retained:  # retain_grad follows t
+            before._retained.pop(t._output_nr, None)
             fn.retain(out._output_nr, t)
         t.grad_fn, t._output_nr, t._requires_grad = fn, out._output_nr, True
     else:
