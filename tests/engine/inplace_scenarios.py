@@ -510,3 +510,18 @@ def retain_grad_follows_the_tensor(T: Any) -> dict[str, Any]:  # noqa: N803
     y.mul_(3)
     (y * y).sum().backward()
     return {"y_grad": y.grad.tolist(), "x": describe(x)}
+
+
+@scenario
+def copyslices_twice(T: Any) -> dict[str, Any]:  # noqa: N803
+    x = T.ones([3], requires_grad=True)
+    w = T.tensor([2.0, 3.0], requires_grad=True)
+    y = x * 1
+    y[:2].mul_(w)
+    y.sum().backward()
+    second = error(lambda: y.sum().backward())
+    z = x * 1
+    z[1:].add_(1)
+    z.sum().backward()
+    z.sum().backward()  # add_ saved nothing: a second pass is fine
+    return {"second": second, "x": describe(x), "w": describe(w)}
