@@ -150,12 +150,10 @@ def _rebase_view(view: Tensor, base: Tensor, fn: Node) -> None:
     """torch's CopySlices: the base's history takes ``fn`` applied to the view's part of it."""
     idx = backend.view_positions(base._data, view._data).reshape(-1)
     dtype = base._data.dtype
-    # fn travels as a saved value when it saved tensors, so that a backward without retain_graph
-    # frees them with this node (and a second one raises torch's error), as torch's CopySlices does
-    held = bool(fn._saved)
-    node = Node(_COPY_SLICES, _copy_slices_vjp, (edge(base), *fn.next_functions[1:]),
-                (fn,) if held else (), (None if held else fn, idx, base.shape, view.shape),
-                ((base.shape, dtype),))
+    # fn travels as a saved value: a backward without retain_graph frees it with this node, and a
+    # second one raises torch's error (as torch's CopySlices does, whatever fn saved)
+    node = Node(_COPY_SLICES, _copy_slices_vjp, (edge(base), *fn.next_functions[1:]), (fn,),
+                (idx, base.shape, view.shape), ((base.shape, dtype),))
     base.grad_fn, base._output_nr, base._requires_grad = node, 0, True
     view.grad_fn = _as_strided(view, base, idx)
     view._output_nr, view._requires_grad = 0, True
@@ -175,9 +173,8 @@ def _as_strided(view: Tensor, base: Tensor, idx: Any) -> Node:
 
 
 def _copy_slices_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    fn, idx, base_shape, view_shape = node.attrs
-    if fn is None:
-        (fn,) = node.saved()
+    idx, base_shape, view_shape = node.attrs
+    (fn,) = node.saved()
     flat = ops.reshape(g, [-1])
     part = ops.reshape(take(flat, (idx,), _getitem.op.forms["IndexBackward0"]), list(view_shape))
     grads = fn.vjp(fn, part)

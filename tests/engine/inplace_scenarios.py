@@ -520,8 +520,10 @@ def copyslices_twice(T: Any) -> dict[str, Any]:  # noqa: N803
     y[:2].mul_(w)
     y.sum().backward()
     second = error(lambda: y.sum().backward())
-    z = x * 1
+    c = T.ones([3], requires_grad=True)
+    z = c + 0
     z[1:].add_(1)
     z.sum().backward()
-    z.sum().backward()  # add_ saved nothing: a second pass is fine
-    return {"second": second, "x": describe(x), "w": describe(w)}
+    again = error(lambda: z.sum().backward())
+    return {"second": second, "again": again, "x": describe(x), "w": describe(w),
+            "c": describe(c)}
