@@ -65,7 +65,7 @@ class Tensor:
     def __del__(self) -> None:
         ctx = self._ctx
         if ctx is not None:
-            fn = self.grad_fn
+            fn = self._grad_fn  # (the slot: a view's history is not made again at collection)
             if fn is not None and fn._output is self._data and fn._held is None:
                 # The node saved this output for backward: the array outlives this tensor, so
                 # its charge passes to the node (released when the node frees it or goes).
