@@ -19,12 +19,14 @@ from typing import Any
 
 from engine import dtypes, errors, ops
 from engine.anomaly import check_backward
+from engine.backend import xp
 from engine.context import current as current_context
 from engine.context import wake
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import AccumulateGrad, Node, edge
 from engine.tensor import Tensor
+from engine.versions import bump
 
 Target = tuple[Node, int]
 
@@ -347,11 +349,26 @@ def _fill_missing(node: Node, buf: list[Any]) -> list[Tensor]:
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    """Add ``g`` into ``t.grad`` as torch's AccumulateGrad does: the first gradient is copied into
+    a tensor of its own (behind a CopyBackwards node with create_graph); later ones are added in
+    place (the same tensor, which every name bound to it sees), or out of place with
+    create_graph."""
     if not create_graph and g.grad_fn is not None:
         g = g.detach()
     if g.dtype is not t.dtype:
         g = ops.to(g, t.dtype)
-    t.grad = g if t.grad is None else t.grad + g
+    old = t._grad
+    if old is None:
+        if create_graph:
+            t._grad = ops.copy_(ops.zeros_like(g), g)
+        else:  # (a copy: g may be another leaf's gradient too, or the caller's seed)
+            t._grad = Tensor(xp.array(g._data, copy=True))
+    elif create_graph:
+        t._grad = old + g
+    else:
+        a = old._data
+        a += g._data if g._data.dtype == a.dtype else g._data.astype(a.dtype)
+        bump(old)
 
 
 def _fill_retained(node: Node, buf: list[Any], create_graph: bool) -> None:

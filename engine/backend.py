@@ -111,6 +111,67 @@ def add_at(target: Any, index: Any, values: Any) -> Any:
     return target
 
 
+def writable_diagonal(a: Any, offset: int, axis1: int, axis2: int) -> Any:
+    """The diagonal of ``a`` as a view that can be written through (numpy's is read-only; torch's
+    and CuPy's are not)."""
+    v = xp.diagonal(a, offset, axis1, axis2)
+    host = v._a if NAME == "strict" else v
+    if NAME != "cupy" and host.base is not None and host.base.flags.writeable:
+        host.flags.writeable = True
+    return v
+
+
+def writable(a: Any) -> bool:
+    """Whether array ``a`` may be written (numpy's broadcast views are read-only; CuPy's are not)."""
+    if NAME == "cupy":  # pragma: no cover - GPU only
+        return True
+    return bool((a._a if NAME == "strict" else a).flags.writeable)
+
+
+def _address(a: Any) -> int:
+    if NAME == "cupy":  # pragma: no cover - GPU only
+        return int(a.data.ptr)
+    host = a._a if NAME == "strict" else a
+    return int(host.__array_interface__["data"][0])
+
+
+def _as_strided(a: Any, shape: tuple[int, ...], strides: list[int]) -> Any:
+    if NAME == "cupy":  # pragma: no cover - GPU only
+        return xp.lib.stride_tricks.as_strided(a, shape, strides)
+    if NAME == "strict":
+        return xp.ndarray._of(numpy.lib.stride_tricks.as_strided(a._a, shape, strides))
+    return numpy.lib.stride_tricks.as_strided(a, shape, strides)
+
+
+def shares_memory(a: Any, b: Any) -> bool:
+    """Whether arrays ``a`` and ``b`` overlap in memory."""
+    if NAME == "strict":
+        return bool(numpy.shares_memory(a._a, b._a))
+    return bool(xp.shares_memory(a, b))
+
+
+def view_positions(base: Any, view: Any) -> Any:
+    """For ``view``, an array viewing ``base``'s memory: the flat (row-major) index into ``base``
+    of each of its elements, an int64 array of the view's shape. This is how an in-place change
+    of a view is mapped back onto its base (torch's as_strided geometry)."""
+    item = base.itemsize
+    steps = [s // item for s in base.strides]
+    lo = sum((n - 1) * s for n, s in zip(base.shape, steps, strict=True) if s < 0)
+    hi = sum((n - 1) * s for n, s in zip(base.shape, steps, strict=True) if s > 0)
+    # memory slot (counted from base's lowest address) -> flat index of the base element there
+    table = xp.zeros(hi - lo + 1, dtype=xp.int64)
+    laid = _as_strided(table[-lo:], tuple(base.shape), [s * 8 for s in steps])
+    laid[...] = xp.arange(base.size, dtype=xp.int64).reshape(base.shape)
+    offset = (_address(view) - _address(base)) // item - lo
+    steps = [s // item for s in view.strides]
+    first = offset + sum((n - 1) * s for n, s in zip(view.shape, steps, strict=True) if s < 0)
+    last = offset + sum((n - 1) * s for n, s in zip(view.shape, steps, strict=True) if s > 0)
+    if view.size and not 0 <= first <= last <= hi - lo:  # never read outside the table
+        raise ValueError("view_positions: the view does not lie in its base's memory")
+    return xp.ascontiguousarray(_as_strided(table[offset:], tuple(view.shape),
+                                            [s * 8 for s in steps]))
+
+
 def linalg_raises() -> Any:
     """A context in which ``xp.linalg`` raises LinAlgError on singular or non-positive-definite
     input, as numpy always does (CuPy only does when asked to)."""

@@ -17,6 +17,7 @@ from typing import Any
 from engine.context import Charge
 from engine.errors import FREED, AutogradError
 from engine.tensor import Tensor
+from engine.versions import check as check_versions
 
 Edge = tuple["Node | None", int]
 # A VJP receives the node and the gradient of each output (a Tensor for single-output nodes, a
@@ -53,7 +54,7 @@ class Node:
     # Every slot is set in __init__ (an unset slot would raise on read); ``record`` builds a node in
     # one call.
     __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "_held", "attrs",
-                 "out_meta", "_retained", "step", "__weakref__")
+                 "out_meta", "_retained", "step", "_versions", "__weakref__")
 
     def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
                  saved: tuple[Any, ...] = (), attrs: Any = None, out_meta: tuple[OutMeta, ...] = (),
@@ -68,6 +69,8 @@ class Node:
         self.out_meta = out_meta  # (shape, array dtype) per output
         self._retained: dict[int, weakref.ref[Tensor]] | None = None
         self.step: str | None = None  # the program step that recorded it (set under detect_anomaly)
+        # versions its saved tensors must still be at (engine/versions.py); None: all at 0
+        self._versions: tuple[Any, ...] | None = None
 
     def name(self) -> str:
         return self._name
@@ -86,6 +89,15 @@ class Node:
         s = self._saved
         if s is None:
             raise AutogradError(FREED)
+        if self._versions is not None:
+            check_versions(self, s, Tensor)
+        else:  # (the common case, inline: no saved tensor has been changed in place)
+            for v in s:
+                if v.__class__ is Tensor:
+                    base = v._base
+                    vc = (v if base is None else base)._vc
+                    if vc is not None and vc[0]:
+                        check_versions(self, s, Tensor)
         if like is not None and not isinstance(like, Tensor):
             out = self._output
             # (the two common cases without a loop: the output alone, two inputs)
@@ -146,7 +158,12 @@ def edge(v: Any) -> Edge:
     a leaf's AccumulateGrad, or ``(None, 0)`` for a constant or a Python number (as torch's wrapped
     numbers get). A function, not a method: ``record`` calls it for every input of every op."""
     if isinstance(v, Tensor):
-        fn = v.grad_fn
+        fn = v._grad_fn
+        base = v._base
+        if base is not None:  # a view: its history is stale after a write by another tensor
+            vc = base._vc
+            if vc is not None and vc[0] != v._vseen:
+                fn = v._view_grad_fn()
         if fn is not None:
             return (fn, v._output_nr)
         if v._requires_grad:

@@ -68,6 +68,7 @@ class OpDef:
     method: bool = True  # also available as a Tensor method
     creation: bool = False  # allocates from attributes alone (zeros, randn, ...)
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    inplace: bool = False  # changes its first input in place and returns it (add_, zero_, ...)
 
     # What a forward records its result with: ``record(data, add.op.grad_fn, ...)``. The name comes
     # from this declaration, so an op cannot record a grad_fn it does not declare. (Computed once:
@@ -120,6 +121,7 @@ def defop(
     method: bool = True,
     creation: bool = False,
     aliases: tuple[str, ...] = (),
+    inplace: bool = False,
 ) -> Callable[[Callable[..., Any]], OpFunction]:
     """Register the decorated function as op ``name``; returns the function, with its
     :class:`OpDef` as ``.op``."""
@@ -129,7 +131,7 @@ def defop(
             raise ValueError(f"op {name!r} declared twice")
         gf = (grad_fns,) if isinstance(grad_fns, str) else tuple(grad_fns)
         op = OpDef(name, tuple(params), fn, gf, doc, category, differentiable, outputs, method,
-                   creation, aliases)
+                   creation, aliases, inplace)
         OPS[name] = op
         for alias in aliases:
             if alias in OPS:

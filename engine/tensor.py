@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine import backend, dtypes
+from engine import backend, dtypes, versions
 from engine.backend import xp
 from engine.context import Charge, check_shape
 from engine.context import current as _current_context
@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 
 
 class Tensor:
-    __slots__ = ("_ctx", "_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_acc",
-                 "_retains_grad", "__weakref__")
+    # _base: the tensor whose storage this one views (always a root, never itself a view), or None.
+    # _vc: the version counter [n] of a root's storage, made when first needed (views read their
+    # root's; detach() shares its source's), so ops that never mutate pay nothing for it.
+    # _vseen (views only): the storage version their grad_fn was made at; a write since (through
+    # the base or another view) makes it stale, and it is made again from the base's history
+    __slots__ = ("_ctx", "_data", "_requires_grad", "_grad", "_grad_fn", "_output_nr", "_acc",
+                 "_retains_grad", "_base", "_vc", "_vseen", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, grad_fn: Node | None = None,
                  output_nr: int = 0) -> None:
@@ -48,16 +53,19 @@ class Tensor:
             self._ctx = ctx
         self._data = data
         self._requires_grad = requires_grad
-        self.grad: Tensor | None = None
-        self.grad_fn = grad_fn
+        self._grad: Tensor | None = None
+        self._grad_fn = grad_fn
         self._output_nr = output_nr
         self._acc: Any = None  # weakref to this leaf's AccumulateGrad node
         self._retains_grad = False
+        self._base: Tensor | None = None
+        self._vc: list[int] | None = None
+        # (_vseen is set by as_view: only views have it, and only views read it)
 
     def __del__(self) -> None:
         ctx = self._ctx
         if ctx is not None:
-            fn = self.grad_fn
+            fn = self._grad_fn  # (the slot: a view's history is not made again at collection)
             if fn is not None and fn._output is self._data and fn._held is None:
                 # The node saved this output for backward: the array outlives this tensor, so
                 # its charge passes to the node (released when the node frees it or goes).
@@ -102,7 +110,38 @@ class Tensor:
         return self._output_nr
 
     @property
+    def grad_fn(self) -> Node | None:
+        if self._base is None:
+            return self._grad_fn
+        return self._view_grad_fn()
+
+    @grad_fn.setter
+    def grad_fn(self, fn: Node | None) -> None:
+        self._grad_fn = fn
+        if self._base is not None:
+            self._vseen = self._version
+
+    def _view_grad_fn(self) -> Node | None:
+        """A view's grad_fn: after a write into its storage by another tensor, torch's
+        AsStridedBackward0 over its base's history (or none, if the base needs no grad)."""
+        base = self._base
+        assert base is not None
+        vc = base._vc
+        now = vc[0] if vc is not None else 0
+        if now != self._vseen:
+            self._vseen = now
+            if base._requires_grad:
+                self._grad_fn = self._view_history()
+                self._output_nr, self._requires_grad = 0, True
+            else:
+                self._grad_fn = None
+                self._requires_grad = False
+        return self._grad_fn
+
+    @property
     def requires_grad(self) -> bool:
+        if self._base is not None:
+            self._view_grad_fn()
         return self._requires_grad
 
     @requires_grad.setter
@@ -130,6 +169,51 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        """``x.grad = value``, with torch's checks (a later backward accumulates into it)."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise ArgumentError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                    f"type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ShapeError(f"attempting to assign a gradient of size '{list(value.shape)}' "
+                                 f"to a tensor of size '{list(self.shape)}'. Please ensure that "
+                                 "the gradient and the tensor are the same size")
+            if value.dtype is not self.dtype:
+                raise AutogradError("attempting to assign a gradient with dtype "
+                                    f"'{value.dtype}' to a tensor with dtype '{self.dtype}'. "
+                                    "Please ensure that the gradient and the tensor have the same "
+                                    "dtype")
+        self._grad = value
+
+    # ----- versions and views ---------------------------------------------------------------
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has seen (torch's ``_version``)."""
+        vc = self._root()._vc
+        return vc[0] if vc is not None else 0
+
+    def _root(self) -> Tensor:
+        """The tensor owning this one's storage: its view base, or itself."""
+        base = self._base
+        return self if base is None else base
+
+    def _counter(self) -> list[int]:
+        """The version counter of this tensor's storage, made on first use."""
+        root = self._root()
+        vc = root._vc
+        if vc is None:
+            vc = root._vc = [0]
+        return vc
+
+    def _is_view(self) -> bool:
+        return self._base is not None
+
     # ----- data access ----------------------------------------------------------------------
     @property
     def data(self) -> Tensor:
@@ -144,8 +228,27 @@ class Tensor:
             ctx.release(self._data.size)
         self._data = value._data
 
+    def detach_(self) -> Tensor:
+        """Take this tensor out of the graph, in place (torch's detach_)."""
+        if self._base is not None:
+            raise AutogradError("Can't detach views in-place. Use detach() instead. If you are "
+                                "using DistributedDataParallel (DDP) for training, and "
+                                "gradient_as_bucket_view is set as True, gradients are views of "
+                                "DDP buckets, and hence detach_() cannot be called on these "
+                                "gradients. To fix this error, please refer to the "
+                                "Optimizer.zero_grad() function in torch/optim/optimizer.py as "
+                                "the solution.")
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
     def detach(self) -> Tensor:
-        return Tensor(self._data)
+        """A tensor sharing this one's storage and version counter, outside the graph."""
+        out = Tensor(self._data)
+        root = self._root()
+        out._vc = vc = root._counter()
+        versions.watch_output(root, vc)  # a change through `out` makes root's saved output stale
+        return out
 
     def item(self) -> Any:
         if self._data.size != 1:
@@ -192,6 +295,7 @@ class Tensor:
         # Attached from the layers above: every registry op declared as a method, the varargs
         # forms and the Python operators (engine/ops/methods.py), backward (engine/autograd.py).
         def __getattr__(self, name: str) -> Any: ...
+        def _view_history(self) -> Node: ...  # (engine/ops/inplace.py)
         def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                      create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None: ...
         def reshape(self, *shape: Any) -> Tensor: ...
@@ -229,7 +333,23 @@ class Tensor:
         def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
         def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
         def __getitem__(self, index: Any) -> Tensor: ...
+        def __setitem__(self, index: Any, value: Any) -> None: ...
+        def __iadd__(self, other: Any) -> Tensor: ...
+        def __isub__(self, other: Any) -> Tensor: ...
+        def __imul__(self, other: Any) -> Tensor: ...
+        def __itruediv__(self, other: Any) -> Tensor: ...
+        def __ipow__(self, other: Any) -> Tensor: ...
 
+
+
+def as_view(out: Tensor, of: Tensor) -> Tensor:
+    """Mark ``out`` (whose array views ``of``'s) as a view: it shares ``of``'s storage, so its
+    version counter and, for in-place ops, its base (torch's ``_base``, always a root)."""
+    base = of._base
+    out._base = base = of if base is None else base
+    vc = base._vc
+    out._vseen = vc[0] if vc is not None else 0
+    return out
 
 def _infer_dtype(data: Any) -> DType:
     """torch.tensor's inference: any float -> float32, else any int -> int64, else bool."""

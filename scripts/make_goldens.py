@@ -638,7 +638,9 @@ def decode_arg(value: Any, path: Any, inputs: dict[int, Any]) -> Any:
     if isinstance(value, dict) and "tensor" in value:
         t = value["tensor"]
         data = [NONFINITE.get(x, x) if isinstance(x, str) else x for x in t["data"]]
-        x = torch.tensor(data, dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+        # (a tensor of its own, not a view of the flat one: an in-place op on a view records
+        # CopySlices on the base)
+        x = torch.tensor(data, dtype=DTYPES[t["dtype"]]).reshape(t["shape"]).clone()
         x.requires_grad_(t["requires_grad"])
         inputs[id(x)] = (path, x)
         return x

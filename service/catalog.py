@@ -44,6 +44,8 @@ class OpInfo(BaseModel):
     grad_fns: list[str] | None = Field(None, description="torch's grad_fn class names it makes.")
     outputs: list[str] | None = Field(None, description="Names of the outputs (>1: a tuple).")
     creation: bool | None = None
+    inplace: bool | None = Field(None, description="Changes its first input in place and returns "
+                                 "it (torch's trailing underscore: add_, zero_, ...).")
     alias_of: str | None = None
     returns: str | None = Field(None, description="service calls: what they return.")
 
@@ -85,7 +87,7 @@ def _entry(sig: Signature) -> dict[str, Any]:
     if sig.op is not None:
         op = sig.op
         out.update(differentiable=op.differentiable, grad_fns=[g for g in op.grad_fns if g],
-                   outputs=list(op.outputs), creation=op.creation)
+                   outputs=list(op.outputs), creation=op.creation, inplace=op.inplace)
         if op.name != sig.name:
             out["alias_of"] = op.name
     elif sig.builtin is not None:

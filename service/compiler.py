@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from service.errors import ProgramError, limit_exceeded
 from service.pointer import Path, pointer
 from service.program import (
@@ -20,11 +22,13 @@ from service.program import (
     PrintStatement,
     PrintValues,
     RunRequest,
+    SetGradStatement,
+    SetItemStatement,
     TensorObject,
     WhileStatement,
 )
 from service.signatures import SIGNATURES, Signature
-from service.spellings import converters
+from service.spellings import converters, index_value
 
 
 # ----- compiled nodes ---------------------------------------------------------------------------
@@ -61,6 +65,8 @@ class Call:
     bind: str | list[Any] | None = None  # a name, or names to unpack into (nested lists)
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
+    # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
+    attrs_path: Path | None = None
 
 
 Expr = Const | Ref | Array | Obj | Call
@@ -89,13 +95,20 @@ class If:
 
 
 @dataclass(slots=True)
+class SetGrad:
+    target: Expr
+    value: Expr
+    path: Path
+
+
+@dataclass(slots=True)
 class Block:
     grad_enabled: bool
     body: list[Stmt]
     path: Path
 
 
-Stmt = Call | Print | While | If | Block
+Stmt = Call | Print | While | If | Block | SetGrad
 
 
 # ----- compile ----------------------------------------------------------------------------------
@@ -131,6 +144,12 @@ class _Compiler:
             return If(self.expr(s.cond, (*path, "if"), depth + 1),
                       self.block(s.then, (*path, "then"), depth + 1),
                       self.block(s.orelse or [], (*path, "else"), depth + 1), path)
+        if isinstance(s, SetItemStatement):
+            return self.setitem(s, path, depth)
+        if isinstance(s, SetGradStatement):
+            target, value = s.grad
+            return SetGrad(self.expr(target, (*path, "set_grad", 0), depth + 1),
+                           self.expr(value, (*path, "set_grad", 1), depth + 1), path)
         if isinstance(s, NoGradStatement):
             return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
         assert isinstance(s, EnableGradStatement)
@@ -164,6 +183,17 @@ class _Compiler:
             refs += [(name, j, v) for j, v in items if isinstance(v, str)]
         return Call(sig, args, attrs, path, c.name, refs)
 
+    def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
+        """``target[index] = value``: a call of the engine's setitem op."""
+        target, index, value = s.item
+        index = index_value(_plain(index))  # (the wire's slices and Ellipsis, as Python's)
+        items = list(enumerate(index)) if isinstance(index, list) else [(None, index)]
+        refs = [("index", j, v) for j, v in items if isinstance(v, str)]
+        args = [self.expr(target, (*path, "setitem", 0), depth + 1),
+                self.expr(value, (*path, "setitem", 2), depth + 1)]
+        return Call(SIGNATURES["setitem"], args, {"index": index}, path, None, refs,
+                    attrs_path=(*path, "setitem", 1))
+
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         self._deeper(depth, path)
         if isinstance(a, CallBase):
@@ -183,6 +213,15 @@ class _Compiler:
         if isinstance(a, TensorObject):
             return Obj(a, path)
         return Const(a, path)
+
+
+def _plain(v: Any) -> Any:
+    """An index as plain JSON values (a slice model as its dict of the keys given)."""
+    if isinstance(v, BaseModel):
+        return v.model_dump(exclude_unset=True)
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
 
 
 # op name -> its attrs of kind "index" (they may hold slices, and names of tensors)

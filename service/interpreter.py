@@ -39,6 +39,7 @@ from service.compiler import (
     Obj,
     Print,
     Ref,
+    SetGrad,
     Stmt,
     While,
     compile_program,
@@ -202,6 +203,22 @@ class Interpreter:
         elif isinstance(st, Block):
             with ge.set_grad_enabled(st.grad_enabled):
                 self._block(st.body)
+        elif isinstance(st, SetGrad):
+            self._set_grad(st)
+
+    def _set_grad(self, st: SetGrad) -> None:
+        """``target.grad = value`` (a tensor or null)."""
+        target, value = self._eval(st.target), self._eval(st.value)
+        if not isinstance(target, ge.Tensor):
+            raise ProgramError("type-error", f"set_grad: the target must be a Tensor, not "
+                               f"{type_name(target)}", pointer(st.target.path))
+        if value is not None and not isinstance(value, ge.Tensor):
+            raise ProgramError("type-error", "assigned grad expected to be a Tensor or None but "
+                               f"got grad of type {type_name(value)}", pointer(st.value.path))
+        try:
+            target.grad = value
+        except ge.EngineError as err:
+            raise self._engine_error(err, st.path) from None
 
     def _while(self, st: While) -> None:
         s = self.settings
@@ -324,7 +341,8 @@ class Interpreter:
         """The attrs with each tensor name in an index replaced by its tensor (x[mask])."""
         attrs = dict(c.attrs)
         for key, j, name in c.refs:
-            path = (*c.path, "attrs", key) if j is None else (*c.path, "attrs", key, j)
+            where = (*c.path, "attrs", key) if c.attrs_path is None else c.attrs_path
+            path = where if j is None else (*where, j)
             v = self._eval(Ref(name, path))
             if not isinstance(v, ge.Tensor):
                 raise wrong_argument(c, key, v, "an index of ints, slices, arrays or tensors", path)

@@ -342,9 +342,29 @@ class EnableGradStatement(BaseModel):
     body: Statements = Field(alias="enable_grad")
 
 
+_Index: Any = PARAM_KINDS["index"].request
+
+
+class SetItemStatement(BaseModel):
+    """Assign into a tensor in place (``target[index] = value``): [target, index, value]. The index
+    is anything getitem takes as its index; the value a tensor or a number, broadcast to the
+    indexed part. Every name bound to the tensor (or a view of it) sees the change."""
+
+    model_config = _FORBID
+    item: tuple[Arg, _Index, Arg] = Field(alias="setitem")
+
+
+class SetGradStatement(BaseModel):
+    """Assign a tensor's ``.grad`` (``target.grad = value``): [target, value]; value a tensor of
+    the target's shape and dtype, or null. A later backward accumulates into it."""
+
+    model_config = _FORBID
+    grad: tuple[Arg, Arg] = Field(alias="set_grad")
+
+
 _STATEMENT_MODELS: dict[type[BaseModel], str] = {
     PrintStatement: "Print", WhileStatement: "While", IfStatement: "If", NoGradStatement: "NoGrad",
-    EnableGradStatement: "EnableGrad",
+    EnableGradStatement: "EnableGrad", SetItemStatement: "SetItem", SetGradStatement: "SetGrad",
 }
 
 
@@ -361,6 +381,10 @@ def _statement_tag(v: Any) -> str | None:
             return "NoGrad"
         if "enable_grad" in v:
             return "EnableGrad"
+        if "setitem" in v:
+            return "SetItem"
+        if "set_grad" in v:
+            return "SetGrad"
         return "Call" if "op" in v else None
     if isinstance(v, CallBase):
         return "Call"
@@ -378,15 +402,18 @@ else:
             | Annotated[WhileStatement, Tag("While")]
             | Annotated[IfStatement, Tag("If")]
             | Annotated[NoGradStatement, Tag("NoGrad")]
-            | Annotated[EnableGradStatement, Tag("EnableGrad")],
+            | Annotated[EnableGradStatement, Tag("EnableGrad")]
+            | Annotated[SetItemStatement, Tag("SetItem")]
+            | Annotated[SetGradStatement, Tag("SetGrad")],
             Discriminator(
                 _statement_tag, custom_error_type="invalid_statement",
                 custom_error_message='a statement is an object with one of "op", "print", '
-                '"while", "if", "no_grad" or "enable_grad"'),
+                '"while", "if", "no_grad", "enable_grad", "setitem" or "set_grad"'),
         ],
     )
 
-for _model in (WhileStatement, IfStatement, NoGradStatement, EnableGradStatement):
+for _model in (WhileStatement, IfStatement, NoGradStatement, EnableGradStatement,
+               SetItemStatement, SetGradStatement):
     _model.model_rebuild()
 
 

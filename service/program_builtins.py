@@ -70,10 +70,20 @@ def _autograd_grad(outputs: Sequence[ge.Tensor], inputs: Sequence[ge.Tensor],
 
 def _zero_grad(tensors: Sequence[ge.Tensor], *, set_to_none: bool = True) -> None:
     # torch's Optimizer.zero_grad / Module.zero_grad over a list of tensors: ``x.grad = None``
-    # (set_to_none, torch's default), or a zero gradient detached from any graph.
+    # (set_to_none, torch's default), or the gradient itself detached and zeroed in place (a
+    # name bound to it sees the zeros).
     for t in tensors:
-        if t.grad is not None:
-            t.grad = None if set_to_none else ge.zeros_like(t.grad.detach())
+        g = t.grad
+        if g is not None:
+            if set_to_none:
+                t.grad = None
+                continue
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g.requires_grad_(False)
+            with ge.no_grad():
+                g.zero_()
 
 
 # ----- torch.autograd.functional on the recorded graph -----------------------------------------
@@ -202,8 +212,14 @@ BUILTINS: tuple[Builtin, ...] = (
     _accessor("requires_grad", lambda t: t.requires_grad, "x.requires_grad.", "bool"),
     _accessor("is_leaf", lambda t: t.is_leaf, "x.is_leaf.", "bool"),
     _accessor("retains_grad", lambda t: t.retains_grad, "x.retains_grad.", "bool"),
-    _accessor("data", lambda t: t.data, "x.data: the same values outside the graph.", "Tensor"),
-    _accessor("detach", lambda t: t.detach(), "x.detach(): a new leaf sharing x's values.", "Tensor"),
+    _accessor("version", lambda t: t._version, "x._version: the in-place changes its storage has "
+              "seen (shared with its views and detach()).", "int"),
+    _accessor("is_view", lambda t: t._is_view(), "x._is_view(): whether x views another "
+              "tensor's storage.", "bool"),
+    _accessor("data", lambda t: t.data, "x.data: the same values outside the graph, in the same "
+              "storage (with its own version counter).", "Tensor"),
+    _accessor("detach", lambda t: t.detach(), "x.detach(): a new leaf sharing x's storage and "
+              "version counter.", "Tensor"),
     _accessor("shape", lambda t: Size(t.shape), "x.shape (prints as torch.Size).", "Size"),
     _accessor("dtype", lambda t: t.dtype, "x.dtype (prints as torch.float32).", "dtype"),
     _accessor("numel", lambda t: t.numel(), "x.numel(): the number of elements.", "int"),
@@ -245,7 +261,7 @@ BUILTINS: tuple[Builtin, ...] = (
             _tensor, "torch.tensor(data, dtype, requires_grad): a new leaf.", "creation", "Tensor"),
     Builtin("zero_grad", (Input("tensors", "tensors", doc="A tensor or an array of tensors."),),
             (Param("set_to_none", "bool", True,
-                   doc="x.grad = None (true), or a zero gradient of the same shape (false)."),),
+                   doc="x.grad = None (true), or x.grad zeroed in place (false)."),),
             _zero_grad,
             "optimizer.zero_grad() over the given tensors: clear each one's .grad (torch's "
             "x.grad = None) so that the next backward starts afresh, e.g. in a training loop.",

@@ -4,7 +4,9 @@ attaches the op-backed Tensor methods (engine/ops/methods.py)."""
 from engine.ops import methods as _methods
 from engine.ops.creation import *  # noqa: F403
 from engine.ops.elementwise import *  # noqa: F403
+from engine.ops.index_writes import *  # noqa: F403
 from engine.ops.indexing import *  # noqa: F403
+from engine.ops.inplace import *  # noqa: F403
 from engine.ops.joining import *  # noqa: F403
 from engine.ops.linalg import *  # noqa: F403
 from engine.ops.linalg_extra import *  # noqa: F403

@@ -23,6 +23,7 @@ from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, OutMeta, edge
 from engine.tensor import Tensor
+from engine.versions import saved_versions
 
 Operand = Tensor | bool | int | float
 
@@ -59,11 +60,18 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             edges = tuple(map(edge, inputs))
         if edges.count(NO_EDGE) != n:  # some input requires grad: record the op
             output = None
+            moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
             for s in saved:
                 if s is OUT:
                     output = data
-                    break
+                elif s.__class__ is Tensor:
+                    base = s._base
+                    vc = (s if base is None else base)._vc
+                    if vc is not None and vc[0]:
+                        moved = True
             node = Node(name, vjp, edges, saved, attrs, _output_meta(data, edges[0]), output)
+            if moved:
+                node._versions = saved_versions(saved, Tensor)
             out = Tensor(data, True, node)
             ctx = out._ctx
             if ctx is not None and ctx.detect_anomaly:
@@ -111,6 +119,8 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     if all(e[0] is None for e in edges):
         return outs
     node = Node(name, vjp, edges, saved, attrs, tuple([(d.shape, d.dtype) for d in datas]))
+    if saved:
+        node._versions = saved_versions(saved, Tensor)
     for i, (o, d) in enumerate(zip(outs, diff, strict=True)):
         if d:
             o.grad_fn = node

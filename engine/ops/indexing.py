@@ -31,7 +31,7 @@ from engine.ops.core import (
 )
 from engine.registry import A, T, defop, internal_node
 from engine.registry import Operand as OperandParam
-from engine.tensor import Tensor, tensor
+from engine.tensor import Tensor, as_view, tensor
 
 # What `from engine.ops.indexing import *` gives engine.ops: the ops, not the helpers (take, select,
 # narrow, along), which joining.py imports by name.
@@ -62,8 +62,11 @@ def take(x: Tensor, key: tuple[Any, ...], name: str, put_name: str | None = None
     """``x[key]`` recorded as ``name``. A key of ints and slices gives a view (as torch's select and
     slice do); one with index arrays a contiguous copy (as torch's index ops do)."""
     # (the trailing ... keeps a 0-d result an array, a view, where numpy would give a scalar)
-    a = xp.ascontiguousarray(x._data[key]) if _has_arrays(key) else x._data[(*key, Ellipsis)]
-    return record(a, name, _take_vjp, (x,), attrs=(x.shape, key, name, put_name or _twice(name)))
+    if _has_arrays(key):
+        a = xp.ascontiguousarray(x._data[key])
+        return record(a, name, _take_vjp, (x,), attrs=(x.shape, key, name, put_name or _twice(name)))
+    return as_view(record(x._data[(*key, Ellipsis)], name, _take_vjp, (x,),
+                          attrs=(x.shape, key, name, put_name or _twice(name))), x)
 
 
 def _take_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -115,6 +118,40 @@ def select(x: Tensor, dim: int, i: int) -> Tensor:
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     """Elements ``start`` to ``start + length`` of dim ``dim`` (a SliceBackward0 view)."""
     return take(x, along(dim, slice(start, start + length)), _getitem.op.forms["SliceBackward0"])
+
+
+@defop("select", [T(), A("dim", "int"), A("index", "int")], grad_fns="SelectBackward0",
+       doc="The slice at index along dim, without that dim (a view).", category=_IDX)
+def _select_op(input: Tensor, dim: int, index: int) -> Tensor:
+    check_tensor(input, "select")
+    if input.ndim == 0:
+        raise ShapeError("select() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, input.ndim)
+    if not -input.shape[d] <= index < input.shape[d]:
+        raise ShapeError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {d}")
+    return select(input, d, index)
+
+
+@defop("narrow", [T(), A("dim", "int"), A("start", "int"), A("length", "int")],
+       grad_fns="SliceBackward0",
+       doc="length elements from start along dim (start may be negative); a view.",
+       category=_IDX)
+def _narrow_op(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    check_tensor(input, "narrow")
+    if input.ndim == 0:
+        raise ShapeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, input.ndim)
+    n = input.shape[d]
+    if not -n <= start <= n:
+        raise ShapeError(f"start out of range (expected to be in range of [{-n}, {n}], but got "
+                         f"{start})")
+    start %= n if n else 1
+    if length < 0:
+        raise ShapeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise ShapeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return narrow(input, d, start, length)
 
 
 # ----- getitem --------------------------------------------------------------------------------
@@ -223,8 +260,8 @@ def _advanced_shape(shape: tuple[int, ...], key: tuple[Any, ...]) -> tuple[int, 
     return (*bshape, *rest)
 
 
-def _index(x: Tensor, indices: list[tuple[int, Any]]) -> Tensor:
-    """Apply every advanced item at once (IndexBackward0). ``indices`` are (dim, index) pairs in
+def advanced_key(x: Tensor, indices: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    """The numpy key applying every advanced item at once. ``indices`` are (dim, index) pairs in
     order; an index is an int64 or bool array (a bool mask spans as many dims as it has)."""
     key: list[Any] = []
     for ordinal, (dim, a) in enumerate(indices):
@@ -233,7 +270,12 @@ def _index(x: Tensor, indices: list[tuple[int, Any]]) -> Tensor:
             key += _mask_positions(a, x.shape, dim)
         else:
             key.append(_in_bounds(a, x.shape[dim], ordinal))
-    full = tuple(key)
+    return tuple(key)
+
+
+def _index(x: Tensor, indices: list[tuple[int, Any]]) -> Tensor:
+    """Apply every advanced item at once (IndexBackward0)."""
+    full = advanced_key(x, indices)
     check_alloc(_advanced_shape(x.shape, full))
     return take(x, full, _getitem.op.forms["IndexBackward0"], _INDEX_PUT)
 
@@ -253,6 +295,18 @@ def _getitem(input: Tensor, index: Any) -> Tensor:
     items run left to right, each its own node as in torch (``x[0, 1:]`` is SliceBackward0 over
     SelectBackward0); the tensor and list items then index together (one IndexBackward0)."""
     check_tensor(input, "getitem")
+    out, advanced = parse_index(input, index)
+    if advanced:
+        return _index(out, advanced)
+    if out is input:  # nothing to do: torch still returns a new tensor (an alias)
+        alias = record(input._data, _getitem.op.forms["AliasBackward0"], _identity_vjp, (input,))
+        return as_view(alias, input)
+    return out
+
+
+def parse_index(input: Tensor, index: Any) -> tuple[Tensor, list[tuple[int, Any]]]:
+    """Apply the basic items of ``index`` (views, left to right) and collect the advanced ones,
+    as (dim, index array) pairs for :func:`advanced_key`, to apply to the result."""
     single = not isinstance(index, (list, tuple))
     items = [_parse_item(i) for i in ([index] if single else index)]
     ndim = input.ndim
@@ -281,22 +335,23 @@ def _getitem(input: Tensor, index: Any) -> Tensor:
         else:
             advanced.append((dim, item._data))
             dim += _dims_consumed(item)
-    if advanced:
-        return _index(out, advanced)
-    if out is input:  # nothing to do: torch still returns a new tensor (an alias)
-        return record(input._data, _getitem.op.forms["AliasBackward0"], _identity_vjp, (input,))
-    return out
+    return out, advanced
 
 
 def getitem(input: Tensor, index: Any) -> Tensor:
-    """``input[index]`` with Python's meaning (Tensor.__getitem__ calls this). Python spells the
-    tuple of items as a tuple, so a bare list is an advanced index unless torch's legacy rule
-    reads it as a tuple (it holds a tensor, a sequence, a slice, None or Ellipsis)."""
+    """``input[index]`` with Python's meaning (Tensor.__getitem__ calls this)."""
+    return _getitem(input, python_index(index))
+
+
+def python_index(index: Any) -> Any:
+    """Python's index (``x[index]``) in the registry's spelling. Python spells the tuple of items
+    as a tuple, so a bare list is an advanced index unless torch's legacy rule reads it as a tuple
+    (it holds a tensor, a sequence, a slice, None or Ellipsis)."""
     if isinstance(index, list):
         legacy_tuple = len(index) < 32 and any(
             i is None or i is Ellipsis or isinstance(i, (Tensor, list, tuple, slice)) for i in index)
-        index = tuple(index) if legacy_tuple else (index,)
-    return _getitem(input, index)
+        return tuple(index) if legacy_tuple else (index,)
+    return index
 
 
 # ----- index_select, gather, scatter_add ------------------------------------------------------
@@ -454,9 +509,9 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
         raise ShapeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     # an offset beyond the matrix selects nothing (numpy overflows on huge ones)
     offset = min(max(offset, -input.shape[d1]), input.shape[d2]) if input.ndim else offset
-    out = xp.diagonal(input._data, offset, d1, d2)
-    return record(out, diagonal.op.grad_fn, _diagonal_vjp, (input,),
-                  attrs=(input.shape, offset, d1, d2))
+    out = backend.writable_diagonal(input._data, offset, d1, d2)
+    return as_view(record(out, diagonal.op.grad_fn, _diagonal_vjp, (input,),
+                          attrs=(input.shape, offset, d1, d2)), input)
 
 
 def _diagonal_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -30,7 +30,7 @@ from engine.ops.core import (
 )
 from engine.ops.indexing import along, like, narrow, select, take
 from engine.registry import A, T, defop
-from engine.tensor import Tensor
+from engine.tensor import Tensor, as_view
 
 __all__ = ["cat", "chunk", "cumprod", "cumsum", "flip", "pad", "repeat", "roll", "split", "stack",
            "tile", "unbind"]
@@ -139,7 +139,7 @@ def _pieces(x: Tensor, d: int, sizes: list[int], name: str) -> tuple[Tensor, ...
     for n in sizes[:-1]:
         starts.append(starts[-1] + n)
     views = [x._data[along(d, slice(s, s + n))] for s, n in zip(starts, sizes, strict=True)]
-    return record_multi(views, name, _pieces_vjp, (x,), attrs=d)
+    return tuple(as_view(v, x) for v in record_multi(views, name, _pieces_vjp, (x,), attrs=d))
 
 
 def _pieces_vjp(node: Node, grads: Any) -> tuple[Any, ...]:
@@ -200,7 +200,8 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
         raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     views = [input._data[(*along(d, i), Ellipsis)] for i in range(input.shape[d])]
-    return record_multi(views, unbind.op.grad_fn, _unbind_vjp, (input,), attrs=d)
+    return tuple(as_view(v, input)
+                 for v in record_multi(views, unbind.op.grad_fn, _unbind_vjp, (input,), attrs=d))
 
 
 def _unbind_vjp(node: Node, grads: Any) -> tuple[Any, ...]:

@@ -271,8 +271,10 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if idx.size and bool(((idx < 0) | (idx >= rows)).any()):
         raise ShapeError("index out of range in self")
     check_alloc((*idx.shape, weight.shape[1]))
-    return record(weight._data[idx], embedding.op.grad_fn, _embedding_vjp, (weight,),
-                  saved=(input,), attrs=(weight.shape, padding_idx))
+    # (a copy: a 0-d index would read a view of the weight on CuPy, which in-place ops reach)
+    rows = xp.array(weight._data[idx], copy=True)
+    return record(rows, embedding.op.grad_fn, _embedding_vjp, (weight,), saved=(input,),
+                  attrs=(weight.shape, padding_idx))
 
 
 def _embedding_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -26,6 +26,13 @@ OPERATORS = {
 }
 
 
+# Augmented assignment -> the in-place op it is (``x += y`` is ``x.add_(y)``; torch has no @=).
+INPLACE_OPERATORS = {
+    "__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
+    "__ipow__": "pow_",
+}
+
+
 def _varargs(args: tuple[Any, ...]) -> list[int]:
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         return list(args[0])
@@ -94,3 +101,7 @@ def install() -> None:
             setattr(Tensor, name, op.fn)
     for dunder, name in OPERATORS.items():
         setattr(Tensor, dunder, getattr(ops, name))  # (getitem: Python's meaning, not the registry's)
+    for dunder, name in INPLACE_OPERATORS.items():
+        setattr(Tensor, dunder, OPS[name].fn)
+    Tensor.__setitem__ = ops.setitem_python  # type: ignore[method-assign]  # x[i] = v
+    Tensor._view_history = ops.view_history  # type: ignore[method-assign,assignment]

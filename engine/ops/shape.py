@@ -18,7 +18,7 @@ from engine.errors import ArgumentError, ShapeError
 from engine.graph import Node
 from engine.ops.core import check_alloc, check_ndim, check_tensor, record
 from engine.registry import A, T, defop
-from engine.tensor import Tensor
+from engine.tensor import Tensor, as_view
 
 _SHAPE = "shape"
 
@@ -85,8 +85,8 @@ def view(input: Tensor, shape: Sequence[int]) -> Tensor:
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
         )
-    return record(input._data.reshape(new), view.op.grad_fn, _reshape_vjp, (input,),
-                  attrs=input.shape)
+    return as_view(record(input._data.reshape(new), view.op.grad_fn, _reshape_vjp, (input,),
+                          attrs=input.shape), input)
 
 
 @defop("reshape", [T(), A("shape", "ints")],
@@ -99,8 +99,8 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     if _contiguous(a):
         return view(input, new)
     if _viewable(a, new):
-        return record(a.reshape(new), reshape.op.forms["ReshapeAliasBackward0"], _reshape_vjp, (input,),
-                      attrs=input.shape)
+        return as_view(record(a.reshape(new), reshape.op.forms["ReshapeAliasBackward0"], _reshape_vjp,
+                              (input,), attrs=input.shape), input)
     copy = clone(input)
     return record(copy._data.reshape(new), reshape.op.forms["UnsafeViewBackward0"], _reshape_vjp, (copy,),
                   attrs=input.shape)
@@ -139,7 +139,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
                 wrap_dim(d, 0)
         name = squeeze.op.forms["SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"]
     out = xp.squeeze(input._data, axis=dims) if dims else input._data.reshape(shp)
-    return record(out, name, _reshape_vjp, (input,), attrs=shp)
+    return as_view(record(out, name, _reshape_vjp, (input,), attrs=shp), input)
 
 
 @defop("unsqueeze", [T(), A("dim", "int")], grad_fns="UnsqueezeBackward0",
@@ -148,8 +148,8 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     check_tensor(input, "unsqueeze")
     check_ndim(input.ndim + 1, "unsqueeze")
     d = wrap_dim(dim, input.ndim + 1)
-    return record(xp.expand_dims(input._data, d), unsqueeze.op.grad_fn, _reshape_vjp, (input,),
-                  attrs=input.shape)
+    return as_view(record(xp.expand_dims(input._data, d), unsqueeze.op.grad_fn, _reshape_vjp,
+                          (input,), attrs=input.shape), input)
 
 
 def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
@@ -158,8 +158,8 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
         raise ShapeError(
             f"expand(torch.FloatTensor{{[{', '.join(map(str, shape))}]}}, "
             f"size=[{', '.join(map(str, size))}]): "
-            "the number of sizes provided must be greater or equal to the number of dimensions "
-            "in the tensor"
+            f"the number of sizes provided ({len(size)}) must be greater or equal to the number of "
+            f"dimensions in the tensor ({len(shape)})"
         )
     lead = len(size) - len(shape)
     out = []
@@ -192,10 +192,11 @@ def expand(input: Tensor, size: Sequence[int]) -> Tensor:
     check_tensor(input, "expand")
     new = _expanded_shape(input.shape, size)
     if new == input.shape:
-        return record(input._data, expand.op.grad_fn, _expand_vjp, (input,), attrs=input.shape)
+        return as_view(record(input._data, expand.op.grad_fn, _expand_vjp, (input,),
+                              attrs=input.shape), input)
     check_alloc(new)
-    return record(xp.broadcast_to(input._data, new), expand.op.grad_fn, _expand_vjp, (input,),
-                  attrs=input.shape)
+    return as_view(record(xp.broadcast_to(input._data, new), expand.op.grad_fn, _expand_vjp,
+                          (input,), attrs=input.shape), input)
 
 
 def _expand_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -214,8 +215,8 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     check_tensor(input, "transpose")
     n = input.ndim
     a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
-    return record(xp.swapaxes(input._data, a, b) if n else input._data, transpose.op.grad_fn,
-                  _transpose_vjp, (input,), attrs=(a, b))
+    return as_view(record(xp.swapaxes(input._data, a, b) if n else input._data,
+                          transpose.op.grad_fn, _transpose_vjp, (input,), attrs=(a, b)), input)
 
 
 def _transpose_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -227,7 +228,7 @@ def t(input: Tensor) -> Tensor:
     check_tensor(input, "t")
     if input.ndim > 2:
         raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
-    return record(input._data.T, t.op.grad_fn, _t_vjp, (input,))
+    return as_view(record(input._data.T, t.op.grad_fn, _t_vjp, (input,)), input)
 
 
 def _t_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -244,8 +245,8 @@ def permute(input: Tensor, dims: Sequence[int]) -> Tensor:
     perm = tuple(wrap_dim(d, n) for d in dims)
     if len(set(perm)) != n:
         raise ShapeError("permute(): duplicate dims are not allowed.")
-    return record(xp.transpose(input._data, perm), permute.op.grad_fn, _permute_vjp, (input,),
-                  attrs=perm)
+    return as_view(record(xp.transpose(input._data, perm), permute.op.grad_fn, _permute_vjp,
+                          (input,), attrs=perm), input)
 
 
 def _permute_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -171,7 +171,7 @@ def _merge_families() -> None:
     """The op families added later keep their cases in their own modules (cases_*.py)."""
     import importlib
 
-    for family in ("nn", "indexing", "linalg"):
+    for family in ("nn", "indexing", "linalg", "inplace"):
         module = importlib.import_module(f"tests.engine.cases_{family}")
         for table, extra in ((CASES, module.CASES), (NONDIFF, module.NONDIFF)):
             clash = set(table) & set(extra)

@@ -20,6 +20,8 @@ def _call(name: str, case: Case, seed: int = 0) -> tuple[list, dict]:
 
 def _fn(name: str, kwargs: dict):
     op = ge.OPS[name]
+    if op.inplace:  # on a clone: torch refuses to change a leaf that requires grad in place
+        return lambda x, *xs: op.fn(x.clone(), *xs, **kwargs)
     return lambda *xs: op.fn(*xs, **kwargs)
 
 

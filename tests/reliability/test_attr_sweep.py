@@ -114,6 +114,10 @@ def _base(op: OpDef) -> tuple[list[dict[str, Any]], list[Any], dict[str, Any]]:
                 args.append(value)
             else:
                 attrs[p.name] = value
+    if op.inplace and args and isinstance(args[0], str):
+        # an in-place op changes a clone (torch refuses a leaf that requires grad)
+        stmts.append({"name": "target", "op": "clone", "args": [args[0]]})
+        args[0] = "target"
     return stmts, args, attrs
 
 

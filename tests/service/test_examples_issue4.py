@@ -196,14 +196,20 @@ async def test_the_readmes_detector_example_is_what_the_service_answers(
 
 async def test_the_readmes_functional_example_answers_as_it_says(
         client: httpx.AsyncClient) -> None:
-    program, loop = _readme_json("### Jacobians, Hessians and their products")
+    (program,) = _readme_json("### Jacobians, Hessians and their products")
     t = (await ok(client, **program))["tensors"]
     assert t["H"]["data"] == [6.0, 0.0, 0.0, 12.0] and t["value"]["data"] == [9.0]
     assert t["Hv"]["data"] == [6.0, 12.0] and t["J"]["data"] == [4.0, 0.0, 0.0, 4.0]
     setup = [{"name": "x", "op": "tensor", "args": [[[1.0, 2.0], [3.0, 4.0]]]},
-             {"name": "target", "op": "tensor", "args": [[1.0, 0.0]]},
+             {"name": "target", "op": "tensor", "args": [[[1.0], [0.0]]]},
              {"name": "w", "op": "tensor", "args": [[[0.1, 0.2]]], "attrs": {"requires_grad": True}},
              {"name": "b", "op": "tensor", "args": [[0.0]], "attrs": {"requires_grad": True}},
              {"name": "step", "op": "tensor", "args": [0]}]
-    # zero_grad at the top of the body: the same gradient every time, never accumulated
-    assert (await ok(client, [*setup, loop]))["printed"] == ["tensor([[1.8000, 2.4000]])"] * 5
+    # the SGD loop of the in-place section: sub_ under no_grad, zero_grad(set_to_none=false)
+    (loop,) = _readme_json("### In-place ops, views and assignment")
+    body = await ok(client, [*setup, loop])
+    losses = [float(line.removeprefix("tensor(").split(",")[0]) for line in body["printed"]]
+    assert len(losses) == 50 and all(a > b for a, b in zip(losses, losses[1:], strict=False))
+    assert all(line.endswith("grad_fn=<MseLossBackward0>)") for line in body["printed"])
+    w = body["tensors"]["w"]
+    assert w["is_leaf"] and w["requires_grad"] and w["grad"]["data"] == [0.0, 0.0]
