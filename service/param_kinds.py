@@ -10,7 +10,7 @@ how the service takes it.
 
 The engine names the kinds of its ops' parameters (``engine.registry.ParamKind``); the service's
 builtins (service/program_builtins.py) add three input kinds of their own: ``node``, ``data`` and
-``tensor_or_tensors``. A new kind is one row of :data:`PARAM_KINDS`.
+``tensor_or_tensors``; the Python-value calls (service/python_builtins.py) a fourth, ``any``. A new kind is one row of :data:`PARAM_KINDS`.
 """
 
 from __future__ import annotations
@@ -114,6 +114,10 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
     return ev.decode(items, e.path, c.attrs.get("dtype"))
 
 
+def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
+    return ev.value(e)  # (the Python-value calls check what they take themselves)
+
+
 def _element(ev: Evaluator, c: Call, spec: Input, item: Any, path: Path) -> ge.Tensor | None:
     """One element of an array given for ``tensors`` or ``tensor_or_tensors``: a name, an array
     literal or (nullable inputs only) null."""
@@ -209,6 +213,8 @@ PARAM_KINDS: dict[str, Kind] = {
         "one tensor, or an array of tensors (a tuple: the result then has one entry per tensor), "
         "as torch.autograd.functional takes them; v is a tensor literal where the input it is "
         "shaped like is one tensor", read=_read_tensor_or_tensors),
+    "any": Kind("any value: a number, a string, a list, a tensor, ... (the Python-value calls "
+                "of service/python_builtins.py)", read=_read_any),
     # attrs (by name, in "attrs")
     "int": Kind("an integer", request=Int64),
     "float": Kind('a number ("NaN", "Infinity", "-Infinity" allowed)',

@@ -49,6 +49,9 @@ PROBLEM_KINDS: dict[str, tuple[str, str]] = {
     "argument-error": ("Invalid argument", "A bad static argument value."),
     "linalg-error": ("Linear algebra error", "A singular or not positive-definite matrix."),
     "anomaly": ("Anomaly detected", "detect_anomaly found a NaN or infinity; see report."),
+    "assertion-error": ("Assertion failed", "An assert statement's condition was false."),
+    "syntax-error": ("Syntax error", "The source is not Python, or uses Python the source "
+                                     "front end does not translate; see location."),
     "engine-error": ("Engine error", "Another error of the program found by the engine."),
     "limit-exceeded": ("Limit exceeded", "A limit was reached; limit names the setting "
                                          "(413 for max_body_bytes, 422 otherwise)."),
