@@ -13,7 +13,7 @@ from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
-from service.routers import health, info, ops, run
+from service.routers import health, info, ops, run, translate
 from service.settings import Settings
 
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runner = runner
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     problems.install(app)
-    for module in (run, ops, info, health, metrics):
+    for module in (run, translate, ops, info, health, metrics):
         app.include_router(module.router)
     # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.
     app.state.body_budget = BodyBudget(settings.max_buffered_body_bytes)

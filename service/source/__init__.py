@@ -8,6 +8,7 @@
 * :mod:`.exporter` writes a program as a torch script that prints what gradserve printed.
 """
 
+from service.source.exporter import export_program
 from service.source.translator import Translation, translate
 
-__all__ = ["Translation", "translate"]
+__all__ = ["Translation", "export_program", "translate"]

@@ -30,6 +30,7 @@ from engine.registry import Param
 from service.errors import ProgramError
 from service.python_builtins import CONSTANTS, FUNCTIONS, OPERATORS, parse_template
 from service.signatures import SIGNATURES, Signature
+from service.source.exporter import HELPER_STEPS, helper_dumps
 from service.source.locate import Span, source_error
 from service.source.prefilter import prepare
 
@@ -143,6 +144,7 @@ class _Translator:
     detect_anomaly: bool = False
     seed: int | None = None
     top: list[Any] | None = None  # the program's own statement list (not a block's)
+    helpers: dict[str, str] = field(default_factory=dict)  # exported helper -> its step
 
     # ----- helpers --------------------------------------------------------------------------
     def span(self, node: ast.AST) -> Span:
@@ -214,6 +216,9 @@ class _Translator:
             self.modules[alias.asname or alias.name] = f"{module}.{alias.name}"
 
     def st_FunctionDef(self, st: ast.FunctionDef) -> None:  # noqa: N802
+        if st.name in HELPER_STEPS and ast.dump(st) == _HELPER_DUMPS.get(st.name):
+            self.helpers[st.name] = HELPER_STEPS[st.name]  # an exported script's own helper
+            return
         a = st.args
         if st.decorator_list:
             raise self.fail(st.decorator_list[0], "decorators are not supported")
@@ -709,6 +714,8 @@ class _Translator:
             return self.inline(_Function(f, "lambda"), [self.expr(a) for a in e.args], e)
         if isinstance(f, ast.Name):
             name = self.scope.rename.get(f.id, f.id)
+            if name in self.helpers and name not in self.kinds:
+                return self.signature_call(SIGNATURES[self.helpers[name]], e, None)
             if name in self.functions:
                 if e.keywords:
                     raise self.fail(e, "keyword arguments to a def are not supported")
@@ -1049,6 +1056,7 @@ class _Pack:
 
 
 _NOT_STATIC: Any = object()
+_HELPER_DUMPS = helper_dumps()
 _BUILTIN_KINDS = {"grad": "tensor", "data": "tensor", "detach": "tensor", "tensor": "tensor",
                   "requires_grad_": "tensor", "item": "number", "numel": "number",
                   "ndim": "number", "requires_grad": "number", "is_leaf": "number",
