@@ -115,6 +115,10 @@ def _operator(a: Any, b: Any = None, *, operator: str) -> Any:  # noqa: A002 - t
             raise _fail("type-error", f"bad operand type for unary {sym}: '{_type(a)}'")
         raise _fail("type-error", f"unsupported operand type(s) for {sym}: '{_type(a)}' and "
                     f"'{_type(b)}'")
+    if operator.startswith("i") and operator not in ("is", "is_not", "invert") and isinstance(
+            a, ge.Tensor) and not hasattr(type(a), f"__{operator}__"):
+        # without the tensor's own in-place operator Python would rebind to a new tensor
+        raise _fail("type-error", f"in-place {SYMBOLS[operator]} on a tensor is not supported")
     _check_int_work(operator, a, b)
     fn = OPERATORS[operator]
     try:

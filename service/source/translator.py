@@ -791,7 +791,7 @@ class _Translator:
 
     def method_call(self, receiver: Json, kind: str, method: str, e: ast.Call
                     ) -> tuple[Json, str]:
-        if kind in ("seq", "str", "number", "range", "none", "tensors"):
+        if kind in ("str", "number", "range", "none"):
             raise self.fail(e.func, f"the method .{method}() of a Python value is not supported")
         if method == "size":
             shape = self.mark({"op": "shape", "args": [receiver]}, e)
@@ -869,11 +869,14 @@ class _Translator:
                 raise self.fail(e, f"{sig.name}() missing required argument '{p.name}'",
                                 "type-error")
         del input_names
-        call: dict[str, Any] = {"op": sig.name, "args": args}
+        call: dict[str, Any] = {"op": sig.name}
+        if args:
+            call["args"] = args
         if attrs:
             call["attrs"] = attrs
+        # (an op with several outputs returns one tensor or a tuple, by its attrs)
         kind = "tensor" if sig.op is not None and len(sig.op.outputs) == 1 else \
-            _BUILTIN_KINDS.get(sig.name, "seq" if sig.op is not None else "unknown")
+            _BUILTIN_KINDS.get(sig.name, "unknown")
         if sig.name in ("backward", "retain_grad", "zero_grad"):
             kind = "none"
         return self.mark(call, e), kind
@@ -1152,6 +1155,9 @@ def _check_tree(tree: ast.Module, t: _Translator, limits: Limits) -> None:
                                f"{_MAX_AST_DEPTH} levels deep", t.span(node),
                                limit="max_source_nesting", value=depth,
                                maximum=_MAX_AST_DEPTH)
+        if isinstance(node, ast.FunctionDef) and node.name in HELPER_STEPS \
+                and ast.dump(node) == _HELPER_DUMPS.get(node.name):
+            continue  # an exported script's helper: called as its step, never translated
         if type(node) not in ALLOWED:
             what = REFUSED_NAMES.get(type(node), f"`{type(node).__name__}`")
             raise t.fail(node, f"{what} are not supported" if not what.startswith("`") or
