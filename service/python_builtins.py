@@ -41,6 +41,11 @@ def _fail(kind: str, message: str) -> ProgramError:
     return ProgramError(kind, message)
 
 
+def _over(limit: str, value: int, maximum: int, message: str) -> ProgramError:
+    """A fixed bound of this module (not a setting: no tensor program comes near it)."""
+    return ProgramError("limit-exceeded", message, limit=limit, value=value, maximum=maximum)
+
+
 def _type(v: Any) -> str:
     if isinstance(v, ge.Tensor):
         return "Tensor"
@@ -57,17 +62,20 @@ def _int_bits(v: Any) -> int:
 
 def _check_int_work(name: str, a: Any, b: Any) -> None:
     """Refuse an integer product or power over MAX_INT_BITS before computing it."""
-    if name in ("mul", "imul") and _int_bits(a) + _int_bits(b) > MAX_INT_BITS:
-        raise _fail("limit-exceeded", f"the integer product would have more than {MAX_INT_BITS} "
-                    "bits")
-    if name in ("pow", "ipow") and type(a) is int and type(b) is int and b > 0 and abs(a) > 1 \
-            and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
-        raise _fail("limit-exceeded", f"the integer power would have more than {MAX_INT_BITS} bits")
+    bits = 0
+    if name in ("mul", "imul"):
+        bits = _int_bits(a) + _int_bits(b)
+    elif name in ("pow", "ipow") and type(a) is int and type(b) is int and b > 0 and abs(a) > 1:
+        bits = (abs(a).bit_length() - 1) * b
+    if bits > MAX_INT_BITS:
+        raise _over("max_int_bits", bits, MAX_INT_BITS,
+                    f"the integer result would have more than {MAX_INT_BITS} bits")
 
 
 def _check_sequence(v: Any) -> Any:
     if isinstance(v, (str, list, tuple)) and len(v) > MAX_SEQUENCE:
-        raise _fail("limit-exceeded", f"a string or list longer than {MAX_SEQUENCE}")
+        raise _over("max_sequence_length", len(v), MAX_SEQUENCE,
+                    f"a string or list longer than {MAX_SEQUENCE}")
     return v
 
 
@@ -143,7 +151,8 @@ def _range(*args: Any) -> range:
 def _sequence(of: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def build(iterable: Any = ()) -> Any:
         if isinstance(iterable, (range, tuple, list, str)) and len(iterable) > MAX_SEQUENCE:
-            raise _fail("limit-exceeded", f"a sequence longer than {MAX_SEQUENCE}")
+            raise _over("max_sequence_length", len(iterable), MAX_SEQUENCE,
+                        f"a sequence longer than {MAX_SEQUENCE}")
         if isinstance(iterable, ge.Tensor):
             return of(_iterate_tensor(iterable))
         return of(iterable)
@@ -217,8 +226,10 @@ _FIELD_NUMBERS = re.compile(r"\d+")
 def format_value(v: Any, spec: str) -> str:
     """``format(v, spec)`` as Python with torch does: a 0-d tensor formats as its Python number
     (torch's Tensor.__format__), an empty spec is ``str``; field widths are bounded first."""
-    if any(int(n) > MAX_FORMAT_FIELD for n in _FIELD_NUMBERS.findall(spec)):
-        raise _fail("limit-exceeded", f"a format field wider than {MAX_FORMAT_FIELD}")
+    widest = max((int(n) for n in _FIELD_NUMBERS.findall(spec)), default=0)
+    if widest > MAX_FORMAT_FIELD:
+        raise _over("max_format_width", widest, MAX_FORMAT_FIELD,
+                    f"a format field wider than {MAX_FORMAT_FIELD}")
     if isinstance(v, ge.Tensor):
         if v.ndim == 0:
             return format(v.item(), spec)

@@ -710,6 +710,8 @@ class _Translator:
         if any(kw.arg is None for kw in e.keywords):
             raise self.fail(e, "**kwargs are not supported")
         f = e.func
+        if isinstance(f, ast.Name):
+            _check_dunder(self, f, f.id)
         if isinstance(f, ast.Lambda):
             return self.inline(_Function(f, "lambda"), [self.expr(a) for a in e.args], e)
         if isinstance(f, ast.Name):
@@ -1142,17 +1144,19 @@ def _check_dunder(t: _Translator, node: ast.AST, name: str) -> None:
 def _check_tree(tree: ast.Module, t: _Translator, limits: Limits) -> None:
     """The whitelist, the node count and the depth, iteratively, before any translation."""
     count = 0
-    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    # (operator nodes have no position: a problem about one is located at its parent)
+    stack: list[tuple[ast.AST, int, ast.AST]] = [(tree, 0, tree)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, parent = stack.pop()
+        at = node if hasattr(node, "lineno") else parent
         count += 1
         if count > limits.max_nodes:
             raise source_error("limit-exceeded", f"the source has more than {limits.max_nodes} "
-                               "syntax nodes", t.span(node), limit="max_source_nodes",
+                               "syntax nodes", t.span(at), limit="max_source_nodes",
                                value=count, maximum=limits.max_nodes)
         if depth > _MAX_AST_DEPTH:
             raise source_error("limit-exceeded", "the source's expressions nest more than "
-                               f"{_MAX_AST_DEPTH} levels deep", t.span(node),
+                               f"{_MAX_AST_DEPTH} levels deep", t.span(at),
                                limit="max_source_nesting", value=depth,
                                maximum=_MAX_AST_DEPTH)
         if isinstance(node, ast.FunctionDef) and node.name in HELPER_STEPS \
@@ -1160,9 +1164,9 @@ def _check_tree(tree: ast.Module, t: _Translator, limits: Limits) -> None:
             continue  # an exported script's helper: called as its step, never translated
         if type(node) not in ALLOWED:
             what = REFUSED_NAMES.get(type(node), f"`{type(node).__name__}`")
-            raise t.fail(node, f"{what} are not supported" if not what.startswith("`") or
+            raise t.fail(at, f"{what} are not supported" if not what.startswith("`") or
                          "statements" in what else f"{what} is not supported")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        stack.extend((child, depth + 1, at) for child in ast.iter_child_nodes(node))
 
 
 def _prefix(tree: ast.Module) -> str:
