@@ -225,6 +225,10 @@ class _Exporter:
             return f"torch.tensor({', '.join([vals[0], *extra])})"
         if op in HELPERS or op in ("hvp", "vhp", "jvp"):
             return self.helper(op, vals, attrs)
+        if sig.op is not None and args and kinds[0] == "operand" and _is_number(args[0]):
+            # torch has no op(number, tensor); a 0-dim tensor constant keeps the order (and the
+            # graph's edges), and promotes as the number does
+            vals[0] = f"torch.tensor({vals[0]})"
         if op == "getitem":
             return f"{_wrap(vals[0])}[{self.index(attrs['index'])}]"
         if op in OPERATOR_OPS and not attrs and len(vals) == 2:

@@ -33,7 +33,7 @@ def _gs_hvp(output, inputs, v=None, create_graph=False, strict=False):
 p = torch.tensor([1.0, 2.0], requires_grad=True)
 x = p[0]
 y = p[1]
-f = (((1 - x) ** 2) + (100 * ((y - (x ** 2)) ** 2)))
+f = (((torch.tensor(1) - x) ** 2) + (torch.tensor(100) * ((y - (x ** 2)) ** 2)))
 value, hvp = _gs_hvp(f, p, torch.tensor([1.0, 1.0]))
 hessian = _gs_hessian(f, p)
 print(hvp)
