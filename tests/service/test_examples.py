@@ -85,6 +85,8 @@ def test_curl_scripts(live_url: str) -> None:
     assert shutil.which("curl"), "the curl examples need curl (Debian: apt-get install curl)"
     tutorial = _json(_run(["bash", "examples/curl/run_tutorial.sh"], live_url))
     assert tutorial["printed"][0] == "tensor([[1., 1.],\n        [1., 1.]], requires_grad=True)"
+    source = _json(_run(["bash", "examples/curl/source_tutorial.sh"], live_url))
+    assert source["printed"] == tutorial["printed"]
     quick = _json(_run(["bash", "examples/curl/quickstart.sh"], live_url))
     assert quick["printed"] == ["tensor(27., grad_fn=<MeanBackward0>)",
                                 "tensor([[4.5000, 4.5000],\n        [4.5000, 4.5000]])"]
