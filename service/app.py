@@ -15,6 +15,7 @@ from service.openapi import build_openapi, description
 from service.responses import JSONResponse
 from service.routers import health, info, ops, run, translate
 from service.settings import Settings
+from service.source.cache import TranslationCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runner = runner
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
+    app.state.translations = TranslationCache(settings.source_cache_entries)
     problems.install(app)
     for module in (run, translate, ops, info, health, metrics):
         app.include_router(module.router)

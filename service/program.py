@@ -425,7 +425,7 @@ class RunRequest(BaseModel):
 
     seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1,
                              description="Seed of the program's random generator.")
-    program: Statements | None = Field(
+    program: Statements = Field(
         None, description="The statements (exactly one of program and source).")
     source: str | None = Field(
         None, description="Instead of program: PyTorch code (a script, a notebook cell or a "

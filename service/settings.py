@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         default=200_000, ge=1, description="Syntax nodes translated from a source, counting "
         "each inlined call of a def or lambda again.")
 
+    source_cache_entries: int = Field(
+        default=64, ge=0, description="Translations of recent sources kept per process, so that "
+        "a source sent again is not parsed again (sources up to 20,000 characters; 0 turns the "
+        "cache off).")
+
     @field_validator("api_keys")
     @classmethod
     def _keys_not_all_blank(cls, v: SecretStr) -> SecretStr:

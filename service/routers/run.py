@@ -42,7 +42,8 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
         program, translation = body, None
         if body.source is not None:  # translated here too: long sources stay off the event loop
-            program, translation = program_request(body, settings)
+            program, translation = program_request(body, settings,
+                                                   request.app.state.translations)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
                                   deadline=deadline)
         report = interpreter.run()

@@ -63,7 +63,7 @@ class TranslateResponse(BaseModel):
 async def translate(body: TranslateRequest, request: Request) -> Any:
     settings = request.app.state.settings
     if body.source is not None:
-        translation, _ = translate_request(body.source, settings)
+        translation, _ = translate_request(body.source, settings, request.app.state.translations)
         answer: dict[str, Any] = {"program": translation.program}
         if translation.seed is not None:
             answer["seed"] = translation.seed

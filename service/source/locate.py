@@ -1,9 +1,9 @@
 """Source spans: where in the source each emitted statement and call came from.
 
-The translator records the span of the ast node behind every dict it emits (by the dict's
-identity, so that building the program costs no pointer bookkeeping). Only when a problem has to
-be reported is the program walked along the problem's pointer, and the deepest dict on that path
-with a span gives the location.
+The translator records the ast node behind every dict it emits (by the dict's identity, so that
+building the program costs no pointer bookkeeping). Only when a problem has to be reported is the
+program walked along the problem's pointer, and the deepest dict on that path with a node gives
+the location.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def _parts(pointer: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
 
 
-def span_at(program: list[Any], pointer: str | None, spans: dict[int, Span]) -> Span | None:
+def span_at(program: list[Any], pointer: str | None, nodes: dict[int, ast.AST],
+            shifts: dict[int, int]) -> Span | None:
     """The span of the deepest emitted element on ``pointer``'s path (``/program/3/args/0``)."""
     if not pointer:
         return None
@@ -62,7 +63,7 @@ def span_at(program: list[Any], pointer: str | None, spans: dict[int, Span]) -> 
     if parts[:1] == ["program"]:
         parts = parts[1:]
     node: Any = program
-    found: Span | None = None
+    found: ast.AST | None = None
     for part in parts:
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
@@ -70,15 +71,16 @@ def span_at(program: list[Any], pointer: str | None, spans: dict[int, Span]) -> 
             node = node[part]
         else:
             break
-        found = spans.get(id(node), found)
-    return found
+        found = nodes.get(id(node), found)
+    return None if found is None else Span.of(found, shifts)
 
 
-def relocate(err: ProgramError, program: list[Any], spans: dict[int, Span]) -> ProgramError:
+def relocate(err: ProgramError, program: list[Any], nodes: dict[int, ast.AST],
+             shifts: dict[int, int]) -> ProgramError:
     """``err`` (pointing into the translated program) as a problem about the source."""
     if err.pointer == "/source":
         return err
-    span = span_at(program, err.pointer, spans)
+    span = span_at(program, err.pointer, nodes, shifts)
     err.extra.setdefault("program_pointer", err.pointer)
     err.pointer = "/source"
     if span is not None:

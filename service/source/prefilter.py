@@ -9,12 +9,14 @@ lines and the ``>>> ``/``... `` prompts are cut, so line numbers stay those of t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from service.errors import limit_exceeded
 from service.source.locate import Span, source_error
 
 _OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+_BRACKETS = re.compile(r"[()\[\]{}]")
 
 
 @dataclass
@@ -57,7 +59,7 @@ def prepare(source: str, max_chars: int, max_lines: int, max_nesting: int) -> Pr
             line = line[4:]
         elif doctest:
             line = ""
-        for ch in line:  # (brackets in strings and comments count too: an upper bound)
+        for ch in _BRACKETS.findall(line):  # (in strings and comments too: an upper bound)
             if ch in _OPEN:
                 depth += 1
                 if depth > max_nesting:

@@ -11,6 +11,7 @@ from service.errors import ProgramError
 from service.pointer import from_loc
 from service.program import RunRequest, Statement
 from service.settings import Settings
+from service.source.cache import TranslationCache
 from service.source.locate import relocate
 from service.source.translator import Limits, Translation, translate
 
@@ -23,9 +24,13 @@ def limits(settings: Settings) -> Limits:
                   settings.max_inlined_nodes)
 
 
-def translate_request(source: str, settings: Settings) -> tuple[Translation, list[Any]]:
+def translate_request(source: str, settings: Settings, cache: TranslationCache | None = None
+                      ) -> tuple[Translation, list[Any]]:
     """The translation and its program validated as the JSON form is (ProgramError about the
-    source otherwise)."""
+    source otherwise); from ``cache`` when it holds them."""
+    hit = cache.get(source) if cache is not None else None
+    if hit is not None:
+        return hit
     translation = translate(source, limits(settings))
     try:
         program = _PROGRAM.validate_python(translation.program)
@@ -33,14 +38,17 @@ def translate_request(source: str, settings: Settings) -> tuple[Translation, lis
         first = exc.errors()[0]
         err = ProgramError("invalid-program", f"{first['msg']}",
                            "/program" + from_loc(first["loc"], translation.program))
-        raise relocate(err, translation.program, translation.spans) from None
+        raise relocate(err, translation.program, translation.nodes, translation.shifts) from None
+    if cache is not None:
+        cache.put(source, (translation, program))
     return translation, program
 
 
-def program_request(body: RunRequest, settings: Settings) -> tuple[RunRequest, Translation]:
+def program_request(body: RunRequest, settings: Settings, cache: TranslationCache | None = None
+                    ) -> tuple[RunRequest, Translation]:
     """``body`` with its source replaced by the program it means."""
     assert body.source is not None
-    translation, program = translate_request(body.source, settings)
+    translation, program = translate_request(body.source, settings, cache)
     request = body.model_copy(update={
         "program": program, "source": None,
         "detect_anomaly": body.detect_anomaly or translation.detect_anomaly,
@@ -51,4 +59,4 @@ def program_request(body: RunRequest, settings: Settings) -> tuple[RunRequest, T
 
 
 def about_source(err: ProgramError, translation: Translation) -> ProgramError:
-    return relocate(err, translation.program, translation.spans)
+    return relocate(err, translation.program, translation.nodes, translation.shifts)

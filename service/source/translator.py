@@ -101,7 +101,8 @@ class Limits:
 @dataclass
 class Translation:
     program: list[Any]
-    spans: dict[int, Span]
+    nodes: dict[int, ast.AST]  # id of an emitted dict -> the ast node it came from
+    shifts: dict[int, int]  # line -> columns a doctest prompt took (see prefilter)
     hidden: frozenset[str]
     detect_anomaly: bool = False
     seed: int | None = None
@@ -129,7 +130,7 @@ class _Translator:
     limits: Limits
     shifts: dict[int, int]
     prefix: str
-    spans: dict[int, Span] = field(default_factory=dict)
+    nodes: dict[int, ast.AST] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # program name -> kind
     functions: dict[str, _Function] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)  # alias -> module or dotted function
@@ -144,6 +145,9 @@ class _Translator:
     detect_anomaly: bool = False
     seed: int | None = None
     top: list[Any] | None = None  # the program's own statement list (not a block's)
+    tree: ast.Module | None = None
+    depth: int = 0  # expressions being translated, one inside the other
+    inlined: bool = False  # a def or lambda has been inlined (count against max_inlined)
     helpers: dict[str, str] = field(default_factory=dict)  # exported helper -> its step
 
     # ----- helpers --------------------------------------------------------------------------
@@ -155,11 +159,18 @@ class _Translator:
         return source_error(kind, message, self.span(node), **extra)
 
     def mark(self, d: dict[str, Any], node: ast.AST) -> dict[str, Any]:
-        self.spans[id(d)] = self.span(node)
+        self.nodes[id(d)] = node  # (made a Span only if a problem needs it)
         return d
 
     def count(self, node: ast.AST) -> None:
+        """One more node translated: the source's own (max_source_nodes) until a call is inlined,
+        then all of them, inlined bodies again each time (max_inlined_nodes)."""
         self.translated += 1
+        if self.translated > self.limits.max_nodes and not self.inlined:
+            raise source_error("limit-exceeded", f"the source has more than "
+                               f"{self.limits.max_nodes} syntax nodes", self.span(node),
+                               limit="max_source_nodes", value=self.translated,
+                               maximum=self.limits.max_nodes)
         if self.translated > self.limits.max_inlined:
             raise source_error("limit-exceeded", "the translated program (inlined functions "
                                f"included) is larger than {self.limits.max_inlined} nodes",
@@ -167,6 +178,8 @@ class _Translator:
                                value=self.translated, maximum=self.limits.max_inlined)
 
     def temp(self, name: str) -> str:
+        if not self.prefix:  # a prefix no name of the source starts with, found when first needed
+            self.prefix = _prefix(self.tree)
         self.temps += 1
         t = f"{self.prefix}{self.temps}_{name}"[:64]
         self.hidden.add(t)
@@ -187,10 +200,10 @@ class _Translator:
 
     def statement(self, st: ast.stmt) -> None:
         self.count(st)
-        method = getattr(self, "st_" + type(st).__name__, None)
+        method = _STATEMENTS.get(type(st))
         if method is None:
-            raise self.fail(st, f"{type(st).__name__} statements are not supported")
-        method(st)
+            raise _refused(self, st)
+        method(self, st)
 
     def st_Pass(self, st: ast.Pass) -> None:  # noqa: N802 - named after the ast class
         pass
@@ -226,6 +239,7 @@ class _Translator:
             raise self.fail(st, f"def {st.name}: only plain positional parameters are supported")
         if st.returns is not None or any(p.annotation is not None for p in a.args):
             raise self.fail(st, "annotations are not supported")
+        _check_tree(st, self)
         for k, inner in enumerate(st.body):
             for sub in ast.walk(inner):
                 if isinstance(sub, ast.Return) and (k != len(st.body) - 1 or sub is not inner):
@@ -308,7 +322,7 @@ class _Translator:
     def bind(self, target: Any, value: Json, kind: str, node: ast.AST) -> None:
         if isinstance(value, dict) and "op" in value and "name" not in value:
             stmt = {"name": target, **value}
-            self.spans[id(stmt)] = self.spans.get(id(value), self.span(node))
+            self.nodes[id(stmt)] = self.nodes.get(id(value), node)
         else:
             stmt = {"name": target, "op": "py.value", "args": [value]}
             self.mark(stmt, node)
@@ -452,12 +466,19 @@ class _Translator:
     # ----- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.expr) -> tuple[Json, str]:
         self.count(e)
-        method = getattr(self, "ex_" + type(e).__name__, None)
+        method = _EXPRESSIONS.get(type(e))
         if method is None:
-            raise self.fail(e, f"{REFUSED_NAMES.get(type(e), type(e).__name__)} are not "
-                            "supported here")
-        value, kind = method(e)
-        return value, kind
+            raise _refused(self, e)
+        self.depth += 1
+        if self.depth > _MAX_AST_DEPTH:
+            raise source_error("limit-exceeded", "the source's expressions nest more than "
+                               f"{_MAX_AST_DEPTH} levels deep", self.span(e),
+                               limit="max_source_nesting", value=self.depth,
+                               maximum=_MAX_AST_DEPTH)
+        try:
+            return method(self, e)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
 
     def ex_Constant(self, e: ast.Constant) -> tuple[Json, str]:  # noqa: N802
         v = e.value
@@ -968,6 +989,7 @@ class _Translator:
         saved = self.scope
         self.scope = _Scope(rename)
         self.inlining.append(fn.name)
+        self.inlined = True
         try:
             if isinstance(node, ast.Lambda):
                 result = self.expr(node.body)
@@ -1044,6 +1066,13 @@ class _Translator:
             call["attrs"] = flags
         return self.mark(call, e), "tensor" if fn in ("jacobian", "hessian") and not many \
             else "seq"
+
+
+# ast class -> the translator's method for it (st_* statements, ex_* expressions)
+_STATEMENTS: dict[type, Any] = {
+    getattr(ast, name[3:]): fn for name, fn in vars(_Translator).items() if name.startswith("st_")}
+_EXPRESSIONS: dict[type, Any] = {
+    getattr(ast, name[3:]): fn for name, fn in vars(_Translator).items() if name.startswith("ex_")}
 
 
 class _Done:
@@ -1141,40 +1170,55 @@ def _check_dunder(t: _Translator, node: ast.AST, name: str) -> None:
         raise t.fail(node, f"dunder names ({name}) are not supported")
 
 
-def _check_tree(tree: ast.Module, t: _Translator, limits: Limits) -> None:
-    """The whitelist, the node count and the depth, iteratively, before any translation."""
-    count = 0
-    # (operator nodes have no position: a problem about one is located at its parent)
-    stack: list[tuple[ast.AST, int, ast.AST]] = [(tree, 0, tree)]
+# The fields of each whitelisted node type that hold nodes the walk must visit (operators and
+# Load/Store contexts are left to the translation, which names a refused operator itself).
+_CHILDREN: dict[type, tuple[str, ...]] = {
+    ast.Module: ("body",), ast.Expr: ("value",), ast.Assign: ("targets", "value"),
+    ast.AugAssign: ("target", "value"), ast.For: ("target", "iter", "body", "orelse"),
+    ast.While: ("test", "body", "orelse"), ast.If: ("test", "body", "orelse"),
+    ast.With: ("items", "body"), ast.withitem: ("context_expr", "optional_vars"),
+    ast.Assert: ("test", "msg"), ast.FunctionDef: ("args", "body", "decorator_list", "returns"),
+    ast.Return: ("value",), ast.Lambda: ("args", "body"),
+    ast.arguments: ("posonlyargs", "args", "vararg", "kwonlyargs", "kw_defaults", "kwarg",
+                    "defaults"),
+    ast.arg: ("annotation",), ast.BoolOp: ("values",), ast.BinOp: ("left", "right"),
+    ast.UnaryOp: ("operand",), ast.Compare: ("left", "comparators"),
+    ast.Call: ("func", "args", "keywords"), ast.keyword: ("value",), ast.Attribute: ("value",),
+    ast.Subscript: ("value", "slice"), ast.Slice: ("lower", "upper", "step"),
+    ast.List: ("elts",), ast.Tuple: ("elts",), ast.JoinedStr: ("values",),
+    ast.FormattedValue: ("value", "format_spec"),
+}
+
+
+def _check_tree(tree: ast.AST, t: _Translator) -> None:
+    """The whitelist over a whole def, iteratively, when it is defined (its body is translated
+    only where it is called, and a def never called must be refused all the same)."""
+    stack: list[ast.AST] = [tree]
     while stack:
-        node, depth, parent = stack.pop()
-        at = node if hasattr(node, "lineno") else parent
-        count += 1
-        if count > limits.max_nodes:
-            raise source_error("limit-exceeded", f"the source has more than {limits.max_nodes} "
-                               "syntax nodes", t.span(at), limit="max_source_nodes",
-                               value=count, maximum=limits.max_nodes)
-        if depth > _MAX_AST_DEPTH:
-            raise source_error("limit-exceeded", "the source's expressions nest more than "
-                               f"{_MAX_AST_DEPTH} levels deep", t.span(at),
-                               limit="max_source_nesting", value=depth,
-                               maximum=_MAX_AST_DEPTH)
-        if isinstance(node, ast.FunctionDef) and node.name in HELPER_STEPS \
-                and ast.dump(node) == _HELPER_DUMPS.get(node.name):
-            continue  # an exported script's helper: called as its step, never translated
-        if type(node) not in ALLOWED:
-            what = REFUSED_NAMES.get(type(node), f"`{type(node).__name__}`")
-            raise t.fail(at, f"{what} are not supported" if not what.startswith("`") or
-                         "statements" in what else f"{what} is not supported")
-        stack.extend((child, depth + 1, at) for child in ast.iter_child_nodes(node))
+        node = stack.pop()
+        kind = type(node)
+        if kind not in ALLOWED:
+            raise _refused(t, node)
+        for name in _CHILDREN.get(kind, ()):
+            value = getattr(node, name)
+            if value.__class__ is list:
+                stack.extend(child for child in value if child is not None)
+            elif value is not None:
+                stack.append(value)
 
 
-def _prefix(tree: ast.Module) -> str:
+def _refused(t: _Translator, node: ast.AST) -> ProgramError:
+    what = REFUSED_NAMES.get(type(node), f"`{type(node).__name__}`")
+    return t.fail(node, f"{what} are not supported" if not what.startswith("`")
+                  or "statements" in what else f"{what} is not supported")
+
+
+def _prefix(tree: ast.AST | None) -> str:
     """A prefix for the names the translator makes that no name of the source starts with."""
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
-        a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)} if tree is not None else set()
     prefix = "_gs"
-    while any(u.startswith(prefix) for u in used):
+    while any(u.startswith(prefix) for u in names):
         prefix += "_"
     return prefix
 
@@ -1197,9 +1241,9 @@ def translate(source: str, limits: Limits | None = None) -> Translation:
     except (RecursionError, MemoryError, ValueError) as exc:
         raise source_error("syntax-error", f"the source could not be parsed: {exc}"[:300],
                            None) from None
-    t = _Translator(limits, prepared.shifts, _prefix(tree))
-    _check_tree(tree, t, limits)
-    t.top = t.out
+    t = _Translator(limits, prepared.shifts, "")
+    t.top, t.tree = t.out, tree
     for st in tree.body:
         t.statement(st)
-    return Translation(t.out, t.spans, frozenset(t.hidden), t.detect_anomaly, t.seed)
+    return Translation(t.out, t.nodes, prepared.shifts, frozenset(t.hidden), t.detect_anomaly,
+                       t.seed)
