@@ -112,11 +112,15 @@ SYMBOLS: dict[str, str] = {
 _PLAIN = (bool, int, float, type(None), ge.Tensor)
 
 
+def _concat(a: Any, b: Any) -> Any:
+    return a + b
+
+
 def _operator(a: Any, b: Any = None, *, operator: str) -> Any:  # noqa: A002 - the attr's name
     if operator in ("is", "is_not", "eq", "ne", "and", "or", "not"):
         pass  # any two values may be compared or combined
-    elif operator == "add" and isinstance(a, str) and isinstance(b, str) or operator in ("add", "iadd") and isinstance(a, (tuple, list)) and type(a) is type(b):
-        return _check_sequence(a + b)
+    elif operator in ("add", "iadd") and type(a) in (str, tuple, list) and type(b) is type(a):
+        return _check_sequence(_concat(a, b))  # str + str, tuple + tuple, list + list
     elif not isinstance(a, _PLAIN) or (operator not in UNARY and not isinstance(b, _PLAIN)):
         sym = SYMBOLS[operator]
         if operator in UNARY:
@@ -190,11 +194,15 @@ CONSTANTS: dict[str, float] = {"math.pi": math.pi, "math.e": math.e, "math.tau":
                                "math.inf": math.inf, "math.nan": math.nan}
 
 
+_REDUCTIONS: dict[str, Callable[[ge.Tensor], Any]] = {
+    "min": lambda t: t.min(), "max": lambda t: t.max(), "sum": lambda t: t.sum()}
+
+
 def _call(*args: Any, function: str) -> Any:
     fn = FUNCTIONS[function]
     try:
-        if function in ("min", "max", "sum") and len(args) == 1 and isinstance(args[0], ge.Tensor):
-            return getattr(args[0], function if function != "sum" else "sum")()
+        if function in _REDUCTIONS and len(args) == 1 and isinstance(args[0], ge.Tensor):
+            return _REDUCTIONS[function](args[0])  # min(t) of a tensor: its smallest element
         return _check_sequence(fn(*args))
     except ProgramError:
         raise

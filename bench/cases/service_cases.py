@@ -58,7 +58,6 @@ class _Interpreter:
         from service.program import RunRequest
         from service.responses import dumps
         from service.settings import Settings
-
         from service.source.cache import TranslationCache
 
         self.body, self.settings = body, Settings()

@@ -38,9 +38,9 @@ def prepare(source: str, max_chars: int, max_lines: int, max_nesting: int) -> Pr
         raise _limit("max_source_chars", len(source), max_chars,
                      f"the source has {len(source)} characters, over the limit of {max_chars}")
     if "\0" in source:
-        line = source.count("\n", 0, source.index("\0")) + 1
+        at = source.count("\n", 0, source.index("\0")) + 1
         raise source_error("syntax-error", "source code cannot contain null bytes",
-                           Span(line, 1, line, 1))
+                           Span(at, 1, at, 1))
     lines = source.splitlines()
     if len(lines) > max_lines:
         raise _limit("max_source_lines", len(lines), max_lines,

@@ -476,7 +476,7 @@ class _Translator:
                                limit="max_source_nesting", value=self.depth,
                                maximum=_MAX_AST_DEPTH)
         try:
-            return method(self, e)  # type: ignore[no-any-return]
+            return method(self, e)
         finally:
             self.depth -= 1
 
@@ -554,7 +554,8 @@ class _Translator:
 
     def ex_UnaryOp(self, e: ast.UnaryOp) -> tuple[Json, str]:  # noqa: N802
         if isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant) \
-                and type(e.operand.value) in (int, float):
+                and isinstance(e.operand.value, (int, float)) \
+                and not isinstance(e.operand.value, bool):
             return self.ex_Constant(ast.copy_location(ast.Constant(-e.operand.value), e))
         value, kind = self.expr(e.operand)
         if isinstance(e.op, ast.USub) and kind == "tensor":
@@ -664,14 +665,13 @@ class _Translator:
     def index_item(self, it: ast.expr) -> Any:
         if isinstance(it, ast.Slice):
             parts = {}
-            for key in ("lower", "upper", "step"):
-                sub = getattr(it, key)
+            for key, sub in (("start", it.lower), ("stop", it.upper), ("step", it.step)):
                 if sub is None:
                     continue
                 v = _int_constant(sub)
                 if v is None:
                     return _NOT_STATIC
-                parts[{"lower": "start", "upper": "stop", "step": "step"}[key]] = v
+                parts[key] = v
             return parts
         if isinstance(it, ast.Constant) and it.value is Ellipsis:
             return "..."
@@ -753,9 +753,9 @@ class _Translator:
                         "globals", "locals", "vars", "input", "type", "isinstance"):
                 raise self.fail(f, f"`{f.id}` is not supported")
             return self.ex_Name(f)  # unknown name: its problem
-        name = self.dotted(f)
-        if name is not None:
-            return self.torch_call(name, e)
+        dotted = self.dotted(f)
+        if dotted is not None:
+            return self.torch_call(dotted, e)
         if isinstance(f, ast.Attribute):
             _check_dunder(self, f, f.attr)
             receiver, kind = self.expr(f.value)
@@ -886,7 +886,7 @@ class _Translator:
         for p in sig.attrs:
             if p.name in given:
                 v = given[p.name]
-                attrs[p.name] = self.constant(v, p) if isinstance(v, ast.AST) else \
+                attrs[p.name] = self.constant(v, p) if isinstance(v, ast.expr) else \
                     self.pack(v, p) if isinstance(v, _Pack) else v
             elif p.required:
                 raise self.fail(e, f"{sig.name}() missing required argument '{p.name}'",
@@ -1048,7 +1048,7 @@ class _Translator:
         for n in nodes:
             value, _ = self.expr(n)
             leaf = self.temp("input")
-            stmt = {"name": leaf, "op": "py.functional_input", "args": [value]}
+            stmt: dict[str, Any] = {"name": leaf, "op": "py.functional_input", "args": [value]}
             if cg:
                 stmt["attrs"] = {"create_graph": True}
             self.emit(stmt, n)
@@ -1068,11 +1068,22 @@ class _Translator:
             else "seq"
 
 
-# ast class -> the translator's method for it (st_* statements, ex_* expressions)
+# ast class -> the translator's method for it
+_T = _Translator
 _STATEMENTS: dict[type, Any] = {
-    getattr(ast, name[3:]): fn for name, fn in vars(_Translator).items() if name.startswith("st_")}
+    ast.Pass: _T.st_Pass, ast.Import: _T.st_Import, ast.ImportFrom: _T.st_ImportFrom,
+    ast.FunctionDef: _T.st_FunctionDef, ast.Expr: _T.st_Expr, ast.Assign: _T.st_Assign,
+    ast.AugAssign: _T.st_AugAssign, ast.If: _T.st_If, ast.While: _T.st_While, ast.For: _T.st_For,
+    ast.Break: _T.st_Break, ast.Continue: _T.st_Continue, ast.Assert: _T.st_Assert,
+    ast.Return: _T.st_Return, ast.With: _T.st_With,
+}
 _EXPRESSIONS: dict[type, Any] = {
-    getattr(ast, name[3:]): fn for name, fn in vars(_Translator).items() if name.startswith("ex_")}
+    ast.Constant: _T.ex_Constant, ast.Name: _T.ex_Name, ast.List: _T.ex_List,
+    ast.Tuple: _T.ex_Tuple, ast.JoinedStr: _T.ex_JoinedStr, ast.UnaryOp: _T.ex_UnaryOp,
+    ast.BinOp: _T.ex_BinOp, ast.BoolOp: _T.ex_BoolOp, ast.Compare: _T.ex_Compare,
+    ast.Attribute: _T.ex_Attribute, ast.Subscript: _T.ex_Subscript, ast.Lambda: _T.ex_Lambda,
+    ast.Call: _T.ex_Call,
+}
 
 
 class _Done:
@@ -1170,41 +1181,12 @@ def _check_dunder(t: _Translator, node: ast.AST, name: str) -> None:
         raise t.fail(node, f"dunder names ({name}) are not supported")
 
 
-# The fields of each whitelisted node type that hold nodes the walk must visit (operators and
-# Load/Store contexts are left to the translation, which names a refused operator itself).
-_CHILDREN: dict[type, tuple[str, ...]] = {
-    ast.Module: ("body",), ast.Expr: ("value",), ast.Assign: ("targets", "value"),
-    ast.AugAssign: ("target", "value"), ast.For: ("target", "iter", "body", "orelse"),
-    ast.While: ("test", "body", "orelse"), ast.If: ("test", "body", "orelse"),
-    ast.With: ("items", "body"), ast.withitem: ("context_expr", "optional_vars"),
-    ast.Assert: ("test", "msg"), ast.FunctionDef: ("args", "body", "decorator_list", "returns"),
-    ast.Return: ("value",), ast.Lambda: ("args", "body"),
-    ast.arguments: ("posonlyargs", "args", "vararg", "kwonlyargs", "kw_defaults", "kwarg",
-                    "defaults"),
-    ast.arg: ("annotation",), ast.BoolOp: ("values",), ast.BinOp: ("left", "right"),
-    ast.UnaryOp: ("operand",), ast.Compare: ("left", "comparators"),
-    ast.Call: ("func", "args", "keywords"), ast.keyword: ("value",), ast.Attribute: ("value",),
-    ast.Subscript: ("value", "slice"), ast.Slice: ("lower", "upper", "step"),
-    ast.List: ("elts",), ast.Tuple: ("elts",), ast.JoinedStr: ("values",),
-    ast.FormattedValue: ("value", "format_spec"),
-}
-
-
 def _check_tree(tree: ast.AST, t: _Translator) -> None:
-    """The whitelist over a whole def, iteratively, when it is defined (its body is translated
-    only where it is called, and a def never called must be refused all the same)."""
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind not in ALLOWED:
+    """The whitelist over a whole def when it is defined (its body is translated only where it is
+    called, and a def never called must be refused all the same)."""
+    for node in ast.walk(tree):
+        if type(node) not in ALLOWED:
             raise _refused(t, node)
-        for name in _CHILDREN.get(kind, ()):
-            value = getattr(node, name)
-            if value.__class__ is list:
-                stack.extend(child for child in value if child is not None)
-            elif value is not None:
-                stack.append(value)
 
 
 def _refused(t: _Translator, node: ast.AST) -> ProgramError:
