@@ -243,8 +243,8 @@ class Interpreter:
             if items.ndim == 0:
                 raise ProgramError("type-error", "iteration over a 0-d tensor",
                                    pointer(st.iterable.path))
-            rows = items.shape[0]
-            items = (items[i] for i in range(rows))
+            rows, tensor = items.shape[0], items
+            items = (tensor[i] for i in range(rows))  # its rows, as torch iterates a tensor
         elif not isinstance(items, (range, list, tuple)):
             raise ProgramError("type-error", f"'{type_name(items)}' object is not iterable",
                                pointer(st.iterable.path))
@@ -386,7 +386,8 @@ class Interpreter:
         for key, j, name in c.refs:
             path = (*c.path, "attrs", key) if j is None else (*c.path, "attrs", key, j)
             v = self._eval(Ref(name, path))
-            if not isinstance(v, ge.Tensor):
+            # a tensor (x[mask]) or a Python int bound to the name (x[i] in a loop over range)
+            if not isinstance(v, (ge.Tensor, int)):
                 raise wrong_argument(c, key, v, "an index of ints, slices, arrays or tensors", path)
             if j is None:
                 attrs[key] = v

@@ -186,7 +186,8 @@ else:
     _IntArray = TypeAliasType("IntArray", list[Union[StrictBool, Int64, "_IntArray"]])
 # An index item: an int, a slice, null (new dim), "..." (Ellipsis), a bool, a nested array of ints
 # or bools (an advanced index) or -- the service's addition -- the name of an int64 or bool tensor
-# bound earlier (x[mask]), which the interpreter resolves when the call runs.
+# bound earlier (x[mask]), or of a Python int bound earlier (x[i]), which the interpreter resolves
+# when the call runs.
 _IndexItem: Any = StrictBool | Int64 | None | Literal["..."] | _Slice | _IntArray | Name
 
 

@@ -218,3 +218,39 @@ async def test_a_source_sent_again_comes_from_the_translation_cache(app: FastAPI
         other = await ok_source(c, source, seed=2)
     assert source in app.state.translations._items
     assert first["tensors"] == again["tensors"] != other["tensors"]
+
+
+async def test_loops_index_tensors_with_their_variable(asgi: httpx.AsyncClient) -> None:
+    source = """import torch
+x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+params = [x, x * 2]
+total = 0
+for i in range(x.shape[0]):
+    total = total + x[i].sum()
+for p in params:
+    print(p.shape, p.requires_grad, p.is_leaf)
+for row in x:
+    print(row)
+assert total.item() == 10.0, "sum"
+total.backward()
+print(total, x.grad, len(params))
+"""
+    answer = await ok_source(asgi, source)
+    assert answer["printed"][:2] == ["torch.Size([2, 2]) True True",
+                                     "torch.Size([2, 2]) True False"]
+    assert answer["printed"][2] == "tensor([1., 2.], grad_fn=<SelectBackward0>)"
+    assert answer["printed"][-1] == ("tensor(10., grad_fn=<AddBackward0>) tensor([[1., 1.],\n"
+                                     "        [1., 1.]]) 2")
+
+
+async def test_a_failed_assert_is_located(asgi: httpx.AsyncClient) -> None:
+    source = "import torch\nx = torch.ones(2)\nassert x.sum() > 5, f'sum is {x.sum().item()}'\n"
+    body = problem(await run_source(asgi, source), "assertion-error", 422, "/source")
+    assert body["detail"] == "AssertionError: sum is 2.0 (line 3)"
+    assert body["location"]["line"] == 3
+
+
+async def test_translate_a_bad_source_is_a_located_problem(asgi: httpx.AsyncClient) -> None:
+    r = await asgi.post("/v1/translate", json={"source": "import torch\nclass A:\n    pass\n"})
+    body = problem(r, "syntax-error", 422, "/source")
+    assert body["location"]["line"] == 2
