@@ -105,10 +105,16 @@ _read_tensor = _typed(ge.Tensor, "Tensor")
 
 def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
     # torch.tensor's data: a literal is decoded straight into the requested dtype (0.1 as float64
-    # must not pass through float32 first); a name or a call must be a tensor.
+    # must not pass through float32 first); a name or a call must be a tensor or a Python value.
     items = ev.literal(e)
     if items is NOT_LITERAL:
-        return _read_tensor(ev, c, spec, e, before)
+        v = ev.value(e)
+        if isinstance(v, (bool, int, float, list)):
+            # a Python number or list computed at run time (torch.tensor(math.pi / 4))
+            return ev.decode(v, e.path, c.attrs.get("dtype"))
+        if isinstance(v, ge.Tensor):
+            return v
+        raise wrong_argument(c, spec.name, v, "Tensor", e.path)
     if items is None:
         raise wrong_argument(c, spec.name, None, "an array, a number or a tensor", e.path)
     return ev.decode(items, e.path, c.attrs.get("dtype"))

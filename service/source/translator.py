@@ -41,7 +41,7 @@ ALLOWED: frozenset[type] = frozenset({
     ast.Lambda, ast.arguments, ast.arg, ast.Import, ast.ImportFrom, ast.alias, ast.BoolOp,
     ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.keyword, ast.Attribute, ast.Subscript,
     ast.Slice, ast.Name, ast.Constant, ast.List, ast.Tuple, ast.JoinedStr, ast.FormattedValue,
-    ast.Load, ast.Store, ast.And, ast.Or, ast.Add, ast.Sub, ast.Mult, ast.MatMult, ast.Div,
+    ast.IfExp, ast.Load, ast.Store, ast.And, ast.Or, ast.Add, ast.Sub, ast.Mult, ast.MatMult, ast.Div,
     ast.Mod, ast.Pow, ast.FloorDiv, ast.BitAnd, ast.BitOr, ast.BitXor, ast.Invert, ast.Not,
     ast.UAdd, ast.USub, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot,
 })
@@ -56,7 +56,7 @@ REFUSED_NAMES: dict[type, str] = {
     ast.Dict: "dict displays", ast.Set: "set displays", ast.Delete: "`del` statements",
     ast.Raise: "`raise` statements", ast.Match: "`match` statements",
     ast.NamedExpr: "assignment expressions (:=)", ast.Starred: "star-args (*x)",
-    ast.IfExp: "conditional expressions (a if c else b)", ast.AnnAssign: "annotated assignments",
+    ast.AnnAssign: "annotated assignments",
     ast.In: "`in` tests", ast.NotIn: "`not in` tests", ast.LShift: "`<<`", ast.RShift: "`>>`",
 }
 if hasattr(ast, "TryStar"):
@@ -590,6 +590,9 @@ class _Translator:
 
     def ex_BoolOp(self, e: ast.BoolOp) -> tuple[Json, str]:  # noqa: N802
         op = "and" if isinstance(e.op, ast.And) else "or"
+        if not self.in_condition:
+            return self.short_circuit(op, e)
+        # in a loop or if condition, which no statement can precede: both sides evaluated
         value, kind = self.expr(e.values[0])
         for nxt in e.values[1:]:
             right, rk = self.expr(nxt)
@@ -597,6 +600,45 @@ class _Translator:
                                "attrs": {"operator": op}}, e)
             kind = kind if kind == rk else "unknown"
         return value, kind
+
+    def short_circuit(self, op: str, e: ast.BoolOp) -> tuple[Json, str]:
+        """``a and b`` as Python evaluates it: b only when a is true (``or``: false), as a
+        hidden name and ``if`` statements."""
+        result = self.temp(op)
+        first, kind = self.expr(e.values[0])
+        self.bind(result, first, kind, e)
+        for nxt in e.values[1:]:
+            saved, self.out = self.out, []
+            value, vkind = self.expr(nxt)
+            self.bind(result, value, vkind, e)
+            then, self.out = self.out, saved
+            test = result if op == "and" else self.mark(
+                {"op": "py.operator", "args": [result], "attrs": {"operator": "not"}}, e)
+            self.emit({"if": test, "then": then, "else": []}, e)
+            kind = kind if kind == vkind else "unknown"
+        self.kinds[result] = kind
+        return result, kind
+
+    def ex_IfExp(self, e: ast.IfExp) -> tuple[Json, str]:  # noqa: N802
+        """``a if c else b``: c, then only the branch it picks, as a hidden name and an ``if``."""
+        if self.in_condition:
+            raise self.fail(e, "a conditional expression in a loop or if condition is not "
+                            "supported; compute it before")
+        result = self.temp("value")
+        test, _ = self.expr(e.test)
+        branches = []
+        kinds = []
+        for branch in (e.body, e.orelse):
+            saved, self.out = self.out, []
+            value, kind = self.expr(branch)
+            self.bind(result, value, kind, e)
+            branches.append(self.out)
+            kinds.append(kind)
+            self.out = saved
+        self.emit({"if": test, "then": branches[0], "else": branches[1]}, e)
+        kind = kinds[0] if kinds[0] == kinds[1] else "unknown"
+        self.kinds[result] = kind
+        return result, kind
 
     def ex_Compare(self, e: ast.Compare) -> tuple[Json, str]:  # noqa: N802
         if len(e.ops) != 1:
@@ -1082,7 +1124,7 @@ _EXPRESSIONS: dict[type, Any] = {
     ast.Tuple: _T.ex_Tuple, ast.JoinedStr: _T.ex_JoinedStr, ast.UnaryOp: _T.ex_UnaryOp,
     ast.BinOp: _T.ex_BinOp, ast.BoolOp: _T.ex_BoolOp, ast.Compare: _T.ex_Compare,
     ast.Attribute: _T.ex_Attribute, ast.Subscript: _T.ex_Subscript, ast.Lambda: _T.ex_Lambda,
-    ast.Call: _T.ex_Call,
+    ast.Call: _T.ex_Call, ast.IfExp: _T.ex_IfExp,
 }
 
 

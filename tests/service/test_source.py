@@ -254,3 +254,19 @@ async def test_translate_a_bad_source_is_a_located_problem(asgi: httpx.AsyncClie
     r = await asgi.post("/v1/translate", json={"source": "import torch\nclass A:\n    pass\n"})
     body = problem(r, "syntax-error", 422, "/source")
     assert body["location"]["line"] == 2
+
+
+async def test_and_or_and_conditional_expressions_evaluate_lazily(
+        asgi: httpx.AsyncClient) -> None:
+    source = """import torch
+x = torch.ones(2, requires_grad=True)
+g = x.grad.sum() if x.grad is not None else 0.0
+ok = x.grad is None or x.grad.sum() > 0
+first = x.grad is not None and x.grad.sum()
+print(g, ok, first)
+y = torch.tensor(3.0 / 4)
+print(y)
+"""
+    answer = await ok_source(asgi, source)
+    assert answer["printed"] == ["0.0 True False", "tensor(0.7500)"]
+    assert set(answer["values"]) == {"g", "ok", "first"}  # the hidden names are not outputs
