@@ -245,6 +245,8 @@ class _Exporter:
         pieces = list(vals) if leading else [f"{n}={v}" for n, v in zip(inputs, vals,
                                                                          strict=False)]
         pieces += [f"{k}={_attr(v, k, sig)}" for k, v in attrs.items()]
+        if name.endswith("_") and vals and leading:  # in-place ops are methods (w.sub_(v))
+            return f"{_wrap(vals[0])}.{name}({', '.join(pieces[1:])})"
         if name in METHOD_ONLY and vals:
             if not leading:
                 raise ExportError(f"cannot write the method {name}")
