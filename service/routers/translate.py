@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from service import problems
+from service.errors import ProgramError
 from service.jsonbody import ProgramRoute
 from service.program import Statement
 from service.responses import JSONResponse
-from service.source.exporter import export_program
+from service.source.exporter import ExportError, export_program
 from service.source.request import translate_request
 
 router = APIRouter(tags=["translate"], route_class=ProgramRoute)
@@ -71,4 +72,8 @@ async def translate(body: TranslateRequest, request: Request) -> Any:
             answer["detect_anomaly"] = True
         return JSONResponse(answer)
     document = await request.json()  # the program as sent (validated above)
-    return JSONResponse({"source": export_program(document["program"], body.seed)})
+    try:
+        return JSONResponse({"source": export_program(document["program"], body.seed)})
+    except ExportError as exc:  # a program element with no torch spelling here
+        raise ProgramError("invalid-program", f"cannot be written as torch: {exc}",
+                           "/program") from None

@@ -272,7 +272,7 @@ class _Exporter:
 
     def product(self, op: str, vals: list[str], attrs: dict[str, Any]) -> str:
         """hvp/vhp/jvp written through the helpers: (output, product)."""
-        self.helpers.update({op, "jacobian"} | ({"hessian"} if op != "jvp" else set()))
+        self.helpers.add(op)
         extra = "".join(f", {k}={v!r}" for k, v in attrs.items())
         out, inputs = vals[0], vals[1]
         v = vals[2] if len(vals) > 2 else "None"
@@ -331,25 +331,34 @@ class _Exporter:
         return repr(i)
 
 
-# jvp/hvp/vhp through vjp and the Hessian (double-backward free, exact for these programs)
+# jvp by the double-backward trick (as torch's own jvp), vhp as the gradient of <grad, v>, hvp as
+# vhp (the Hessian of a twice-differentiable function is symmetric)
 HELPERS["jvp"] = '''def _gs_jvp(outputs, inputs, v=None, create_graph=False, strict=False):
-    J = _gs_jacobian(outputs, inputs, create_graph=create_graph)
-    vv = torch.ones_like(inputs) if v is None else v
-    out = outputs if create_graph else outputs.detach()
-    return out, (J.reshape(outputs.numel(), -1) @ vv.reshape(-1)).reshape(outputs.shape)
-'''
-HELPERS["hvp"] = '''def _gs_hvp(output, inputs, v=None, create_graph=False, strict=False):
-    H = _gs_hessian(output, inputs, create_graph=create_graph)
-    vv = torch.ones_like(inputs) if v is None else v
-    out = output if create_graph else output.detach()
-    return out, (H.reshape(inputs.numel(), -1) @ vv.reshape(-1)).reshape(inputs.shape)
+    outs = outputs if isinstance(outputs, tuple) else (outputs,)
+    ins = inputs if isinstance(inputs, tuple) else (inputs,)
+    vs = v if isinstance(v, tuple) else (torch.ones_like(ins[0]) if v is None else v,)
+    us = tuple(torch.zeros_like(o, requires_grad=True) for o in outs)
+    gs = torch.autograd.grad(outs, ins, us, create_graph=True, allow_unused=True)
+    pairs = [(g, w) for g, w in zip(gs, vs) if g is not None]
+    js = torch.autograd.grad([g for g, _ in pairs], us, [w for _, w in pairs],
+                             create_graph=create_graph, allow_unused=True)
+    js = tuple(torch.zeros_like(o) if j is None else j for j, o in zip(js, outs))
+    if not create_graph:
+        outputs = tuple(o.detach() for o in outs) if isinstance(outputs, tuple) else outputs.detach()
+    return outputs, js if isinstance(outputs, tuple) else js[0]
 '''
 HELPERS["vhp"] = '''def _gs_vhp(output, inputs, v=None, create_graph=False, strict=False):
-    H = _gs_hessian(output, inputs, create_graph=create_graph)
-    vv = torch.ones_like(inputs) if v is None else v
+    ins = inputs if isinstance(inputs, tuple) else (inputs,)
+    vs = v if isinstance(v, tuple) else (torch.ones_like(ins[0]) if v is None else v,)
+    gs = torch.autograd.grad(output, ins, create_graph=True, allow_unused=True)
+    pairs = [(g, w) for g, w in zip(gs, vs) if g is not None]
+    hs = torch.autograd.grad([g for g, _ in pairs], ins, [w for _, w in pairs],
+                             create_graph=create_graph, allow_unused=True)
+    hs = tuple(torch.zeros_like(i) if h is None else h for h, i in zip(hs, ins))
     out = output if create_graph else output.detach()
-    return out, (vv.reshape(-1) @ H.reshape(inputs.numel(), -1)).reshape(inputs.shape)
+    return out, hs if isinstance(inputs, tuple) else hs[0]
 '''
+HELPERS["hvp"] = HELPERS["vhp"].replace("_gs_vhp", "_gs_hvp")
 HELPER_ORDER = ("zero_grad", "py.functional_input", "jacobian", "hessian", "vjp", "jvp", "hvp",
                 "vhp")
 # the step each helper stands for, by the helper's function name (for the translator)

@@ -25,10 +25,15 @@ def _gs_hessian(output, inputs, create_graph=False, strict=False):
     return rows if isinstance(inputs, tuple) else rows[0]
 
 def _gs_hvp(output, inputs, v=None, create_graph=False, strict=False):
-    H = _gs_hessian(output, inputs, create_graph=create_graph)
-    vv = torch.ones_like(inputs) if v is None else v
+    ins = inputs if isinstance(inputs, tuple) else (inputs,)
+    vs = v if isinstance(v, tuple) else (torch.ones_like(ins[0]) if v is None else v,)
+    gs = torch.autograd.grad(output, ins, create_graph=True, allow_unused=True)
+    pairs = [(g, w) for g, w in zip(gs, vs) if g is not None]
+    hs = torch.autograd.grad([g for g, _ in pairs], ins, [w for _, w in pairs],
+                             create_graph=create_graph, allow_unused=True)
+    hs = tuple(torch.zeros_like(i) if h is None else h for h, i in zip(hs, ins))
     out = output if create_graph else output.detach()
-    return out, (H.reshape(inputs.numel(), -1) @ vv.reshape(-1)).reshape(inputs.shape)
+    return out, hs if isinstance(inputs, tuple) else hs[0]
 
 p = torch.tensor([1.0, 2.0], requires_grad=True)
 x = p[0]
