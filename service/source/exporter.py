@@ -332,7 +332,8 @@ class _Exporter:
 
 
 # jvp by the double-backward trick (as torch's own jvp), vhp as the gradient of <grad, v>, hvp as
-# vhp (the Hessian of a twice-differentiable function is symmetric)
+# vhp (the Hessian of a twice-differentiable function is symmetric); like gradserve's steps they
+# keep the graph, so that a later backward through it still works
 HELPERS["jvp"] = '''def _gs_jvp(outputs, inputs, v=None, create_graph=False, strict=False):
     outs = outputs if isinstance(outputs, tuple) else (outputs,)
     ins = inputs if isinstance(inputs, tuple) else (inputs,)
@@ -341,7 +342,7 @@ HELPERS["jvp"] = '''def _gs_jvp(outputs, inputs, v=None, create_graph=False, str
     gs = torch.autograd.grad(outs, ins, us, create_graph=True, allow_unused=True)
     pairs = [(g, w) for g, w in zip(gs, vs) if g is not None]
     js = torch.autograd.grad([g for g, _ in pairs], us, [w for _, w in pairs],
-                             create_graph=create_graph, allow_unused=True)
+                             retain_graph=True, create_graph=create_graph, allow_unused=True)
     js = tuple(torch.zeros_like(o) if j is None else j for j, o in zip(js, outs))
     if not create_graph:
         outputs = tuple(o.detach() for o in outs) if isinstance(outputs, tuple) else outputs.detach()
@@ -353,7 +354,7 @@ HELPERS["vhp"] = '''def _gs_vhp(output, inputs, v=None, create_graph=False, stri
     gs = torch.autograd.grad(output, ins, create_graph=True, allow_unused=True)
     pairs = [(g, w) for g, w in zip(gs, vs) if g is not None]
     hs = torch.autograd.grad([g for g, _ in pairs], ins, [w for _, w in pairs],
-                             create_graph=create_graph, allow_unused=True)
+                             retain_graph=True, create_graph=create_graph, allow_unused=True)
     hs = tuple(torch.zeros_like(i) if h is None else h for h, i in zip(hs, ins))
     out = output if create_graph else output.detach()
     return out, hs if isinstance(inputs, tuple) else hs[0]

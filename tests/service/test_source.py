@@ -23,8 +23,10 @@ EXAMPLES = ROOT / "examples"
 GOLDEN = json.loads((ROOT / "tests" / "golden" / "source.json").read_text())
 EXPORTED = ROOT / "tests" / "golden" / "exported"
 DATATYPES = {"FP32": "float32", "FP64": "float64", "INT64": "int64", "BOOL": "bool"}
+# the five textbook programs, and a tour of the Python the subset takes
 FIVE = ["gentle_intro", "sgd_loop", "physics_second_derivative", "rosenbrock_hessian",
         "softmax_cross_entropy"]
+SOURCES = [*FIVE, "autograd_idioms"]
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def assert_matches_torch(answer: dict[str, Any], golden: dict[str, Any]) -> None
                 assert _close(grad["data"], want["grad"]), name
 
 
-@pytest.mark.parametrize("name", FIVE)
+@pytest.mark.parametrize("name", SOURCES)
 async def test_the_five_programs_print_and_answer_what_torch_does(
         client: httpx.AsyncClient, name: str) -> None:
     r = await run_source(client, (EXAMPLES / f"{name}.py").read_text())

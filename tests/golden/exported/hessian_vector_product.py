@@ -30,7 +30,7 @@ def _gs_hvp(output, inputs, v=None, create_graph=False, strict=False):
     gs = torch.autograd.grad(output, ins, create_graph=True, allow_unused=True)
     pairs = [(g, w) for g, w in zip(gs, vs) if g is not None]
     hs = torch.autograd.grad([g for g, _ in pairs], ins, [w for _, w in pairs],
-                             create_graph=create_graph, allow_unused=True)
+                             retain_graph=True, create_graph=create_graph, allow_unused=True)
     hs = tuple(torch.zeros_like(i) if h is None else h for h, i in zip(hs, ins))
     out = output if create_graph else output.detach()
     return out, hs if isinstance(inputs, tuple) else hs[0]
