@@ -150,6 +150,9 @@ class _Exporter:
         elif "set_grad" in s:
             target, value = s["set_grad"]
             self.lines.append(f"{pad}{self.expr(target)}.grad = {self.expr(value)}")
+        elif _augmented(s):  # name = py.operator(name, v, "isub"): Python's `name -= v`
+            o = s["attrs"]["operator"]
+            self.lines.append(f"{pad}{_name(s['name'])} {SYMBOLS[o]} {self.expr(s['args'][1])}")
         else:
             text = self.call(s)
             if s.get("name") is not None:
@@ -379,6 +382,16 @@ def helper_dumps() -> dict[str, str]:
 def _wrap(text: str) -> str:
     return text if text.isidentifier() or text.endswith((")", "]")) and not text.startswith(
         "(-") else f"({text})"
+
+
+def _augmented(s: dict[str, Any]) -> bool:
+    """A statement that is an augmented assignment: ``{"name": n, "op": "py.operator", "args":
+    [n, v], "attrs": {"operator": "iadd"}}`` (in place on a tensor with an in-place operator)."""
+    o = (s.get("attrs") or {}).get("operator", "")
+    args = s.get("args") or []
+    return s.get("op") == "py.operator" and SYMBOLS.get(o, "").endswith("=") and o not in (
+        "eq", "ne", "le", "ge", "lt", "gt") and len(args) == 2 and isinstance(s.get("name"), str) \
+        and args[0] == s["name"]
 
 
 def _is_number(a: Any) -> bool:
