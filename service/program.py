@@ -421,6 +421,10 @@ class RunRequest(BaseModel):
             {"print": {"op": "grad", "args": ["x"]}},
         ],
         "outputs": ["x", "out"],
+    }, {
+        "seed": 0,
+        "source": "import torch\nx = torch.ones(2, 2, requires_grad=True)\n"
+                  "out = (x * 3).mean()\nout.backward()\nprint(x.grad)\n",
     }]})
 
     seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1,
