@@ -1026,7 +1026,7 @@ class _Translator:
                 continue
             rename[p] = self.temp(p)
             self.bind(rename[p], value, kind, call)
-        for local in assigned - set(params):
+        for local in sorted(assigned - set(params)):  # (sorted: the same names every time)
             rename[local] = self.temp(local)
         saved = self.scope
         self.scope = _Scope(rename)
