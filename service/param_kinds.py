@@ -10,7 +10,8 @@ how the service takes it.
 
 The engine names the kinds of its ops' parameters (``engine.registry.ParamKind``); the service's
 builtins (service/program_builtins.py) add three input kinds of their own: ``node``, ``data`` and
-``tensor_or_tensors``; the Python-value calls (service/python_builtins.py) a fourth, ``any``. A new kind is one row of :data:`PARAM_KINDS`.
+``tensor_or_tensors``; the Python-value calls (service/python_builtins.py) a fourth, ``any``. A
+new kind is one row of :data:`PARAM_KINDS`.
 """
 
 from __future__ import annotations

@@ -46,8 +46,11 @@ _FORBID = ConfigDict(extra="forbid")
 # and a body of 300,000 bad statements must not make 300,000 error objects (a few KiB each).
 if TYPE_CHECKING:
     Statements = list[Any]
+    OptionalStatements = list[Any] | None
 else:
     Statements = Annotated[list["Statement"], FailFast()]
+    # (a request's program: None only as its default, when the request sends source instead)
+    OptionalStatements = Statements
 
 
 # ----- attrs: each param kind's request type (service/param_kinds.py) ---------------------------
@@ -429,7 +432,7 @@ class RunRequest(BaseModel):
 
     seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1,
                              description="Seed of the program's random generator.")
-    program: Statements = Field(
+    program: OptionalStatements = Field(
         None, description="The statements (exactly one of program and source).")
     source: str | None = Field(
         None, description="Instead of program: PyTorch code (a script, a notebook cell or a "

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from service import problems
 from service.errors import ProgramError
-from service.jsonbody import ProgramRoute
+from service.jsonbody import ProgramRoute, parse
 from service.program import Statement
 from service.responses import JSONResponse
 from service.source.exporter import ExportError, export_program
@@ -71,7 +71,8 @@ async def translate(body: TranslateRequest, request: Request) -> Any:
         if translation.detect_anomaly:
             answer["detect_anomaly"] = True
         return JSONResponse(answer)
-    document = await request.json()  # the program as sent (validated above)
+    # the program as sent (validated above): the exporter writes the JSON's own spellings
+    document = parse(await request.body())
     try:
         return JSONResponse({"source": export_program(document["program"], body.seed)})
     except ExportError as exc:  # a program element with no torch spelling here
