@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import dtypes
 from engine.registry import Param
 from service.errors import ProgramError
 from service.python_builtins import CONSTANTS, FUNCTIONS, OPERATORS, parse_template
@@ -65,9 +66,10 @@ if hasattr(ast, "TryStar"):
 MODULES = {"torch", "torch.nn.functional", "torch.autograd", "torch.autograd.functional", "math",
            "torch.nn"}
 FUNCTIONAL = ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp")
-DTYPES = {"float": "float32", "float32": "float32", "float64": "float64", "double": "float64",
-          "long": "int64", "int64": "int64", "bool": "bool"}
-CAST_METHODS = {"float": "float32", "double": "float64", "long": "int64", "bool": "bool"}
+# torch's names of the dtypes (torch.float64, torch.double) and their cast methods (x.double()),
+# from the engine's one declaration of each dtype
+CAST_METHODS = {d.method: d.name for d in dtypes.BY_NAME.values()}
+DTYPES = {**{name: name for name in dtypes.NAMES}, **CAST_METHODS}
 # tensor attributes and the builtin that reads each
 ATTRIBUTES = {"grad": "grad", "grad_fn": "grad_fn", "requires_grad": "requires_grad",
               "is_leaf": "is_leaf", "retains_grad": "retains_grad", "data": "data",
