@@ -289,7 +289,8 @@ class _Exporter:
             sym = SYMBOLS[o]
             if o in UNARY:
                 return f"({sym} {vals[0]})" if o == "not" else f"({sym}{vals[0]})"
-            return f"({vals[0]} {sym.rstrip('=') if o.startswith('i') and o != 'is' and o != 'is_not' else sym} {vals[1]})"  # noqa: E501
+            b = vals[1] if len(vals) > 1 else "None"  # (b is optional in the JSON form)
+            return f"({vals[0]} {sym.rstrip('=') if o.startswith('i') and o != 'is' and o != 'is_not' else sym} {b})"  # noqa: E501
         if op == "py.call":
             fn = attrs["function"]
             if fn.startswith("math."):
@@ -426,7 +427,10 @@ def _attr(v: Any, key: str, sig: Any) -> str:
 def export_program(program: list[Any], seed: int | None = None) -> str:
     """The torch script of a validated program (raw JSON statements)."""
     ex = _Exporter()
-    ex.block(program, 0)
+    try:
+        ex.block(program, 0)
+    except (IndexError, KeyError) as exc:  # an element without the arguments its torch form needs
+        raise ExportError(f"an element lacks an argument its torch spelling needs ({exc})") from None
     head = ["import torch"]
     if ex.uses_f:
         head.append("import torch.nn.functional as F")
