@@ -60,7 +60,9 @@ class _Graph:
 def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                  stats: dict[str, Any]) -> dict[str, Any]:
     explicit = request.outputs is not None
-    names = request.outputs if request.outputs is not None else list(env)
+    hidden = request._hidden_names
+    names = request.outputs if request.outputs is not None else \
+        [n for n in env if n not in hidden] if hidden else list(env)
     bound: dict[int, str] = {}
     for name, v in env.items():
         if isinstance(v, ge.Tensor):

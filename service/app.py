@@ -13,8 +13,9 @@ from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
-from service.routers import docs, health, info, ops, playground, run
+from service.routers import docs, health, info, ops, playground, run, translate
 from service.settings import Settings
+from service.source.cache import TranslationCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,8 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runner = runner
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
+    app.state.translations = TranslationCache(settings.source_cache_entries)
     problems.install(app)
-    for module in (run, ops, info, health, metrics, playground):
+    for module in (run, translate, ops, info, health, metrics, playground):
         app.include_router(module.router)
     docs.install(app)
     # Added innermost first: request id, log and metrics > CORS > API keys > body limit > routes.

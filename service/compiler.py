@@ -15,8 +15,12 @@ from pydantic import BaseModel
 from service.errors import ProgramError, limit_exceeded
 from service.pointer import Path, pointer
 from service.program import (
+    AssertStatement,
+    BreakStatement,
     CallBase,
+    ContinueStatement,
     EnableGradStatement,
+    ForStatement,
     IfStatement,
     NoGradStatement,
     PrintStatement,
@@ -76,6 +80,8 @@ Expr = Const | Ref | Array | Obj | Call
 class Print:
     values: list[Expr]
     path: Path
+    sep: str = " "
+    end: str = "\n"
 
 
 @dataclass(slots=True)
@@ -108,13 +114,37 @@ class Block:
     path: Path
 
 
-Stmt = Call | Print | While | If | Block | SetGrad
+@dataclass(slots=True)
+class For:
+    target: str | list[Any]
+    iterable: Expr
+    body: list[Stmt]
+    path: Path
+
+
+@dataclass(slots=True)
+class Jump:
+    """break (``leave``) or continue."""
+
+    leave: bool
+    path: Path
+
+
+@dataclass(slots=True)
+class Assert:
+    cond: Expr
+    message: Expr | None
+    path: Path
+
+
+Stmt = Call | Print | While | If | Block | SetGrad | For | Jump | Assert
 
 
 # ----- compile ----------------------------------------------------------------------------------
 class _Compiler:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
+        self.loops = 0  # loops around the statement being compiled (break needs one)
 
     def _deeper(self, depth: int, path: Path) -> int:
         if depth > self.max_depth:
@@ -135,11 +165,23 @@ class _Compiler:
             v = s.value
             if isinstance(v, PrintValues):
                 return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
-                              for i, a in enumerate(v.values)], path)
+                              for i, a in enumerate(v.values)], path, v.sep, v.end)
             return Print([self.expr(v, (*path, "print"), depth + 1)], path)
         if isinstance(s, WhileStatement):
             return While(self.expr(s.cond, (*path, "while"), depth + 1),
-                         self.block(s.body, (*path, "do"), depth + 1), s.max_iter, path)
+                         self.loop(s.body, (*path, "do"), depth + 1), s.max_iter, path)
+        if isinstance(s, ForStatement):
+            return For(s.target, self.expr(s.iterable, (*path, "in"), depth + 1),
+                       self.loop(s.body, (*path, "do"), depth + 1), path)
+        if isinstance(s, (BreakStatement, ContinueStatement)):
+            if not self.loops:
+                word = "break" if isinstance(s, BreakStatement) else "continue"
+                raise ProgramError("invalid-program", f"'{word}' outside loop", pointer(path))
+            return Jump(isinstance(s, BreakStatement), path)
+        if isinstance(s, AssertStatement):
+            message = None if s.message is None else \
+                self.expr(s.message, (*path, "message"), depth + 1)
+            return Assert(self.expr(s.cond, (*path, "assert"), depth + 1), message, path)
         if isinstance(s, IfStatement):
             return If(self.expr(s.cond, (*path, "if"), depth + 1),
                       self.block(s.then, (*path, "then"), depth + 1),
@@ -154,6 +196,13 @@ class _Compiler:
             return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
         assert isinstance(s, EnableGradStatement)
         return Block(True, self.block(s.body, (*path, "enable_grad"), depth + 1), path)
+
+    def loop(self, stmts: list[Any], path: Path, depth: int) -> list[Stmt]:
+        self.loops += 1
+        try:
+            return self.block(stmts, path, depth)
+        finally:
+            self.loops -= 1
 
     def call(self, c: CallBase, path: Path, depth: int, statement: bool = False) -> Call:
         if c.name is not None and not statement:
@@ -232,4 +281,5 @@ _SPELLED = {name: converters(sig.attrs) for name, sig in SIGNATURES.items()}
 
 
 def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:
+    assert request.program is not None  # (RunRequest holds one; a source became one)
     return _Compiler(max_depth).block(request.program, ("program",), 1)

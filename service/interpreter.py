@@ -31,11 +31,14 @@ from service import encoding, hints, inline_policy
 from service.answer import build_answer
 from service.compiler import (
     Array,
+    Assert,
     Block,
     Call,
     Const,
     Expr,
+    For,
     If,
+    Jump,
     Obj,
     Print,
     Ref,
@@ -49,7 +52,7 @@ from service.errors import InternalError, ProgramError, limit_exceeded
 from service.inline_policy import Preempted
 from service.param_kinds import NOT_LITERAL, READERS, wrong_argument
 from service.pointer import Path, pointer
-from service.printing import print_line
+from service.printing import print_line, to_str
 from service.program import RunRequest
 from service.settings import Settings
 from service.values import Size, type_name
@@ -80,6 +83,14 @@ class RunReport:
             raise self.error
         assert self.answer is not None
         return self.answer
+
+
+class _Break(Exception):
+    """A ``break`` on its way to the innermost loop."""
+
+
+class _Continue(Exception):
+    """A ``continue`` on its way to the innermost loop."""
 
 
 @dataclass
@@ -205,6 +216,12 @@ class Interpreter:
                 self._block(st.body)
         elif isinstance(st, SetGrad):
             self._set_grad(st)
+        elif isinstance(st, For):
+            self._for(st)
+        elif isinstance(st, Jump):
+            raise _Break if st.leave else _Continue
+        elif isinstance(st, Assert):
+            self._assert(st)
 
     def _set_grad(self, st: SetGrad) -> None:
         """``target.grad = value`` (a tensor or null)."""
@@ -220,11 +237,54 @@ class Interpreter:
         except ge.EngineError as err:
             raise self._engine_error(err, st.path) from None
 
-    def _while(self, st: While) -> None:
+    def _loop_cap(self, max_iter: int | None) -> tuple[str, int]:
         s = self.settings
-        limit, cap = ("max_loop_iterations", s.max_loop_iterations)
-        if st.max_iter is not None and st.max_iter <= cap:
-            limit, cap = "max_iter", st.max_iter
+        if max_iter is not None and max_iter <= s.max_loop_iterations:
+            return "max_iter", max_iter
+        return "max_loop_iterations", s.max_loop_iterations
+
+    def _iteration(self, body: list[Stmt]) -> bool:
+        """Run one iteration of a loop body; False when it ends the loop (break)."""
+        self.loop_iterations += 1
+        try:
+            self._block(body)
+        except _Continue:
+            pass
+        except _Break:
+            return False
+        return True
+
+    def _for(self, st: For) -> None:
+        items = self._eval(st.iterable)
+        if isinstance(items, ge.Tensor):
+            if items.ndim == 0:
+                raise ProgramError("type-error", "iteration over a 0-d tensor",
+                                   pointer(st.iterable.path))
+            rows, tensor = items.shape[0], items
+            items = (tensor[i] for i in range(rows))  # its rows, as torch iterates a tensor
+        elif not isinstance(items, (range, list, tuple)):
+            raise ProgramError("type-error", f"'{type_name(items)}' object is not iterable",
+                               pointer(st.iterable.path))
+        limit, cap = self._loop_cap(None)
+        for n, item in enumerate(items, 1):
+            if n > cap:
+                raise limit_exceeded(limit, n, cap, f"the for loop did not end within {cap} "
+                                     "iterations", pointer(st.path))
+            self._unpack(st.target, item, (*st.path, "for"))
+            if not self._iteration(st.body):
+                break
+            self._tick(st.path)  # each further element is a step
+
+    def _assert(self, st: Assert) -> None:
+        if self._truth(st.cond):
+            return
+        detail = "AssertionError"
+        if st.message is not None:
+            detail = f"AssertionError: {to_str(self._eval(st.message))}"[:1000]
+        raise ProgramError("assertion-error", detail, pointer(st.path))
+
+    def _while(self, st: While) -> None:
+        limit, cap = self._loop_cap(st.max_iter)
         n = 0
         while self._truth(st.cond):
             n += 1
@@ -232,12 +292,12 @@ class Interpreter:
                 where = (*st.path, "max_iter") if limit == "max_iter" else st.path
                 raise limit_exceeded(limit, n, cap, f"the while loop did not end within {cap} "
                                      "iterations", pointer(where))
-            self.loop_iterations += 1
-            self._block(st.body)
+            if not self._iteration(st.body):
+                break
             self._tick(st.path)  # each further check of the condition is a step
 
     def _print(self, st: Print) -> None:
-        line = print_line([self._eval(e) for e in st.values])
+        line = print_line([self._eval(e) for e in st.values], st.sep, st.end)
         self._printed_chars += len(line) + 1
         cap = self.settings.max_printed_chars
         if self._printed_chars > cap:
@@ -344,7 +404,8 @@ class Interpreter:
             where = (*c.path, "attrs", key) if c.attrs_path is None else c.attrs_path
             path = where if j is None else (*where, j)
             v = self._eval(Ref(name, path))
-            if not isinstance(v, ge.Tensor):
+            # a tensor (x[mask]) or a Python int bound to the name (x[i] in a loop over range)
+            if not isinstance(v, (ge.Tensor, int)):
                 raise wrong_argument(c, key, v, "an index of ints, slices, arrays or tensors", path)
             if j is None:
                 attrs[key] = v

@@ -38,6 +38,10 @@ def description() -> str:
     return (
         "Autograd as a service: POST one JSON program to /v1/run and get back values, grad_fn "
         "chains and gradients exactly as PyTorch 2.13 would print them.\n\n"
+        "A request sends either `program` (the JSON statements) or `source` (PyTorch code, "
+        "parsed with Python's ast and translated to the program it means; never executed). "
+        "POST /v1/translate converts between the two. Problems about a source point at "
+        "`/source` and carry `location` (line, column, end_line, end_column; 1-based).\n\n"
         "Non-finite floats travel in JSON as the strings \"NaN\", \"Infinity\" and "
         "\"-Infinity\" (in tensor data, attrs and scalar arguments); base64 tensor data carries "
         "them natively.\n\n"

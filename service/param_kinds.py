@@ -10,7 +10,8 @@ how the service takes it.
 
 The engine names the kinds of its ops' parameters (``engine.registry.ParamKind``); the service's
 builtins (service/program_builtins.py) add three input kinds of their own: ``node``, ``data`` and
-``tensor_or_tensors``. A new kind is one row of :data:`PARAM_KINDS`.
+``tensor_or_tensors``; the Python-value calls (service/python_builtins.py) a fourth, ``any``. A
+new kind is one row of :data:`PARAM_KINDS`.
 """
 
 from __future__ import annotations
@@ -105,13 +106,23 @@ _read_tensor = _typed(ge.Tensor, "Tensor")
 
 def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
     # torch.tensor's data: a literal is decoded straight into the requested dtype (0.1 as float64
-    # must not pass through float32 first); a name or a call must be a tensor.
+    # must not pass through float32 first); a name or a call must be a tensor or a Python value.
     items = ev.literal(e)
     if items is NOT_LITERAL:
-        return _read_tensor(ev, c, spec, e, before)
+        v = ev.value(e)
+        if isinstance(v, (bool, int, float, list)):
+            # a Python number or list computed at run time (torch.tensor(math.pi / 4))
+            return ev.decode(v, e.path, c.attrs.get("dtype"))
+        if isinstance(v, ge.Tensor):
+            return v
+        raise wrong_argument(c, spec.name, v, "Tensor", e.path)
     if items is None:
         raise wrong_argument(c, spec.name, None, "an array, a number or a tensor", e.path)
     return ev.decode(items, e.path, c.attrs.get("dtype"))
+
+
+def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
+    return ev.value(e)  # (the Python-value calls check what they take themselves)
 
 
 def _element(ev: Evaluator, c: Call, spec: Input, item: Any, path: Path) -> ge.Tensor | None:
@@ -182,7 +193,8 @@ else:
     _IntArray = TypeAliasType("IntArray", list[Union[StrictBool, Int64, "_IntArray"]])
 # An index item: an int, a slice, null (new dim), "..." (Ellipsis), a bool, a nested array of ints
 # or bools (an advanced index) or -- the service's addition -- the name of an int64 or bool tensor
-# bound earlier (x[mask]), which the interpreter resolves when the call runs.
+# bound earlier (x[mask]), or of a Python int bound earlier (x[i]), which the interpreter resolves
+# when the call runs.
 _IndexItem: Any = StrictBool | Int64 | None | Literal["..."] | _Slice | _IntArray | Name
 
 
@@ -209,6 +221,8 @@ PARAM_KINDS: dict[str, Kind] = {
         "one tensor, or an array of tensors (a tuple: the result then has one entry per tensor), "
         "as torch.autograd.functional takes them; v is a tensor literal where the input it is "
         "shaped like is one tensor", read=_read_tensor_or_tensors),
+    "any": Kind("any value: a number, a string, a list, a tensor, ... (the Python-value calls "
+                "of service/python_builtins.py)", read=_read_any),
     # attrs (by name, in "attrs")
     "int": Kind("an integer", request=Int64),
     "float": Kind('a number ("NaN", "Infinity", "-Infinity" allowed)',

@@ -14,9 +14,10 @@ import engine as ge
 from service.values import ReturnTypes, Size
 
 
-def print_line(values: Sequence[Any]) -> str:
-    """``print(*values)`` without the trailing newline."""
-    return " ".join(to_str(v) for v in values)
+def print_line(values: Sequence[Any], sep: str = " ", end: str = "\n") -> str:
+    """What ``print(*values, sep=sep, end=end)`` writes, less one final newline."""
+    line = sep.join(to_str(v) for v in values) + end
+    return line[:-1] if line.endswith("\n") else line
 
 
 def to_str(v: Any) -> str:

@@ -50,6 +50,9 @@ PROBLEM_KINDS: dict[str, tuple[str, str]] = {
     "argument-error": ("Invalid argument", "A bad static argument value."),
     "linalg-error": ("Linear algebra error", "A singular or not positive-definite matrix."),
     "anomaly": ("Anomaly detected", "detect_anomaly found a NaN or infinity; see report."),
+    "assertion-error": ("Assertion failed", "An assert statement's condition was false."),
+    "syntax-error": ("Syntax error", "The source is not Python, or uses Python the source "
+                                     "front end does not translate; see location."),
     "engine-error": ("Engine error", "Another error of the program found by the engine."),
     "limit-exceeded": ("Limit exceeded", "A limit was reached; limit names the setting "
                                          "(413 for max_body_bytes, 422 otherwise)."),
@@ -108,6 +111,16 @@ class AnomalyReport(BaseModel):
                     "returned (backward; null where none).")
 
 
+class SourceLocation(BaseModel):
+    """Where in a request's source a problem is (1-based; end inclusive of its last column + 1,
+    as Python's ast counts)."""
+
+    line: int = Field(description="The first line (1-based).")
+    column: int = Field(description="The first column of that line (1-based).")
+    end_line: int = Field(description="The last line.")
+    end_column: int = Field(description="The column just past the end, on end_line (1-based).")
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, with a JSON Pointer to the request element at fault."""
 
@@ -127,6 +140,13 @@ class Problem(BaseModel):
     suggestions: list[str] | None = Field(None, description="unknown-op: similar op names.")
     name: str | None = Field(None, description="unknown-name: the name.")
     printed: list[str] | None = Field(None, description="Run-time errors: what was printed.")
+    location: SourceLocation | None = Field(
+        None, description="A request with source (pointer /source): the span of the source the "
+        "problem is about -- a syntax error, a refused construct, an unknown name or op, a wrong "
+        "argument, or the expression that raised a run-time error.")
+    program_pointer: str | None = Field(
+        None, description="A run-time problem of a source request: the JSON Pointer into the "
+        "translated program (POST /v1/translate shows it).")
     report: AnomalyReport | None = Field(
         None, description="anomaly: the op, its grad_fn, the step that created it, the phase and "
         "the summary stats of its inputs and outputs.")

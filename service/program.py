@@ -21,8 +21,10 @@ from pydantic import (
     Discriminator,
     FailFast,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
+    StringConstraints,
     Tag,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -45,8 +47,11 @@ _FORBID = ConfigDict(extra="forbid")
 # and a body of 300,000 bad statements must not make 300,000 error objects (a few KiB each).
 if TYPE_CHECKING:
     Statements = list[Any]
+    OptionalStatements = list[Any] | None
 else:
     Statements = Annotated[list["Statement"], FailFast()]
+    # (a request's program: None only as its default, when the request sends source instead)
+    OptionalStatements = Statements
 
 
 # ----- attrs: each param kind's request type (service/param_kinds.py) ---------------------------
@@ -285,10 +290,13 @@ else:
 
 # ----- statements -------------------------------------------------------------------------------
 class PrintValues(BaseModel):
-    """Several values printed on one line, separated by spaces (``print(z, out)``)."""
+    """Several values printed on one line, separated by spaces (``print(z, out)``); ``sep`` and
+    ``end`` as Python's print has them (the printed entry drops one final newline)."""
 
     model_config = _FORBID
     values: Annotated[list[Arg], FailFast()]
+    sep: Annotated[str, StringConstraints(max_length=256)] = " "
+    end: Annotated[str, StringConstraints(max_length=256)] = "\n"
 
 
 def _print_tag(v: Any) -> str:
@@ -362,29 +370,58 @@ class SetGradStatement(BaseModel):
     grad: tuple[Arg, Arg] = Field(alias="set_grad")
 
 
+class ForStatement(BaseModel):
+    """Run ``do`` once per element of ``in`` (a range, a list or tuple, or a tensor's rows),
+    binding it to ``for`` (a name, or names to unpack it into)."""
+
+    model_config = _FORBID
+    target: Target = Field(alias="for")
+    iterable: Arg = Field(alias="in")
+    body: Statements = Field(alias="do")
+
+
+class BreakStatement(BaseModel):
+    """Leave the innermost loop."""
+
+    model_config = _FORBID
+    flag: Literal[True] = Field(alias="break")
+
+
+class ContinueStatement(BaseModel):
+    """Go on with the next iteration of the innermost loop."""
+
+    model_config = _FORBID
+    flag: Literal[True] = Field(alias="continue")
+
+
+class AssertStatement(BaseModel):
+    """Stop the program (problem type assertion-error) unless the condition holds."""
+
+    model_config = _FORBID
+    cond: Arg = Field(alias="assert")
+    message: Arg = Field(None, description="The message of the failure (any value, printed "
+                         "with str).")
+
+
 _STATEMENT_MODELS: dict[type[BaseModel], str] = {
     PrintStatement: "Print", WhileStatement: "While", IfStatement: "If", NoGradStatement: "NoGrad",
     EnableGradStatement: "EnableGrad", SetItemStatement: "SetItem", SetGradStatement: "SetGrad",
+    ForStatement: "For", BreakStatement: "Break", ContinueStatement: "Continue",
+    AssertStatement: "Assert",
 }
+# the key that makes a statement of each kind, in the order they are looked for (a call: "op")
+_STATEMENT_KEYS = (("print", "Print"), ("while", "While"), ("if", "If"), ("no_grad", "NoGrad"),
+                   ("enable_grad", "EnableGrad"), ("setitem", "SetItem"), ("set_grad", "SetGrad"),
+                   ("for", "For"), ("break", "Break"),
+                   ("continue", "Continue"), ("assert", "Assert"))
 
 
 def _statement_tag(v: Any) -> str | None:
     if isinstance(v, dict):
         # which key a statement has decides its kind, in this order (a call: "op", last)
-        if "print" in v:
-            return "Print"
-        if "while" in v:
-            return "While"
-        if "if" in v:
-            return "If"
-        if "no_grad" in v:
-            return "NoGrad"
-        if "enable_grad" in v:
-            return "EnableGrad"
-        if "setitem" in v:
-            return "SetItem"
-        if "set_grad" in v:
-            return "SetGrad"
+        for key, tag in _STATEMENT_KEYS:
+            if key in v:
+                return tag
         return "Call" if "op" in v else None
     if isinstance(v, CallBase):
         return "Call"
@@ -404,16 +441,21 @@ else:
             | Annotated[NoGradStatement, Tag("NoGrad")]
             | Annotated[EnableGradStatement, Tag("EnableGrad")]
             | Annotated[SetItemStatement, Tag("SetItem")]
-            | Annotated[SetGradStatement, Tag("SetGrad")],
+            | Annotated[SetGradStatement, Tag("SetGrad")]
+            | Annotated[ForStatement, Tag("For")]
+            | Annotated[BreakStatement, Tag("Break")]
+            | Annotated[ContinueStatement, Tag("Continue")]
+            | Annotated[AssertStatement, Tag("Assert")],
             Discriminator(
                 _statement_tag, custom_error_type="invalid_statement",
                 custom_error_message='a statement is an object with one of "op", "print", '
-                '"while", "if", "no_grad", "enable_grad", "setitem" or "set_grad"'),
+                '"while", "if", "no_grad", "enable_grad", "setitem", "set_grad", "for", "break", '
+                '"continue" or "assert"'),
         ],
     )
 
 for _model in (WhileStatement, IfStatement, NoGradStatement, EnableGradStatement,
-               SetItemStatement, SetGradStatement):
+               SetItemStatement, SetGradStatement, ForStatement, AssertStatement):
     _model.model_rebuild()
 
 
@@ -430,11 +472,23 @@ class RunRequest(BaseModel):
             {"print": {"op": "grad", "args": ["x"]}},
         ],
         "outputs": ["x", "out"],
+    }, {
+        "seed": 0,
+        "source": "import torch\nx = torch.ones(2, 2, requires_grad=True)\n"
+                  "out = (x * 3).mean()\nout.backward()\nprint(x.grad)\n",
     }]})
 
     seed: StrictInt | None = Field(None, ge=0, le=SEED_MAX,
                              description="Seed of the program's random generator.")
-    program: Statements
+    program: OptionalStatements = Field(
+        None, description="The statements (exactly one of program and source).")
+    source: str | None = Field(
+        None, description="Instead of program: PyTorch code (a script, a notebook cell or a "
+        "doctest), parsed with Python's ast and translated to the program it means; nothing in "
+        "it is executed by Python. Problems about it point at /source and carry a location "
+        "(line, column, end_line, end_column; 1-based). POST /v1/translate shows the program.",
+        json_schema_extra={"example": "import torch\nx = torch.ones(2, 2, requires_grad=True)\n"
+                                      "out = (x * 3).mean()\nout.backward()\nprint(x.grad)\n"})
     outputs: list[Name] | None = Field(
         None, fail_fast=True, description="Names to return (default: every name bound at the "
         "end).")
@@ -446,6 +500,15 @@ class RunRequest(BaseModel):
         "a NaN or an infinity: a 422 problem of type anomaly whose report (AnomalyReport) names "
         "the op, its grad_fn, the step that created it, the phase and the stats of its inputs "
         "and outputs.")
+    # names the source front end binds for its own use (an inlined function's locals): not part
+    # of the default outputs
+    _hidden_names: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="after")
+    def _program_or_source(self) -> RunRequest:
+        if (self.program is None) == (self.source is None):
+            raise ValueError("a request has exactly one of program and source")
+        return self
 
 
 # ----- the response -----------------------------------------------------------------------------

@@ -126,6 +126,27 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1,
         description="Characters all print statements of a program may produce.")
 
+    # ----- the source front end (service/source/), checked before and while parsing ------------
+    max_source_chars: int = Field(
+        default=100_000, ge=1, description="Characters in a request's source (checked before "
+        "it is parsed).")
+    max_source_lines: int = Field(
+        default=5_000, ge=1, description="Lines in a request's source (checked before it is "
+        "parsed).")
+    max_source_nesting: int = Field(
+        default=100, ge=1, description="How deeply brackets may nest in a source (checked "
+        "before it is parsed, so that Python's parser never sees a deep expression).")
+    max_source_nodes: int = Field(
+        default=50_000, ge=1, description="Syntax nodes in a parsed source.")
+    max_inlined_nodes: int = Field(
+        default=200_000, ge=1, description="Syntax nodes translated from a source, counting "
+        "each inlined call of a def or lambda again.")
+
+    source_cache_entries: int = Field(
+        default=64, ge=0, description="Translations of recent sources kept per process, so that "
+        "a source sent again is not parsed again (sources up to 20,000 characters; 0 turns the "
+        "cache off).")
+
     @field_validator("api_keys")
     @classmethod
     def _keys_not_all_blank(cls, v: SecretStr) -> SecretStr:
@@ -151,5 +172,6 @@ class Settings(BaseSettings):
 
 LIMIT_FIELDS = (
     "max_body_bytes", "request_timeout", "max_tensor_elements", "max_alive_elements", "max_steps",
-    "max_loop_iterations", "max_nesting_depth", "max_printed_chars",
+    "max_loop_iterations", "max_nesting_depth", "max_printed_chars", "max_source_chars",
+    "max_source_lines", "max_source_nesting", "max_source_nodes", "max_inlined_nodes",
 )

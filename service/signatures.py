@@ -13,6 +13,7 @@ from typing import Any
 from engine.registry import OpDef, Param, canonical_ops
 from service.param_kinds import Input
 from service.program_builtins import BUILTINS, Builtin
+from service.python_builtins import PY_BUILTINS
 from service.values import ReturnTypes
 
 
@@ -75,7 +76,7 @@ def _build() -> dict[str, Signature]:
     for op in canonical_ops():
         for name in (op.name, *op.aliases):
             sigs[name] = _from_op(name, op)
-    for b in BUILTINS:
+    for b in (*BUILTINS, *PY_BUILTINS):
         # An engine op of the same name is the real thing; tests/service/test_signatures.py
         # fails on such a clash so that it is noticed.
         sigs.setdefault(b.name, _from_builtin(b))

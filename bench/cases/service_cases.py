@@ -51,20 +51,27 @@ class _Interpreter:
     interpreter, in a fresh contextvars context as the service runs it) and encode (the service's
     orjson options)."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, cached: bool = True) -> None:
         import contextvars
 
         from service.interpreter import Interpreter
         from service.program import RunRequest
         from service.responses import dumps
         from service.settings import Settings
+        from service.source.cache import TranslationCache
 
         self.body, self.settings = body, Settings()
+        # as the app keeps one (service/app.py); off, every request is parsed and translated
+        self.translations = TranslationCache(self.settings.source_cache_entries if cached else 0)
         self._copy_context, self._dumps = contextvars.copy_context, dumps
         self._request, self._interpreter = RunRequest, Interpreter
 
     def _once(self) -> bytes:
         request = self._request.model_validate_json(self.body)
+        if request.source is not None:  # as service/routers/run.py does: translate, then run
+            from service.source.request import program_request
+
+            request, _ = program_request(request, self.settings, self.translations)
         return self._dumps(self._interpreter(request, self.settings).run().answer_or_raise())
 
     def __call__(self) -> bytes:
@@ -87,6 +94,30 @@ register(Case(
     "tutorial_inproc", "seed tutorial program, interpreter only (parse + validate + run + encode)",
     tutorial_gradserve, tutorial_torch, baseline_name="same program written against torch",
     target=at_most(1.0), full={}, smoke={}, inner=20, needs="service",
+))
+
+
+def _seed_tutorial(form: str, cached: bool = True) -> Any:
+    run = _Interpreter(programs.seed_tutorial(form), cached)
+    run()
+    return run
+
+
+register(Case(
+    "tutorial_source", "seed tutorial's code sent as PyTorch source, as served (the same source "
+    "again: its translation comes from the app's cache; + validate + run + encode)",
+    lambda p: _seed_tutorial("source"), lambda p: _seed_tutorial("program"),
+    baseline_name="the same request as its JSON program (parse + validate + run + encode)",
+    target=at_most(1.3), full={}, smoke={}, inner=20, needs="service",
+    baseline_needs_torch=False, gradserve_label="gradserve, source form",
+))
+register(Case(
+    "tutorial_source_cold", "seed tutorial's code sent as PyTorch source, every request parsed "
+    "and translated (cache off: parse + translate + validate + run + encode)",
+    lambda p: _seed_tutorial("source", cached=False), lambda p: _seed_tutorial("program"),
+    baseline_name="the same request as its JSON program (parse + validate + run + encode)",
+    target=REFERENCE, full={}, smoke={}, inner=20, needs="service",
+    baseline_needs_torch=False, gradserve_label="gradserve, source form, uncached",
 ))
 
 

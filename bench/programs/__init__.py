@@ -1,7 +1,8 @@
 """The request bodies the service cases send, built once per worker.
 
 ``tutorial.json`` is the seed tutorial (PyTorch's autograd tutorial, every cell) as one program;
-bench/baselines/tutorial_torch.py is the same program written directly against torch.
+bench/baselines/tutorial_torch.py is the same program written directly against torch;
+``seed_tutorial`` sends examples/seed_tutorial.py/.json, one request in its two forms.
 """
 
 from __future__ import annotations
@@ -16,6 +17,20 @@ HERE = Path(__file__).resolve().parent
 
 def tutorial() -> bytes:
     return (HERE / "tutorial.json").read_bytes()
+
+
+def seed_tutorial(form: str) -> bytes:
+    """The seed tutorial's code cells as one request: ``"program"`` sends
+    examples/seed_tutorial.json, ``"source"`` examples/seed_tutorial.py (the same code as torch
+    source) with that request's seed and outputs, so that both forms answer alike."""
+    import json
+
+    examples = HERE.parent.parent / "examples"
+    body = json.loads((examples / "seed_tutorial.json").read_text())
+    if form == "source":
+        body = {"source": (examples / "seed_tutorial.py").read_text(), "seed": body["seed"],
+                "outputs": body["outputs"]}
+    return json.dumps(body).encode()
 
 
 def big_tensor(n: int) -> np.ndarray:

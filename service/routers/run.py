@@ -11,11 +11,13 @@ from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
 from service.deps import ClockDep, RunnerDep, SettingsDep
+from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import PiecesResponse, dumps_pieces
+from service.source.request import about_source, program_request
 
 # ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
 router = APIRouter(tags=["run"], route_class=ProgramRoute)
@@ -24,7 +26,8 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
 @router.post(
     "/v1/run", response_model=RunResponse, responses=problems.responses(400, 413, 415, 422, 500, 503),
     summary="Run an autograd program",
-    description="Runs the statements in order on the engine and answers with the output tensors "
+    description="Runs the statements in order on the engine (or, with source instead of "
+    "program, the PyTorch code translated to them) and answers with the output tensors "
     "(values, grad_fn, grad), the grad_fn graph reachable from them, what print statements "
     "wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "
     '"NaN", "Infinity" and "-Infinity".',
@@ -37,12 +40,20 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
 
     def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
-        interpreter = Interpreter(body, settings, cancelled, inline=inline, clock=clock,
+        program, translation = body, None
+        if body.source is not None:  # translated here too: long sources stay off the event loop
+            program, translation = program_request(body, settings,
+                                                   request.app.state.translations)
+        interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
                                   deadline=deadline)
         report = interpreter.run()
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())
+        except ProgramError as err:
+            if translation is not None:  # a problem of the translated program: about the source
+                raise about_source(err, translation) from None
+            raise
         except Exception as err:
             report.error = report.error or err  # failing to serialise an answer: a bug
             raise

@@ -30,9 +30,20 @@ RANDOM_ENTRY = 8
 
 
 @pytest.mark.anyio
-async def test_seed_tutorial_prints_what_torch_printed(client: httpx.AsyncClient) -> None:
-    program = json.loads((EXAMPLES / "seed_tutorial.json").read_text())
-    answer = await ok(client, **program)
+@pytest.mark.parametrize("form", ["program", "source"])
+async def test_seed_tutorial_prints_what_torch_printed(client: httpx.AsyncClient, form: str
+                                                       ) -> None:
+    """The tutorial as one JSON program, and its own code cells concatenated verbatim
+    (examples/seed_tutorial.py, the %matplotlib line and the tab-indented block as they are)."""
+    if form == "program":
+        answer = await ok(client, **json.loads((EXAMPLES / "seed_tutorial.json").read_text()))
+    else:
+        source = (EXAMPLES / "seed_tutorial.py").read_text()
+        for cell in source.split("\n\n"):  # every cell is the tutorial's own text
+            assert cell.strip() in SEED, cell
+        r = await client.post("/v1/run", json={"source": source, "seed": 2})
+        assert r.status_code == 200, r.text
+        answer = r.json()
     printed = answer["printed"]
     assert len(printed) == 13
     position = 0
@@ -74,6 +85,8 @@ def test_curl_scripts(live_url: str) -> None:
     assert shutil.which("curl"), "the curl examples need curl (Debian: apt-get install curl)"
     tutorial = _json(_run(["bash", "examples/curl/run_tutorial.sh"], live_url))
     assert tutorial["printed"][0] == "tensor([[1., 1.],\n        [1., 1.]], requires_grad=True)"
+    source = _json(_run(["bash", "examples/curl/source_tutorial.sh"], live_url))
+    assert source["printed"] == tutorial["printed"]
     quick = _json(_run(["bash", "examples/curl/quickstart.sh"], live_url))
     assert quick["printed"] == ["tensor(27., grad_fn=<MeanBackward0>)",
                                 "tensor([[4.5000, 4.5000],\n        [4.5000, 4.5000]])"]

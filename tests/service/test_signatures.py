@@ -14,13 +14,14 @@ from engine.registry import Param, ParamKind, canonical_ops
 from service.param_kinds import PARAM_KINDS, READERS, Input
 from service.program import CALL_MODELS
 from service.program_builtins import BUILTINS
+from service.python_builtins import PY_BUILTINS
 from service.signatures import SIGNATURES
 
 
 def test_every_engine_op_and_alias_is_callable() -> None:
     names = {n for op in canonical_ops() for n in (op.name, *op.aliases)}
     assert names <= set(SIGNATURES)
-    assert set(SIGNATURES) == names | {b.name for b in BUILTINS}
+    assert set(SIGNATURES) == names | {b.name for b in (*BUILTINS, *PY_BUILTINS)}
     assert set(CALL_MODELS) == set(SIGNATURES)
 
 
