@@ -106,9 +106,29 @@ export interface paths {
         put?: never;
         /**
          * Run an autograd program
-         * @description Runs the statements in order on the engine and answers with the output tensors (values, grad_fn, grad), the grad_fn graph reachable from them, what print statements wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "NaN", "Infinity" and "-Infinity".
+         * @description Runs the statements in order on the engine (or, with source instead of program, the PyTorch code translated to them) and answers with the output tensors (values, grad_fn, grad), the grad_fn graph reachable from them, what print statements wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "NaN", "Infinity" and "-Infinity".
          */
         post: operations["run_v1_run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/translate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Translate between PyTorch source and a program
+         * @description With source: the JSON program POST /v1/run would run for it (problems about the source point at /source and carry a location). With program: a torch script that runs under PyTorch and prints what gradserve prints for the program.
+         */
+        post: operations["translate_v1_translate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -189,6 +209,15 @@ export interface components {
         ArrayLiteral_6: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["Name"] | components["schemas"]["ArrayLiteral_5"])[];
         /** @description An array nested 1 to 7 deep. */
         ArrayLiteral_7: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["Name"] | components["schemas"]["ArrayLiteral_6"])[];
+        /**
+         * AssertStatement
+         * @description Stop the program (problem type assertion-error) unless the condition holds.
+         */
+        AssertStatement: {
+            assert: components["schemas"]["Arg"];
+            /** @description The message of the failure (any value, printed with str). */
+            message?: components["schemas"]["Arg"];
+        };
         /** AttrInfo */
         AttrInfo: {
             /** Name */
@@ -214,6 +243,17 @@ export interface components {
          * @description The attrs of add.
          */
         Attrs_add: {
+            /**
+             * Alpha
+             * @default 1
+             */
+            alpha?: number | ("NaN" | "Infinity" | "-Infinity");
+        };
+        /**
+         * Attrs_add_inplace
+         * @description The attrs of add_.
+         */
+        Attrs_add_inplace: {
             /**
              * Alpha
              * @default 1
@@ -578,6 +618,14 @@ export interface components {
             rounding_mode?: ("trunc" | "floor") | null;
         };
         /**
+         * Attrs_div_inplace
+         * @description The attrs of div_.
+         */
+        Attrs_div_inplace: {
+            /** Rounding Mode */
+            rounding_mode?: ("trunc" | "floor") | null;
+        };
+        /**
          * Attrs_dropout
          * @description The attrs of dropout.
          */
@@ -805,6 +853,48 @@ export interface components {
             strict?: boolean;
         };
         /**
+         * Attrs_index_add
+         * @description The attrs of index_add.
+         */
+        Attrs_index_add: {
+            /** Dim */
+            dim: number;
+            /**
+             * Alpha
+             * @default 1
+             */
+            alpha?: number | ("NaN" | "Infinity" | "-Infinity");
+        };
+        /**
+         * Attrs_index_add_inplace
+         * @description The attrs of index_add_.
+         */
+        Attrs_index_add_inplace: {
+            /** Dim */
+            dim: number;
+            /**
+             * Alpha
+             * @default 1
+             */
+            alpha?: number | ("NaN" | "Infinity" | "-Infinity");
+        };
+        /**
+         * Attrs_index_fill
+         * @description The attrs of index_fill.
+         */
+        Attrs_index_fill: {
+            /** Dim */
+            dim: number;
+        };
+        /**
+         * Attrs_index_fill_inplace
+         * @description The attrs of index_fill_.
+         */
+        Attrs_index_fill_inplace: {
+            /** Dim */
+            dim: number;
+        };
+        /**
          * Attrs_index_select
          * @description The attrs of index_select.
          */
@@ -1008,6 +1098,18 @@ export interface components {
             reduction?: "none" | "mean" | "sum";
         };
         /**
+         * Attrs_narrow
+         * @description The attrs of narrow.
+         */
+        Attrs_narrow: {
+            /** Dim */
+            dim: number;
+            /** Start */
+            start: number;
+            /** Length */
+            length: number;
+        };
+        /**
          * Attrs_nll_loss
          * @description The attrs of nll_loss.
          */
@@ -1115,6 +1217,52 @@ export interface components {
              * @default false
              */
             keepdim?: boolean;
+        };
+        /**
+         * Attrs_py_call
+         * @description The attrs of py.call.
+         */
+        Attrs_py_call: {
+            /**
+             * Function
+             * @description The Python builtin or math function.
+             * @enum {string}
+             */
+            function: "len" | "abs" | "min" | "max" | "round" | "float" | "int" | "bool" | "str" | "repr" | "range" | "list" | "tuple" | "slice" | "sum" | "math.sqrt" | "math.exp" | "math.log" | "math.log2" | "math.log10" | "math.sin" | "math.cos" | "math.tan" | "math.tanh" | "math.atan" | "math.floor" | "math.ceil" | "math.fabs" | "math.isclose" | "math.isnan" | "math.isinf" | "math.pow";
+        };
+        /**
+         * Attrs_py_format
+         * @description The attrs of py.format.
+         */
+        Attrs_py_format: {
+            /**
+             * Template
+             * @description Python's format template; fields are {} with an optional !r/!s and a format spec ({:.4f}); {{ and }} are braces.
+             */
+            template: string;
+        };
+        /**
+         * Attrs_py_functional_input
+         * @description The attrs of py.functional_input.
+         */
+        Attrs_py_functional_input: {
+            /**
+             * Create Graph
+             * @default false
+             */
+            create_graph?: boolean;
+        };
+        /**
+         * Attrs_py_operator
+         * @description The attrs of py.operator.
+         */
+        Attrs_py_operator: {
+            /**
+             * Operator
+             * @description Python's operator by name (operator module spelling; and/or/not/is).
+             * @enum {string}
+             */
+            operator: "add" | "sub" | "mul" | "truediv" | "floordiv" | "mod" | "pow" | "matmul" | "and_" | "or_" | "xor" | "iadd" | "isub" | "imul" | "itruediv" | "ifloordiv" | "imod" | "ipow" | "imatmul" | "lt" | "le" | "gt" | "ge" | "eq" | "ne" | "is" | "is_not" | "and" | "or" | "neg" | "pos" | "invert" | "not";
         };
         /**
          * Attrs_rand
@@ -1265,12 +1413,57 @@ export interface components {
             alpha?: number | ("NaN" | "Infinity" | "-Infinity");
         };
         /**
+         * Attrs_scatter
+         * @description The attrs of scatter.
+         */
+        Attrs_scatter: {
+            /** Dim */
+            dim: number;
+        };
+        /**
          * Attrs_scatter_add
          * @description The attrs of scatter_add.
          */
         Attrs_scatter_add: {
             /** Dim */
             dim: number;
+        };
+        /**
+         * Attrs_scatter_add_inplace
+         * @description The attrs of scatter_add_.
+         */
+        Attrs_scatter_add_inplace: {
+            /** Dim */
+            dim: number;
+        };
+        /**
+         * Attrs_scatter_inplace
+         * @description The attrs of scatter_.
+         */
+        Attrs_scatter_inplace: {
+            /** Dim */
+            dim: number;
+        };
+        /**
+         * Attrs_select
+         * @description The attrs of select.
+         */
+        Attrs_select: {
+            /** Dim */
+            dim: number;
+            /** Index */
+            index: number;
+        };
+        /**
+         * Attrs_setitem
+         * @description The attrs of setitem.
+         */
+        Attrs_setitem: {
+            /**
+             * Index
+             * @description the index, as getitem takes it
+             */
+            index: boolean | number | "..." | components["schemas"]["Slice"] | components["schemas"]["IntArray"] | components["schemas"]["Name"] | (boolean | number | "..." | components["schemas"]["Slice"] | components["schemas"]["IntArray"] | components["schemas"]["Name"] | null)[] | null;
         };
         /**
          * Attrs_smooth_l1_loss
@@ -1369,6 +1562,14 @@ export interface components {
             dim?: number | number[] | null;
         };
         /**
+         * Attrs_squeeze_inplace
+         * @description The attrs of squeeze_.
+         */
+        Attrs_squeeze_inplace: {
+            /** Dim */
+            dim?: number | number[] | null;
+        };
+        /**
          * Attrs_stack
          * @description The attrs of stack.
          */
@@ -1402,6 +1603,17 @@ export interface components {
          * @description The attrs of sub.
          */
         Attrs_sub: {
+            /**
+             * Alpha
+             * @default 1
+             */
+            alpha?: number | ("NaN" | "Infinity" | "-Infinity");
+        };
+        /**
+         * Attrs_sub_inplace
+         * @description The attrs of sub_.
+         */
+        Attrs_sub_inplace: {
             /**
              * Alpha
              * @default 1
@@ -1540,6 +1752,14 @@ export interface components {
             dim: number;
         };
         /**
+         * Attrs_unsqueeze_inplace
+         * @description The attrs of unsqueeze_.
+         */
+        Attrs_unsqueeze_inplace: {
+            /** Dim */
+            dim: number;
+        };
+        /**
          * Attrs_var
          * @description The attrs of var.
          */
@@ -1608,7 +1828,7 @@ export interface components {
         Attrs_zero_grad: {
             /**
              * Set To None
-             * @description x.grad = None (true), or a zero gradient of the same shape (false).
+             * @description x.grad = None (true), or x.grad zeroed in place (false).
              * @default true
              */
             set_to_none?: boolean;
@@ -1644,7 +1864,18 @@ export interface components {
              */
             requires_grad?: boolean;
         };
-        Call: components["schemas"]["Call_abs"] | components["schemas"]["Call_add"] | components["schemas"]["Call_amax"] | components["schemas"]["Call_amin"] | components["schemas"]["Call_arange"] | components["schemas"]["Call_argmax"] | components["schemas"]["Call_argmin"] | components["schemas"]["Call_autograd_grad"] | components["schemas"]["Call_avg_pool2d"] | components["schemas"]["Call_backward"] | components["schemas"]["Call_batch_norm"] | components["schemas"]["Call_binary_cross_entropy"] | components["schemas"]["Call_binary_cross_entropy_with_logits"] | components["schemas"]["Call_bmm"] | components["schemas"]["Call_broadcast_to"] | components["schemas"]["Call_cat"] | components["schemas"]["Call_cholesky"] | components["schemas"]["Call_chunk"] | components["schemas"]["Call_clamp"] | components["schemas"]["Call_clone"] | components["schemas"]["Call_contiguous"] | components["schemas"]["Call_conv1d"] | components["schemas"]["Call_conv2d"] | components["schemas"]["Call_cos"] | components["schemas"]["Call_cross_entropy"] | components["schemas"]["Call_cumprod"] | components["schemas"]["Call_cumsum"] | components["schemas"]["Call_data"] | components["schemas"]["Call_det"] | components["schemas"]["Call_detach"] | components["schemas"]["Call_diagonal"] | components["schemas"]["Call_div"] | components["schemas"]["Call_dot"] | components["schemas"]["Call_dropout"] | components["schemas"]["Call_dtype"] | components["schemas"]["Call_einsum"] | components["schemas"]["Call_elu"] | components["schemas"]["Call_embedding"] | components["schemas"]["Call_eq"] | components["schemas"]["Call_erf"] | components["schemas"]["Call_exp"] | components["schemas"]["Call_exp2"] | components["schemas"]["Call_expand"] | components["schemas"]["Call_expm1"] | components["schemas"]["Call_eye"] | components["schemas"]["Call_flatten"] | components["schemas"]["Call_flip"] | components["schemas"]["Call_full"] | components["schemas"]["Call_full_like"] | components["schemas"]["Call_gather"] | components["schemas"]["Call_ge"] | components["schemas"]["Call_gelu"] | components["schemas"]["Call_getitem"] | components["schemas"]["Call_grad"] | components["schemas"]["Call_grad_fn"] | components["schemas"]["Call_gt"] | components["schemas"]["Call_hardtanh"] | components["schemas"]["Call_hessian"] | components["schemas"]["Call_huber_loss"] | components["schemas"]["Call_hvp"] | components["schemas"]["Call_index_select"] | components["schemas"]["Call_inverse"] | components["schemas"]["Call_is_leaf"] | components["schemas"]["Call_isnan"] | components["schemas"]["Call_item"] | components["schemas"]["Call_jacobian"] | components["schemas"]["Call_jvp"] | components["schemas"]["Call_l1_loss"] | components["schemas"]["Call_layer_norm"] | components["schemas"]["Call_le"] | components["schemas"]["Call_leaky_relu"] | components["schemas"]["Call_linear"] | components["schemas"]["Call_linspace"] | components["schemas"]["Call_log"] | components["schemas"]["Call_log1p"] | components["schemas"]["Call_log_sigmoid"] | components["schemas"]["Call_log_softmax"] | components["schemas"]["Call_logical_and"] | components["schemas"]["Call_logical_not"] | components["schemas"]["Call_logical_or"] | components["schemas"]["Call_logsigmoid"] | components["schemas"]["Call_logsumexp"] | components["schemas"]["Call_lt"] | components["schemas"]["Call_masked_fill"] | components["schemas"]["Call_matmul"] | components["schemas"]["Call_max"] | components["schemas"]["Call_max_pool2d"] | components["schemas"]["Call_maximum"] | components["schemas"]["Call_mean"] | components["schemas"]["Call_min"] | components["schemas"]["Call_minimum"] | components["schemas"]["Call_mm"] | components["schemas"]["Call_mse_loss"] | components["schemas"]["Call_mul"] | components["schemas"]["Call_mv"] | components["schemas"]["Call_ndim"] | components["schemas"]["Call_ne"] | components["schemas"]["Call_neg"] | components["schemas"]["Call_next_functions"] | components["schemas"]["Call_nll_loss"] | components["schemas"]["Call_norm"] | components["schemas"]["Call_numel"] | components["schemas"]["Call_ones"] | components["schemas"]["Call_ones_like"] | components["schemas"]["Call_outer"] | components["schemas"]["Call_pad"] | components["schemas"]["Call_permute"] | components["schemas"]["Call_pow"] | components["schemas"]["Call_prod"] | components["schemas"]["Call_rand"] | components["schemas"]["Call_rand_like"] | components["schemas"]["Call_randint"] | components["schemas"]["Call_randint_like"] | components["schemas"]["Call_randn"] | components["schemas"]["Call_randn_like"] | components["schemas"]["Call_reciprocal"] | components["schemas"]["Call_relu"] | components["schemas"]["Call_repeat"] | components["schemas"]["Call_requires_grad"] | components["schemas"]["Call_requires_grad_inplace"] | components["schemas"]["Call_reshape"] | components["schemas"]["Call_retain_grad"] | components["schemas"]["Call_retains_grad"] | components["schemas"]["Call_roll"] | components["schemas"]["Call_rsqrt"] | components["schemas"]["Call_rsub"] | components["schemas"]["Call_scatter_add"] | components["schemas"]["Call_selu"] | components["schemas"]["Call_shape"] | components["schemas"]["Call_sigmoid"] | components["schemas"]["Call_sign"] | components["schemas"]["Call_silu"] | components["schemas"]["Call_sin"] | components["schemas"]["Call_slogdet"] | components["schemas"]["Call_smooth_l1_loss"] | components["schemas"]["Call_softmax"] | components["schemas"]["Call_softplus"] | components["schemas"]["Call_solve"] | components["schemas"]["Call_sort"] | components["schemas"]["Call_split"] | components["schemas"]["Call_sqrt"] | components["schemas"]["Call_square"] | components["schemas"]["Call_squeeze"] | components["schemas"]["Call_stack"] | components["schemas"]["Call_std"] | components["schemas"]["Call_sub"] | components["schemas"]["Call_sum"] | components["schemas"]["Call_swapaxes"] | components["schemas"]["Call_t"] | components["schemas"]["Call_tan"] | components["schemas"]["Call_tanh"] | components["schemas"]["Call_tensor"] | components["schemas"]["Call_tile"] | components["schemas"]["Call_to"] | components["schemas"]["Call_topk"] | components["schemas"]["Call_trace"] | components["schemas"]["Call_transpose"] | components["schemas"]["Call_tril"] | components["schemas"]["Call_triu"] | components["schemas"]["Call_unbind"] | components["schemas"]["Call_unsqueeze"] | components["schemas"]["Call_var"] | components["schemas"]["Call_variable"] | components["schemas"]["Call_vhp"] | components["schemas"]["Call_view"] | components["schemas"]["Call_vjp"] | components["schemas"]["Call_where"] | components["schemas"]["Call_zero_grad"] | components["schemas"]["Call_zeros"] | components["schemas"]["Call_zeros_like"];
+        /**
+         * BreakStatement
+         * @description Leave the innermost loop.
+         */
+        BreakStatement: {
+            /**
+             * Break
+             * @constant
+             */
+            break: true;
+        };
+        Call: components["schemas"]["Call_abs"] | components["schemas"]["Call_abs_inplace"] | components["schemas"]["Call_add"] | components["schemas"]["Call_add_inplace"] | components["schemas"]["Call_amax"] | components["schemas"]["Call_amin"] | components["schemas"]["Call_arange"] | components["schemas"]["Call_argmax"] | components["schemas"]["Call_argmin"] | components["schemas"]["Call_autograd_grad"] | components["schemas"]["Call_avg_pool2d"] | components["schemas"]["Call_backward"] | components["schemas"]["Call_batch_norm"] | components["schemas"]["Call_binary_cross_entropy"] | components["schemas"]["Call_binary_cross_entropy_with_logits"] | components["schemas"]["Call_bmm"] | components["schemas"]["Call_broadcast_to"] | components["schemas"]["Call_cat"] | components["schemas"]["Call_cholesky"] | components["schemas"]["Call_chunk"] | components["schemas"]["Call_clamp"] | components["schemas"]["Call_clamp_inplace"] | components["schemas"]["Call_clamp_max_inplace"] | components["schemas"]["Call_clamp_min_inplace"] | components["schemas"]["Call_clone"] | components["schemas"]["Call_contiguous"] | components["schemas"]["Call_conv1d"] | components["schemas"]["Call_conv2d"] | components["schemas"]["Call_copy_inplace"] | components["schemas"]["Call_cos"] | components["schemas"]["Call_cos_inplace"] | components["schemas"]["Call_cross_entropy"] | components["schemas"]["Call_cumprod"] | components["schemas"]["Call_cumsum"] | components["schemas"]["Call_data"] | components["schemas"]["Call_det"] | components["schemas"]["Call_detach"] | components["schemas"]["Call_diagonal"] | components["schemas"]["Call_div"] | components["schemas"]["Call_div_inplace"] | components["schemas"]["Call_dot"] | components["schemas"]["Call_dropout"] | components["schemas"]["Call_dtype"] | components["schemas"]["Call_einsum"] | components["schemas"]["Call_elu"] | components["schemas"]["Call_embedding"] | components["schemas"]["Call_eq"] | components["schemas"]["Call_erf"] | components["schemas"]["Call_exp"] | components["schemas"]["Call_exp2"] | components["schemas"]["Call_exp_inplace"] | components["schemas"]["Call_expand"] | components["schemas"]["Call_expm1"] | components["schemas"]["Call_eye"] | components["schemas"]["Call_fill_inplace"] | components["schemas"]["Call_flatten"] | components["schemas"]["Call_flip"] | components["schemas"]["Call_full"] | components["schemas"]["Call_full_like"] | components["schemas"]["Call_gather"] | components["schemas"]["Call_ge"] | components["schemas"]["Call_gelu"] | components["schemas"]["Call_getitem"] | components["schemas"]["Call_grad"] | components["schemas"]["Call_grad_fn"] | components["schemas"]["Call_gt"] | components["schemas"]["Call_hardtanh"] | components["schemas"]["Call_hessian"] | components["schemas"]["Call_huber_loss"] | components["schemas"]["Call_hvp"] | components["schemas"]["Call_index_add"] | components["schemas"]["Call_index_add_inplace"] | components["schemas"]["Call_index_fill"] | components["schemas"]["Call_index_fill_inplace"] | components["schemas"]["Call_index_select"] | components["schemas"]["Call_inverse"] | components["schemas"]["Call_is_leaf"] | components["schemas"]["Call_is_view"] | components["schemas"]["Call_isnan"] | components["schemas"]["Call_item"] | components["schemas"]["Call_jacobian"] | components["schemas"]["Call_jvp"] | components["schemas"]["Call_l1_loss"] | components["schemas"]["Call_layer_norm"] | components["schemas"]["Call_le"] | components["schemas"]["Call_leaky_relu"] | components["schemas"]["Call_linear"] | components["schemas"]["Call_linspace"] | components["schemas"]["Call_log"] | components["schemas"]["Call_log1p"] | components["schemas"]["Call_log_inplace"] | components["schemas"]["Call_log_sigmoid"] | components["schemas"]["Call_log_softmax"] | components["schemas"]["Call_logical_and"] | components["schemas"]["Call_logical_not"] | components["schemas"]["Call_logical_or"] | components["schemas"]["Call_logsigmoid"] | components["schemas"]["Call_logsumexp"] | components["schemas"]["Call_lt"] | components["schemas"]["Call_masked_fill"] | components["schemas"]["Call_masked_fill_inplace"] | components["schemas"]["Call_matmul"] | components["schemas"]["Call_max"] | components["schemas"]["Call_max_pool2d"] | components["schemas"]["Call_maximum"] | components["schemas"]["Call_mean"] | components["schemas"]["Call_min"] | components["schemas"]["Call_minimum"] | components["schemas"]["Call_mm"] | components["schemas"]["Call_mse_loss"] | components["schemas"]["Call_mul"] | components["schemas"]["Call_mul_inplace"] | components["schemas"]["Call_mv"] | components["schemas"]["Call_narrow"] | components["schemas"]["Call_ndim"] | components["schemas"]["Call_ne"] | components["schemas"]["Call_neg"] | components["schemas"]["Call_neg_inplace"] | components["schemas"]["Call_next_functions"] | components["schemas"]["Call_nll_loss"] | components["schemas"]["Call_norm"] | components["schemas"]["Call_numel"] | components["schemas"]["Call_ones"] | components["schemas"]["Call_ones_like"] | components["schemas"]["Call_outer"] | components["schemas"]["Call_pad"] | components["schemas"]["Call_permute"] | components["schemas"]["Call_pow"] | components["schemas"]["Call_pow_inplace"] | components["schemas"]["Call_prod"] | components["schemas"]["Call_py_call"] | components["schemas"]["Call_py_format"] | components["schemas"]["Call_py_functional_input"] | components["schemas"]["Call_py_index"] | components["schemas"]["Call_py_list"] | components["schemas"]["Call_py_operator"] | components["schemas"]["Call_py_transpose"] | components["schemas"]["Call_py_tuple"] | components["schemas"]["Call_py_value"] | components["schemas"]["Call_rand"] | components["schemas"]["Call_rand_like"] | components["schemas"]["Call_randint"] | components["schemas"]["Call_randint_like"] | components["schemas"]["Call_randn"] | components["schemas"]["Call_randn_like"] | components["schemas"]["Call_reciprocal"] | components["schemas"]["Call_relu"] | components["schemas"]["Call_relu_inplace"] | components["schemas"]["Call_repeat"] | components["schemas"]["Call_requires_grad"] | components["schemas"]["Call_requires_grad_inplace"] | components["schemas"]["Call_reshape"] | components["schemas"]["Call_retain_grad"] | components["schemas"]["Call_retains_grad"] | components["schemas"]["Call_roll"] | components["schemas"]["Call_rsqrt"] | components["schemas"]["Call_rsub"] | components["schemas"]["Call_scatter"] | components["schemas"]["Call_scatter_inplace"] | components["schemas"]["Call_scatter_add"] | components["schemas"]["Call_scatter_add_inplace"] | components["schemas"]["Call_select"] | components["schemas"]["Call_selu"] | components["schemas"]["Call_setitem"] | components["schemas"]["Call_shape"] | components["schemas"]["Call_sigmoid"] | components["schemas"]["Call_sigmoid_inplace"] | components["schemas"]["Call_sign"] | components["schemas"]["Call_silu"] | components["schemas"]["Call_sin"] | components["schemas"]["Call_sin_inplace"] | components["schemas"]["Call_slogdet"] | components["schemas"]["Call_smooth_l1_loss"] | components["schemas"]["Call_softmax"] | components["schemas"]["Call_softplus"] | components["schemas"]["Call_solve"] | components["schemas"]["Call_sort"] | components["schemas"]["Call_split"] | components["schemas"]["Call_sqrt"] | components["schemas"]["Call_sqrt_inplace"] | components["schemas"]["Call_square"] | components["schemas"]["Call_squeeze"] | components["schemas"]["Call_squeeze_inplace"] | components["schemas"]["Call_stack"] | components["schemas"]["Call_std"] | components["schemas"]["Call_sub"] | components["schemas"]["Call_sub_inplace"] | components["schemas"]["Call_sum"] | components["schemas"]["Call_swapaxes"] | components["schemas"]["Call_t"] | components["schemas"]["Call_t_inplace"] | components["schemas"]["Call_tan"] | components["schemas"]["Call_tanh"] | components["schemas"]["Call_tanh_inplace"] | components["schemas"]["Call_tensor"] | components["schemas"]["Call_tile"] | components["schemas"]["Call_to"] | components["schemas"]["Call_topk"] | components["schemas"]["Call_trace"] | components["schemas"]["Call_transpose"] | components["schemas"]["Call_tril"] | components["schemas"]["Call_triu"] | components["schemas"]["Call_unbind"] | components["schemas"]["Call_unsqueeze"] | components["schemas"]["Call_unsqueeze_inplace"] | components["schemas"]["Call_var"] | components["schemas"]["Call_variable"] | components["schemas"]["Call_version"] | components["schemas"]["Call_vhp"] | components["schemas"]["Call_view"] | components["schemas"]["Call_vjp"] | components["schemas"]["Call_where"] | components["schemas"]["Call_zero_inplace"] | components["schemas"]["Call_zero_grad"] | components["schemas"]["Call_zeros"] | components["schemas"]["Call_zeros_like"];
         /**
          * Call_abs
          * @description |input|.
@@ -1655,6 +1886,25 @@ export interface components {
              * @enum {string}
              */
             op: "abs";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_abs_inplace
+         * @description In place: |input|.
+         */
+        Call_abs_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "abs_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -1680,6 +1930,25 @@ export interface components {
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["Attrs_add"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_add_inplace
+         * @description In place: input + alpha * other, broadcasting.
+         */
+        Call_add_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "add_";
+            /**
+             * Args
+             * @description Inputs in order: input, other.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["Attrs_add_inplace"] | null;
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -2008,6 +2277,63 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_clamp_inplace
+         * @description In place: Limit input to [min, max] (numbers or tensors); gradient passes at the bounds.
+         */
+        Call_clamp_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "clamp_";
+            /**
+             * Args
+             * @description Inputs in order: input, [min], [max].
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_clamp_max_inplace
+         * @description In place: Limit input to [min, max] (numbers or tensors); gradient passes at the bounds.
+         */
+        Call_clamp_max_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "clamp_max_";
+            /**
+             * Args
+             * @description Inputs in order: input, [max].
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_clamp_min_inplace
+         * @description In place: Limit input to [min, max] (numbers or tensors); gradient passes at the bounds.
+         */
+        Call_clamp_min_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "clamp_min_";
+            /**
+             * Args
+             * @description Inputs in order: input, [min].
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_clone
          * @description A copy (differentiable).
          */
@@ -2084,6 +2410,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_copy_inplace
+         * @description Copy src's values in (src broadcasts to input's shape; any dtype is cast).
+         */
+        Call_copy_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "copy_";
+            /**
+             * Args
+             * @description Inputs in order: input, src.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_cos
          * @description Cosine.
          */
@@ -2093,6 +2438,25 @@ export interface components {
              * @enum {string}
              */
             op: "cos";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_cos_inplace
+         * @description In place: Cosine.
+         */
+        Call_cos_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "cos_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -2161,7 +2525,7 @@ export interface components {
         };
         /**
          * Call_data
-         * @description x.data: the same values outside the graph.
+         * @description x.data: the same values outside the graph, in the same storage (with its own version counter).
          */
         Call_data: {
             /**
@@ -2199,7 +2563,7 @@ export interface components {
         };
         /**
          * Call_detach
-         * @description x.detach(): a new leaf sharing x's values.
+         * @description x.detach(): a new leaf sharing x's storage and version counter.
          */
         Call_detach: {
             /**
@@ -2251,6 +2615,25 @@ export interface components {
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["Attrs_div"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_div_inplace
+         * @description In place: input / other (true division unless rounding_mode).
+         */
+        Call_div_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "div_";
+            /**
+             * Args
+             * @description Inputs in order: input, other.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["Attrs_div_inplace"] | null;
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -2445,6 +2828,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_exp_inplace
+         * @description In place: e ** input.
+         */
+        Call_exp_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "exp_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_expand
          * @description Broadcast size-1 dims to size (-1 keeps a dim), without copying.
          */
@@ -2499,6 +2901,25 @@ export interface components {
              */
             args?: components["schemas"]["Arg"][];
             attrs: components["schemas"]["Attrs_eye"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_fill_inplace
+         * @description Set every element to value (a number or a 0-d tensor).
+         */
+        Call_fill_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "fill_";
+            /**
+             * Args
+             * @description Inputs in order: input, value.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -2789,6 +3210,82 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_index_add
+         * @description input with alpha * source added at the positions index (1-d int64) along dim; repeated positions accumulate.
+         */
+        Call_index_add: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "index_add";
+            /**
+             * Args
+             * @description Inputs in order: input, index, source.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_index_add"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_index_add_inplace
+         * @description In place: input with alpha * source added at the positions index (1-d int64) along dim; repeated positions accumulate.
+         */
+        Call_index_add_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "index_add_";
+            /**
+             * Args
+             * @description Inputs in order: input, index, source.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_index_add_inplace"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_index_fill
+         * @description input with value (a number or a 0-d tensor) at the positions index (1-d int64) along dim.
+         */
+        Call_index_fill: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "index_fill";
+            /**
+             * Args
+             * @description Inputs in order: input, index, value.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_index_fill"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_index_fill_inplace
+         * @description In place: input with value (a number or a 0-d tensor) at the positions index (1-d int64) along dim.
+         */
+        Call_index_fill_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "index_fill_";
+            /**
+             * Args
+             * @description Inputs in order: input, index, value.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_index_fill_inplace"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_index_select
          * @description The entries of input at index (a 1-d int64 tensor) along dim.
          */
@@ -2836,6 +3333,25 @@ export interface components {
              * @enum {string}
              */
             op: "is_leaf";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_is_view
+         * @description x._is_view(): whether x views another tensor's storage.
+         */
+        Call_is_view: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "is_view";
             /**
              * Args
              * @description Inputs in order: input.
@@ -3075,6 +3591,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_log_inplace
+         * @description In place: Natural logarithm.
+         */
+        Call_log_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "log_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_log_sigmoid
          * @description log(sigmoid(x)), computed without overflow.
          */
@@ -3236,6 +3771,25 @@ export interface components {
              * @enum {string}
              */
             op: "masked_fill";
+            /**
+             * Args
+             * @description Inputs in order: input, mask, value.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_masked_fill_inplace
+         * @description In place: input with value (a number or a 0-d tensor) wherever the bool mask is true; input and mask broadcast.
+         */
+        Call_masked_fill_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "masked_fill_";
             /**
              * Args
              * @description Inputs in order: input, mask, value.
@@ -3436,6 +3990,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_mul_inplace
+         * @description In place: input * other, broadcasting.
+         */
+        Call_mul_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "mul_";
+            /**
+             * Args
+             * @description Inputs in order: input, other.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_mv
          * @description Matrix-vector product.
          */
@@ -3451,6 +4024,25 @@ export interface components {
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_narrow
+         * @description length elements from start along dim (start may be negative); a view.
+         */
+        Call_narrow: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "narrow";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_narrow"];
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -3502,6 +4094,25 @@ export interface components {
              * @enum {string}
              */
             op: "neg";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_neg_inplace
+         * @description In place: -input.
+         */
+        Call_neg_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "neg_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -3703,6 +4314,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_pow_inplace
+         * @description In place: input ** exponent; either side may be a number.
+         */
+        Call_pow_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "pow_";
+            /**
+             * Args
+             * @description Inputs in order: input, exponent.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_prod
          * @description Product of all elements, or over dim.
          */
@@ -3718,6 +4348,182 @@ export interface components {
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["Attrs_prod"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_call
+         * @description A Python builtin (len, abs, min, max, round, float, int, range, ...) or math function on the given arguments.
+         */
+        Call_py_call: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.call";
+            /**
+             * Args
+             * @description Inputs in order: [a0], [a1], [a2], [a3], [a4], [a5], [a6], [a7], [a8], [a9], [a10], [a11], [a12], [a13], [a14], [a15].
+             * @default []
+             */
+            args?: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_py_call"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_format
+         * @description An f-string: the template with each field formatted as Python does (a 0-d tensor formats as its number); with no fields, a string constant.
+         */
+        Call_py_format: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.format";
+            /**
+             * Args
+             * @description Inputs in order: [a0], [a1], [a2], [a3], [a4], [a5], [a6], [a7], [a8], [a9], [a10], [a11], [a12], [a13], [a14], [a15].
+             * @default []
+             */
+            args?: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_py_format"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_functional_input
+         * @description How torch.autograd.functional prepares an input before calling the function: a fresh leaf that requires grad.
+         */
+        Call_py_functional_input: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.functional_input";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["Attrs_py_functional_input"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_index
+         * @description container[index] for a tensor, tuple, list, torch.Size or range (x.shape[0], grads[0], a loop variable as a tensor index).
+         */
+        Call_py_index: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.index";
+            /**
+             * Args
+             * @description Inputs in order: container, index.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_list
+         * @description A list of the given values (a script's `[w, b]`).
+         */
+        Call_py_list: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.list";
+            /**
+             * Args
+             * @description Inputs in order: [a0], [a1], [a2], [a3], [a4], [a5], [a6], [a7], [a8], [a9], [a10], [a11], [a12], [a13], [a14], [a15].
+             * @default []
+             */
+            args?: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_operator
+         * @description A Python operator on any two values (one for neg, pos, invert, not): numbers compute as Python does, tensors as torch's operators do.
+         */
+        Call_py_operator: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.operator";
+            /**
+             * Args
+             * @description Inputs in order: a, [b].
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_py_operator"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_transpose
+         * @description x.T: the dimensions reversed.
+         */
+        Call_py_transpose: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.transpose";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_tuple
+         * @description A tuple of the given values.
+         */
+        Call_py_tuple: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.tuple";
+            /**
+             * Args
+             * @description Inputs in order: [a0], [a1], [a2], [a3], [a4], [a5], [a6], [a7], [a8], [a9], [a10], [a11], [a12], [a13], [a14], [a15].
+             * @default []
+             */
+            args?: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_py_value
+         * @description A value as it is: binds a number, a string, a list or another name to a name (a script's `lr = 0.1`, `b = a`).
+         */
+        Call_py_value: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "py.value";
+            /**
+             * Args
+             * @description Inputs in order: [value].
+             * @default []
+             */
+            args?: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -3867,6 +4673,25 @@ export interface components {
              * @enum {string}
              */
             op: "relu";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_relu_inplace
+         * @description In place: max(input, 0); gradient 0 at 0.
+         */
+        Call_relu_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "relu_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -4048,6 +4873,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_scatter
+         * @description input with src (a tensor, or a number as torch's value) written at index along dim (out[index[i][j]][j] = src[i][j] for dim 0).
+         */
+        Call_scatter: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "scatter";
+            /**
+             * Args
+             * @description Inputs in order: input, index, src.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_scatter"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_scatter_add
          * @description input with src added at index along dim (repeats accumulate).
          */
@@ -4067,6 +4911,63 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_scatter_add_inplace
+         * @description In place: input with src added at index along dim (repeats accumulate).
+         */
+        Call_scatter_add_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "scatter_add_";
+            /**
+             * Args
+             * @description Inputs in order: input, index, src.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_scatter_add_inplace"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_scatter_inplace
+         * @description In place: input with src (a tensor, or a number as torch's value) written at index along dim (out[index[i][j]][j] = src[i][j] for dim 0).
+         */
+        Call_scatter_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "scatter_";
+            /**
+             * Args
+             * @description Inputs in order: input, index, src.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_scatter_inplace"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_select
+         * @description The slice at index along dim, without that dim (a view).
+         */
+        Call_select: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "select";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_select"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_selu
          * @description scale * elu(x, alpha) with the self-normalising constants.
          */
@@ -4082,6 +4983,25 @@ export interface components {
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_setitem
+         * @description input[index] = value (a tensor or a number, broadcast to the indexed part), in place: basic indexing writes through a view (CopySlices), advanced indexing is index_put_ (IndexPutBackward0).
+         */
+        Call_setitem: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "setitem";
+            /**
+             * Args
+             * @description Inputs in order: input, value.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_setitem"];
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -4114,6 +5034,25 @@ export interface components {
              * @enum {string}
              */
             op: "sigmoid";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_sigmoid_inplace
+         * @description In place: 1 / (1 + e ** -input).
+         */
+        Call_sigmoid_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "sigmoid_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -4171,6 +5110,25 @@ export interface components {
              * @enum {string}
              */
             op: "sin";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_sin_inplace
+         * @description In place: Sine.
+         */
+        Call_sin_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "sin_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -4333,6 +5291,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_sqrt_inplace
+         * @description In place: Square root.
+         */
+        Call_sqrt_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "sqrt_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_square
          * @description input ** 2.
          */
@@ -4367,6 +5344,25 @@ export interface components {
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["Attrs_squeeze"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_squeeze_inplace
+         * @description Drop size-1 dims (all, or those in dim) in place.
+         */
+        Call_squeeze_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "squeeze_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["Attrs_squeeze_inplace"] | null;
             /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
             name?: components["schemas"]["Target"] | null;
         };
@@ -4428,6 +5424,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_sub_inplace
+         * @description In place: input - alpha * other, broadcasting.
+         */
+        Call_sub_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "sub_";
+            /**
+             * Args
+             * @description Inputs in order: input, other.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["Attrs_sub_inplace"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_sum
          * @description Sum of all elements, or over dim.
          */
@@ -4485,6 +5500,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_t_inplace
+         * @description Transpose a matrix (<= 2-d) in place.
+         */
+        Call_t_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "t_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_tan
          * @description Tangent.
          */
@@ -4513,6 +5547,25 @@ export interface components {
              * @enum {string}
              */
             op: "tanh";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_tanh_inplace
+         * @description In place: Hyperbolic tangent.
+         */
+        Call_tanh_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "tanh_";
             /**
              * Args
              * @description Inputs in order: input.
@@ -4713,6 +5766,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_unsqueeze_inplace
+         * @description Insert a size-1 dim at dim, in place.
+         */
+        Call_unsqueeze_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "unsqueeze_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs: components["schemas"]["Attrs_unsqueeze_inplace"];
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_var
          * @description Variance with torch's correction (1 = unbiased).
          */
@@ -4744,6 +5816,25 @@ export interface components {
             /**
              * Args
              * @description Inputs in order: node.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
+         * Call_version
+         * @description x._version: the in-place changes its storage has seen (shared with its views and detach()).
+         */
+        Call_version: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "version";
+            /**
+             * Args
+             * @description Inputs in order: input.
              */
             args: components["schemas"]["Arg"][];
             attrs?: components["schemas"]["NoAttrs"] | null;
@@ -4846,6 +5937,25 @@ export interface components {
             name?: components["schemas"]["Target"] | null;
         };
         /**
+         * Call_zero_inplace
+         * @description Set every element to 0.
+         */
+        Call_zero_inplace: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "zero_";
+            /**
+             * Args
+             * @description Inputs in order: input.
+             */
+            args: components["schemas"]["Arg"][];
+            attrs?: components["schemas"]["NoAttrs"] | null;
+            /** @description On a statement only: bind the result to a name, or unpack a tuple result into a list of names. */
+            name?: components["schemas"]["Target"] | null;
+        };
+        /**
          * Call_zeros
          * @description A tensor of zeros.
          */
@@ -4897,12 +6007,34 @@ export interface components {
             };
         };
         /**
+         * ContinueStatement
+         * @description Go on with the next iteration of the innermost loop.
+         */
+        ContinueStatement: {
+            /**
+             * Continue
+             * @constant
+             */
+            continue: true;
+        };
+        /**
          * EnableGradStatement
          * @description Run the block with gradient recording on (``with torch.enable_grad():``).
          */
         EnableGradStatement: {
             /** Enable Grad */
             enable_grad: components["schemas"]["Statement"][];
+        };
+        /**
+         * ForStatement
+         * @description Run ``do`` once per element of ``in`` (a range, a list or tuple, or a tensor's rows),
+         *     binding it to ``for`` (a name, or names to unpack it into).
+         */
+        ForStatement: {
+            for: components["schemas"]["Target"];
+            in: components["schemas"]["Arg"];
+            /** Do */
+            do: components["schemas"]["Statement"][];
         };
         /** Health */
         Health: {
@@ -5023,6 +6155,21 @@ export interface components {
              * @description AccumulateGrad only: the name the leaf is bound to (null if none).
              */
             variable?: string | null;
+            /**
+             * Shape
+             * @description AccumulateGrad only: the leaf's shape.
+             */
+            shape?: number[] | null;
+            /**
+             * Outputs
+             * @description How many outputs the node has, where that is more than one (the output index in next then says which one an edge takes).
+             */
+            outputs?: number | null;
+            /**
+             * Saved
+             * @description The shapes of the tensors the node saved for backward, where it saved any and a backward pass has not freed them.
+             */
+            saved?: number[][] | null;
         };
         /** NodeRef */
         NodeRef: {
@@ -5070,6 +6217,11 @@ export interface components {
             outputs?: string[] | null;
             /** Creation */
             creation?: boolean | null;
+            /**
+             * Inplace
+             * @description Changes its first input in place and returns it (torch's trailing underscore: add_, zero_, ...).
+             */
+            inplace?: boolean | null;
             /** Alias Of */
             alias_of?: string | null;
             /**
@@ -5088,11 +6240,22 @@ export interface components {
         };
         /**
          * PrintValues
-         * @description Several values printed on one line, separated by spaces (``print(z, out)``).
+         * @description Several values printed on one line, separated by spaces (``print(z, out)``); ``sep`` and
+         *     ``end`` as Python's print has them (the printed entry drops one final newline).
          */
         PrintValues: {
             /** Values */
             values: components["schemas"]["Arg"][];
+            /**
+             * Sep
+             * @default
+             */
+            sep?: string;
+            /**
+             * End
+             * @default
+             */
+            end?: string;
         };
         /**
          * Problem
@@ -5163,6 +6326,13 @@ export interface components {
              * @description Run-time errors: what was printed.
              */
             printed?: string[] | null;
+            /** @description A request with source (pointer /source): the span of the source the problem is about -- a syntax error, a refused construct, an unknown name or op, a wrong argument, or the expression that raised a run-time error. */
+            location?: components["schemas"]["SourceLocation"] | null;
+            /**
+             * Program Pointer
+             * @description A run-time problem of a source request: the JSON Pointer into the translated program (POST /v1/translate shows it).
+             */
+            program_pointer?: string | null;
             /** @description anomaly: the op, its grad_fn, the step that created it, the phase and the summary stats of its inputs and outputs. */
             report?: components["schemas"]["AnomalyReport"] | null;
         } & {
@@ -5228,6 +6398,10 @@ export interface components {
          *       ],
          *       "seed": 0
          *     }
+         * @example {
+         *       "seed": 0,
+         *       "source": "import torch\nx = torch.ones(2, 2, requires_grad=True)\nout = (x * 3).mean()\nout.backward()\nprint(x.grad)\n"
+         *     }
          */
         RunRequest: {
             /**
@@ -5235,8 +6409,21 @@ export interface components {
              * @description Seed of the program's random generator.
              */
             seed?: number | null;
-            /** Program */
-            program: components["schemas"]["Statement"][];
+            /**
+             * Program
+             * @description The statements (exactly one of program and source).
+             */
+            program?: components["schemas"]["Statement"][];
+            /**
+             * Source
+             * @description Instead of program: PyTorch code (a script, a notebook cell or a doctest), parsed with Python's ast and translated to the program it means; nothing in it is executed by Python. Problems about it point at /source and carry a location (line, column, end_line, end_column; 1-based). POST /v1/translate shows the program.
+             * @example import torch
+             *     x = torch.ones(2, 2, requires_grad=True)
+             *     out = (x * 3).mean()
+             *     out.backward()
+             *     print(x.grad)
+             */
+            source?: string | null;
             /**
              * Outputs
              * @description Names to return (default: every name bound at the end).
@@ -5249,6 +6436,11 @@ export interface components {
              * @enum {string}
              */
             encoding?: "json" | "base64";
+            /**
+             * Graph Format
+             * @description "dot" adds the graph as Graphviz DOT text to the answer (dot).
+             */
+            graph_format?: "dot" | null;
             /**
              * Detect Anomaly
              * @description Stop at the first op whose forward result or backward gradient holds a NaN or an infinity: a 422 problem of type anomaly whose report (AnomalyReport) names the op, its grad_fn, the step that created it, the phase and the stats of its inputs and outputs.
@@ -5279,6 +6471,37 @@ export interface components {
              */
             printed: string[];
             stats: components["schemas"]["Stats"];
+            /**
+             * Dot
+             * @description The graph as Graphviz DOT text, when the request asked for graph_format "dot": a node per grad_fn (AccumulateGrad with the leaf's name and shape, a node that produced a returned tensor with its name), an edge per next_functions entry that is not None, labelled with its output index where the node has several outputs.
+             */
+            dot?: string | null;
+        };
+        /**
+         * SetGradStatement
+         * @description Assign a tensor's ``.grad`` (``target.grad = value``): [target, value]; value a tensor of
+         *     the target's shape and dtype, or null. A later backward accumulates into it.
+         */
+        SetGradStatement: {
+            /** Set Grad */
+            set_grad: [
+                components["schemas"]["Arg"],
+                components["schemas"]["Arg"]
+            ];
+        };
+        /**
+         * SetItemStatement
+         * @description Assign into a tensor in place (``target[index] = value``): [target, index, value]. The index
+         *     is anything getitem takes as its index; the value a tensor or a number, broadcast to the
+         *     indexed part. Every name bound to the tensor (or a view of it) sees the change.
+         */
+        SetItemStatement: {
+            /** Setitem */
+            setitem: [
+                components["schemas"]["Arg"],
+                boolean | number | "..." | components["schemas"]["Slice"] | components["schemas"]["IntArray"] | components["schemas"]["Name"] | (boolean | number | "..." | components["schemas"]["Slice"] | components["schemas"]["IntArray"] | components["schemas"]["Name"] | null)[] | null,
+                components["schemas"]["Arg"]
+            ];
         };
         /**
          * Slice
@@ -5292,7 +6515,34 @@ export interface components {
             /** Step */
             step?: number | null;
         };
-        Statement: components["schemas"]["Call"] | components["schemas"]["PrintStatement"] | components["schemas"]["WhileStatement"] | components["schemas"]["IfStatement"] | components["schemas"]["NoGradStatement"] | components["schemas"]["EnableGradStatement"];
+        /**
+         * SourceLocation
+         * @description Where in a request's source a problem is (1-based; end inclusive of its last column + 1,
+         *     as Python's ast counts).
+         */
+        SourceLocation: {
+            /**
+             * Line
+             * @description The first line (1-based).
+             */
+            line: number;
+            /**
+             * Column
+             * @description The first column of that line (1-based).
+             */
+            column: number;
+            /**
+             * End Line
+             * @description The last line.
+             */
+            end_line: number;
+            /**
+             * End Column
+             * @description The column just past the end, on end_line (1-based).
+             */
+            end_column: number;
+        };
+        Statement: components["schemas"]["Call"] | components["schemas"]["PrintStatement"] | components["schemas"]["WhileStatement"] | components["schemas"]["IfStatement"] | components["schemas"]["NoGradStatement"] | components["schemas"]["EnableGradStatement"] | components["schemas"]["SetItemStatement"] | components["schemas"]["SetGradStatement"] | components["schemas"]["ForStatement"] | components["schemas"]["BreakStatement"] | components["schemas"]["ContinueStatement"] | components["schemas"]["AssertStatement"];
         /** Stats */
         Stats: {
             /**
@@ -5401,6 +6651,73 @@ export interface components {
              * @description The largest finite element (null if none; a boolean for a bool tensor).
              */
             max: boolean | number | null;
+        };
+        /**
+         * TranslateRequest
+         * @description Exactly one of source (to get its program) and program (to get its torch script).
+         * @example {
+         *       "source": "import torch\nx = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\nprint(x.grad)\n"
+         *     }
+         * @example {
+         *       "program": [
+         *         {
+         *           "attrs": {
+         *             "requires_grad": true,
+         *             "size": [
+         *               2
+         *             ]
+         *           },
+         *           "name": "x",
+         *           "op": "ones"
+         *         },
+         *         {
+         *           "print": "x"
+         *         }
+         *       ]
+         *     }
+         */
+        TranslateRequest: {
+            /**
+             * Source
+             * @description PyTorch code, as POST /v1/run takes it.
+             */
+            source?: string | null;
+            /**
+             * Program
+             * @description A program, as POST /v1/run takes it.
+             */
+            program?: components["schemas"]["Statement"][] | null;
+            /**
+             * Seed
+             * @description With program: the script seeds torch's generator with it.
+             */
+            seed?: number | null;
+        };
+        /**
+         * TranslateResponse
+         * @description The other form: program for a source, source for a program.
+         */
+        TranslateResponse: {
+            /**
+             * Program
+             * @description The program the source means.
+             */
+            program?: unknown[] | null;
+            /**
+             * Source
+             * @description A torch script of the program.
+             */
+            source?: string | null;
+            /**
+             * Seed
+             * @description The seed a torch.manual_seed(n) of the source sets (send it as the request's seed).
+             */
+            seed?: number | null;
+            /**
+             * Detect Anomaly
+             * @description True where the source turns on torch's anomaly detection.
+             */
+            detect_anomaly?: boolean | null;
         };
         /**
          * WhileStatement
@@ -5729,6 +7046,84 @@ export interface operations {
             };
             /** @description No program slot is free; retry after Retry-After. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    translate_v1_translate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranslateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranslateResponse"];
+                };
+            };
+            /** @description The body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid API key (only when the server has GRADSERVE_API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over max_body_bytes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The program is invalid, or failed while running (problem type says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug in gradserve. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
