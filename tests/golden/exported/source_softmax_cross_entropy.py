@@ -14,6 +14,6 @@ print(loss)
 print(W.grad)
 print(b.grad)
 with torch.no_grad():
-    W -= (W.grad * 0.1)
-    b -= (b.grad * 0.1)
+    W = W.sub_((W.grad * 0.1))
+    b = b.sub_((b.grad * 0.1))
 print(F.cross_entropy(((x @ W) + b), target))
