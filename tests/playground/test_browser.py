@@ -186,3 +186,33 @@ def test_source_toggle_posts_source(page: Any, live: str) -> None:
     page.click("#run")
     page.wait_for_selector("#status.ok, #status.error")
     assert posted == [{"source": "x = torch.ones(2, requires_grad=True)\n"}]
+
+
+def test_a_source_example_runs_and_prints_what_torch_prints(page: Any, live: str) -> None:
+    """The menu's `.py` examples load in source mode; the page posts their code as `source`."""
+    code = (ROOT / "examples" / "gentle_intro.py").read_text()
+    expected = answer_of(live, json.dumps({"source": code}))
+    open_playground(page, live)
+    page.select_option("#examples", "gentle_intro.py")
+    assert page.is_checked("#format-source")
+    page.click("#run")
+    assert wait_graph(page) == "rendered"
+    assert page.inner_text("#printed") == "\n".join(expected["printed"])
+    assert "tensor([True, True])" in page.inner_text("#printed")
+    first_lines = {n.split("\n")[0] for n in graph_texts(page)}
+    assert {"SubBackward0", "MulBackward0", "PowBackward0", "AccumulateGrad"} <= first_lines
+
+
+def test_a_source_problem_is_shown_at_its_line(page: Any, live: str) -> None:
+    open_playground(page, live)
+    page.check("#format-source")
+    page.click(".cm-content")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("import torch\nx = torch.ones(2)\ny = x + torch.ones(3)\n")
+    page.click("#run")
+    page.wait_for_selector("#problems .problem")
+    problem = page.inner_text("#problems")
+    assert "The size of tensor a (2) must match the size of tensor b (3) at non-singleton " \
+        "dimension 0" in problem
+    assert "line 3" in problem or "3:" in problem, problem
+    assert "y = x + torch.ones(3)" in page.inner_text(".cm-problem-line")
