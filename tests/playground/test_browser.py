@@ -174,16 +174,21 @@ def test_api_key_is_asked_for_and_sent(page: Any) -> None:
         assert sent == [None, "Bearer play-key-1"]
 
 
-def test_source_toggle_posts_source(page: Any, live: str) -> None:
-    posted: list[Any] = []
-    page.on("request", lambda r: posted.append(r.post_data_json) if r.url.endswith("/v1/run")
-            else None)
+def run_source(page: Any, live: str, code: str) -> None:
+    """Open the playground, type ``code`` in source mode and press Run."""
     open_playground(page, live)
     page.check("#format-source")
     page.click(".cm-content")
     page.keyboard.press("Control+a")
-    page.keyboard.type("x = torch.ones(2, requires_grad=True)\n")
+    page.keyboard.type(code)
     page.click("#run")
+
+
+def test_source_toggle_posts_source(page: Any, live: str) -> None:
+    posted: list[Any] = []
+    page.on("request", lambda r: posted.append(r.post_data_json) if r.url.endswith("/v1/run")
+            else None)
+    run_source(page, live, "x = torch.ones(2, requires_grad=True)\n")
     page.wait_for_selector("#status.ok, #status.error")
     assert posted == [{"source": "x = torch.ones(2, requires_grad=True)\n"}]
 
@@ -204,12 +209,7 @@ def test_a_source_example_runs_and_prints_what_torch_prints(page: Any, live: str
 
 
 def test_a_source_problem_is_shown_at_its_line(page: Any, live: str) -> None:
-    open_playground(page, live)
-    page.check("#format-source")
-    page.click(".cm-content")
-    page.keyboard.press("Control+a")
-    page.keyboard.type("import torch\nx = torch.ones(2)\ny = x + torch.ones(3)\n")
-    page.click("#run")
+    run_source(page, live, "import torch\nx = torch.ones(2)\ny = x + torch.ones(3)\n")
     page.wait_for_selector("#problems .problem")
     problem = page.inner_text("#problems")
     assert "The size of tensor a (2) must match the size of tensor b (3) at non-singleton " \
