@@ -203,6 +203,17 @@ def pow(input: Operand, exponent: Operand) -> Tensor:  # noqa: A001 - torch's na
     return record(x ** e, pow.op.forms["PowBackward2"], _pow_st_vjp, (exponent,), saved=(OUT,), attrs=x)
 
 
+def pow_into_temporary(a: Tensor, e: float) -> Tensor:
+    """``a.pow_(e)`` where ``a`` is a temporary of a formula (torch's norm_backward writes
+    ``self.abs().pow_(p - 2)``): pow's values and node, whose saved input is the clone torch keeps
+    of the values the write overwrites (a CloneBackward0 in the next order's graph)."""
+    if not (is_grad_enabled() and a.requires_grad):
+        return pow(a, e)
+    out = xp.square(a._data) if e == 2 else a._data ** e
+    return record(out, pow.op.forms["PowBackward0"], _pow_ts_vjp, (a,), saved=(ops.clone(a),),
+                  attrs=e)
+
+
 def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
     e = node.attrs
@@ -410,7 +421,7 @@ def _reciprocal_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (-g * (y * y),)
 
 
-def _sgn(x: Tensor) -> Tensor:
+def sgn(x: Tensor) -> Tensor:
     """sgn(x): the sign, recorded as torch's sgn (SgnBackward0), whose gradient is zero."""
     return record(xp.sign(x._data), _SGN, _sign_vjp, (x,))
 
@@ -426,7 +437,7 @@ rsqrt = _unary("rsqrt", "RsqrtBackward0", "1 / sqrt(input).", lambda a: 1 / xp.s
                _rsqrt_vjp, "output")
 reciprocal = _unary("reciprocal", "ReciprocalBackward0", "1 / input.", lambda a: 1 / a,
                     _reciprocal_vjp, "output")
-abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: _sgn(x), False), "input",
+abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: sgn(x), False), "input",
              keep_int=True)  # noqa: A001
 sign: OpFunction = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "",
                           keep_int=True)
