@@ -29,6 +29,7 @@ from engine.ops.core import (
     record,
     record_multi,
 )
+from engine.ops.masked_grads import masked_select
 from engine.registry import A, T, defop, internal_node
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor, as_view, tensor
@@ -491,12 +492,12 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # torch: grad.masked_fill(mask, 0) for the input (a MaskedFillBackward0); the value's (torch:
-    # grad.masked_select(mask).sum(), computed first) is still where + sum here
+    # torch: the value's first, grad.masked_select(mask).sum(); then the input's,
+    # grad.masked_fill(mask, 0) (a MaskedFillBackward0)
     (mask,) = node.saved()
     gv = None
     if len(node.next_functions) == 2 and node.needs(1):
-        gv = ops.sum(ops.where(mask, g, 0.0))
+        gv = ops.sum(masked_select(g, mask))
     gi = masked_fill(g, mask, 0) if node.needs(0) else None
     return (gi,) if len(node.next_functions) == 1 else (gi, gv)
 
