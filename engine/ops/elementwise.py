@@ -133,7 +133,7 @@ def mul(input: Tensor, other: Operand) -> Tensor:
 @on_arrays
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
-    gb = g * a if node.needs(1) else None  # (the last input's first: see _div_vjp)
+    gb = g * a if node.needs(1) else None  # (other's first: see _div_vjp)
     return (g * b if node.needs(0) else None), gb
 
 
@@ -169,8 +169,9 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
 @on_arrays
 def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
-    # torch's generated VJPs compute the last input's gradient first, so its nodes come first in
-    # creation order, which decides the order of the next backward pass (graph._SEQUENCE)
+    # torch's generated VJPs compute the inputs' gradients in the alphabetical order of its
+    # argument names (other before self), so those nodes come first in creation order, which
+    # decides the order of the next backward pass (graph._SEQUENCE)
     # (a Python number over a tensor is div itself, as in torch's formula; Python's 2 / t is not)
     gb = -g * ((ops.div(a, b) if isinstance(b, Tensor) else a / b) / b) if node.needs(1) else None
     ga = g / b if node.needs(0) else None
@@ -364,9 +365,11 @@ def _alike(a: Any, b: Any) -> bool:
 
 
 def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    # torch computes the inputs' gradients in the alphabetical order of its argument names
+    # (grad_output, output): probed with grad_fn._sequence_nr()
     g, y = node.saved()
-    gy = gg * (mul_scalar(y, -2.0) * g) if node.needs(1) else None
-    return (tanh_backward(gg, y) if node.needs(0) else None), gy
+    gg_out = tanh_backward(gg, y) if node.needs(0) else None
+    return gg_out, (gg * (mul_scalar(y, -2.0) * g) if node.needs(1) else None)
 
 
 def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
@@ -385,9 +388,9 @@ def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
 
 
 def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
-    g, y = node.saved()
-    gy = gg * g * add_scalar(mul_scalar(y, -2), 1) if node.needs(1) else None
-    return (sigmoid_backward(gg, y) if node.needs(0) else None), gy
+    g, y = node.saved()  # (grad_output's first: see _tanh_backward_vjp)
+    gg_out = sigmoid_backward(gg, y) if node.needs(0) else None
+    return gg_out, (gg * g * add_scalar(mul_scalar(y, -2), 1) if node.needs(1) else None)
 
 
 @on_arrays

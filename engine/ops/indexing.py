@@ -492,14 +492,13 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # torch: the value's first, grad.masked_select(mask).sum(); then the input's,
-    # grad.masked_fill(mask, 0) (a MaskedFillBackward0)
+    # torch (self's first, its argument names' order): grad.masked_fill(mask, 0) (a
+    # MaskedFillBackward0); then the value's, grad.masked_select(mask).sum()
     (mask,) = node.saved()
-    gv = None
-    if len(node.next_functions) == 2 and node.needs(1):
-        gv = ops.sum(masked_select(g, mask))
     gi = masked_fill(g, mask, 0) if node.needs(0) else None
-    return (gi,) if len(node.next_functions) == 1 else (gi, gv)
+    if len(node.next_functions) == 1:
+        return (gi,)
+    return gi, (ops.sum(masked_select(g, mask)) if node.needs(1) else None)
 
 
 # ----- diagonal, tril, triu -------------------------------------------------------------------

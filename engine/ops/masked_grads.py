@@ -47,12 +47,11 @@ def masked_scatter(t: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 
 
 def _masked_scatter_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # torch: source's first (masked_scatter_backward: the selected elements, zero-padded to the
-    # source's size), then self's (grad.masked_fill(mask, 0))
+    # torch (its argument names' order): self's first, grad.masked_fill(mask, 0); then source's,
+    # masked_scatter_backward (the selected elements, zero-padded to the source's size)
     (mask,) = node.saved()
-    gs = _scatter_source_grad(g, mask, node.attrs) if node.needs(1) else None
     gt = ops.masked_fill(g, mask, 0) if node.needs(0) else None
-    return gt, gs
+    return gt, (_scatter_source_grad(g, mask, node.attrs) if node.needs(1) else None)
 
 
 def _scatter_source_grad(g: Tensor, mask: Tensor, sizes: Sequence[int]) -> Tensor:

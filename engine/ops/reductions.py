@@ -150,6 +150,8 @@ def _prod_safe_zeros(g: Tensor, x: Tensor, d: int) -> Tensor:
     n = x.shape[d]
     if x.numel() == 0:
         return ops.expand(g, list(x.shape))
+    if n == 1:
+        return g
     ones = ops.ones([1 if i == d else s for i, s in enumerate(x.shape)], dtype=g.dtype.name)
     before = ops.cumprod(ops.cat([ones, narrow(x, d, 0, n - 1)], d), d)
     after_rev = ops.cat([ones, ops.flip(narrow(x, d, 1, n - 1), [d])], d)
