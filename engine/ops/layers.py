@@ -15,7 +15,7 @@ from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import Node
 from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
-from engine.ops.linalg import mm
+from engine.ops.linalg import column_major, mm, mm_mat1_backward, mm_mat2_backward
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -45,14 +45,16 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
         raise DTypeError(f"expected scalar type {mat1.dtype.scalar_type} but found "
                          f"{bias.dtype.scalar_type}")
     return record(product._data + bias._data, linear.op.forms["AddmmBackward0"], _addmm_vjp,
-                  (bias, mat1, mat2), saved=(mat1, mat2))
+                  (bias, mat1, mat2), saved=(mat1, mat2),
+                  attrs=(column_major(mat1._data), column_major(mat2._data)))
 
 
 def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved()
+    a_cols, b_cols = node.attrs
     return (g if node.needs(0) else None,  # summed to the bias's shape by the backward pass
-            mm(g, ops.t(b)) if node.needs(1) else None,
-            mm(ops.t(a), g) if node.needs(2) else None)
+            mm_mat1_backward(g, b, a_cols) if node.needs(1) else None,
+            mm_mat2_backward(g, a, b_cols) if node.needs(2) else None)
 
 
 @defop("linear", [T(), T("weight"), T("bias", default=None, optional=True)],
