@@ -22,7 +22,7 @@ from engine.backend import xp
 from engine.context import wake
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
-from engine.graph import Node
+from engine.graph import Node, keeps_missing
 from engine.ops.core import check_alloc, check_tensor, record, record_multi
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
@@ -32,6 +32,10 @@ __all__ = ["avg_pool2d", "conv1d", "conv2d", "max_pool2d"]
 # torch's names for F.unfold and F.fold, the recorded steps of a convolution's backward
 _IM2COL = internal_node("Im2ColBackward0")
 _COL2IM = internal_node("Col2ImBackward0")
+# torch's fused backward kernels, each recorded as one node when the backward pass records a graph
+_CONV_BACKWARD = internal_node("ConvolutionBackwardBackward0")
+_MAX_POOL_BACKWARD = internal_node("MaxPool2DWithIndicesBackwardBackward0")
+_AVG_POOL_BACKWARD = internal_node("AvgPool2DBackwardBackward0")
 
 _CONV = "convolution"
 _POOL = "pooling"
@@ -248,24 +252,111 @@ def _conv_forward(x: Any, w: Any, window: Window, groups: int) -> Any:
     return xp.matmul(kernel, cols).reshape((n, o, *window.out))
 
 
+def _conv_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], window: Window, groups: int) -> Any:
+    """Each output's gradient sent back through the taps that produced it (arrays)."""
+    n, c = x_shape[:2]
+    o = w.shape[0]
+    g4 = g.reshape(n, groups, o // groups, math.prod(window.out))
+    kernel = w.reshape(groups, o // groups, -1)
+    cols = xp.matmul(xp.swapaxes(kernel, 1, 2), g4)
+    return fold_array(cols.reshape(n, c, window.taps, *window.out), window)
+
+
+def _conv_weight_grad(g: Any, x: Any, w_shape: tuple[int, ...], window: Window, groups: int) -> Any:
+    """The gradient correlated with the unfolded input, summed over the batch (arrays)."""
+    n, c = x.shape[:2]
+    o = w_shape[0]
+    positions = math.prod(window.out)
+    g4 = g.reshape(n, groups, o // groups, positions)
+    cols = unfold_array(x, window).reshape(n, groups, c // groups * window.taps, positions)
+    return xp.sum(xp.matmul(g4, xp.swapaxes(cols, 2, 3)), axis=0).reshape(w_shape)
+
+
 def _convolution_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, w = node.saved()
     window, groups = node.attrs
-    n, c = x.shape[:2]
-    o = w.shape[0]
-    positions = math.prod(window.out)
-    g4 = ops.reshape(g, [n, groups, o // groups, positions])
-    kernel = ops.reshape(w, [groups, o // groups, -1])
-    gx = gw = gb = None
-    if node.needs(0):  # each output's gradient sent back through the taps that produced it
-        cols = ops.matmul(ops.transpose(kernel, 1, 2), g4)
-        gx = _fold(ops.reshape(cols, [n, c, window.taps, *window.out]), window)
-    if node.needs(1):  # correlate the gradient with the unfolded input, summed over the batch
-        cols = ops.reshape(_unfold(x, window), [n, groups, c // groups * window.taps, positions])
-        gw = ops.reshape(ops.sum(ops.matmul(g4, ops.transpose(cols, 2, 3)), 0), list(w.shape))
-    if node.needs(2):
-        gb = ops.sum(g, [0, *range(2, g.ndim)])
-    return gx, gw, gb
+    return _convolution_backward(g, x, w, window, groups,
+                                 (node.needs(0), node.needs(1), node.needs(2)))
+
+
+def _convolution_backward(g: Tensor, x: Tensor, w: Tensor, window: Window, groups: int,
+                          mask: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """torch's convolution_backward: the three gradients as one fused node
+    (ConvolutionBackwardBackward0, edges grad_output, input, weight), whichever ``mask`` asks for."""
+    ga, xa, wa = g._data, x._data, w._data
+    datas = (_conv_input_grad(ga, wa, x.shape, window, groups) if mask[0] else None,
+             _conv_weight_grad(ga, xa, w.shape, window, groups) if mask[1] else None,
+             xp.sum(ga, axis=(0, *range(2, ga.ndim))) if mask[2] else None)
+    shapes = (x.shape, w.shape, (w.shape[0],))
+    placeholders = [d if d is not None else xp.broadcast_to(xp.zeros((), ga.dtype), shp)
+                    for d, shp in zip(datas, shapes, strict=True)]
+    outs = record_multi(placeholders, _CONV_BACKWARD, _convolution_double_vjp, (g, x, w),
+                        saved=(g, x, w), attrs=(window, groups))
+    return tuple(o if d is not None else None for o, d in zip(outs, datas, strict=True))
+
+
+@keeps_missing
+def _convolution_double_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
+    """torch's convolution double backward: the gradient of grad_output is the convolution of
+    each incoming gradient with what it was the derivative by; input's and weight's are their
+    backward against grad_output (None where the gradient they need did not come)."""
+    g, x, w = node.saved()
+    window, groups = node.attrs
+    ggi, ggw, ggb = grads
+    gg_out = gx = gw = None
+    if node.needs(0):
+        terms = []
+        if ggi is not None:
+            terms.append(_conv_op(ggi, w, window, groups))
+        if ggw is not None:
+            terms.append(_conv_op(x, ggw, window, groups))
+        if ggb is not None:
+            terms.append(ops.reshape(ggb, [1, -1] + [1] * len(window.size)))
+        for term in terms:
+            gg_out = term if gg_out is None else gg_out + term
+        if gg_out is not None and gg_out.shape != g.shape:
+            gg_out = ops.expand(gg_out, list(g.shape))
+    if node.needs(1) and ggw is not None:
+        gx = _input_grad_op(g, ggw, x.shape, window, groups)
+    if node.needs(2) and ggi is not None:
+        gw = _weight_grad_op(g, ggi, w.shape, window, groups)
+    return gg_out, gx, gw
+
+
+# The convolutions torch's double backward runs (plain and transposed ones, each recorded as a
+# ConvolutionBackward0 without bias): a convolution, its input gradient against a weight and its
+# weight gradient against an input; each one's VJP is made of the other two.
+def _conv_op(x: Tensor, w: Tensor, window: Window, groups: int) -> Tensor:
+    return record(_conv_forward(x._data, w._data, window, groups), conv2d.op.forms["ConvolutionBackward0"],
+                  _convolution_vjp, (x, w, None), saved=(x, w), attrs=(window, groups))
+
+
+def _input_grad_op(g: Tensor, w: Tensor, x_shape: tuple[int, ...], window: Window, groups: int
+                   ) -> Tensor:
+    return record(_conv_input_grad(g._data, w._data, x_shape, window, groups),
+                  conv2d.op.forms["ConvolutionBackward0"], _input_grad_vjp, (g, w, None),
+                  saved=(g, w), attrs=(window, groups))
+
+
+def _input_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
+    g, w = node.saved()
+    window, groups = node.attrs
+    return (_conv_op(gy, w, window, groups) if node.needs(0) else None,
+            _weight_grad_op(g, gy, w.shape, window, groups) if node.needs(1) else None, None)
+
+
+def _weight_grad_op(g: Tensor, x: Tensor, w_shape: tuple[int, ...], window: Window, groups: int
+                    ) -> Tensor:
+    return record(_conv_weight_grad(g._data, x._data, w_shape, window, groups),
+                  conv2d.op.forms["ConvolutionBackward0"], _weight_grad_vjp, (g, x, None),
+                  saved=(g, x), attrs=(window, groups))
+
+
+def _weight_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
+    g, x = node.saved()
+    window, groups = node.attrs
+    return (_conv_op(x, gy, window, groups) if node.needs(0) else None,
+            _input_grad_op(g, gy, x.shape, window, groups) if node.needs(1) else None, None)
 
 
 _CONV_PARAMS = [T(), T("weight"), T("bias", default=None, optional=True),
