@@ -433,12 +433,11 @@ def _pool_input(op: str, input: Tensor) -> None:
         raise DTypeError(f'"{op}" not implemented for \'{input.dtype.scalar_type}\'')
 
 
-def _pool_grad(g: Tensor, per_tap: Tensor, node: Node) -> Tensor:
-    """Send an output gradient back through the taps: g times each tap's share, folded."""
-    shape, window = node.attrs
-    g4 = ops.reshape(g, [-1, shape[-3], *window.out])
-    cols = ops.unsqueeze(g4, 2) * per_tap
-    return ops.reshape(_fold(cols, window), list(shape))
+def _pool_grad(g: Any, per_tap: Any, shape: tuple[int, ...], window: Window) -> Any:
+    """Send an output gradient back through the taps: g times each tap's share, folded (arrays)."""
+    g4 = g.reshape(-1, shape[-3], *window.out)
+    cols = xp.expand_dims(g4, 2) * per_tap
+    return fold_array(cols, window).reshape(shape)
 
 
 @defop("max_pool2d", [T(), A("kernel_size", "dims"), A("stride", "dims", None, optional=True),
@@ -457,9 +456,9 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     values = xp.squeeze(xp.take_along_axis(cols, best, axis=axis), axis=axis)
     onehot = (xp.arange(window.taps).reshape(-1, 1, 1) == best).astype(cols.dtype)
     onehot = onehot.reshape((-1, input.shape[-3], window.taps, *window.out))
-    outs = record_multi((values, _flat_indices(xp.squeeze(best, axis=axis), window)),
-                        max_pool2d.op.grad_fn, _max_pool_vjp, (input,),
-                        saved=(Tensor(onehot),), attrs=(input.shape, window),
+    indices = _flat_indices(xp.squeeze(best, axis=axis), window)
+    outs = record_multi((values, indices), max_pool2d.op.grad_fn, _max_pool_vjp, (input,),
+                        saved=(input, Tensor(onehot), Tensor(indices)), attrs=(input.shape, window),
                         differentiable=(True, False))
     return outs if return_indices else outs[0]
 
@@ -474,8 +473,24 @@ def _flat_indices(tap: Any, w: Window) -> Any:
 
 
 def _max_pool_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
-    (onehot,) = node.saved()
-    return (_pool_grad(grads[0], onehot, node),)
+    """torch's max_pool2d_with_indices_backward: one fused node over (grad_output, input)."""
+    x, onehot, indices = node.saved()
+    shape, window = node.attrs
+    g = grads[0]
+    return (record(_pool_grad(g._data, onehot._data, shape, window), _MAX_POOL_BACKWARD,
+                   _max_pool_double_vjp, (g, x), saved=(x, indices)),)
+
+
+def _max_pool_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch's max_pool_double_backward: each output takes the incoming gradient at its argmax
+    (grad.view(..., -1).gather(-1, indices).view(indices' shape)); the input gets zeros."""
+    x, indices = node.saved()
+    lead = list(indices.shape[:-2])
+    picked = None
+    if node.needs(0):
+        flat = ops.view(ops.contiguous(gg), [*lead, -1])
+        picked = ops.view(ops.gather(flat, -1, ops.view(indices, [*lead, -1])), list(indices.shape))
+    return picked, ops.zeros_like(x) if node.needs(1) else None
 
 
 @defop("avg_pool2d", [T(), A("kernel_size", "dims"), A("stride", "dims", None, optional=True),
@@ -495,9 +510,14 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     if divisor_override is not None and divisor_override == 0:
         raise ArgumentError("divisor must be not zero")
     divisor = _avg_divisor(window, count_include_pad, divisor_override, input._data.dtype)
-    sums = xp.sum(unfold_array(input._data, window), axis=input.ndim - 2)
-    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (input,),
-                  saved=(Tensor(divisor),), attrs=(input.shape, window))
+    return _avg_pool(input, window, divisor)
+
+
+def _avg_pool(x: Tensor, window: Window, divisor: Any) -> Tensor:
+    """Each window's sum over its divisor, recorded (AvgPool2DBackward0)."""
+    sums = xp.sum(unfold_array(x._data, window), axis=x.ndim - 2)
+    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (x,), saved=(x,),
+                  attrs=(x.shape, window, divisor))
 
 
 def _avg_divisor(w: Window, count_include_pad: bool, override: int | None, dtype: Any) -> Any:
@@ -516,7 +536,17 @@ def _avg_divisor(w: Window, count_include_pad: bool, override: int | None, dtype
 
 
 def _avg_pool_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (divisor,) = node.saved()
-    _, window = node.attrs
-    share = ops.expand(ops.unsqueeze(1 / divisor, 0), [window.taps, *window.out])
-    return (_pool_grad(g, share, node),)
+    """torch's avg_pool2d_backward: one fused node over (grad_output, input)."""
+    (x,) = node.saved()
+    shape, window, divisor = node.attrs
+    share = xp.broadcast_to(1 / divisor, (window.taps, *window.out))
+    return (record(_pool_grad(g._data, share, shape, window), _AVG_POOL_BACKWARD,
+                   _avg_pool_double_vjp, (g, x), saved=(x,), attrs=node.attrs),)
+
+
+def _avg_pool_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch: the gradient of grad_output is avg_pool2d of the incoming one; the input's, zeros."""
+    (x,) = node.saved()
+    _, window, divisor = node.attrs
+    return (_avg_pool(gg, window, divisor) if node.needs(0) else None,
+            ops.zeros_like(x) if node.needs(1) else None)
