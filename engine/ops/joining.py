@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes, ops
+from engine import backend, dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
@@ -28,8 +28,8 @@ from engine.ops.core import (
     record,
     record_multi,
 )
-from engine.ops.indexing import along, like, narrow, select, take
-from engine.registry import A, T, defop
+from engine.ops.indexing import along, like, narrow, select
+from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor, as_view
 
 __all__ = ["cat", "chunk", "cumprod", "cumsum", "flip", "pad", "repeat", "roll", "split", "stack",
@@ -384,8 +384,32 @@ def _edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> Tensor
         else:
             pos = xp.clip(pos, 0, n - 1)
         arrays.append(pos.reshape((-1,) + (1,) * (k - 1 - j)))  # an outer product over the dims
-    name = pad.op.forms[f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{k}DBackward0"]
-    return take(x, (*(slice(None),) * (x.ndim - k), *arrays), name)
+    form = f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{k}D"
+    key = (*(slice(None),) * (x.ndim - k), *arrays)
+    return record(xp.ascontiguousarray(x._data[key]), pad.op.forms[f"{form}Backward0"], _edge_pad_vjp,
+                  (x,), saved=(x,), attrs=(key, pairs, mode, _EDGE_PAD_BACKWARD[form]))
+
+
+def _edge_pad_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    """torch's reflection/replication_padNd_backward: one fused node over (grad_output, input)
+    that adds each output's gradient back where it was read."""
+    (x,) = node.saved()
+    key, _, _, name = node.attrs
+    out = backend.add_at(xp.zeros(x.shape, dtype=g._data.dtype), key, g._data)
+    return (record(out, name, _edge_pad_double_vjp, (g, x), saved=(x,), attrs=node.attrs),)
+
+
+def _edge_pad_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch: the gradient of grad_output is the same pad of the incoming one; the input's, zeros."""
+    (x,) = node.saved()
+    _, pairs, mode, _ = node.attrs
+    return (_edge_pad(gg, pairs, mode) if node.needs(0) else None,
+            ops.zeros_like(x) if node.needs(1) else None)
+
+
+# the fused backward kernel of each reflect / replicate pad (what its backward records)
+_EDGE_PAD_BACKWARD = {f"{m}Pad{k}D": internal_node(f"{m}Pad{k}DBackwardBackward0")
+                      for m in ("Reflection", "Replication") for k in (1, 2, 3)}
 
 
 def _check_edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> list[int]:
