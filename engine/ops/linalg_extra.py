@@ -132,20 +132,29 @@ def _inv_array(a: Any) -> Any:
     return out
 
 
+def _column_major(a: Any) -> Any:
+    """``a`` laid out as torch's LAPACK-backed results are: each matrix column-major (strides
+    [1, rows] in its last two dims), so that the backward formulas that look at strides (mm's)
+    take torch's branch."""
+    return xp.swapaxes(xp.ascontiguousarray(xp.swapaxes(a, -1, -2)), -1, -2)
+
+
 # ----- inverse / det / slogdet --------------------------------------------------------------------
 @defop("inverse", [T()], grad_fns="LinalgInvExBackward0",
        doc="Inverse of a square matrix (or a batch of them); torch's error if singular.", category=_LA)
 def inverse(input: Tensor) -> Tensor:
     _square_float("linalg.inv", input)
-    out = _inv_array(input._data)
+    out = _column_major(_inv_array(input._data))
     return record(out, inverse.op.grad_fn, _inverse_vjp, (input,), saved=(OUT,))
 
 
 def _inverse_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-T g A^-T
+    # (two transposes, as torch's formula takes inverse.mH() twice: with create_graph their
+    # gradients are transposed apart and only then added)
     (inv,) = node.saved()
-    inv_t = _mT(inv)
-    return (-ops.matmul(inv_t, ops.matmul(g, inv_t)),)
+    inner = ops.matmul(g, _mT(inv))  # (C++ evaluates matmul's arguments right to left)
+    return (-ops.matmul(_mT(inv), inner),)
 
 
 @defop("det", [T()], grad_fns="LinalgDetBackward0",
@@ -244,7 +253,8 @@ def _solve(a: Tensor, b: Tensor, left: bool, vector: bool) -> Tensor:
     if not left:
         x = xp.swapaxes(x, -1, -2)
     out = x[..., 0] if vector else x
-    return record(xp.ascontiguousarray(out), solve.op.grad_fn, _solve_vjp, (a, b),
+    out = xp.ascontiguousarray(out) if vector else _column_major(out)
+    return record(out, solve.op.grad_fn, _solve_vjp, (a, b),
                   saved=(a, OUT), attrs=(left, vector))
 
 
