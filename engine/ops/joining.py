@@ -481,17 +481,19 @@ def cumprod(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
 
 
 def _cumprod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    """d out_j / d x_i = prod(x_m for m <= j, m != i) for i <= j, else 0. Without zeros that is
-    out_j / x_i, hence reverse_cumsum(g * out) / x."""
+    """torch's cumprod_backward. d out_j / d x_i = prod(x_m for m <= j, m != i) for i <= j, else 0.
+    Without zeros that is out_j / x_i, hence reverse_cumsum(out * g) / x; with zeros, an O(n)
+    form when no graph is recorded, else torch's O(n^2) loop (whose derivative is right at zeros)."""
     x, out = node.saved()
     d = node.attrs
-    if x.ndim == 0:
+    g = ops.to(g, x.dtype.name)  # torch: grad.to(self.scalar_type())
+    if x.numel() <= 1 or x.shape[d] == 1:
         return (g,)
     zero = x._data == 0
     if not bool(zero.any()):
-        return (_reverse_cumsum(g * out, d) / x,)
-    if is_grad_enabled():  # create_graph: the gradient must itself differentiate right at zeros
-        return (_cumprod_grad_polynomial(x, g, d),)
+        return (_reverse_cumsum(out * g, d) / x,)
+    if is_grad_enabled():
+        return (_cumprod_grad_by_slices(x, g, d),)
     return (_cumprod_grad_with_zeros(x, g, out, zero, d),)
 
 
@@ -505,20 +507,28 @@ def _cumprod_grad_with_zeros(x: Tensor, g: Tensor, out: Tensor, zero: Any, d: in
     first = xp.where(zero.any(axis=d, keepdims=True), xp.expand_dims(xp.argmax(zero, axis=d), d), n)
     before = Tensor(pos < first)
     x_before = ops.where(before, x, 1.0)  # no zeros: safe to divide by, and its product is P
-    upto = ops.where(before, _reverse_cumsum(g * out, d) / x_before, 0.0)
+    upto = ops.where(before, _reverse_cumsum(out * g, d) / x_before, 0.0)
     after = ops.cumprod(ops.where(Tensor(pos <= first), 1.0, x), d)
     at = ops.prod(x_before, d, keepdim=True) * \
         ops.sum(ops.where(Tensor(pos >= first), g * after, 0.0), d, keepdim=True)
     return upto + ops.where(Tensor(pos == first), at, 0.0)
 
 
-def _cumprod_grad_polynomial(x: Tensor, g: Tensor, d: int) -> Tensor:
-    """The gradient as the polynomial it is, sum(g_j * prod(x_m for m <= j, m != i) for j >= i),
-    built from an n x n product per line (O(n^2), as torch's double backward of cumprod)."""
+def _cumprod_grad_by_slices(x: Tensor, g: Tensor, d: int) -> Tensor:
+    """torch's create_graph form: for each position k along d, the products that omit x_k
+    (prod of x before k, times the running product after it) weight g from k on; each sum is
+    copied into its slice of a zero tensor (a CopySlices per k)."""
     n = x.shape[d]
-    xt, gt = ops.transpose(x, d, -1), ops.transpose(g, d, -1)
-    rows = ops.expand(ops.unsqueeze(xt, -2), [*xt.shape[:-1], n, n])  # rows[..., i, m] = x_m
-    others = ops.cumprod(ops.where(ops.eye(n, dtype="bool"), 1.0, rows), -1)  # m != i, m <= j
-    later = Tensor(~xp.tri(n, n, -1, dtype=xp.bool_))  # j >= i
-    grad = ops.sum(ops.where(later, ops.unsqueeze(gt, -2) * others, 0.0), -1)
-    return ops.transpose(grad, d, -1)
+    grad = ops.zeros(list(x.shape), dtype=g.dtype.name)
+    ones = ops.expand(ops.ones([1], dtype=g.dtype.name), [1 if i == d else s for i, s in enumerate(x.shape)])
+    for k in range(n):
+        if k == 0:
+            omitted = cat([ones, cumprod(narrow(x, d, 1, n - 1), d)], d)
+        elif k == n - 1:
+            omitted = ops.prod(narrow(x, d, 0, k), d, keepdim=True)
+        else:
+            until = ops.prod(narrow(x, d, 0, k), d, keepdim=True)
+            after = cumprod(narrow(x, d, k + 1, n - k - 1), d)
+            omitted = cat([until, ops.expand(until, list(after.shape)) * after], d)
+        ops.copy_(select(grad, d, k), ops.sum(narrow(g, d, k, n - k) * omitted, d))
+    return grad
