@@ -136,7 +136,10 @@ def _column_major(a: Any) -> Any:
     """``a`` laid out as torch's LAPACK-backed results are: each matrix column-major (strides
     [1, rows] in its last two dims), so that the backward formulas that look at strides (mm's)
     take torch's branch."""
-    return xp.swapaxes(xp.ascontiguousarray(xp.swapaxes(a, -1, -2)), -1, -2)
+    # (a fresh array, so a size-1 dim gets torch's stride too: numpy keeps a view's there)
+    out = xp.empty((*a.shape[:-2], a.shape[-1], a.shape[-2]), dtype=a.dtype)
+    out[...] = xp.swapaxes(a, -1, -2)
+    return xp.swapaxes(out, -1, -2)
 
 
 # ----- inverse / det / slogdet --------------------------------------------------------------------
@@ -253,24 +256,27 @@ def _solve(a: Tensor, b: Tensor, left: bool, vector: bool) -> Tensor:
     if not left:
         x = xp.swapaxes(x, -1, -2)
     out = x[..., 0] if vector else x
-    out = xp.ascontiguousarray(out) if vector else _column_major(out)
+    # torch's layout: LAPACK's column-major result (of the transposed system, so row-major, for
+    # left=False); a batch of vectors comes as a column-major matrix of them too
+    out = _column_major(out) if out.ndim >= 2 and (left or vector) else xp.ascontiguousarray(out)
     return record(out, solve.op.grad_fn, _solve_vjp, (a, b),
                   saved=(a, OUT), attrs=(left, vector))
 
 
 def _solve_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # A X = B:  gB = A^-T g (a solve with A^T), gA = -gB X^T.  X A = B:  gB = g A^-T, gA = -X^T gB.
+    # torch's linalg_solve_backward. A X = B:  gB = A^-T g (a solve with A^T), gA = -gB X^T.
+    # X A = B:  gB = g A^-T, gA = -X^T gB. A vector right-hand side is solved as a one-column
+    # matrix (unsqueeze, then squeeze back), as torch does.
     a, x = node.saved()
     left, vector = node.attrs
-    gb = _solve(_mT(a), g, left, vector)
-    if not node.needs(0):
-        return None, gb
-    if vector:
-        gb_m, x_m = ops.unsqueeze(gb, -1), ops.unsqueeze(x, -1)
-    else:
-        gb_m, x_m = gb, x
-    ga = -ops.matmul(gb_m, _mT(x_m)) if left else -ops.matmul(_mT(x_m), gb_m)
-    return ga, (gb if node.needs(1) else None)
+    gb = _solve(_mT(a), ops.unsqueeze(g, -1) if vector else g, left, False)
+    ga = None
+    if node.needs(0):
+        x_m = ops.unsqueeze(x, -1) if vector else x
+        ga = -ops.matmul(gb, _mT(x_m)) if left else -ops.matmul(_mT(x_m), gb)
+    if not node.needs(1):
+        return ga, None
+    return ga, ops.squeeze(gb, -1) if vector else gb
 
 
 # ----- cholesky ---------------------------------------------------------------------------------
