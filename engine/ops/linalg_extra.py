@@ -19,9 +19,10 @@ from engine import dtypes, ops
 from engine.backend import linalg_raises, xp
 from engine.context import wake
 from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
+from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
-from engine.registry import A, Param, T, defop
+from engine.registry import A, Param, T, defop, internal_node
 from engine.tensor import Tensor
 
 _LA = "linalg"
@@ -178,11 +179,42 @@ def _invertible(a: Tensor, singular: Any) -> Tensor:
 
 
 def _det_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # The cofactor matrix det(A) A^-T. torch gives exactly zero for a singular matrix (its LU solve
-    # of a zero right-hand side); the inverse of the identity put in its place does the same.
+    # The cofactor matrix det(A) A^-T, as torch's linalg_det_backward: a solve of A^T against the
+    # diagonal matrix of grad * det. torch gives exactly zero for a singular matrix (through an
+    # SVD, which the engine does not have); the inverse of the identity put in its place does the
+    # same.
     a, d = node.saved()
-    inv = inverse(_invertible(a, d._data == 0))
+    if a.numel() == 0:
+        return (ops.zeros_like(a),)
+    singular = d._data == 0
+    if not bool(singular.any()):
+        return (_solve_with_diagonal(a, g * d),)
+    inv = inverse(_invertible(a, singular))
     return (_as_matrix_batch(g * d) * _mT(inv),)
+
+
+_DIAG_EMBED = internal_node("DiagEmbedBackward0")
+
+
+def _solve_with_diagonal(a: Tensor, scale: Tensor) -> Tensor:
+    """A^-T times the identity scaled per matrix by ``scale``, as torch computes det's and
+    slogdet's gradients: solve(A.mH, diag_embed(scale.unsqueeze(-1).expand(..., n)).mT)."""
+    n = a.shape[-1]
+    column = ops.expand(ops.unsqueeze(scale, -1), [*scale.shape, n])
+    return _solve(_mT(a), _mT(_diag_embed(column)), True, False)
+
+
+def _diag_embed(v: Tensor) -> Tensor:
+    """Square matrices with ``v``'s last dim on their diagonals (torch's diag_embed)."""
+    n = v.shape[-1]
+    out = xp.zeros((*v.shape, n), dtype=v._data.dtype)
+    idx = xp.arange(n)
+    out[..., idx, idx] = v._data
+    return record(out, _DIAG_EMBED, _diag_embed_vjp, (v,))
+
+
+def _diag_embed_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (ops.diagonal(g, 0, -2, -1),)
 
 
 @defop("slogdet", [T()], grad_fns="LinalgSlogdetBackward0", outputs=("sign", "logabsdet"),
@@ -204,6 +236,8 @@ def _slogdet_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
     g = grads[1]
     if g is None or not bool((g._data != 0).any()):
         return (None,)
+    if is_grad_enabled():  # torch solves with A (and so refuses a singular one, with solve's error)
+        return (_solve_with_diagonal(a, g),)
     singular = xp.linalg.det(a._data) == 0
     g_m = _as_matrix_batch(g)
     grad = g_m * _mT(inverse(_invertible(a, singular)))
