@@ -549,7 +549,8 @@ def _triangle(name: str, grad_fn: str, keep: Any) -> Any:
         a = input._data
         rows, cols = a.shape[-2:]
         k = min(max(diagonal, -rows - 1), cols + 1)  # beyond the matrix: all kept or all zeroed
-        out = xp.where(keep(rows, cols, k), a, xp.zeros((), dtype=a.dtype))
+        # (a contiguous result whatever input's layout, as torch's)
+        out = xp.ascontiguousarray(xp.where(keep(rows, cols, k), a, xp.zeros((), dtype=a.dtype)))
         return record(out, grad_fn, vjp, (input,), attrs=diagonal)
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -22,6 +22,7 @@ from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
+from engine.ops.scalar_ops import mul_scalar
 from engine.registry import A, Param, T, defop, internal_node
 from engine.tensor import Tensor
 
@@ -333,23 +334,49 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
         raise LinAlgError(f"cholesky: {_batch_prefix(a, b)}The factorization could not be completed "
                             f"because the input is not positive-definite (the leading minor of order "
                             f"{k} is not positive-definite).")
-    out = xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
+    out = _column_major(xp.swapaxes(low, -1, -2) if upper else low)  # (torch's layout, as LAPACK's)
     return record(out, cholesky.op.grad_fn, _cholesky_vjp, (input,), saved=(OUT,), attrs=upper)
 
 
 def _cholesky_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # With A = L L^T and P = L^T gL masked to its lower triangle with the diagonal halved, the
-    # gradient is L^-T sym(P) L^-1: symmetric, as torch gives it (A is taken to be symmetric).
+    # torch's cholesky_backward: with A = L L^T, gA = L^-T pi*((L^T gL).tril()) L^-1, where
+    # pi*(X) = 0.5 * (X + X.tril(-1)^T) (symmetric, as torch gives it), by two triangular solves.
     (out,) = node.saved()
     upper = node.attrs
     low, g_low = (_mT(out), _mT(g)) if upper else (out, g)
-    n = low.shape[-1]
-    mask = Tensor(xp.tril(xp.ones((n, n), dtype=low._data.dtype)) - 0.5 * xp.eye(n, dtype=low._data.dtype))
-    p = ops.matmul(_mT(low), g_low) * mask
-    p = (p + _mT(p)) * 0.5
-    low_t = _mT(low)
-    half = _mT(solve(low_t, p))  # P L^-1 (P symmetric)
-    return (solve(low_t, half),)
+    ga = ops.tril(ops.matmul(_mT(low), g_low))
+    ga = mul_scalar(ga + _mT(ops.tril(ga, -1)), 0.5)
+    ga = _solve_triangular(_mT(low), ga, True, True)
+    return (_solve_triangular(low, ga, False, False),)
+
+
+_SOLVE_TRIANGULAR = internal_node("LinalgSolveTriangularBackward0")
+
+
+def _solve_triangular(a: Tensor, b: Tensor, upper: bool, left: bool) -> Tensor:
+    """torch.linalg.solve_triangular (only ``a``'s upper or lower triangle is read): X with
+    A X = B, or X A = B when not ``left``."""
+    am = xp.triu(a._data) if upper else xp.tril(a._data)
+    bm = b._data
+    if left:
+        x = xp.linalg.solve(am, bm)
+    else:
+        x = xp.swapaxes(xp.linalg.solve(xp.swapaxes(am, -1, -2), xp.swapaxes(bm, -1, -2)), -1, -2)
+    return record(_column_major(x.astype(bm.dtype)), _SOLVE_TRIANGULAR, _solve_triangular_vjp,
+                  (a, b), saved=(a, OUT), attrs=(upper, left))
+
+
+def _solve_triangular_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's linalg_solve_triangular_backward: gB = A^-T g (a solve with the other triangle),
+    # gA = -gB X^T (or -X^T gB), kept to A's triangle
+    a, x = node.saved()
+    upper, left = node.attrs
+    gb = _solve_triangular(_mT(a), g, not upper, left)
+    ga = None
+    if node.needs(0):
+        ga = -ops.matmul(gb, _mT(x)) if left else -ops.matmul(_mT(x), gb)
+        ga = ops.triu(ga) if upper else ops.tril(ga)
+    return ga, (gb if node.needs(1) else None)
 
 
 # ----- trace ------------------------------------------------------------------------------------
