@@ -63,10 +63,13 @@ def mm_mat2_backward(g: Tensor, mat1: Tensor, mat2_column_major: bool) -> Tensor
 
 
 def _mm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # (torch's generated backward computes its inputs' gradients in the alphabetical order of their
+    # names, here mat2 before self: that order decides how gradients meeting later are added, so
+    # every VJP here follows it)
     a, b = node.saved()
     a_cols, b_cols = node.attrs
-    return (mm_mat1_backward(g, b, a_cols) if node.needs(0) else None,
-            mm_mat2_backward(g, a, b_cols) if node.needs(1) else None)
+    gb = mm_mat2_backward(g, a, b_cols) if node.needs(1) else None
+    return (mm_mat1_backward(g, b, a_cols) if node.needs(0) else None), gb
 
 
 @defop("mv", [T(), T("vec")], grad_fns="MvBackward0", doc="Matrix-vector product.", category=_LA)
@@ -132,8 +135,8 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def _bmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved()
-    return (bmm(g, shape_ops.transpose(b, 1, 2)) if node.needs(0) else None,
-            bmm(shape_ops.transpose(a, 1, 2), g) if node.needs(1) else None)
+    gb = bmm(shape_ops.transpose(a, 1, 2), g) if node.needs(1) else None  # (mat2 first)
+    return (bmm(g, shape_ops.transpose(b, 1, 2)) if node.needs(0) else None), gb
 
 
 @defop("outer", [T(), T("vec2")], grad_fns="MulBackward0", doc="Outer product of two 1-d tensors.",
