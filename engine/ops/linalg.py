@@ -188,8 +188,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 def _squeeze_(t: Tensor, dim: int) -> Tensor:
     """torch's in-place ``squeeze_`` as matmul uses it (named SqueezeBackward4)."""
-    return record(xp.squeeze(t._data, axis=dim), matmul.op.forms["SqueezeBackward4"], _unsafe_view_vjp, (t,),
-                  attrs=t.shape)
+    return record(xp.squeeze(t._data, axis=dim), matmul.op.forms["SqueezeBackward4"], _squeeze__vjp,
+                  (t,), attrs=dim)
+
+
+def _squeeze__vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (shape_ops.unsqueeze(g, node.attrs),)  # torch: unsqueeze_to(grad, dim, sizes)
 
 
 def _folded(big: Tensor, small: Tensor, transpose: bool) -> Tensor:
