@@ -297,29 +297,30 @@ def _convolution_backward(g: Tensor, x: Tensor, w: Tensor, window: Window, group
 
 @keeps_missing
 def _convolution_double_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
-    """torch's convolution double backward: the gradient of grad_output is the convolution of
-    each incoming gradient with what it was the derivative by; input's and weight's are their
-    backward against grad_output (None where the gradient they need did not come)."""
+    """torch's _convolution_double_backward: the gradient of grad_output is
+    conv(ggI, weight) + conv(input, ggW) + ggb (viewed and expanded); input's is the transposed
+    convolution of grad_output with ggW, weight's the convolution of ggI with grad_output (each
+    None where the gradient it needs did not come, and both None for an empty input)."""
     g, x, w = node.saved()
     window, groups = node.attrs
     ggi, ggw, ggb = grads
     gg_out = gx = gw = None
     if node.needs(0):
-        terms = []
-        if ggi is not None:
-            terms.append(_conv_op(ggi, w, window, groups))
-        if ggw is not None:
-            terms.append(_conv_op(x, ggw, window, groups))
+        if x.numel() != 0:
+            if ggi is not None:
+                gg_out = _conv_op(ggi, w, window, groups)
+            if ggw is not None:
+                term = _conv_op(x, ggw, window, groups)
+                gg_out = term if gg_out is None else gg_out + term
         if ggb is not None:
-            terms.append(ops.reshape(ggb, [1, -1] + [1] * len(window.size)))
-        for term in terms:
+            view = ops.view(ops.contiguous(ggb), [1, -1] + [1] * len(window.size))
+            term = ops.expand(view, list(g.shape))
             gg_out = term if gg_out is None else gg_out + term
-        if gg_out is not None and gg_out.shape != g.shape:
-            gg_out = ops.expand(gg_out, list(g.shape))
-    if node.needs(1) and ggw is not None:
-        gx = _input_grad_op(g, ggw, x.shape, window, groups)
-    if node.needs(2) and ggi is not None:
-        gw = _weight_grad_op(g, ggi, w.shape, window, groups)
+    if x.numel() != 0:
+        if node.needs(1) and ggw is not None:
+            gx = _input_grad_op(g, ggw, x.shape, window, groups)
+        if node.needs(2) and ggi is not None:
+            gw = _weight_grad_op(g, ggi, w.shape, window, groups)
     return gg_out, gx, gw
 
 
@@ -347,16 +348,35 @@ def _input_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
 
 def _weight_grad_op(g: Tensor, x: Tensor, w_shape: tuple[int, ...], window: Window, groups: int
                     ) -> Tensor:
-    return record(_conv_weight_grad(g._data, x._data, w_shape, window, groups),
-                  conv2d.op.forms["ConvolutionBackward0"], _weight_grad_vjp, (g, x, None),
-                  saved=(g, x), attrs=(window, groups))
+    """The weight gradient as torch's double backward runs it (one group): a convolution of the
+    input with grad_output, both with their first two dims swapped, swapped back."""
+    # that convolution swaps stride and dilation, so its kernel can come out larger than the
+    # weight (a strided convolution): torch then narrows it to the weight's size
+    full = tuple(max(k, (n + lo + hi - s * (o - 1) - 1) // d + 1)
+                 for k, n, (lo, hi), s, d, o in zip(window.kernel, window.size, window.pads,
+                                                    window.stride, window.dilation, window.out,
+                                                    strict=True))
+    wide = Window(window.size, full, window.stride, window.dilation, window.pads, window.out)
+    data = xp.swapaxes(_conv_weight_grad(g._data, x._data, (*w_shape[:2], *full), wide, groups), 0, 1)
+    xt, gt = ops.transpose(x, 0, 1), ops.transpose(g, 0, 1)
+    out = ops.transpose(record(data, conv2d.op.forms["ConvolutionBackward0"], _weight_grad_vjp,
+                               (xt, gt, None), saved=(gt, xt), attrs=(window, groups)), 0, 1)
+    for d, (k, f) in enumerate(zip(window.kernel, full, strict=True)):
+        if f > k:
+            out = ops.narrow(out, d + 2, 0, k)
+    return out
 
 
 def _weight_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
-    g, x = node.saved()
+    gt, xt = node.saved()
     window, groups = node.attrs
-    return (_conv_op(x, gy, window, groups) if node.needs(0) else None,
-            _input_grad_op(g, gy, x.shape, window, groups) if node.needs(1) else None, None)
+    # (the taps past the weight's size had no gradient: the narrow's backward gave them zeros)
+    if tuple(gy.shape[2:]) != window.kernel:
+        gy = gy[(slice(None), slice(None), *(slice(0, k) for k in window.kernel))]
+    g, x, gw = ops.transpose(gt, 0, 1), ops.transpose(xt, 0, 1), ops.transpose(gy, 0, 1)
+    gxt = ops.transpose(_input_grad_op(g, gw, x.shape, window, groups), 0, 1) if node.needs(0) else None
+    ggt = ops.transpose(_conv_op(x, gw, window, groups), 0, 1) if node.needs(1) else None
+    return gxt, ggt, None
 
 
 _CONV_PARAMS = [T(), T("weight"), T("bias", default=None, optional=True),
