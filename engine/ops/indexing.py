@@ -82,12 +82,17 @@ def _put(g: Tensor, shape: tuple[int, ...], key: tuple[Any, ...], name: str, tak
         out = backend.add_at(out, key, g._data)
     else:
         out[key] = g._data
-    return record(out, name, _put_vjp, (g,), attrs=(key, take_name, name))
+    # torch writes an index op's gradient into zeros with _index_put_impl_ / index_add_, whose node
+    # has an edge for the zeros too (never needing a gradient); a view's backward has only grad's
+    into_zeros = name in (_INDEX_PUT, _INDEX_ADD)
+    return record(out, name, _put_vjp, (None, g) if into_zeros else (g,),
+                  attrs=(key, take_name, name))
 
 
 def _put_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     key, take_name, name = node.attrs
-    return (take(g, key, take_name, name),)
+    picked = take(g, key, take_name, name)
+    return (None, picked) if len(node.next_functions) == 2 else (picked,)
 
 
 def _identity_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
