@@ -595,9 +595,8 @@ def _picked_vjp(node: Node, grads: Any) -> tuple[Any, ...]:
     (idx,) = node.saved()
     shape, d = node.attrs
     g = grads[0] if isinstance(grads, list) else grads
-    if not shape:
-        return (g,)
-    return (scatter_add(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
+    # torch's value_selecting_reduction_backward: zeros.scatter_(dim, indices, grad)
+    return (ops.scatter(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
 
 
 @defop("sort", [T(), A("dim", "int", -1), A("descending", "bool", False),
