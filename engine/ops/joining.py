@@ -280,24 +280,30 @@ def repeat(input: Tensor, repeats: Sequence[int]) -> Tensor:
 
 
 def _repeat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # out viewed as (r0, n0, r1, n1, ...): each copy of the input is one choice of the r indices
+    """torch's repeat_backward: zeros if any repeat is 0; the leading new dims summed away one at a
+    time; then one reshape of each repeated dim n into (r, n) and one sum over the r dims."""
     shape, padded, reps = node.attrs
-    if not reps:
+    if 0 in reps:
+        return (ops.zeros(list(shape), dtype=g.dtype.name),)
+    lead = len(reps) - len(shape)
+    for _ in range(lead):
+        g = ops.sum(g, [0])
+    split: list[int] = []
+    dims: list[int] = []
+    for r, n in zip(reps[lead:], shape, strict=True):
+        if r != 1:
+            split.append(r)
+            dims.append(len(split) - 1)
+        split.append(n)
+    if not dims:
         return (g,)
-    split = [v for r, n in zip(reps, padded, strict=True) for v in ((r, n) if r != 1 else (n,))]
     if len(split) <= MAX_DIMS:
-        g = ops.reshape(g, split)
-        dims, d = [], 0
-        for r in reps:
-            if r != 1:
-                dims.append(d)
-            d += 2 if r != 1 else 1
-        g = ops.sum(g, dims) if dims else g
-    else:  # (one repeated dim at a time: the backend's arrays have at most MAX_DIMS dims)
-        for i in reversed(range(len(reps))):
-            if reps[i] != 1:
-                g = ops.sum(ops.reshape(g, [*g.shape[:i], reps[i], padded[i], *g.shape[i + 1:]]), [i])
-    return (ops.reshape(g, list(shape)),)
+        return (ops.sum(ops.reshape(g, split), dims),)
+    for i in reversed(range(len(shape))):  # (the backend's arrays have at most MAX_DIMS dims)
+        r = reps[lead + i]
+        if r != 1:
+            g = ops.sum(ops.reshape(g, [*g.shape[:i], r, shape[i], *g.shape[i + 1:]]), [i])
+    return (g,)
 
 
 @defop("tile", [T(), A("dims", "ints")], grad_fns="RepeatBackward0",
@@ -458,7 +464,7 @@ def cumsum(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumsum")
     d = wrap_dim(dim, input.ndim)
     return record(_scan(xp.cumsum, _scan_input(input, dtype), d), cumsum.op.grad_fn, _cumsum_vjp,
-                  (input,), attrs=d)
+                  (input,), attrs=(d, input.dtype.name))
 
 
 def _reverse_cumsum(t: Tensor, d: int) -> Tensor:
@@ -467,7 +473,12 @@ def _reverse_cumsum(t: Tensor, d: int) -> Tensor:
 
 
 def _cumsum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (_reverse_cumsum(g, node.attrs),)
+    # torch's cumsum_backward(grad.to(self's dtype), dim): the gradient itself where nothing is summed
+    d, dtype = node.attrs
+    g = ops.to(g, dtype)
+    if g.numel() <= 1 or g.shape[d] == 1:
+        return (g,)
+    return (_reverse_cumsum(g, d),)
 
 
 @defop("cumprod", [T(), A("dim", "int"), A("dtype", "dtype", None, optional=True)],

@@ -393,8 +393,10 @@ def trace(input: Tensor) -> Tensor:
 
 
 def _trace_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's trace_backward: zeros(n * m).index_fill_(0, the diagonal's positions, grad).view(n, m)
     n, m = node.attrs
-    return (g * ops.eye(n, m, dtype=g.dtype.name),)
+    diagonal = Tensor(xp.arange(min(n, m), dtype=xp.int64) * (m + 1))
+    return (ops.view(ops.index_fill(ops.zeros([n * m], dtype=g.dtype.name), 0, diagonal, g), [n, m]),)
 
 
 # ----- einsum -----------------------------------------------------------------------------------
