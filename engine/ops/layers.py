@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import context, ops
+from engine import backend, context, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
@@ -26,6 +26,7 @@ _LAYER = "layer"
 # the fused backward kernels of the two norms (what their backward records under create_graph)
 _LAYER_NORM_BACKWARD = internal_node("NativeLayerNormBackwardBackward0")
 _BATCH_NORM_BACKWARD = internal_node("NativeBatchNormBackwardBackward0")
+_EMBEDDING_BACKWARD = internal_node("EmbeddingDenseBackwardBackward0")
 
 
 def _size(shape: Sequence[int]) -> str:
@@ -330,12 +331,26 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 
 def _embedding_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    """Each row's gradient is the sum of the gradients of the outputs that picked it."""
+    """torch's embedding_dense_backward, one fused node (EmbeddingDenseBackwardBackward0, edge:
+    the incoming gradient): each row's gradient is the sum of the gradients of the outputs that
+    picked it (none for padding_idx's)."""
     (idx,) = node.saved()
     (rows, dim), padding_idx = node.attrs
-    flat = ops.reshape(idx, [-1, 1])
-    g2 = ops.reshape(g, [-1, dim])
+    flat = idx._data.reshape(-1)
+    g2 = g._data.reshape(-1, dim)
     if padding_idx is not None:
-        g2 = g2 * (flat != padding_idx)
-    index = ops.expand(flat, [flat.shape[0], dim])
-    return (ops.scatter_add(ops.zeros([rows, dim], dtype=g.dtype.name), 0, index, g2),)
+        g2 = g2 * (flat != padding_idx)[:, None]
+    out = backend.add_at(xp.zeros((rows, dim), dtype=g._data.dtype), flat, g2)
+    return (record(out, _EMBEDDING_BACKWARD, _embedding_double_vjp, (g,), saved=(idx,),
+                   attrs=padding_idx),)
+
+
+def _embedding_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch's embedding_dense_double_backward: the incoming rows picked again by the indices
+    (padding_idx's zeroed), viewed as the output."""
+    (idx,) = node.saved()
+    padding_idx = node.attrs
+    picked = ops.index_select(gg, 0, ops.reshape(idx, [-1]))
+    if padding_idx is not None:
+        picked = ops.masked_fill(picked, ops.reshape(idx == padding_idx, [-1, 1]), 0)
+    return (ops.view(picked, [*idx.shape, -1]),)
