@@ -378,7 +378,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         if idx.size != 1:
             raise ShapeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} "
                              "value(s)")
-        return take(input, (), index_select.op.grad_fn)
+        return take(input, (), index_select.op.grad_fn, _INDEX_ADD)
     check_alloc((*input.shape[:d], idx.size, *input.shape[d + 1:]))
     return take(input, along(d, idx), index_select.op.grad_fn, _INDEX_ADD)
 
