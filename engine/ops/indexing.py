@@ -496,14 +496,39 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # torch: grad.masked_fill(mask, 0) for the input (a MaskedFillBackward0); the value's (torch:
-    # grad.masked_select(mask).sum(), computed first) is still where + sum here
+    # torch: grad.masked_fill(mask, 0) for the input (a MaskedFillBackward0); the value's
+    # grad.masked_select(mask).sum(), computed first
     (mask,) = node.saved()
     gv = None
     if len(node.next_functions) == 2 and node.needs(1):
-        gv = ops.sum(ops.where(mask, g, 0.0))
+        gv = ops.sum(_masked_select(g, mask))
     gi = masked_fill(g, mask, 0) if node.needs(0) else None
     return (gi,) if len(node.next_functions) == 1 else (gi, gv)
+
+
+_MASKED_SELECT = internal_node("MaskedSelectBackward0")
+_MASKED_SCATTER = internal_node("MaskedScatterBackward0")
+
+
+def _masked_select(g: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``g`` where ``mask`` (broadcast to it) holds, as a 1-d tensor (torch's
+    masked_select, as masked_fill's backward uses it)."""
+    where = xp.broadcast_to(mask._data, g.shape)
+    return record(xp.ascontiguousarray(g._data[where]), _MASKED_SELECT, _masked_select_vjp, (g,),
+                  saved=(mask,), attrs=g.shape)
+
+
+def _masked_select_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's masked_select_backward: zeros.masked_scatter_(mask, grad)
+    (mask,) = node.saved()
+    out = xp.zeros(node.attrs, dtype=g._data.dtype)
+    out[xp.broadcast_to(mask._data, node.attrs)] = g._data
+    return (record(out, _MASKED_SCATTER, _masked_scatter_vjp, (None, g), saved=(mask,)),)
+
+
+def _masked_scatter_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (mask,) = node.saved()
+    return None, _masked_select(g, mask)
 
 
 # ----- diagonal, tril, triu -------------------------------------------------------------------
