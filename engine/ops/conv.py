@@ -348,8 +348,9 @@ def _input_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
 
 def _weight_grad_op(g: Tensor, x: Tensor, w_shape: tuple[int, ...], window: Window, groups: int
                     ) -> Tensor:
-    """The weight gradient as torch's double backward runs it (one group): a convolution of the
-    input with grad_output, both with their first two dims swapped, swapped back."""
+    """The weight gradient as torch's double backward runs it: a convolution of the input with
+    grad_output, both with their first two dims swapped (with groups, one per group of each, on
+    their slices, concatenated), swapped back."""
     # that convolution swaps stride and dilation, so its kernel can come out larger than the
     # weight (a strided convolution): torch then narrows it to the weight's size
     full = tuple(max(k, (n + lo + hi - s * (o - 1) - 1) // d + 1)
@@ -357,10 +358,17 @@ def _weight_grad_op(g: Tensor, x: Tensor, w_shape: tuple[int, ...], window: Wind
                                                     window.stride, window.dilation, window.out,
                                                     strict=True))
     wide = Window(window.size, full, window.stride, window.dilation, window.pads, window.out)
-    data = xp.swapaxes(_conv_weight_grad(g._data, x._data, (*w_shape[:2], *full), wide, groups), 0, 1)
     xt, gt = ops.transpose(x, 0, 1), ops.transpose(g, 0, 1)
-    out = ops.transpose(record(data, conv2d.op.forms["ConvolutionBackward0"], _weight_grad_vjp,
-                               (xt, gt, None), saved=(gt, xt), attrs=(window, groups)), 0, 1)
+    cin, cout = x.shape[1] // groups, g.shape[1] // groups
+    parts = []
+    for k in range(groups):
+        xk = ops.narrow(xt, 0, k * cin, cin) if groups > 1 else xt
+        gk = ops.narrow(gt, 0, k * cout, cout) if groups > 1 else gt
+        data = xp.swapaxes(_conv_weight_grad(xp.swapaxes(gk._data, 0, 1), xp.swapaxes(xk._data, 0, 1),
+                                             (cout, cin, *full), wide, 1), 0, 1)
+        parts.append(record(data, conv2d.op.forms["ConvolutionBackward0"], _weight_grad_vjp,
+                            (xk, gk, None), saved=(gk, xk), attrs=(window, 1)))
+    out = ops.transpose(ops.cat(parts, 1) if groups > 1 else parts[0], 0, 1)
     for d, (k, f) in enumerate(zip(window.kernel, full, strict=True)):
         if f > k:
             out = ops.narrow(out, d + 2, 0, k)
