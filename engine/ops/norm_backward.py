@@ -13,6 +13,7 @@ DivBackward1), hence the scalar_ops helpers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from engine import ops
 from engine.errors import AutogradError
@@ -44,6 +45,15 @@ def _add_bias_term(ggo: Tensor | None, ggb_e: Tensor | None, ggb: Tensor | None)
 
 def _sum_rows(t: Tensor) -> Tensor:
     return ops.sum(t, [1], keepdim=True)
+
+
+def _first_backward(go: Tensor, gamma: Tensor, sub_mu: Tensor, s12: Tensor, s1: Tensor, count: int,
+                    reduce: Callable[[Tensor], Tensor]) -> Tensor:
+    """The first backward's input gradient, rebuilt from ``go`` (torch's first_bwd_fn_grad_input
+    in both functions; ``reduce`` sums over the normalised elements, ``count`` of them)."""
+    h0 = div_scalar(gamma * s12, count)
+    h1 = mul_scalar(go, count) - reduce(go) - ops.mul(sub_mu, s1) * reduce(go * sub_mu)
+    return h0 * h1
 
 
 def layer_norm_double_backward(x: Tensor, gamma: Tensor | None, ggi: Tensor | None,
@@ -91,10 +101,7 @@ def layer_norm_double_backward(x: Tensor, gamma: Tensor | None, ggi: Tensor | No
         gi = ops.reshape(gi, list(x.shape))
 
     def first_backward(go_local: Tensor, gamma_local: Tensor) -> Tensor:
-        h0 = div_scalar(gamma_local * s12, n)
-        h1 = (mul_scalar(go_local, n) - _sum_rows(go_local)
-              - ops.mul(sub_mu, s1) * _sum_rows(go_local * sub_mu))
-        return h0 * h1
+        return _first_backward(go_local, gamma_local, sub_mu, s12, s1, n, _sum_rows)
 
     gg = None
     if gamma is not None and ggi_e is not None:
@@ -165,10 +172,7 @@ def batch_norm_double_backward(x: Tensor, gamma: Tensor | None, ggi: Tensor | No
             gi = _add(gi, ggg_e * s12 * go)
 
     def first_backward(go_local: Tensor, gamma_local: Tensor) -> Tensor:
-        h0 = div_scalar(gamma_local * s12, m)
-        h1 = (mul_scalar(go_local, m) - _sum_except_channels(go_local)
-              - ops.mul(sub_mu, s1) * _sum_except_channels(go_local * sub_mu))
-        return h0 * h1
+        return _first_backward(go_local, gamma_local, sub_mu, s12, s1, m, _sum_except_channels)
 
     gg = None
     if affine and ggi is not None:
