@@ -226,6 +226,8 @@ def _step(node: Node, buf: list[Any], needed: set[Node] | None, accumulate: bool
                 g = g._data
         elif not isinstance(g, Tensor):
             g = Tensor(g)
+    elif getattr(vjp, "keeps_missing", False):
+        g = [_tensor(b) for b in buf]
     else:
         g = _fill_missing(node, buf)
     grads_in = vjp(node, g)

@@ -36,6 +36,14 @@ def on_arrays(vjp: VJP) -> VJP:
     return vjp
 
 
+def keeps_missing(vjp: VJP) -> VJP:
+    """Mark a multi-output node's VJP that takes None for an output no gradient reached (torch's
+    undefined gradient), instead of zeros: a fused double backward answers None for an input whose
+    gradient only that output's would carry, as torch's does."""
+    vjp.keeps_missing = True  # type: ignore[attr-defined]
+    return vjp
+
+
 class _Output:
     def __repr__(self) -> str:
         return "OUT"

@@ -22,7 +22,7 @@ from engine.backend import xp
 from engine.context import wake
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
-from engine.graph import Node
+from engine.graph import Node, keeps_missing
 from engine.ops.core import check_alloc, check_tensor, record, record_multi
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
@@ -32,6 +32,10 @@ __all__ = ["avg_pool2d", "conv1d", "conv2d", "max_pool2d"]
 # torch's names for F.unfold and F.fold, the recorded steps of a convolution's backward
 _IM2COL = internal_node("Im2ColBackward0")
 _COL2IM = internal_node("Col2ImBackward0")
+# torch's fused backward kernels, each recorded as one node when the backward pass records a graph
+_CONV_BACKWARD = internal_node("ConvolutionBackwardBackward0")
+_MAX_POOL_BACKWARD = internal_node("MaxPool2DWithIndicesBackwardBackward0")
+_AVG_POOL_BACKWARD = internal_node("AvgPool2DBackwardBackward0")
 
 _CONV = "convolution"
 _POOL = "pooling"
@@ -248,24 +252,139 @@ def _conv_forward(x: Any, w: Any, window: Window, groups: int) -> Any:
     return xp.matmul(kernel, cols).reshape((n, o, *window.out))
 
 
+def _conv_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], window: Window, groups: int) -> Any:
+    """Each output's gradient sent back through the taps that produced it (arrays)."""
+    n, c = x_shape[:2]
+    o = w.shape[0]
+    g4 = g.reshape(n, groups, o // groups, math.prod(window.out))
+    kernel = w.reshape(groups, o // groups, -1)
+    cols = xp.matmul(xp.swapaxes(kernel, 1, 2), g4)
+    return fold_array(cols.reshape(n, c, window.taps, *window.out), window)
+
+
+def _conv_weight_grad(g: Any, x: Any, w_shape: tuple[int, ...], window: Window, groups: int) -> Any:
+    """The gradient correlated with the unfolded input, summed over the batch (arrays)."""
+    n, c = x.shape[:2]
+    o = w_shape[0]
+    positions = math.prod(window.out)
+    g4 = g.reshape(n, groups, o // groups, positions)
+    cols = unfold_array(x, window).reshape(n, groups, c // groups * window.taps, positions)
+    return xp.sum(xp.matmul(g4, xp.swapaxes(cols, 2, 3)), axis=0).reshape(w_shape)
+
+
 def _convolution_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, w = node.saved()
     window, groups = node.attrs
-    n, c = x.shape[:2]
-    o = w.shape[0]
-    positions = math.prod(window.out)
-    g4 = ops.reshape(g, [n, groups, o // groups, positions])
-    kernel = ops.reshape(w, [groups, o // groups, -1])
-    gx = gw = gb = None
-    if node.needs(0):  # each output's gradient sent back through the taps that produced it
-        cols = ops.matmul(ops.transpose(kernel, 1, 2), g4)
-        gx = _fold(ops.reshape(cols, [n, c, window.taps, *window.out]), window)
-    if node.needs(1):  # correlate the gradient with the unfolded input, summed over the batch
-        cols = ops.reshape(_unfold(x, window), [n, groups, c // groups * window.taps, positions])
-        gw = ops.reshape(ops.sum(ops.matmul(g4, ops.transpose(cols, 2, 3)), 0), list(w.shape))
-    if node.needs(2):
-        gb = ops.sum(g, [0, *range(2, g.ndim)])
-    return gx, gw, gb
+    return _convolution_backward(g, x, w, window, groups,
+                                 (node.needs(0), node.needs(1), node.needs(2)))
+
+
+def _convolution_backward(g: Tensor, x: Tensor, w: Tensor, window: Window, groups: int,
+                          mask: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """torch's convolution_backward: the three gradients as one fused node
+    (ConvolutionBackwardBackward0, edges grad_output, input, weight), whichever ``mask`` asks for."""
+    ga, xa, wa = g._data, x._data, w._data
+    datas = (_conv_input_grad(ga, wa, x.shape, window, groups) if mask[0] else None,
+             _conv_weight_grad(ga, xa, w.shape, window, groups) if mask[1] else None,
+             xp.sum(ga, axis=(0, *range(2, ga.ndim))) if mask[2] else None)
+    shapes = (x.shape, w.shape, (w.shape[0],))
+    placeholders = [d if d is not None else xp.broadcast_to(xp.zeros((), ga.dtype), shp)
+                    for d, shp in zip(datas, shapes, strict=True)]
+    outs = record_multi(placeholders, _CONV_BACKWARD, _convolution_double_vjp, (g, x, w),
+                        saved=(g, x, w), attrs=(window, groups))
+    return tuple(o if d is not None else None for o, d in zip(outs, datas, strict=True))
+
+
+@keeps_missing
+def _convolution_double_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
+    """torch's _convolution_double_backward: the gradient of grad_output is
+    conv(ggI, weight) + conv(input, ggW) + ggb (viewed and expanded); input's is the transposed
+    convolution of grad_output with ggW, weight's the convolution of ggI with grad_output (each
+    None where the gradient it needs did not come, and both None for an empty input)."""
+    g, x, w = node.saved()
+    window, groups = node.attrs
+    ggi, ggw, ggb = grads
+    gg_out = gx = gw = None
+    if node.needs(0):
+        if x.numel() != 0:
+            if ggi is not None:
+                gg_out = _conv_op(ggi, w, window, groups)
+            if ggw is not None:
+                term = _conv_op(x, ggw, window, groups)
+                gg_out = term if gg_out is None else gg_out + term
+        if ggb is not None:
+            view = ops.view(ops.contiguous(ggb), [1, -1] + [1] * len(window.size))
+            term = ops.expand(view, list(g.shape))
+            gg_out = term if gg_out is None else gg_out + term
+    if x.numel() != 0:
+        if node.needs(1) and ggw is not None:
+            gx = _input_grad_op(g, ggw, x.shape, window, groups)
+        if node.needs(2) and ggi is not None:
+            gw = _weight_grad_op(g, ggi, w.shape, window, groups)
+    return gg_out, gx, gw
+
+
+# The convolutions torch's double backward runs (plain and transposed ones, each recorded as a
+# ConvolutionBackward0 without bias): a convolution, its input gradient against a weight and its
+# weight gradient against an input; each one's VJP is made of the other two.
+def _conv_op(x: Tensor, w: Tensor, window: Window, groups: int) -> Tensor:
+    return record(_conv_forward(x._data, w._data, window, groups), conv2d.op.forms["ConvolutionBackward0"],
+                  _convolution_vjp, (x, w, None), saved=(x, w), attrs=(window, groups))
+
+
+def _input_grad_op(g: Tensor, w: Tensor, x_shape: tuple[int, ...], window: Window, groups: int
+                   ) -> Tensor:
+    return record(_conv_input_grad(g._data, w._data, x_shape, window, groups),
+                  conv2d.op.forms["ConvolutionBackward0"], _input_grad_vjp, (g, w, None),
+                  saved=(g, w), attrs=(window, groups))
+
+
+def _input_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
+    g, w = node.saved()
+    window, groups = node.attrs
+    return (_conv_op(gy, w, window, groups) if node.needs(0) else None,
+            _weight_grad_op(g, gy, w.shape, window, groups) if node.needs(1) else None, None)
+
+
+def _weight_grad_op(g: Tensor, x: Tensor, w_shape: tuple[int, ...], window: Window, groups: int
+                    ) -> Tensor:
+    """The weight gradient as torch's double backward runs it: a convolution of the input with
+    grad_output, both with their first two dims swapped (with groups, one per group of each, on
+    their slices, concatenated), swapped back."""
+    # that convolution swaps stride and dilation, so its kernel can come out larger than the
+    # weight (a strided convolution): torch then narrows it to the weight's size
+    full = tuple(max(k, (n + lo + hi - s * (o - 1) - 1) // d + 1)
+                 for k, n, (lo, hi), s, d, o in zip(window.kernel, window.size, window.pads,
+                                                    window.stride, window.dilation, window.out,
+                                                    strict=True))
+    wide = Window(window.size, full, window.stride, window.dilation, window.pads, window.out)
+    xt, gt = ops.transpose(x, 0, 1), ops.transpose(g, 0, 1)
+    cin, cout = x.shape[1] // groups, g.shape[1] // groups
+    parts = []
+    for k in range(groups):
+        xk = ops.narrow(xt, 0, k * cin, cin) if groups > 1 else xt
+        gk = ops.narrow(gt, 0, k * cout, cout) if groups > 1 else gt
+        data = xp.swapaxes(_conv_weight_grad(xp.swapaxes(gk._data, 0, 1), xp.swapaxes(xk._data, 0, 1),
+                                             (cout, cin, *full), wide, 1), 0, 1)
+        parts.append(record(data, conv2d.op.forms["ConvolutionBackward0"], _weight_grad_vjp,
+                            (xk, gk, None), saved=(gk, xk), attrs=(window, 1)))
+    out = ops.transpose(ops.cat(parts, 1) if groups > 1 else parts[0], 0, 1)
+    for d, (k, f) in enumerate(zip(window.kernel, full, strict=True)):
+        if f > k:
+            out = ops.narrow(out, d + 2, 0, k)
+    return out
+
+
+def _weight_grad_vjp(node: Node, gy: Tensor) -> tuple[Any, ...]:
+    gt, xt = node.saved()
+    window, groups = node.attrs
+    # (the taps past the weight's size had no gradient: the narrow's backward gave them zeros)
+    if tuple(gy.shape[2:]) != window.kernel:
+        gy = gy[(slice(None), slice(None), *(slice(0, k) for k in window.kernel))]
+    g, x, gw = ops.transpose(gt, 0, 1), ops.transpose(xt, 0, 1), ops.transpose(gy, 0, 1)
+    gxt = ops.transpose(_input_grad_op(g, gw, x.shape, window, groups), 0, 1) if node.needs(0) else None
+    ggt = ops.transpose(_conv_op(x, gw, window, groups), 0, 1) if node.needs(1) else None
+    return gxt, ggt, None
 
 
 _CONV_PARAMS = [T(), T("weight"), T("bias", default=None, optional=True),
@@ -342,12 +461,11 @@ def _pool_input(op: str, input: Tensor) -> None:
         raise DTypeError(f'"{op}" not implemented for \'{input.dtype.scalar_type}\'')
 
 
-def _pool_grad(g: Tensor, per_tap: Tensor, node: Node) -> Tensor:
-    """Send an output gradient back through the taps: g times each tap's share, folded."""
-    shape, window = node.attrs
-    g4 = ops.reshape(g, [-1, shape[-3], *window.out])
-    cols = ops.unsqueeze(g4, 2) * per_tap
-    return ops.reshape(_fold(cols, window), list(shape))
+def _pool_grad(g: Any, per_tap: Any, shape: tuple[int, ...], window: Window) -> Any:
+    """Send an output gradient back through the taps: g times each tap's share, folded (arrays)."""
+    g4 = g.reshape(-1, shape[-3], *window.out)
+    cols = xp.expand_dims(g4, 2) * per_tap
+    return fold_array(cols, window).reshape(shape)
 
 
 @defop("max_pool2d", [T(), A("kernel_size", "dims"), A("stride", "dims", None, optional=True),
@@ -366,9 +484,9 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     values = xp.squeeze(xp.take_along_axis(cols, best, axis=axis), axis=axis)
     onehot = (xp.arange(window.taps).reshape(-1, 1, 1) == best).astype(cols.dtype)
     onehot = onehot.reshape((-1, input.shape[-3], window.taps, *window.out))
-    outs = record_multi((values, _flat_indices(xp.squeeze(best, axis=axis), window)),
-                        max_pool2d.op.grad_fn, _max_pool_vjp, (input,),
-                        saved=(Tensor(onehot),), attrs=(input.shape, window),
+    indices = _flat_indices(xp.squeeze(best, axis=axis), window)
+    outs = record_multi((values, indices), max_pool2d.op.grad_fn, _max_pool_vjp, (input,),
+                        saved=(input, Tensor(onehot), Tensor(indices)), attrs=(input.shape, window),
                         differentiable=(True, False))
     return outs if return_indices else outs[0]
 
@@ -383,8 +501,24 @@ def _flat_indices(tap: Any, w: Window) -> Any:
 
 
 def _max_pool_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
-    (onehot,) = node.saved()
-    return (_pool_grad(grads[0], onehot, node),)
+    """torch's max_pool2d_with_indices_backward: one fused node over (grad_output, input)."""
+    x, onehot, indices = node.saved()
+    shape, window = node.attrs
+    g = grads[0]
+    return (record(_pool_grad(g._data, onehot._data, shape, window), _MAX_POOL_BACKWARD,
+                   _max_pool_double_vjp, (g, x), saved=(x, indices)),)
+
+
+def _max_pool_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch's max_pool_double_backward: each output takes the incoming gradient at its argmax
+    (grad.view(..., -1).gather(-1, indices).view(indices' shape)); the input gets zeros."""
+    x, indices = node.saved()
+    lead = list(indices.shape[:-2])
+    picked = None
+    if node.needs(0):
+        flat = ops.view(ops.contiguous(gg), [*lead, -1])
+        picked = ops.view(ops.gather(flat, -1, ops.view(indices, [*lead, -1])), list(indices.shape))
+    return picked, ops.zeros_like(x) if node.needs(1) else None
 
 
 @defop("avg_pool2d", [T(), A("kernel_size", "dims"), A("stride", "dims", None, optional=True),
@@ -404,9 +538,14 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     if divisor_override is not None and divisor_override == 0:
         raise ArgumentError("divisor must be not zero")
     divisor = _avg_divisor(window, count_include_pad, divisor_override, input._data.dtype)
-    sums = xp.sum(unfold_array(input._data, window), axis=input.ndim - 2)
-    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (input,),
-                  saved=(Tensor(divisor),), attrs=(input.shape, window))
+    return _avg_pool(input, window, divisor)
+
+
+def _avg_pool(x: Tensor, window: Window, divisor: Any) -> Tensor:
+    """Each window's sum over its divisor, recorded (AvgPool2DBackward0)."""
+    sums = xp.sum(unfold_array(x._data, window), axis=x.ndim - 2)
+    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (x,), saved=(x,),
+                  attrs=(x.shape, window, divisor))
 
 
 def _avg_divisor(w: Window, count_include_pad: bool, override: int | None, dtype: Any) -> Any:
@@ -425,7 +564,17 @@ def _avg_divisor(w: Window, count_include_pad: bool, override: int | None, dtype
 
 
 def _avg_pool_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (divisor,) = node.saved()
-    _, window = node.attrs
-    share = ops.expand(ops.unsqueeze(1 / divisor, 0), [window.taps, *window.out])
-    return (_pool_grad(g, share, node),)
+    """torch's avg_pool2d_backward: one fused node over (grad_output, input)."""
+    (x,) = node.saved()
+    shape, window, divisor = node.attrs
+    share = xp.broadcast_to(1 / divisor, (window.taps, *window.out))
+    return (record(_pool_grad(g._data, share, shape, window), _AVG_POOL_BACKWARD,
+                   _avg_pool_double_vjp, (g, x), saved=(x,), attrs=node.attrs),)
+
+
+def _avg_pool_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch: the gradient of grad_output is avg_pool2d of the incoming one; the input's, zeros."""
+    (x,) = node.saved()
+    _, window, divisor = node.attrs
+    return (_avg_pool(gg, window, divisor) if node.needs(0) else None,
+            ops.zeros_like(x) if node.needs(1) else None)

@@ -15,6 +15,7 @@ from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.core import Operand, check_tensor, record
 from engine.ops.indexing import _check_index, _leading, _positions, along, gather, index_select
+from engine.ops.scalar_ops import mul_scalar
 from engine.registry import A, T, defop
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
@@ -145,8 +146,10 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any
 def _index_add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     d, index, alpha, shape = node.attrs
     gs = None
-    if node.needs(1):
-        gs = ops.reshape(index_select(g, d, index), list(shape))
+    if node.needs(1):  # torch: maybe_multiply(grad.index_select(dim, index).expand_as(source), alpha)
+        picked = index_select(g, d, index)
+        fit = ops.expand if picked.ndim == len(shape) else ops.reshape
+        gs = fit(picked, list(shape))
         if alpha != 1:
-            gs = gs * alpha
+            gs = mul_scalar(gs, alpha)
     return (g if node.needs(0) else None, gs)

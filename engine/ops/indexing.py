@@ -83,12 +83,17 @@ def _put(g: Tensor, shape: tuple[int, ...], key: tuple[Any, ...], name: str, tak
         out = backend.add_at(out, key, g._data)
     else:
         out[key] = g._data
-    return record(out, name, _put_vjp, (g,), attrs=(key, take_name, name))
+    # torch writes an index op's gradient into zeros with _index_put_impl_ / index_add_, whose node
+    # has an edge for the zeros too (never needing a gradient); a view's backward has only grad's
+    into_zeros = name in (_INDEX_PUT, _INDEX_ADD)
+    return record(out, name, _put_vjp, (None, g) if into_zeros else (g,),
+                  attrs=(key, take_name, name))
 
 
 def _put_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     key, take_name, name = node.attrs
-    return (take(g, key, take_name, name),)
+    picked = take(g, key, take_name, name)
+    return (None, picked) if len(node.next_functions) == 2 else (picked,)
 
 
 def _identity_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -374,7 +379,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         if idx.size != 1:
             raise ShapeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} "
                              "value(s)")
-        return take(input, (), index_select.op.grad_fn)
+        return take(input, (), index_select.op.grad_fn, _INDEX_ADD)
     check_alloc((*input.shape[:d], idx.size, *input.shape[d + 1:]))
     return take(input, along(d, idx), index_select.op.grad_fn, _INDEX_ADD)
 
@@ -549,7 +554,8 @@ def _triangle(name: str, grad_fn: str, keep: Any) -> Any:
         a = input._data
         rows, cols = a.shape[-2:]
         k = min(max(diagonal, -rows - 1), cols + 1)  # beyond the matrix: all kept or all zeroed
-        out = xp.where(keep(rows, cols, k), a, xp.zeros((), dtype=a.dtype))
+        # (a contiguous result whatever input's layout, as torch's)
+        out = xp.ascontiguousarray(xp.where(keep(rows, cols, k), a, xp.zeros((), dtype=a.dtype)))
         return record(out, grad_fn, vjp, (input,), attrs=diagonal)
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -589,9 +595,8 @@ def _picked_vjp(node: Node, grads: Any) -> tuple[Any, ...]:
     (idx,) = node.saved()
     shape, d = node.attrs
     g = grads[0] if isinstance(grads, list) else grads
-    if not shape:
-        return (g,)
-    return (scatter_add(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
+    # torch's value_selecting_reduction_backward: zeros.scatter_(dim, indices, grad)
+    return (ops.scatter(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
 
 
 @defop("sort", [T(), A("dim", "int", -1), A("descending", "bool", False),

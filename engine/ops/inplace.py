@@ -124,8 +124,9 @@ def write(t: Tensor, out: Tensor, src: Tensor | None = None, name: str | None = 
             fn._name = name
         saved = fn._saved
         if src is not None and saved and any(s is src for s in saved):
-            kept = Tensor(xp.array(src._data, copy=True), src._requires_grad, src.grad_fn,
-                          src._output_nr)
+            # torch's original_self = self.clone(): a recorded clone, so a gradient computed
+            # from it with create_graph reaches the old history through a CloneBackward0
+            kept = ops.clone(src)
             fn._saved = tuple(kept if s is src else s for s in saved)
     a = out._data
     if a is not t._data:

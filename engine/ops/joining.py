@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes, ops
+from engine import backend, dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
@@ -28,8 +28,8 @@ from engine.ops.core import (
     record,
     record_multi,
 )
-from engine.ops.indexing import along, like, narrow, select, take
-from engine.registry import A, T, defop
+from engine.ops.indexing import along, like, narrow, select
+from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor, as_view
 
 __all__ = ["cat", "chunk", "cumprod", "cumsum", "flip", "pad", "repeat", "roll", "split", "stack",
@@ -280,24 +280,30 @@ def repeat(input: Tensor, repeats: Sequence[int]) -> Tensor:
 
 
 def _repeat_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # out viewed as (r0, n0, r1, n1, ...): each copy of the input is one choice of the r indices
+    """torch's repeat_backward: zeros if any repeat is 0; the leading new dims summed away one at a
+    time; then one reshape of each repeated dim n into (r, n) and one sum over the r dims."""
     shape, padded, reps = node.attrs
-    if not reps:
+    if 0 in reps:
+        return (ops.zeros(list(shape), dtype=g.dtype.name),)
+    lead = len(reps) - len(shape)
+    for _ in range(lead):
+        g = ops.sum(g, [0])
+    split: list[int] = []
+    dims: list[int] = []
+    for r, n in zip(reps[lead:], shape, strict=True):
+        if r != 1:
+            split.append(r)
+            dims.append(len(split) - 1)
+        split.append(n)
+    if not dims:
         return (g,)
-    split = [v for r, n in zip(reps, padded, strict=True) for v in ((r, n) if r != 1 else (n,))]
     if len(split) <= MAX_DIMS:
-        g = ops.reshape(g, split)
-        dims, d = [], 0
-        for r in reps:
-            if r != 1:
-                dims.append(d)
-            d += 2 if r != 1 else 1
-        g = ops.sum(g, dims) if dims else g
-    else:  # (one repeated dim at a time: the backend's arrays have at most MAX_DIMS dims)
-        for i in reversed(range(len(reps))):
-            if reps[i] != 1:
-                g = ops.sum(ops.reshape(g, [*g.shape[:i], reps[i], padded[i], *g.shape[i + 1:]]), [i])
-    return (ops.reshape(g, list(shape)),)
+        return (ops.sum(ops.reshape(g, split), dims),)
+    for i in reversed(range(len(shape))):  # (the backend's arrays have at most MAX_DIMS dims)
+        r = reps[lead + i]
+        if r != 1:
+            g = ops.sum(ops.reshape(g, [*g.shape[:i], r, shape[i], *g.shape[i + 1:]]), [i])
+    return (g,)
 
 
 @defop("tile", [T(), A("dims", "ints")], grad_fns="RepeatBackward0",
@@ -384,8 +390,32 @@ def _edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> Tensor
         else:
             pos = xp.clip(pos, 0, n - 1)
         arrays.append(pos.reshape((-1,) + (1,) * (k - 1 - j)))  # an outer product over the dims
-    name = pad.op.forms[f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{k}DBackward0"]
-    return take(x, (*(slice(None),) * (x.ndim - k), *arrays), name)
+    form = f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{k}D"
+    key = (*(slice(None),) * (x.ndim - k), *arrays)
+    return record(xp.ascontiguousarray(x._data[key]), pad.op.forms[f"{form}Backward0"], _edge_pad_vjp,
+                  (x,), saved=(x,), attrs=(key, pairs, mode, _EDGE_PAD_BACKWARD[form]))
+
+
+def _edge_pad_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    """torch's reflection/replication_padNd_backward: one fused node over (grad_output, input)
+    that adds each output's gradient back where it was read."""
+    (x,) = node.saved()
+    key, _, _, name = node.attrs
+    out = backend.add_at(xp.zeros(x.shape, dtype=g._data.dtype), key, g._data)
+    return (record(out, name, _edge_pad_double_vjp, (g, x), saved=(x,), attrs=node.attrs),)
+
+
+def _edge_pad_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch: the gradient of grad_output is the same pad of the incoming one; the input's, zeros."""
+    (x,) = node.saved()
+    _, pairs, mode, _ = node.attrs
+    return (_edge_pad(gg, pairs, mode) if node.needs(0) else None,
+            ops.zeros_like(x) if node.needs(1) else None)
+
+
+# the fused backward kernel of each reflect / replicate pad (what its backward records)
+_EDGE_PAD_BACKWARD = {f"{m}Pad{k}D": internal_node(f"{m}Pad{k}DBackwardBackward0")
+                      for m in ("Reflection", "Replication") for k in (1, 2, 3)}
 
 
 def _check_edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> list[int]:
@@ -434,7 +464,7 @@ def cumsum(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumsum")
     d = wrap_dim(dim, input.ndim)
     return record(_scan(xp.cumsum, _scan_input(input, dtype), d), cumsum.op.grad_fn, _cumsum_vjp,
-                  (input,), attrs=d)
+                  (input,), attrs=(d, input.dtype.name))
 
 
 def _reverse_cumsum(t: Tensor, d: int) -> Tensor:
@@ -443,7 +473,12 @@ def _reverse_cumsum(t: Tensor, d: int) -> Tensor:
 
 
 def _cumsum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (_reverse_cumsum(g, node.attrs),)
+    # torch's cumsum_backward(grad.to(self's dtype), dim): the gradient itself where nothing is summed
+    d, dtype = node.attrs
+    g = ops.to(g, dtype)
+    if g.numel() <= 1 or g.shape[d] == 1:
+        return (g,)
+    return (_reverse_cumsum(g, d),)
 
 
 @defop("cumprod", [T(), A("dim", "int"), A("dtype", "dtype", None, optional=True)],
@@ -457,17 +492,19 @@ def cumprod(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
 
 
 def _cumprod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    """d out_j / d x_i = prod(x_m for m <= j, m != i) for i <= j, else 0. Without zeros that is
-    out_j / x_i, hence reverse_cumsum(g * out) / x."""
+    """torch's cumprod_backward. d out_j / d x_i = prod(x_m for m <= j, m != i) for i <= j, else 0.
+    Without zeros that is out_j / x_i, hence reverse_cumsum(out * g) / x; with zeros, an O(n)
+    form when no graph is recorded, else torch's O(n^2) loop (whose derivative is right at zeros)."""
     x, out = node.saved()
     d = node.attrs
-    if x.ndim == 0:
+    g = ops.to(g, x.dtype.name)  # torch: grad.to(self.scalar_type())
+    if x.numel() <= 1 or x.shape[d] == 1:
         return (g,)
     zero = x._data == 0
     if not bool(zero.any()):
-        return (_reverse_cumsum(g * out, d) / x,)
-    if is_grad_enabled():  # create_graph: the gradient must itself differentiate right at zeros
-        return (_cumprod_grad_polynomial(x, g, d),)
+        return (_reverse_cumsum(out * g, d) / x,)
+    if is_grad_enabled():
+        return (_cumprod_grad_by_slices(x, g, d),)
     return (_cumprod_grad_with_zeros(x, g, out, zero, d),)
 
 
@@ -481,20 +518,28 @@ def _cumprod_grad_with_zeros(x: Tensor, g: Tensor, out: Tensor, zero: Any, d: in
     first = xp.where(zero.any(axis=d, keepdims=True), xp.expand_dims(xp.argmax(zero, axis=d), d), n)
     before = Tensor(pos < first)
     x_before = ops.where(before, x, 1.0)  # no zeros: safe to divide by, and its product is P
-    upto = ops.where(before, _reverse_cumsum(g * out, d) / x_before, 0.0)
+    upto = ops.where(before, _reverse_cumsum(out * g, d) / x_before, 0.0)
     after = ops.cumprod(ops.where(Tensor(pos <= first), 1.0, x), d)
     at = ops.prod(x_before, d, keepdim=True) * \
         ops.sum(ops.where(Tensor(pos >= first), g * after, 0.0), d, keepdim=True)
     return upto + ops.where(Tensor(pos == first), at, 0.0)
 
 
-def _cumprod_grad_polynomial(x: Tensor, g: Tensor, d: int) -> Tensor:
-    """The gradient as the polynomial it is, sum(g_j * prod(x_m for m <= j, m != i) for j >= i),
-    built from an n x n product per line (O(n^2), as torch's double backward of cumprod)."""
+def _cumprod_grad_by_slices(x: Tensor, g: Tensor, d: int) -> Tensor:
+    """torch's create_graph form: for each position k along d, the products that omit x_k
+    (prod of x before k, times the running product after it) weight g from k on; each sum is
+    copied into its slice of a zero tensor (a CopySlices per k)."""
     n = x.shape[d]
-    xt, gt = ops.transpose(x, d, -1), ops.transpose(g, d, -1)
-    rows = ops.expand(ops.unsqueeze(xt, -2), [*xt.shape[:-1], n, n])  # rows[..., i, m] = x_m
-    others = ops.cumprod(ops.where(ops.eye(n, dtype="bool"), 1.0, rows), -1)  # m != i, m <= j
-    later = Tensor(~xp.tri(n, n, -1, dtype=xp.bool_))  # j >= i
-    grad = ops.sum(ops.where(later, ops.unsqueeze(gt, -2) * others, 0.0), -1)
-    return ops.transpose(grad, d, -1)
+    grad = ops.zeros(list(x.shape), dtype=g.dtype.name)
+    ones = ops.expand(ops.ones([1], dtype=g.dtype.name), [1 if i == d else s for i, s in enumerate(x.shape)])
+    for k in range(n):
+        if k == 0:
+            omitted = cat([ones, cumprod(narrow(x, d, 1, n - 1), d)], d)
+        elif k == n - 1:
+            omitted = ops.prod(narrow(x, d, 0, k), d, keepdim=True)
+        else:
+            until = ops.prod(narrow(x, d, 0, k), d, keepdim=True)
+            after = cumprod(narrow(x, d, k + 1, n - k - 1), d)
+            omitted = cat([until, ops.expand(until, list(after.shape)) * after], d)
+        ops.copy_(select(grad, d, k), ops.sum(narrow(g, d, k, n - k) * omitted, d))
+    return grad

@@ -8,20 +8,25 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import context, ops
+from engine import backend, context, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
-from engine.graph import Node
-from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
-from engine.ops.linalg import mm
-from engine.registry import A, T, defop
+from engine.graph import Node, keeps_missing
+from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record, record_multi
+from engine.ops.linalg import column_major, mm, mm_mat1_backward, mm_mat2_backward
+from engine.ops.norm_backward import batch_norm_double_backward, layer_norm_double_backward
+from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
 
 __all__ = ["batch_norm", "dropout", "embedding", "layer_norm", "linear"]
 
 _LAYER = "layer"
+# the fused backward kernels of the two norms (what their backward records under create_graph)
+_LAYER_NORM_BACKWARD = internal_node("NativeLayerNormBackwardBackward0")
+_BATCH_NORM_BACKWARD = internal_node("NativeBatchNormBackwardBackward0")
+_EMBEDDING_BACKWARD = internal_node("EmbeddingDenseBackwardBackward0")
 
 
 def _size(shape: Sequence[int]) -> str:
@@ -45,14 +50,16 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
         raise DTypeError(f"expected scalar type {mat1.dtype.scalar_type} but found "
                          f"{bias.dtype.scalar_type}")
     return record(product._data + bias._data, linear.op.forms["AddmmBackward0"], _addmm_vjp,
-                  (bias, mat1, mat2), saved=(mat1, mat2))
+                  (bias, mat1, mat2), saved=(mat1, mat2),
+                  attrs=(column_major(mat1._data), column_major(mat2._data)))
 
 
 def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved()
+    a_cols, b_cols = node.attrs
     return (g if node.needs(0) else None,  # summed to the bias's shape by the backward pass
-            mm(g, ops.t(b)) if node.needs(1) else None,
-            mm(ops.t(a), g) if node.needs(2) else None)
+            mm_mat1_backward(g, b, a_cols) if node.needs(1) else None,
+            mm_mat2_backward(g, a, b_cols) if node.needs(2) else None)
 
 
 @defop("linear", [T(), T("weight"), T("bias", default=None, optional=True)],
@@ -101,26 +108,72 @@ def _affine(xhat: Any, weight: Tensor | None, bias: Tensor | None, view: tuple[i
 
 
 def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    x, weight = node.saved()
+    """torch's native_layer_norm_backward / native_batch_norm_backward: the three gradients as one
+    fused node (NativeLayerNormBackwardBackward0 over grad_out, input, mean, rstd, weight, bias;
+    NativeBatchNormBackwardBackward0 over grad_out, input, weight, save_mean, save_invstd; the
+    statistics never take a gradient) whose VJP is torch's double backward (norm_backward.py)."""
+    x, weight, *bias = node.saved()  # (layer_norm saves its bias too, as torch's does)
+    _, _, view, _, _ = node.attrs
+    layer = node.name() == layer_norm.op.grad_fn
+    mask = (node.needs(0), node.needs(1), node.needs(2))
+    with set_grad_enabled(False):
+        grads = _norm_grads(node, g, x, weight, mask)
+    param = tuple(view) if layer else (view[0],)
+    datas = [t._data if t is not None else xp.broadcast_to(xp.zeros((), g._data.dtype), shape)
+             for t, shape in zip(grads, (x.shape, param, param), strict=True)]
+    if layer:
+        inputs: tuple[Any, ...] = (g, x, None, None, weight, bias[0])
+        name = _LAYER_NORM_BACKWARD
+    else:
+        inputs, name = (g, x, weight, None, None), _BATCH_NORM_BACKWARD
+    outs = record_multi(datas, name, _norm_double_vjp, inputs, saved=(g, x, weight),
+                        attrs=node.attrs)
+    return tuple(o if t is not None else None for o, t in zip(outs, grads, strict=True))
+
+
+@keeps_missing
+def _norm_double_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
+    g, x, weight = node.saved()
+    stat_dims, _, _, eps, running = node.attrs
+    mean, invstd = _statistics(x, stat_dims, eps, running)
+    ggi, ggg, ggb = grads
+    if node.name() == _LAYER_NORM_BACKWARD:
+        gi, gg, ggo = layer_norm_double_backward(x, weight, ggi, ggg, ggb, g, mean, invstd,
+                                                 len(stat_dims))
+        return ggo, gi, None, None, gg, None
+    gi, gg, ggo = batch_norm_double_backward(x, weight, ggi, ggg, ggb, g, mean, invstd,
+                                             running is None)
+    return ggo, gi, gg, None, None
+
+
+def _statistics(x: Tensor, stat_dims: tuple[int, ...], eps: float, running: Any
+                ) -> tuple[Tensor, Tensor]:
+    """The mean and 1 / sqrt(var + eps) the forward normalised with, as constants."""
+    if running is None:
+        mean = xp.mean(x._data, axis=stat_dims, keepdims=True)
+        var = xp.var(x._data, axis=stat_dims, keepdims=True)
+    else:
+        mean, var = running
+    return Tensor(mean.astype(x._data.dtype)), Tensor((1 / xp.sqrt(var + eps)).astype(x._data.dtype))
+
+
+def _norm_grads(node: Node, g: Tensor, x: Tensor, weight: Tensor | None,
+                mask: tuple[bool, bool, bool]) -> tuple[Tensor | None, ...]:
+    """The first backward's values: input, weight and bias gradients (where ``mask`` asks)."""
     stat_dims, param_dims, view, eps, running = node.attrs
     dims = list(stat_dims)
-    if running is None:
-        mean = ops.mean(x, dims, keepdim=True)
-        rstd = ops.rsqrt(ops.var(x, dims, correction=0, keepdim=True) + eps)
-    else:
-        mean = Tensor(running[0])
-        rstd = Tensor(1 / xp.sqrt(running[1] + eps))
+    mean, rstd = _statistics(x, stat_dims, eps, running)
     xhat = (x - mean) * rstd
     gx = gw = gb = None
-    if node.needs(0):
+    if mask[0]:
         gxhat = g if weight is None else g * ops.reshape(weight, list(view))
         if running is None:
             gxhat = (gxhat - ops.mean(gxhat, dims, keepdim=True)
                      - xhat * ops.mean(gxhat * xhat, dims, keepdim=True))
         gx = gxhat * rstd
-    if node.needs(1):
+    if mask[1] and weight is not None:
         gw = _sum_over(g * xhat, param_dims, weight.shape)
-    if node.needs(2):
+    if mask[2]:
         gb = _sum_over(g, param_dims, weight.shape if weight is not None else None)
     return gx, gw, gb
 
@@ -161,7 +214,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     xhat, _ = _norm_forward(input._data, stat_dims, eps, None)
     out = _affine(xhat, weight, bias, tuple(shape))
     return record(out, layer_norm.op.grad_fn, _norm_vjp, (input, weight, bias),
-                  saved=(input, weight),
+                  saved=(input, weight, bias),
                   attrs=(stat_dims, tuple(range(input.ndim - k)), tuple(shape), eps, None))
 
 
@@ -278,12 +331,26 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 
 def _embedding_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    """Each row's gradient is the sum of the gradients of the outputs that picked it."""
+    """torch's embedding_dense_backward, one fused node (EmbeddingDenseBackwardBackward0, edge:
+    the incoming gradient): each row's gradient is the sum of the gradients of the outputs that
+    picked it (none for padding_idx's)."""
     (idx,) = node.saved()
     (rows, dim), padding_idx = node.attrs
-    flat = ops.reshape(idx, [-1, 1])
-    g2 = ops.reshape(g, [-1, dim])
+    flat = idx._data.reshape(-1)
+    g2 = g._data.reshape(-1, dim)
     if padding_idx is not None:
-        g2 = g2 * (flat != padding_idx)
-    index = ops.expand(flat, [flat.shape[0], dim])
-    return (ops.scatter_add(ops.zeros([rows, dim], dtype=g.dtype.name), 0, index, g2),)
+        g2 = g2 * (flat != padding_idx)[:, None]
+    out = backend.add_at(xp.zeros((rows, dim), dtype=g._data.dtype), flat, g2)
+    return (record(out, _EMBEDDING_BACKWARD, _embedding_double_vjp, (g,), saved=(idx,),
+                   attrs=padding_idx),)
+
+
+def _embedding_double_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    """torch's embedding_dense_double_backward: the incoming rows picked again by the indices
+    (padding_idx's zeroed), viewed as the output."""
+    (idx,) = node.saved()
+    padding_idx = node.attrs
+    picked = ops.index_select(gg, 0, ops.reshape(idx, [-1]))
+    if padding_idx is not None:
+        picked = ops.masked_fill(picked, ops.reshape(idx == padding_idx, [-1, 1]), 0)
+    return (ops.view(picked, [*idx.shape, -1]),)

@@ -39,13 +39,37 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     _same_dtype("addmm_impl_cpu_", input, mat2)
     check_alloc((input.shape[0], mat2.shape[1]))
     return record(input._data @ mat2._data, mm.op.grad_fn, _mm_vjp, (input, mat2),
-                  saved=(input, mat2))
+                  saved=(input, mat2), attrs=(column_major(input._data), column_major(mat2._data)))
+
+
+def column_major(a: Any) -> bool:
+    """torch's test in mm's backward (strides [1, rows]): such an input gets its gradient as the
+    transpose of a product, so that it comes out column-major too."""
+    return a.strides[0] == a.itemsize and a.strides[1] == a.shape[0] * a.itemsize
+
+
+def mm_mat1_backward(g: Tensor, mat2: Tensor, mat1_column_major: bool) -> Tensor:
+    """The gradient of mat1 in mat1 @ mat2, in torch's form (mm's and addmm's backward)."""
+    if mat1_column_major:
+        return shape_ops.t(mm(mat2, shape_ops.t(g)))
+    return mm(g, shape_ops.t(mat2))
+
+
+def mm_mat2_backward(g: Tensor, mat1: Tensor, mat2_column_major: bool) -> Tensor:
+    """The gradient of mat2 in mat1 @ mat2, in torch's form."""
+    if mat2_column_major:
+        return shape_ops.t(mm(shape_ops.t(g), mat1))
+    return mm(shape_ops.t(mat1), g)
 
 
 def _mm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # (torch's generated backward computes its inputs' gradients in the alphabetical order of their
+    # names, here mat2 before self: that order decides how gradients meeting later are added, so
+    # every VJP here follows it)
     a, b = node.saved()
-    return (mm(g, shape_ops.t(b)) if node.needs(0) else None,
-            mm(shape_ops.t(a), g) if node.needs(1) else None)
+    a_cols, b_cols = node.attrs
+    gb = mm_mat2_backward(g, a, b_cols) if node.needs(1) else None
+    return (mm_mat1_backward(g, b, a_cols) if node.needs(0) else None), gb
 
 
 @defop("mv", [T(), T("vec")], grad_fns="MvBackward0", doc="Matrix-vector product.", category=_LA)
@@ -63,7 +87,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def _mv_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, v = node.saved()
-    return (ops.mul(ops.unsqueeze(g, 1), v) if node.needs(0) else None,
+    return (outer(g, v) if node.needs(0) else None,  # torch: grad.ger(vec), an outer product
             mv(shape_ops.t(a), g) if node.needs(1) else None)
 
 
@@ -111,8 +135,8 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def _bmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved()
-    return (bmm(g, shape_ops.transpose(b, 1, 2)) if node.needs(0) else None,
-            bmm(shape_ops.transpose(a, 1, 2), g) if node.needs(1) else None)
+    gb = bmm(shape_ops.transpose(a, 1, 2), g) if node.needs(1) else None  # (mat2 first)
+    return (bmm(g, shape_ops.transpose(b, 1, 2)) if node.needs(0) else None), gb
 
 
 @defop("outer", [T(), T("vec2")], grad_fns="MulBackward0", doc="Outer product of two 1-d tensors.",
@@ -164,8 +188,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 def _squeeze_(t: Tensor, dim: int) -> Tensor:
     """torch's in-place ``squeeze_`` as matmul uses it (named SqueezeBackward4)."""
-    return record(xp.squeeze(t._data, axis=dim), matmul.op.forms["SqueezeBackward4"], _unsafe_view_vjp, (t,),
-                  attrs=t.shape)
+    return record(xp.squeeze(t._data, axis=dim), matmul.op.forms["SqueezeBackward4"], _squeeze__vjp,
+                  (t,), attrs=dim)
+
+
+def _squeeze__vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (shape_ops.unsqueeze(g, node.attrs),)  # torch: unsqueeze_to(grad, dim, sizes)
 
 
 def _folded(big: Tensor, small: Tensor, transpose: bool) -> Tensor:

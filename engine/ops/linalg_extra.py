@@ -19,9 +19,11 @@ from engine import dtypes, ops
 from engine.backend import linalg_raises, xp
 from engine.context import wake
 from engine.errors import ArgumentError, DTypeError, LinAlgError, ShapeError
+from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import OUT, broadcast_shapes, check_alloc, check_tensor, record, record_multi
-from engine.registry import A, Param, T, defop
+from engine.ops.scalar_ops import mul_scalar
+from engine.registry import A, Param, T, defop, internal_node
 from engine.tensor import Tensor
 
 _LA = "linalg"
@@ -132,20 +134,32 @@ def _inv_array(a: Any) -> Any:
     return out
 
 
+def _column_major(a: Any) -> Any:
+    """``a`` laid out as torch's LAPACK-backed results are: each matrix column-major (strides
+    [1, rows] in its last two dims), so that the backward formulas that look at strides (mm's)
+    take torch's branch."""
+    # (a fresh array, so a size-1 dim gets torch's stride too: numpy keeps a view's there)
+    out = xp.empty((*a.shape[:-2], a.shape[-1], a.shape[-2]), dtype=a.dtype)
+    out[...] = xp.swapaxes(a, -1, -2)
+    return xp.swapaxes(out, -1, -2)
+
+
 # ----- inverse / det / slogdet --------------------------------------------------------------------
 @defop("inverse", [T()], grad_fns="LinalgInvExBackward0",
        doc="Inverse of a square matrix (or a batch of them); torch's error if singular.", category=_LA)
 def inverse(input: Tensor) -> Tensor:
     _square_float("linalg.inv", input)
-    out = _inv_array(input._data)
+    out = _column_major(_inv_array(input._data))
     return record(out, inverse.op.grad_fn, _inverse_vjp, (input,), saved=(OUT,))
 
 
 def _inverse_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-T g A^-T
+    # (two transposes, as torch's formula takes inverse.mH() twice: with create_graph their
+    # gradients are transposed apart and only then added)
     (inv,) = node.saved()
-    inv_t = _mT(inv)
-    return (-ops.matmul(inv_t, ops.matmul(g, inv_t)),)
+    inner = ops.matmul(g, _mT(inv))  # (C++ evaluates matmul's arguments right to left)
+    return (-ops.matmul(_mT(inv), inner),)
 
 
 @defop("det", [T()], grad_fns="LinalgDetBackward0",
@@ -166,11 +180,42 @@ def _invertible(a: Tensor, singular: Any) -> Tensor:
 
 
 def _det_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # The cofactor matrix det(A) A^-T. torch gives exactly zero for a singular matrix (its LU solve
-    # of a zero right-hand side); the inverse of the identity put in its place does the same.
+    # The cofactor matrix det(A) A^-T, as torch's linalg_det_backward: a solve of A^T against the
+    # diagonal matrix of grad * det. torch gives exactly zero for a singular matrix (through an
+    # SVD, which the engine does not have); the inverse of the identity put in its place does the
+    # same.
     a, d = node.saved()
-    inv = inverse(_invertible(a, d._data == 0))
+    if a.numel() == 0:
+        return (ops.zeros_like(a),)
+    singular = d._data == 0
+    if not bool(singular.any()):
+        return (_solve_with_diagonal(a, g * d),)
+    inv = inverse(_invertible(a, singular))
     return (_as_matrix_batch(g * d) * _mT(inv),)
+
+
+_DIAG_EMBED = internal_node("DiagEmbedBackward0")
+
+
+def _solve_with_diagonal(a: Tensor, scale: Tensor) -> Tensor:
+    """A^-T times the identity scaled per matrix by ``scale``, as torch computes det's and
+    slogdet's gradients: solve(A.mH, diag_embed(scale.unsqueeze(-1).expand(..., n)).mT)."""
+    n = a.shape[-1]
+    column = ops.expand(ops.unsqueeze(scale, -1), [*scale.shape, n])
+    return _solve(_mT(a), _mT(_diag_embed(column)), True, False)
+
+
+def _diag_embed(v: Tensor) -> Tensor:
+    """Square matrices with ``v``'s last dim on their diagonals (torch's diag_embed)."""
+    n = v.shape[-1]
+    out = xp.zeros((*v.shape, n), dtype=v._data.dtype)
+    idx = xp.arange(n)
+    out[..., idx, idx] = v._data
+    return record(out, _DIAG_EMBED, _diag_embed_vjp, (v,))
+
+
+def _diag_embed_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (ops.diagonal(g, 0, -2, -1),)
 
 
 @defop("slogdet", [T()], grad_fns="LinalgSlogdetBackward0", outputs=("sign", "logabsdet"),
@@ -192,6 +237,8 @@ def _slogdet_vjp(node: Node, grads: list[Tensor | None]) -> tuple[Any, ...]:
     g = grads[1]
     if g is None or not bool((g._data != 0).any()):
         return (None,)
+    if is_grad_enabled():  # torch solves with A (and so refuses a singular one, with solve's error)
+        return (_solve_with_diagonal(a, g),)
     singular = xp.linalg.det(a._data) == 0
     g_m = _as_matrix_batch(g)
     grad = g_m * _mT(inverse(_invertible(a, singular)))
@@ -244,23 +291,27 @@ def _solve(a: Tensor, b: Tensor, left: bool, vector: bool) -> Tensor:
     if not left:
         x = xp.swapaxes(x, -1, -2)
     out = x[..., 0] if vector else x
-    return record(xp.ascontiguousarray(out), solve.op.grad_fn, _solve_vjp, (a, b),
+    # torch's layout: LAPACK's column-major result (of the transposed system, so row-major, for
+    # left=False); a batch of vectors comes as a column-major matrix of them too
+    out = _column_major(out) if out.ndim >= 2 and (left or vector) else xp.ascontiguousarray(out)
+    return record(out, solve.op.grad_fn, _solve_vjp, (a, b),
                   saved=(a, OUT), attrs=(left, vector))
 
 
 def _solve_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # A X = B:  gB = A^-T g (a solve with A^T), gA = -gB X^T.  X A = B:  gB = g A^-T, gA = -X^T gB.
+    # torch's linalg_solve_backward. A X = B:  gB = A^-T g (a solve with A^T), gA = -gB X^T.
+    # X A = B:  gB = g A^-T, gA = -X^T gB. A vector right-hand side is solved as a one-column
+    # matrix (unsqueeze, then squeeze back), as torch does.
     a, x = node.saved()
     left, vector = node.attrs
-    gb = _solve(_mT(a), g, left, vector)
-    if not node.needs(0):
-        return None, gb
-    if vector:
-        gb_m, x_m = ops.unsqueeze(gb, -1), ops.unsqueeze(x, -1)
-    else:
-        gb_m, x_m = gb, x
-    ga = -ops.matmul(gb_m, _mT(x_m)) if left else -ops.matmul(_mT(x_m), gb_m)
-    return ga, (gb if node.needs(1) else None)
+    gb = _solve(_mT(a), ops.unsqueeze(g, -1) if vector else g, left, False)
+    ga = None
+    if node.needs(0):
+        x_m = ops.unsqueeze(x, -1) if vector else x
+        ga = -ops.matmul(gb, _mT(x_m)) if left else -ops.matmul(_mT(x_m), gb)
+    if not node.needs(1):
+        return ga, None
+    return ga, ops.squeeze(gb, -1) if vector else gb
 
 
 # ----- cholesky ---------------------------------------------------------------------------------
@@ -283,23 +334,49 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
         raise LinAlgError(f"cholesky: {_batch_prefix(a, b)}The factorization could not be completed "
                             f"because the input is not positive-definite (the leading minor of order "
                             f"{k} is not positive-definite).")
-    out = xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
+    out = _column_major(xp.swapaxes(low, -1, -2) if upper else low)  # (torch's layout, as LAPACK's)
     return record(out, cholesky.op.grad_fn, _cholesky_vjp, (input,), saved=(OUT,), attrs=upper)
 
 
 def _cholesky_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # With A = L L^T and P = L^T gL masked to its lower triangle with the diagonal halved, the
-    # gradient is L^-T sym(P) L^-1: symmetric, as torch gives it (A is taken to be symmetric).
+    # torch's cholesky_backward: with A = L L^T, gA = L^-T pi*((L^T gL).tril()) L^-1, where
+    # pi*(X) = 0.5 * (X + X.tril(-1)^T) (symmetric, as torch gives it), by two triangular solves.
     (out,) = node.saved()
     upper = node.attrs
     low, g_low = (_mT(out), _mT(g)) if upper else (out, g)
-    n = low.shape[-1]
-    mask = Tensor(xp.tril(xp.ones((n, n), dtype=low._data.dtype)) - 0.5 * xp.eye(n, dtype=low._data.dtype))
-    p = ops.matmul(_mT(low), g_low) * mask
-    p = (p + _mT(p)) * 0.5
-    low_t = _mT(low)
-    half = _mT(solve(low_t, p))  # P L^-1 (P symmetric)
-    return (solve(low_t, half),)
+    ga = ops.tril(ops.matmul(_mT(low), g_low))
+    ga = mul_scalar(ga + _mT(ops.tril(ga, -1)), 0.5)
+    ga = _solve_triangular(_mT(low), ga, True, True)
+    return (_solve_triangular(low, ga, False, False),)
+
+
+_SOLVE_TRIANGULAR = internal_node("LinalgSolveTriangularBackward0")
+
+
+def _solve_triangular(a: Tensor, b: Tensor, upper: bool, left: bool) -> Tensor:
+    """torch.linalg.solve_triangular (only ``a``'s upper or lower triangle is read): X with
+    A X = B, or X A = B when not ``left``."""
+    am = xp.triu(a._data) if upper else xp.tril(a._data)
+    bm = b._data
+    if left:
+        x = xp.linalg.solve(am, bm)
+    else:
+        x = xp.swapaxes(xp.linalg.solve(xp.swapaxes(am, -1, -2), xp.swapaxes(bm, -1, -2)), -1, -2)
+    return record(_column_major(x.astype(bm.dtype)), _SOLVE_TRIANGULAR, _solve_triangular_vjp,
+                  (a, b), saved=(a, OUT), attrs=(upper, left))
+
+
+def _solve_triangular_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's linalg_solve_triangular_backward: gB = A^-T g (a solve with the other triangle),
+    # gA = -gB X^T (or -X^T gB), kept to A's triangle
+    a, x = node.saved()
+    upper, left = node.attrs
+    gb = _solve_triangular(_mT(a), g, not upper, left)
+    ga = None
+    if node.needs(0):
+        ga = -ops.matmul(gb, _mT(x)) if left else -ops.matmul(_mT(x), gb)
+        ga = ops.triu(ga) if upper else ops.tril(ga)
+    return ga, (gb if node.needs(1) else None)
 
 
 # ----- trace ------------------------------------------------------------------------------------
@@ -316,8 +393,10 @@ def trace(input: Tensor) -> Tensor:
 
 
 def _trace_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's trace_backward: zeros(n * m).index_fill_(0, the diagonal's positions, grad).view(n, m)
     n, m = node.attrs
-    return (g * ops.eye(n, m, dtype=g.dtype.name),)
+    diagonal = Tensor(xp.arange(min(n, m), dtype=xp.int64) * (m + 1))
+    return (ops.view(ops.index_fill(ops.zeros([n * m], dtype=g.dtype.name), 0, diagonal, g), [n, m]),)
 
 
 # ----- einsum -----------------------------------------------------------------------------------

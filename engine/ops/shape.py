@@ -139,7 +139,14 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
                 wrap_dim(d, 0)
         name = squeeze.op.forms["SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2"]
     out = xp.squeeze(input._data, axis=dims) if dims else input._data.reshape(shp)
-    return as_view(record(out, name, _reshape_vjp, (input,), attrs=shp), input)
+    return as_view(record(out, name, _squeeze_vjp, (input,), attrs=dims), input)
+
+
+def _squeeze_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's unsqueeze_to: one unsqueeze per dim the forward dropped, lowest first
+    for d in node.attrs:
+        g = unsqueeze(g, d)
+    return (g,)
 
 
 @defop("unsqueeze", [T(), A("dim", "int")], grad_fns="UnsqueezeBackward0",
@@ -148,8 +155,12 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     check_tensor(input, "unsqueeze")
     check_ndim(input.ndim + 1, "unsqueeze")
     d = wrap_dim(dim, input.ndim + 1)
-    return as_view(record(xp.expand_dims(input._data, d), unsqueeze.op.grad_fn, _reshape_vjp,
-                          (input,), attrs=input.shape), input)
+    return as_view(record(xp.expand_dims(input._data, d), unsqueeze.op.grad_fn, _unsqueeze_vjp,
+                          (input,), attrs=d), input)
+
+
+def _unsqueeze_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    return (squeeze(g, node.attrs),)  # torch: grad.squeeze(dim), a SqueezeBackward1
 
 
 def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
