@@ -19,7 +19,8 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
-from engine.registry import A, T, defop, internal_node
+from engine.ops.scalar_steps import add_scalar, div_scalar, mul_scalar
+from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
@@ -65,40 +66,6 @@ def _no_grad_arg(t: Tensor | None, fn: str, arg: str) -> None:
     if t is not None and t.requires_grad:
         raise AutogradError(f"The function '{fn}' is not differentiable with respect to argument "
                             f"'{arg}'. This input cannot have requires_grad True.")
-
-
-# tensor * number and tensor + number as torch's own C++ code computes them (cross_entropy's label
-# smoothing): the Scalar overloads' nodes, with a single edge
-_MUL_SCALAR = internal_node("MulBackward1")
-_ADD_SCALAR = internal_node("AddBackward1")
-
-
-def _mul_scalar(t: Tensor, s: float) -> Tensor:
-    """tensor * number as torch's own C++ code computes it: mul's Scalar overload, whose node is
-    MulBackward1 with a single edge (a Python ``x * 2`` is MulBackward0 with two)."""
-    return record(t._data * s, _MUL_SCALAR, _mul_scalar_vjp, (t,), attrs=s)
-
-
-def _mul_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (g * node.attrs,)
-
-
-def _add_scalar(t: Tensor, s: float) -> Tensor:
-    """tensor + number in torch's C++ code (AddBackward1, one edge)."""
-    return record(t._data + s, _ADD_SCALAR, _add_scalar_vjp, (t,))
-
-
-def _add_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (g,)
-
-
-def _div_scalar(t: Tensor, s: float) -> Tensor:
-    """tensor / number in torch's C++ code (DivBackward1, one edge)."""
-    return record(t._data / s, cross_entropy.op.forms["DivBackward1"], _div_scalar_vjp, (t,), attrs=s)
-
-
-def _div_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (g / node.attrs,)
 
 
 # ----- mse / smooth_l1 / huber: one node over d = input - target ------------------------------
@@ -507,7 +474,7 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, i
     logp = log_softmax(input, cd)
     if label_smoothing > 0:
         _check_smoothing(label_smoothing)
-        target = _add_scalar(_mul_scalar(target, 1 - label_smoothing), label_smoothing / classes)
+        target = add_scalar(mul_scalar(target, 1 - label_smoothing), label_smoothing / classes)
     prod = logp * target
     if weight is not None:
         check_tensor(weight, "cross_entropy", "weight")
@@ -521,7 +488,7 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, i
     total = -ops.sum(prod)
     if reduction == "sum":
         return total
-    return _div_scalar(total, input.numel() // classes if classes else 0)
+    return div_scalar(total, input.numel() // classes if classes else 0)
 
 
 def _cross_entropy_smoothed(input: Tensor, target: Tensor, weight: Tensor | None,
@@ -544,4 +511,4 @@ def _cross_entropy_smoothed(input: Tensor, target: Tensor, weight: Tensor | None
         smooth = ops.sum(smooth) / count
     elif reduction == "sum":
         smooth = ops.sum(smooth)
-    return _mul_scalar(nll, 1 - label_smoothing) + _mul_scalar(smooth, label_smoothing / classes)
+    return mul_scalar(nll, 1 - label_smoothing) + mul_scalar(smooth, label_smoothing / classes)
