@@ -156,7 +156,7 @@ def _softplus_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
     gx = None
     if node.needs(1):  # torch's softplus_double_backward(gg * g, x, beta, threshold)
         s = ops.sigmoid(mul_scalar(x, beta))
-        below = _mask(x._data * beta <= threshold, gg)
+        below = _mask(x._data * beta < threshold, gg)
         gx = mul_scalar(ops.mul(sigmoid_backward(ops.mul(gg, g), s), below), beta)
     return (softplus_backward(gg, x, beta, threshold) if node.needs(0) else None, gx)
 
@@ -200,9 +200,9 @@ def _elu_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
     g, x = node.saved()
     alpha, scale = node.attrs
     gx = None
-    if node.needs(1):  # torch's elu_double_backward: the slope's own slope lives where x <= 0
+    if node.needs(1):  # torch's elu_double_backward: the slope's own slope lives where x < 0
         scaled = mul_scalar(ops.mul(gg, g), 1.0)  # (times input_scale, 1 here)
-        gx = ops.mul(elu_backward(scaled, x, alpha, scale), _mask(x._data <= 0, gg))
+        gx = ops.mul(elu_backward(scaled, x, alpha, scale), _mask(x._data < 0, gg))
     return (elu_backward(gg, x, alpha, scale) if node.needs(0) else None, gx)
 
 
