@@ -19,6 +19,18 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
+from engine.ops.loss_grads import (
+    HUBER,
+    MSE,
+    NLL_TWICE,
+    SMOOTH_L1,
+    NllCall,
+    Pointwise,
+    bce_backward,
+    bce_target_backward,
+    nll_backward,
+    pointwise_backward,
+)
 from engine.ops.scalar_steps import add_scalar, div_scalar, mul_scalar
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -69,13 +81,10 @@ def _no_grad_arg(t: Tensor | None, fn: str, arg: str) -> None:
 
 
 # ----- mse / smooth_l1 / huber: one node over d = input - target ------------------------------
-# Each is an elementwise function of d: ``value`` gives the loss on arrays, ``slope`` its derivative
-# on Tensors (engine ops, so the VJP can itself be differentiated).
-Slope = Callable[[Tensor, float], Tensor]
-
-
+# Each is an elementwise function of d: ``value`` gives the loss on arrays; the derivative is an op
+# of engine/ops/loss_grads.py (MSE, SMOOTH_L1, HUBER), as torch's is a backward kernel.
 def _pointwise_loss(op: str, grad_fn: str, kernel: str, input: Tensor, target: Tensor,
-                    reduction: str, value: Callable[[Any, float], Any], slope: Slope,
+                    reduction: str, value: Callable[[Any, float], Any], kind: Pointwise,
                     param: float) -> Tensor:
     check_tensor(input, op)
     check_tensor(target, op, "target")
@@ -87,22 +96,19 @@ def _pointwise_loss(op: str, grad_fn: str, kernel: str, input: Tensor, target: T
     d = array_of(x, dt) - array_of(y, dt)
     out = _reduce_array(value(d, param).astype(dt.np), reduction)
     return record(out, grad_fn, _pointwise_loss_vjp, (x, y), saved=(x, y),
-                  attrs=(reduction, d.size, slope, param))
+                  attrs=(reduction, d.size, kind, param))
 
 
 def _pointwise_loss_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, y = node.saved()
-    reduction, numel, slope, param = node.attrs
-    gd = _scaled_grad(g, reduction, numel) * slope(x - y, param)
-    return (gd if node.needs(0) else None, -gd if node.needs(1) else None)
+    reduction, numel, kind, param = node.attrs
+    # torch: self's gradient is loss_backward(grad, self, target), target's (grad, target, self)
+    return (pointwise_backward(kind, g, x, y, reduction, numel, param) if node.needs(0) else None,
+            pointwise_backward(kind, g, y, x, reduction, numel, param) if node.needs(1) else None)
 
 
 def _mse_value(d: Any, _: float) -> Any:
     return d * d
-
-
-def _mse_slope(d: Tensor, _: float) -> Tensor:
-    return d * 2
 
 
 def _smooth_l1_value(d: Any, beta: float) -> Any:
@@ -110,17 +116,9 @@ def _smooth_l1_value(d: Any, beta: float) -> Any:
     return xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
 
 
-def _smooth_l1_slope(d: Tensor, beta: float) -> Tensor:
-    return ops.clamp(d / beta, -1.0, 1.0)
-
-
 def _huber_value(d: Any, delta: float) -> Any:
     ad = xp.abs(d)
     return xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
-
-
-def _huber_slope(d: Tensor, delta: float) -> Tensor:
-    return ops.clamp(d, -delta, delta)
 
 
 def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mean: str) -> Tensor:
@@ -143,7 +141,7 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     if weight is None:
         return _pointwise_loss("mse_loss", mse_loss.op.forms["MseLossBackward0"], "mse_cpu", input,
-                               target, reduction, _mse_value, _mse_slope, 0.0)
+                               target, reduction, _mse_value, MSE, 0.0)
     x, y = _broadcast_pair(check_tensor(input, "mse_loss"), check_tensor(target, "mse_loss", "target"))
     return _weighted(ops.pow(x - y, 2), weight, input, reduction, "by_weight")
 
@@ -176,7 +174,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
         return l1_loss(input, target, reduction=reduction)
     return _pointwise_loss("smooth_l1_loss", smooth_l1_loss.op.forms["SmoothL1LossBackward0"],
                            "smooth_l1_cpu", input, target, reduction, _smooth_l1_value,
-                           _smooth_l1_slope, beta)
+                           SMOOTH_L1, beta)
 
 
 @defop("huber_loss", [T(), T("target"), _REDUCTION, A("delta", "number", 1.0), _WEIGHT],
@@ -189,10 +187,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         raise ArgumentError("huber_loss does not support non-positive values for delta.")
     if weight is None:
         return _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
-                               input, target, reduction, _huber_value, _huber_slope, delta)
+                               input, target, reduction, _huber_value, HUBER, delta)
     _check_reduction(reduction)
     errors = _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
-                             input, target, "none", _huber_value, _huber_slope, delta)
+                             input, target, "none", _huber_value, HUBER, delta)
     return _weighted(errors, weight, input, reduction, "plain")
 
 
@@ -246,12 +244,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 def _bce_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, y, w = node.saved()
     reduction, numel = node.attrs
-    g = _scaled_grad(g, reduction, numel)
-    if w is not None:
-        g = g * w
-    gx = g * (x - y) / ops.clamp((1 - x) * x, min=1e-12) if node.needs(0) else None
-    gy = g * (ops.log1p(-x) - ops.log(x)) if node.needs(1) else None  # -logit(x)
-    return gx, gy
+    return (bce_backward(g, x, y, w, reduction, numel) if node.needs(0) else None,
+            bce_target_backward(g, x, w, reduction, numel) if node.needs(1) else None)
 
 
 def _size(shape: tuple[int, ...]) -> str:
@@ -380,16 +374,14 @@ def _nll_node(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index
     classes_axis = xp.arange(classes).reshape((classes,) + (1,) * (x.ndim - cd - 1))
     slope = -((xp.expand_dims(safe, cd) == classes_axis) * xp.expand_dims(per, cd))
     slope = xp.where(xp.expand_dims(kept, cd), slope / scale, 0).astype(x.dtype)
-    return record(xp.asarray(out, dtype=x.dtype), grad_fn, _nll_vjp, (input,),
-                  saved=(Tensor(slope),), attrs=(reduction, cd))
+    call = NllCall(NLL_TWICE[grad_fn], slope, reduction, cd,
+                   lambda t: _nll_node(t, target, weight, ignore_index, reduction, grad_fn))
+    return record(xp.asarray(out, dtype=x.dtype), grad_fn, _nll_vjp, (input,), saved=(input,),
+                  attrs=call)
 
 
 def _nll_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (slope,) = node.saved()
-    reduction, cd = node.attrs
-    if reduction == "none" and slope.ndim > 1:
-        g = ops.unsqueeze(g, cd)
-    return (g * slope,)
+    return (nll_backward(node.attrs, g, node.saved()[0]),)
 
 
 @defop("nll_loss", [T(), T("target"), _WEIGHT, A("ignore_index", "int", -100), _REDUCTION],
