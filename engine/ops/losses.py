@@ -290,21 +290,31 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 
 def _bce_logits_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    """torch's composite binary_cross_entropy_with_logits_backward (and its target twin): engine
+    ops in torch's order, then the weight and the mean's division."""
     x, y, w, pw = node.saved()
     reduction, numel = node.attrs
-    g = _scaled_grad(g, reduction, numel)
-    if w is not None:
-        g = g * w
     gx = gy = None
     if node.needs(0):
         if pw is None:
-            gx = g * (ops.sigmoid(x) - y)
+            slope = ops.sub(ops.sigmoid(x), y)
         else:
-            py = pw * y
-            gx = g * ((py + 1 - y) * ops.sigmoid(x) - py)
+            pw_y = ops.mul(pw, y)
+            slope = ops.sub(ops.mul(ops.sub(add_scalar(pw_y, 1.0), y), ops.sigmoid(x)), pw_y)
+        gx = _loss_grad(slope, g, w, reduction, numel)
     if node.needs(1):
-        gy = -g * x if pw is None else g * (ops.logsigmoid(-x) - ops.logsigmoid(x) * pw)
+        slope = (ops.neg(x) if pw is None else
+                 ops.sub(ops.logsigmoid(ops.neg(x)), ops.mul(ops.logsigmoid(x), pw)))
+        gy = _loss_grad(slope, g, w, reduction, numel)
     return gx, gy
+
+
+def _loss_grad(slope: Tensor, g: Tensor, w: Tensor | None, reduction: str, numel: int) -> Tensor:
+    """slope * grad [* weight] [/ numel]: how torch's composite loss backwards finish."""
+    out = ops.mul(slope, g)
+    if w is not None:
+        out = ops.mul(out, w)
+    return div_scalar(out, numel) if reduction == "mean" else out
 
 
 # ----- nll_loss -----------------------------------------------------------------------------
