@@ -16,7 +16,7 @@ from engine.backend import xp
 from engine.graph import Node
 from engine.ops.core import record
 from engine.ops.elementwise import sigmoid_backward
-from engine.ops.scalar_steps import add_scalar, mul_scalar, sub_scalar
+from engine.ops.scalar_ops import add_scalar, mul_scalar, sub_scalar
 from engine.registry import internal_node
 from engine.tensor import Tensor
 

@@ -19,7 +19,7 @@ from engine.graph import Node
 from engine.ops import activation_grads as grads
 from engine.ops.activation_grads import SQRT1_2, TANH_GELU_C, TANH_GELU_K, erf_array
 from engine.ops.core import OUT, check_tensor, floating, record
-from engine.ops.scalar_steps import add_scalar, mul_scalar
+from engine.ops.scalar_ops import add_scalar, mul_scalar
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 

@@ -17,7 +17,7 @@ from engine.backend import xp
 from engine.graph import Node
 from engine.ops.activation_grads import zeros_for
 from engine.ops.core import record
-from engine.ops.scalar_steps import add_scalar, div_scalar, mul_scalar
+from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar
 from engine.registry import internal_node
 from engine.tensor import Tensor
 

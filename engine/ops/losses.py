@@ -31,7 +31,7 @@ from engine.ops.loss_grads import (
     nll_backward,
     pointwise_backward,
 )
-from engine.ops.scalar_steps import add_scalar, div_scalar, mul_scalar
+from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
