@@ -14,9 +14,10 @@ from typing import Any
 
 from engine import ops
 from engine.backend import xp
-from engine.graph import Node
+from engine.graph import NO_EDGE, Node, edge
 from engine.ops.activation_grads import zeros_for
 from engine.ops.core import record
+from engine.ops.elementwise import mul
 from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar
 from engine.registry import internal_node
 from engine.tensor import Tensor
@@ -124,8 +125,23 @@ def _weighted(t: Tensor, w: Tensor | None) -> Tensor:
 
 def bce_target_backward(g: Tensor, x: Tensor, w: Tensor | None, reduction: str,
                         numel: int) -> Tensor:
-    """d bce / d target, torch's composite binary_cross_entropy_target_backward: -logit(x) * grad."""
-    return _mean_of(_weighted(ops.mul(ops.neg(_logit(x)), g), w), reduction, numel)
+    """d bce / d target, torch's composite binary_cross_entropy_target_backward: -logit(x) * grad
+    (the product in place)."""
+    return _mean_of(_weighted(mul_in_place(ops.neg(_logit(x)), g), w), reduction, numel)
+
+
+def mul_in_place(t: Tensor, g: Tensor) -> Tensor:
+    """``t.mul_(g)`` on a fresh ``t``, as torch's composite loss backwards write it: a MulBackward0
+    like ``t * g``, except that torch saves a copy of ``t`` from before the write (a
+    CloneBackward0 of it) for ``g``'s gradient, when ``g`` requires one."""
+    original = ops.clone(t) if edge(g) is not NO_EDGE else t
+    return record(t._data * g._data, mul.op.grad_fn, _mul_in_place_vjp, (t, g), saved=(original, g))
+
+
+def _mul_in_place_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    original, g = node.saved()
+    return (ops.mul(gg, g) if node.needs(0) else None,
+            ops.mul(gg, original) if node.needs(1) else None)
 
 
 def _logit(x: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ from engine.ops.loss_grads import (
     Pointwise,
     bce_backward,
     bce_target_backward,
+    mul_in_place,
     nll_backward,
     pointwise_backward,
 )
@@ -303,15 +304,18 @@ def _bce_logits_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
             slope = ops.sub(ops.mul(ops.sub(add_scalar(pw_y, 1.0), y), ops.sigmoid(x)), pw_y)
         gx = _loss_grad(slope, g, w, reduction, numel)
     if node.needs(1):
-        slope = (ops.neg(x) if pw is None else
-                 ops.sub(ops.logsigmoid(ops.neg(x)), ops.mul(ops.logsigmoid(x), pw)))
-        gy = _loss_grad(slope, g, w, reduction, numel)
+        if pw is None:
+            gy = _loss_grad(ops.neg(x), g, w, reduction, numel)
+        else:  # (torch multiplies this one by the gradient in place)
+            slope = ops.sub(ops.logsigmoid(ops.neg(x)), ops.mul(ops.logsigmoid(x), pw))
+            gy = _loss_grad(slope, g, w, reduction, numel, mul_in_place)
     return gx, gy
 
 
-def _loss_grad(slope: Tensor, g: Tensor, w: Tensor | None, reduction: str, numel: int) -> Tensor:
+def _loss_grad(slope: Tensor, g: Tensor, w: Tensor | None, reduction: str, numel: int,
+               times: Callable[[Tensor, Tensor], Tensor] = ops.mul) -> Tensor:
     """slope * grad [* weight] [/ numel]: how torch's composite loss backwards finish."""
-    out = ops.mul(slope, g)
+    out = times(slope, g)
     if w is not None:
         out = ops.mul(out, w)
     return div_scalar(out, numel) if reduction == "mean" else out
