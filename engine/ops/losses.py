@@ -1,8 +1,10 @@
 """Losses with torch.nn.functional's names, arguments and graphs.
 
 Where torch computes a loss in one kernel (nll_loss, mse_loss, smooth_l1_loss, huber_loss, both
-binary cross entropies) the forward here computes it on arrays and records that one node, and the
-VJP is written with engine ops so second derivatives work.  Where torch composes the loss from
+binary cross entropies) the forward here computes it on arrays and records that one node. Its VJP
+records what torch's derivative formula records under ``create_graph``: the one-node backward
+kernels are ops of engine/ops/loss_grads.py (MseLossBackwardBackward0, ...), the composite formulas
+(bce's target gradient, bce_with_logits) engine ops in torch's order.  Where torch composes the loss from
 other ops (l1_loss, weighted losses, cross_entropy with label smoothing or class probabilities) it
 is composed here from the same ops in the same order, so the grad_fn graph is torch's.
 """
