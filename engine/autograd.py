@@ -14,6 +14,7 @@ nothing, and (outside an execution context) those marked ``graph.on_arrays`` run
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Any
 
@@ -165,13 +166,15 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
         for node, nr, seed in roots:
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
-        ready = [n for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        # ready nodes, the most recently created first (torch's order: see graph._SEQUENCE)
+        ready = [(-n.seq, n) for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        heapq.heapify(ready)
         ran = 0
         while ready:  # (this loop runs once per node: written for speed)
             ran += 1
             if not ran & 0x3FF:  # (add's VJP passes its gradient on, making no tensor to look)
                 wake()
-            node = ready.pop()
+            node = heapq.heappop(ready)[1]
             grads_in: Any = None
             buf = buffers.pop(node, None)
             if buf is not None and (needed is None or node in needed):
@@ -195,7 +198,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 if left:
                     pending[nxt] = left
                 else:
-                    ready.append(nxt)
+                    heapq.heappush(ready, (-nxt.seq, nxt))
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
@@ -336,6 +339,8 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
             f"Function {node.name()} received a gradient of shape {list(g.shape)} but expected "
             f"a shape compatible with {list(shape)}"
         )
+    if not shape:  # torch's sum_to: a 0-d target is a plain sum (SumBackward0)
+        return ops.sum(g)
     dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
     if dims:
         g = ops.sum(g, dims, keepdim=True)

@@ -128,6 +128,23 @@ def twin(case: dict[str, Any], how: str, ops: set[str] | None) -> dict[str, Any]
     return {**case, "id": f"{case['id']}__through_{how}", "args": args, "first_arg": how}
 
 
+# Twins whose incoming gradient requires grad: ``autograd.grad(outputs, inputs + seeds,
+# grad_outputs=seeds)`` with fixed seed tensors that require grad (paths ["seed", k]), so each VJP's
+# whole formula, the incoming gradient's part included, is in the recorded graph (with a constant
+# seed those parts record nothing). For the arithmetic and reduction ops, whose VJPs are the
+# building blocks of the others'.
+SEEDED_OPS = {"add", "sub", "rsub", "mul", "div", "pow", "neg", "exp", "exp2", "log", "log1p",
+              "expm1", "sqrt", "rsqrt", "reciprocal", "abs", "sign", "sin", "cos", "tan", "tanh",
+              "sigmoid", "relu", "square", "clamp", "maximum", "minimum", "where", "sum", "mean",
+              "prod", "max", "min", "amax", "amin", "var", "std", "norm", "logsumexp"}
+
+
+def seeded(case: dict[str, Any]) -> dict[str, Any] | None:
+    if case["op"] not in SEEDED_OPS:
+        return None
+    return {**case, "id": f"{case['id']}__seeded", "seeded": True}
+
+
 def _error(stage: str, exc: Exception) -> dict[str, Any]:
     return {"stage": stage, "type": type(exc).__name__, "message": str(exc).split("\n")[0]}
 
@@ -168,9 +185,22 @@ def second_order_case(case: dict[str, Any], call: Any) -> dict[str, Any] | None:
     if case.get("first_arg"):
         record["first_arg"] = case["first_arg"]
     rng = np.random.default_rng(zlib.crc32(("second order " + case["id"]).encode()))
+    if case.get("seeded"):
+        seeds = []
+        for k in roots:
+            v = _weights(outs[k], rng).requires_grad_(True)
+            inputs[id(v)] = (["seed", k], v)
+            leaves.append((["seed", k], v))
+            seeds.append(v)
+        record["seeded"] = True
+        record["seeds"] = [make_goldens.tensor_record(v) for v in seeds]
+        record["inputs"] = [path for path, _ in leaves]
+        targets, grad_outputs = [outs[k] for k in roots], seeds
+    else:
+        targets, grad_outputs = [outs[k].sum() for k in roots], None
     xs = [x for _, x in leaves]
     try:
-        first = torch.autograd.grad([outs[k].sum() for k in roots], xs, create_graph=True,
+        first = torch.autograd.grad(targets, xs, grad_outputs, create_graph=True,
                                     allow_unused=True)
     except RuntimeError as exc:
         record["error"] = _error("first", exc)
@@ -213,6 +243,8 @@ def main() -> None:
             variants = [case]
             if path.name in TWINS:
                 variants.append(twin(case, *TWINS[path.name]))
+            if path.name == "ops.json":
+                variants.append(seeded(case))
             for variant in variants:
                 rec = second_order_case(variant, call) if variant is not None else None
                 if rec is not None:

@@ -481,7 +481,8 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
     check_alloc(shape)
     fill = value._data.astype(input._data.dtype) if isinstance(value, Tensor) else \
         xp.asarray(value).astype(input._data.dtype)
-    out = xp.ascontiguousarray(xp.where(mask._data, fill, input._data))
+    # (ascontiguousarray makes a 0-d array 1-d: the result keeps the broadcast shape)
+    out = xp.ascontiguousarray(xp.where(mask._data, fill, input._data)).reshape(shape)
     if isinstance(value, Tensor):
         return record(out, masked_fill.op.forms["MaskedFillBackward1"], _masked_fill_vjp, (input, value),
                       saved=(mask,))

@@ -12,6 +12,10 @@ calls its op as tests/engine/test_goldens.py does, then:
   that require grad, with the recorded weights ``w``;
 * ``third``: the values of the gradient of ``sum((g2 * v).sum())`` over the second gradients.
 
+A "seeded" case gives the outputs themselves recorded gradients that require grad (grad_outputs,
+inputs ["seed", k] of their own), so the parts of each VJP that act on the incoming gradient are
+recorded too.
+
 Where torch raised, the engine must raise at the same stage with the same message.
 """
 
@@ -83,10 +87,19 @@ def _stage(case: dict[str, Any], stage: str, run: Any) -> Any:
 def test_second_order_case(case: dict[str, Any]) -> None:
     outs, inputs = run_case(case)
     precision = _case_precision(case)
+    seeds = None
+    if case.get("seeded"):  # the incoming gradient requires grad: an input of its own
+        seeds = [ge.tensor(golden_array(v), dtype=v["dtype"], requires_grad=True)
+                 for v in case["seeds"]]
+        for k, v in zip(case["roots"], seeds, strict=True):
+            inputs[json.dumps(["seed", k])] = v
+        roots = [outs[k] for k in case["roots"]]
+    else:
+        roots = [outs[k].sum() for k in case["roots"]]
     xs = [inputs[json.dumps(p)] for p in case["inputs"]]
-    roots = [outs[k].sum() for k in case["roots"]]
 
-    first = _stage(case, "first", lambda: ge.grad(roots, xs, create_graph=True, allow_unused=True))
+    first = _stage(case, "first", lambda: ge.grad(roots, xs, seeds, create_graph=True,
+                                                  allow_unused=True))
     if first is None:
         return
     _check_grads(first, case["first"], inputs, "first", precision)
