@@ -137,10 +137,17 @@ SEEDED_OPS = {"add", "sub", "rsub", "mul", "div", "pow", "neg", "exp", "exp2", "
               "expm1", "sqrt", "rsqrt", "reciprocal", "abs", "sign", "sin", "cos", "tan", "tanh",
               "sigmoid", "relu", "square", "clamp", "maximum", "minimum", "where", "sum", "mean",
               "prod", "max", "min", "amax", "amin", "var", "std", "norm", "logsumexp"}
+# ... and the activations and losses whose first derivative torch computes in one kernel (a
+# GeluBackwardBackward0, ... node with an edge to the incoming gradient), or with a composite
+# formula in which the incoming gradient is a factor (erf, silu, bce_with_logits).
+SEEDED_NN_OPS = {"gelu", "silu", "softplus", "logsigmoid", "leaky_relu", "elu", "selu", "hardtanh",
+                 "softmax", "log_softmax", "erf", "mse_loss", "smooth_l1_loss", "huber_loss",
+                 "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss",
+                 "cross_entropy"}
 
 
 def seeded(case: dict[str, Any]) -> dict[str, Any] | None:
-    if case["op"] not in SEEDED_OPS:
+    if case["op"] not in SEEDED_OPS | SEEDED_NN_OPS:
         return None
     return {**case, "id": f"{case['id']}__seeded", "seeded": True}
 
@@ -243,7 +250,7 @@ def main() -> None:
             variants = [case]
             if path.name in TWINS:
                 variants.append(twin(case, *TWINS[path.name]))
-            if path.name == "ops.json":
+            if path.name in ("ops.json", "ops_nn.json"):
                 variants.append(seeded(case))
             for variant in variants:
                 rec = second_order_case(variant, call) if variant is not None else None
