@@ -82,9 +82,10 @@ def silu(input: Tensor) -> Tensor:
 
 
 def _silu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()  # torch's infinitely_differentiable_silu_backward
-    s = ops.sigmoid(x)
-    return (ops.mul(ops.mul(g, s), add_scalar(ops.mul(x, ops.sub(1.0, s)), 1.0)),)
+    (x,) = node.saved()  # torch's infinitely_differentiable_silu_backward:
+    s = ops.sigmoid(x)  # grad * s * (1 + x * (1 - s)), its right factor built first, as torch's
+    right = add_scalar(ops.mul(x, ops.sub(1.0, s)), 1.0)  # compiled C++ does (which decides the
+    return (ops.mul(ops.mul(g, s), right),)  # order in which s's two gradients are added)
 
 
 @defop("softplus", [T(), A("beta", "number", 1), A("threshold", "number", 20)],
