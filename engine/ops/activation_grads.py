@@ -207,8 +207,8 @@ def _elu_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 
 
 def hardtanh_backward(g: Tensor, x: Tensor, min_val: float, max_val: float) -> Tensor:
-    a = x._data
-    out = g._data * ((a > min_val) & (a < max_val))
+    a, gd = x._data, g._data
+    out = xp.where((a > min_val) & (a < max_val), gd, 0).astype(gd.dtype)  # (+0 outside, as torch)
     return record(out, _HARDTANH, _hardtanh_backward_vjp, (g, x), saved=(x,),
                   attrs=(min_val, max_val))
 
@@ -221,8 +221,9 @@ def _hardtanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 
 # ----- softmax / log_softmax: differentiated in their output ---------------------------------
 def softmax_backward_data(g: Tensor, y: Tensor, dim: int) -> Tensor:
-    gy = g._data * y._data
-    out = gy - y._data * xp.sum(gy, axis=dim, keepdims=True) if gy.ndim else gy - y._data * gy
+    gd, yd = g._data, y._data  # y * (g - sum(g * y)), in the steps of torch's kernel
+    gy = gd * yd
+    out = yd * (gd - (xp.sum(gy, axis=dim, keepdims=True) if gy.ndim else gy))
     return record(out, _SOFTMAX, _softmax_backward_data_vjp, (g, y), saved=(g, y), attrs=dim)
 
 
