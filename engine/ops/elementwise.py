@@ -25,7 +25,7 @@ from engine.ops.core import (
     floating,
     record,
 )
-from engine.ops.scalar_ops import add_scalar, mul_scalar, sub_scalar
+from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar, sub_scalar
 from engine.registry import A, OpFunction, T, defop, internal_node
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
@@ -488,16 +488,28 @@ def clamp(input: Tensor, min: Operand | None = None, max: Operand | None = None)
 
 
 def _clamp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's clamp_backward / clamp_backward_min_max: where(pred, grad, 0) per input, in input
+    # order (one C++ function); a tensor bound takes the gradient where it binds (min only when
+    # it is below max: with min > max, max wins)
     x, lo, hi = node.saved()
     inside: Any = None
     if lo is not None:
         inside = x >= lo
     if hi is not None:
-        inside = (x <= hi) if inside is None else inside & (x <= hi)
-    grads: list[Any] = [g * inside]
-    if len(node.next_functions) == 3:  # tensor bounds take the gradient where they bind
-        grads.append(g * (x < lo) if node.needs(1) else None)
-        grads.append(g * (x > hi) if node.needs(2) else None)
+        inside = (x <= hi) if inside is None else ops.logical_and(inside, x <= hi)
+    grads: list[Any] = [ops.where(inside, g, 0.0) if node.needs(0) else None]
+    if len(node.next_functions) == 3:
+        both = lo is not None and hi is not None
+        if node.needs(1):
+            binds = ops.logical_and(x < lo, lo < hi) if both else x < lo
+            grads.append(ops.where(binds, g, 0.0))
+        else:
+            grads.append(None)
+        if node.needs(2):
+            binds = ops.logical_or(x > hi, hi < lo) if both else x > hi
+            grads.append(ops.where(binds, g, 0.0))
+        else:
+            grads.append(None)
     return tuple(grads)
 
 
@@ -511,12 +523,14 @@ def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
         # torch: half to each side on a tie, nothing to the losing side, and (as no comparison
-        # holds with a NaN) the full gradient to both sides where either is NaN
+        # holds with a NaN) the full gradient to both sides where either is NaN:
+        # where(a == b, grad / 2, grad).masked_fill_(loses, 0), the last input's first
         a, b = node.saved()
-        shared = ops.where(a == b, g / 2, g)
         a_loses, b_loses = (a < b, a > b) if name == "maximum" else (a > b, a < b)
-        ga = ops.where(a_loses, 0.0, shared) if node.needs(0) else None
-        gb = ops.where(b_loses, 0.0, shared) if node.needs(1) else None
+        gb = ops.masked_fill(ops.where(a == b, div_scalar(g, 2), g), b_loses, 0) \
+            if node.needs(1) else None
+        ga = ops.masked_fill(ops.where(a == b, div_scalar(g, 2), g), a_loses, 0) \
+            if node.needs(0) else None
         return ga, gb
 
     op.__name__ = name

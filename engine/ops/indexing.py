@@ -491,11 +491,14 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch: grad.masked_fill(mask, 0) for the input (a MaskedFillBackward0); the value's (torch:
+    # grad.masked_select(mask).sum(), computed first) is still where + sum here
     (mask,) = node.saved()
-    gi = ops.where(mask, 0.0, g) if node.needs(0) else None
-    if len(node.next_functions) == 1:
-        return (gi,)
-    return gi, (ops.sum(ops.where(mask, g, 0.0)) if node.needs(1) else None)
+    gv = None
+    if len(node.next_functions) == 2 and node.needs(1):
+        gv = ops.sum(ops.where(mask, g, 0.0))
+    gi = masked_fill(g, mask, 0) if node.needs(0) else None
+    return (gi,) if len(node.next_functions) == 1 else (gi, gv)
 
 
 # ----- diagonal, tril, triu -------------------------------------------------------------------

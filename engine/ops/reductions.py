@@ -61,8 +61,15 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = _reduce(xp.sum, a, dims, keepdim)
     if not given:
-        return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, dims, False))
-    return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,), attrs=(input.shape, dims, keepdim))
+        return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, (), False))
+    return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,),
+                  attrs=(input.shape, _listed(dim, dims), keepdim))
+
+
+def _listed(dim: Any, dims: tuple[int, ...]) -> tuple[int, ...]:
+    """The reduced dims a VJP puts back one by one: none where torch's formula is given no dim
+    list (dim None or []), which then broadcasts the gradient as it is."""
+    return () if dim is None or (isinstance(dim, (list, tuple)) and not dim) else dims
 
 
 def _sum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -87,7 +94,8 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
     out = _reduce(xp.mean, input._data, dims, keepdim)
     count = math.prod(input.shape[d] for d in dims)
     name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
-    return record(out, name, _mean_vjp, (input,), attrs=(input.shape, dims, keepdim, count))
+    return record(out, name, _mean_vjp, (input,),
+                  attrs=(input.shape, _listed(dim, dims), keepdim, count))
 
 
 def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -185,20 +193,23 @@ def _extreme(name: str, fn: Any, arg: Any) -> Any:
 
 
 def _even_split_vjp(node: Node, g: Any) -> tuple[Any, ...]:
-    """Gradient of a value-selecting reduction shared evenly among the elements that tie."""
+    """Gradient of amax/amin shared evenly among the elements that tie (torch's
+    scale_grad_by_count over restore_reduced_dims)."""
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
-    mask = x == expand_reduced(out, shape, dims, keepdim)
-    count = ops.sum(mask, list(dims), keepdim=True)
-    return (expand_reduced(g, shape, dims, keepdim) * mask / count,)
+    if not keepdim:  # the reduced dims back as size 1 (a reshape; of nothing for dim=())
+        kept = [1 if i in dims else s for i, s in enumerate(shape)] if dims else list(g.shape)
+        g, out = ops.reshape(g, kept), ops.reshape(out, kept)
+    mask = out == x
+    return ((g / ops.sum(mask, list(dims), keepdim=True)) * mask,)
 
 
 def _max_all_vjp(node: Node, g: Any) -> tuple[Any, ...]:
     """max()/min() of everything: ties share the gradient; a NaN result sends it all to the NaN
-    elements (torch's evenly_distribute_backward)."""
+    elements (torch's evenly_distribute_backward, on the CPU: zeros with the share filled in)."""
     x, out = node.saved()
     mask = ops.isnan(x) if bool(xp.isnan(out._data)) else x == out
-    return (g * mask / ops.sum(mask),)
+    return (ops.masked_fill(ops.zeros(list(x.shape), dtype=g.dtype.name), mask, g / ops.sum(mask)),)
 
 
 def _select_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
@@ -206,12 +217,10 @@ def _select_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
     (idx,) = node.saved()
     shape, d, keepdim = node.attrs
     g = grads[0]
-    if not shape:
-        return (g,)
-    if not keepdim:
+    if not keepdim and shape:
         g = ops.unsqueeze(g, d)
         idx = ops.unsqueeze(idx, d)
-    return (ops.scatter_add(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
+    return (ops.scatter(ops.zeros(list(shape), dtype=g.dtype.name), d, idx, g),)
 
 
 max = _extreme("max", xp.max, xp.argmax)  # noqa: A001
@@ -229,7 +238,7 @@ def _amax_like(name: str, fn: Any, grad_fn: str) -> Any:
             raise ShapeError(f"{name}(): Expected reduction dim to have non-zero size.")
         out = _reduce(fn, input._data, dims, keepdim)
         return record(out, grad_fn, _even_split_vjp, (input,), saved=(input, OUT),
-                      attrs=(input.shape, dims, keepdim))
+                      attrs=(input.shape, _listed(dim, dims), keepdim))
 
     op.__name__ = name
     return op
