@@ -519,4 +519,7 @@ def _cross_entropy_smoothed(input: Tensor, target: Tensor, weight: Tensor | None
         smooth = ops.sum(smooth) / count
     elif reduction == "sum":
         smooth = ops.sum(smooth)
-    return mul_scalar(nll, 1 - label_smoothing) + mul_scalar(smooth, label_smoothing / classes)
+    # torch's compiled `(1 - s) * nll + smooth * (s / C)` builds the right product first (which
+    # decides the order the two gradients of an incoming gradient that requires grad are added in)
+    smooth_part = mul_scalar(smooth, label_smoothing / classes)
+    return mul_scalar(nll, 1 - label_smoothing) + smooth_part
