@@ -1,8 +1,9 @@
 """Activations with torch.nn.functional's names and arguments, erf, and softmax / log_softmax.
 
-Each forward computes on backend arrays and records torch's grad_fn; each VJP is written with
-engine ops on the saved input (or output), so it records a differentiable graph under
-``create_graph`` and second derivatives come for free.
+Each forward computes on backend arrays and records torch's grad_fn. Each VJP records what torch's
+derivative formula records under ``create_graph``: where torch differentiates through a fused
+backward kernel (gelu_backward, ...) that is one op of engine/ops/activation_grads.py; where its
+formula is composite (erf, silu) the same engine ops in the same order.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError
 from engine.graph import Node
+from engine.ops import activation_grads as grads
+from engine.ops.activation_grads import SQRT1_2, TANH_GELU_C, TANH_GELU_K, erf_array
 from engine.ops.core import OUT, check_tensor, floating, record
+from engine.ops.scalar_ops import add_scalar, mul_scalar
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -23,11 +27,7 @@ __all__ = ["elu", "erf", "gelu", "hardtanh", "leaky_relu", "log_softmax", "logsi
            "silu", "softmax", "softplus"]
 
 _ACT = "activation"
-_SQRT1_2 = 1 / math.sqrt(2.0)
 _2_SQRTPI = 2 / math.sqrt(math.pi)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_TANH_GELU_K = math.sqrt(2 / math.pi)  # tanh-approximate gelu: tanh(K * (x + C * x**3))
-_TANH_GELU_C = 0.044715
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -41,38 +41,6 @@ def float_input(input: Any, op: str, kernel: str) -> Any:
     return input._data
 
 
-# ----- erf ------------------------------------------------------------------------------------
-# numpy has no erf (and the backend may only use functions CuPy also has), so it is computed here
-# in float64 from two expansions that need no table of coefficients:
-#   |x| < 2.5: erf(x) = 2/sqrt(pi) e^(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1)), all terms positive
-#   |x| >= 2.5: erfc(x) = e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), a continued
-#   fraction evaluated from the bottom.
-# Both are within a few ulp of the exact value (tests/engine/test_nn.py checks against math.erf).
-_ERF_SPLIT = 2.5
-_ERF_SERIES_TERMS = 45
-_ERFC_FRACTION_DEPTH = 40
-
-
-def erf_array(a: Any) -> Any:
-    x = a.astype(xp.float64)
-    ax = xp.abs(x)
-    s = xp.minimum(ax, _ERF_SPLIT)
-    term = s
-    total = s
-    two_s2 = 2 * s * s
-    for n in range(_ERF_SERIES_TERMS):
-        term = term * two_s2 / (2 * n + 3)
-        total = total + term
-    near = _2_SQRTPI * xp.exp(-s * s) * total
-    c = xp.maximum(ax, _ERF_SPLIT)
-    frac = c
-    for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
-        frac = c + (k / 2) / frac
-    far = 1 - xp.exp(-c * c) / (math.sqrt(math.pi) * frac)
-    out = xp.copysign(xp.where(ax < _ERF_SPLIT, near, far), x)
-    return out.astype(a.dtype)
-
-
 @defop("erf", [T()], grad_fns="ErfBackward0", doc="The error function (integer inputs give floats).",
        category="elementwise")
 def erf(input: Tensor) -> Tensor:
@@ -81,8 +49,8 @@ def erf(input: Tensor) -> Tensor:
 
 
 def _erf_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    return (g * (ops.exp(-(x * x)) * _2_SQRTPI),)
+    (x,) = node.saved()  # torch: 2 / sqrt(pi) * exp(-(x.pow(2))) * grad
+    return (ops.mul(mul_scalar(ops.exp(ops.neg(ops.pow(x, 2))), _2_SQRTPI), g),)
 
 
 # ----- gelu, silu, softplus, logsigmoid ------------------------------------------------------
@@ -95,22 +63,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ArgumentError("approximate argument must be either none or tanh.")
     if approximate == "tanh":
-        out = 0.5 * a * (1 + xp.tanh(_TANH_GELU_K * (a + _TANH_GELU_C * a * a * a)))
+        out = 0.5 * a * (1 + xp.tanh(TANH_GELU_K * (a + TANH_GELU_C * a * a * a)))
     else:
-        out = 0.5 * a * (1 + erf_array(a * _SQRT1_2))
+        out = 0.5 * a * (1 + erf_array(a * SQRT1_2))
     return record(out.astype(a.dtype), gelu.op.grad_fn, _gelu_vjp, (input,), saved=(input,),
                   attrs=approximate)
 
 
 def _gelu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    if node.attrs == "tanh":
-        t = ops.tanh((x + x * x * x * _TANH_GELU_C) * _TANH_GELU_K)
-        inner = (x * x * (3 * _TANH_GELU_C) + 1) * _TANH_GELU_K
-        return (g * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * inner),)
-    cdf = (ops.erf(x * _SQRT1_2) + 1) * 0.5
-    pdf = ops.exp(x * x * -0.5) * _INV_SQRT_2PI
-    return (g * (cdf + x * pdf),)
+    return (grads.gelu_backward(g, node.saved()[0], node.attrs),)
 
 
 @defop("silu", [T()], grad_fns="SiluBackward0", doc="x * sigmoid(x) (swish).", category=_ACT,
@@ -121,9 +82,10 @@ def silu(input: Tensor) -> Tensor:
 
 
 def _silu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    s = ops.sigmoid(x)
-    return (g * (s * (x * (1 - s) + 1)),)
+    (x,) = node.saved()  # torch's infinitely_differentiable_silu_backward:
+    s = ops.sigmoid(x)  # grad * s * (1 + x * (1 - s)), its right factor built first, as torch's
+    right = add_scalar(ops.mul(x, ops.sub(1.0, s)), 1.0)  # compiled C++ does (which decides the
+    return (ops.mul(ops.mul(g, s), right),)  # order in which s's two gradients are added)
 
 
 @defop("softplus", [T(), A("beta", "number", 1), A("threshold", "number", 20)],
@@ -139,10 +101,7 @@ def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
 
 
 def _softplus_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    beta, threshold = node.attrs
-    bx = x * beta
-    return (ops.where(bx > threshold, g, g * ops.sigmoid(bx)),)
+    return (grads.softplus_backward(g, node.saved()[0], *node.attrs),)
 
 
 @defop("logsigmoid", [T()], grad_fns="LogSigmoidBackward0",
@@ -156,8 +115,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 
 def _logsigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    return (g * ops.sigmoid(-x),)
+    return (grads.log_sigmoid_backward(g, node.saved()[0]),)
 
 
 # ----- piecewise: leaky_relu, elu / selu, hardtanh -------------------------------------------
@@ -171,8 +129,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def _leaky_relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    return (ops.where(x > 0, g, g * node.attrs),)
+    return (grads.leaky_relu_backward(g, node.saved()[0], node.attrs),)
 
 
 def _elu(input: Tensor, op: str, alpha: float, scale: float) -> Tensor:
@@ -184,10 +141,7 @@ def _elu(input: Tensor, op: str, alpha: float, scale: float) -> Tensor:
 
 
 def _elu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    alpha, scale = node.attrs
-    negative = ops.exp(ops.clamp(x, max=0.0)) * (alpha * scale)
-    return (ops.where(x > 0, g * scale, g * negative),)
+    return (grads.elu_backward(g, node.saved()[0], *node.attrs),)
 
 
 @defop("elu", [T(), A("alpha", "number", 1.0)], grad_fns="EluBackward0",
@@ -218,9 +172,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
 
 
 def _hardtanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (x,) = node.saved()
-    lo, hi = node.attrs
-    return (g * ((x > lo) & (x < hi)),)
+    return (grads.hardtanh_backward(g, node.saved()[0], *node.attrs),)
 
 
 # ----- softmax / log_softmax ----------------------------------------------------------------
@@ -261,9 +213,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: str | None = None) -> 
 
 
 def _softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (y,) = node.saved()
-    gy = g * y
-    return (gy - y * ops.sum(gy, node.attrs, keepdim=True),)
+    return (grads.softmax_backward_data(g, node.saved()[0], node.attrs),)
 
 
 @defop("log_softmax", [T(), A("dim", "int", None, optional=True),
@@ -278,5 +228,4 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: str | None = None)
 
 
 def _log_softmax_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (y,) = node.saved()
-    return (g - ops.exp(y) * ops.sum(g, node.attrs, keepdim=True),)
+    return (grads.log_softmax_backward_data(g, node.saved()[0], node.attrs),)

@@ -1,8 +1,10 @@
 """Losses with torch.nn.functional's names, arguments and graphs.
 
 Where torch computes a loss in one kernel (nll_loss, mse_loss, smooth_l1_loss, huber_loss, both
-binary cross entropies) the forward here computes it on arrays and records that one node, and the
-VJP is written with engine ops so second derivatives work.  Where torch composes the loss from
+binary cross entropies) the forward here computes it on arrays and records that one node. Its VJP
+records what torch's derivative formula records under ``create_graph``: the one-node backward
+kernels are ops of engine/ops/loss_grads.py (MseLossBackwardBackward0, ...), the composite formulas
+(bce's target gradient, bce_with_logits) engine ops in torch's order.  Where torch composes the loss from
 other ops (l1_loss, weighted losses, cross_entropy with label smoothing or class probabilities) it
 is composed here from the same ops in the same order, so the grad_fn graph is torch's.
 """
@@ -19,8 +21,20 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
-from engine.ops.scalar_ops import add_scalar as _add_scalar
-from engine.ops.scalar_ops import mul_scalar as _mul_scalar
+from engine.ops.loss_grads import (
+    HUBER,
+    MSE,
+    NLL_TWICE,
+    SMOOTH_L1,
+    NllCall,
+    Pointwise,
+    bce_backward,
+    bce_target_backward,
+    mul_in_place,
+    nll_backward,
+    pointwise_backward,
+)
+from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -69,23 +83,11 @@ def _no_grad_arg(t: Tensor | None, fn: str, arg: str) -> None:
                             f"'{arg}'. This input cannot have requires_grad True.")
 
 
-def _div_scalar(t: Tensor, s: float) -> Tensor:
-    """tensor / number in torch's C++ code (DivBackward1, one edge)."""
-    return record(t._data / s, cross_entropy.op.forms["DivBackward1"], _div_scalar_vjp, (t,), attrs=s)
-
-
-def _div_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (g / node.attrs,)
-
-
 # ----- mse / smooth_l1 / huber: one node over d = input - target ------------------------------
-# Each is an elementwise function of d: ``value`` gives the loss on arrays, ``slope`` its derivative
-# on Tensors (engine ops, so the VJP can itself be differentiated).
-Slope = Callable[[Tensor, float], Tensor]
-
-
+# Each is an elementwise function of d: ``value`` gives the loss on arrays; the derivative is an op
+# of engine/ops/loss_grads.py (MSE, SMOOTH_L1, HUBER), as torch's is a backward kernel.
 def _pointwise_loss(op: str, grad_fn: str, kernel: str, input: Tensor, target: Tensor,
-                    reduction: str, value: Callable[[Any, float], Any], slope: Slope,
+                    reduction: str, value: Callable[[Any, float], Any], kind: Pointwise,
                     param: float) -> Tensor:
     check_tensor(input, op)
     check_tensor(target, op, "target")
@@ -97,22 +99,19 @@ def _pointwise_loss(op: str, grad_fn: str, kernel: str, input: Tensor, target: T
     d = array_of(x, dt) - array_of(y, dt)
     out = _reduce_array(value(d, param).astype(dt.np), reduction)
     return record(out, grad_fn, _pointwise_loss_vjp, (x, y), saved=(x, y),
-                  attrs=(reduction, d.size, slope, param))
+                  attrs=(reduction, d.size, kind, param))
 
 
 def _pointwise_loss_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, y = node.saved()
-    reduction, numel, slope, param = node.attrs
-    gd = _scaled_grad(g, reduction, numel) * slope(x - y, param)
-    return (gd if node.needs(0) else None, -gd if node.needs(1) else None)
+    reduction, numel, kind, param = node.attrs
+    # torch: self's gradient is loss_backward(grad, self, target), target's (grad, target, self)
+    return (pointwise_backward(kind, g, x, y, reduction, numel, param) if node.needs(0) else None,
+            pointwise_backward(kind, g, y, x, reduction, numel, param) if node.needs(1) else None)
 
 
 def _mse_value(d: Any, _: float) -> Any:
     return d * d
-
-
-def _mse_slope(d: Tensor, _: float) -> Tensor:
-    return d * 2
 
 
 def _smooth_l1_value(d: Any, beta: float) -> Any:
@@ -120,17 +119,9 @@ def _smooth_l1_value(d: Any, beta: float) -> Any:
     return xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
 
 
-def _smooth_l1_slope(d: Tensor, beta: float) -> Tensor:
-    return ops.clamp(d / beta, -1.0, 1.0)
-
-
 def _huber_value(d: Any, delta: float) -> Any:
     ad = xp.abs(d)
     return xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
-
-
-def _huber_slope(d: Tensor, delta: float) -> Tensor:
-    return ops.clamp(d, -delta, delta)
 
 
 def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mean: str) -> Tensor:
@@ -153,7 +144,7 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     if weight is None:
         return _pointwise_loss("mse_loss", mse_loss.op.forms["MseLossBackward0"], "mse_cpu", input,
-                               target, reduction, _mse_value, _mse_slope, 0.0)
+                               target, reduction, _mse_value, MSE, 0.0)
     x, y = _broadcast_pair(check_tensor(input, "mse_loss"), check_tensor(target, "mse_loss", "target"))
     return _weighted(ops.pow(x - y, 2), weight, input, reduction, "by_weight")
 
@@ -186,7 +177,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
         return l1_loss(input, target, reduction=reduction)
     return _pointwise_loss("smooth_l1_loss", smooth_l1_loss.op.forms["SmoothL1LossBackward0"],
                            "smooth_l1_cpu", input, target, reduction, _smooth_l1_value,
-                           _smooth_l1_slope, beta)
+                           SMOOTH_L1, beta)
 
 
 @defop("huber_loss", [T(), T("target"), _REDUCTION, A("delta", "number", 1.0), _WEIGHT],
@@ -199,10 +190,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         raise ArgumentError("huber_loss does not support non-positive values for delta.")
     if weight is None:
         return _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
-                               input, target, reduction, _huber_value, _huber_slope, delta)
+                               input, target, reduction, _huber_value, HUBER, delta)
     _check_reduction(reduction)
     errors = _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
-                             input, target, "none", _huber_value, _huber_slope, delta)
+                             input, target, "none", _huber_value, HUBER, delta)
     return _weighted(errors, weight, input, reduction, "plain")
 
 
@@ -256,12 +247,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 def _bce_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, y, w = node.saved()
     reduction, numel = node.attrs
-    g = _scaled_grad(g, reduction, numel)
-    if w is not None:
-        g = g * w
-    gx = g * (x - y) / ops.clamp((1 - x) * x, min=1e-12) if node.needs(0) else None
-    gy = g * (ops.log1p(-x) - ops.log(x)) if node.needs(1) else None  # -logit(x)
-    return gx, gy
+    return (bce_backward(g, x, y, w, reduction, numel) if node.needs(0) else None,
+            bce_target_backward(g, x, w, reduction, numel) if node.needs(1) else None)
 
 
 def _size(shape: tuple[int, ...]) -> str:
@@ -306,21 +293,34 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 
 def _bce_logits_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    """torch's composite binary_cross_entropy_with_logits_backward (and its target twin): engine
+    ops in torch's order, then the weight and the mean's division."""
     x, y, w, pw = node.saved()
     reduction, numel = node.attrs
-    g = _scaled_grad(g, reduction, numel)
-    if w is not None:
-        g = g * w
     gx = gy = None
     if node.needs(0):
         if pw is None:
-            gx = g * (ops.sigmoid(x) - y)
+            slope = ops.sub(ops.sigmoid(x), y)
         else:
-            py = pw * y
-            gx = g * ((py + 1 - y) * ops.sigmoid(x) - py)
+            pw_y = ops.mul(pw, y)
+            slope = ops.sub(ops.mul(ops.sub(add_scalar(pw_y, 1.0), y), ops.sigmoid(x)), pw_y)
+        gx = _loss_grad(slope, g, w, reduction, numel)
     if node.needs(1):
-        gy = -g * x if pw is None else g * (ops.logsigmoid(-x) - ops.logsigmoid(x) * pw)
+        if pw is None:
+            gy = _loss_grad(ops.neg(x), g, w, reduction, numel)
+        else:  # (torch multiplies this one by the gradient in place)
+            slope = ops.sub(ops.logsigmoid(ops.neg(x)), ops.mul(ops.logsigmoid(x), pw))
+            gy = _loss_grad(slope, g, w, reduction, numel, mul_in_place)
     return gx, gy
+
+
+def _loss_grad(slope: Tensor, g: Tensor, w: Tensor | None, reduction: str, numel: int,
+               times: Callable[[Tensor, Tensor], Tensor] = ops.mul) -> Tensor:
+    """slope * grad [* weight] [/ numel]: how torch's composite loss backwards finish."""
+    out = times(slope, g)
+    if w is not None:
+        out = ops.mul(out, w)
+    return div_scalar(out, numel) if reduction == "mean" else out
 
 
 # ----- nll_loss -----------------------------------------------------------------------------
@@ -390,16 +390,14 @@ def _nll_node(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index
     classes_axis = xp.arange(classes).reshape((classes,) + (1,) * (x.ndim - cd - 1))
     slope = -((xp.expand_dims(safe, cd) == classes_axis) * xp.expand_dims(per, cd))
     slope = xp.where(xp.expand_dims(kept, cd), slope / scale, 0).astype(x.dtype)
-    return record(xp.asarray(out, dtype=x.dtype), grad_fn, _nll_vjp, (input,),
-                  saved=(Tensor(slope),), attrs=(reduction, cd))
+    call = NllCall(NLL_TWICE[grad_fn], slope, reduction, cd,
+                   lambda t: _nll_node(t, target, weight, ignore_index, reduction, grad_fn))
+    return record(xp.asarray(out, dtype=x.dtype), grad_fn, _nll_vjp, (input,), saved=(input,),
+                  attrs=call)
 
 
 def _nll_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    (slope,) = node.saved()
-    reduction, cd = node.attrs
-    if reduction == "none" and slope.ndim > 1:
-        g = ops.unsqueeze(g, cd)
-    return (g * slope,)
+    return (nll_backward(node.attrs, g, node.saved()[0]),)
 
 
 @defop("nll_loss", [T(), T("target"), _WEIGHT, A("ignore_index", "int", -100), _REDUCTION],
@@ -484,7 +482,7 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, i
     logp = log_softmax(input, cd)
     if label_smoothing > 0:
         _check_smoothing(label_smoothing)
-        target = _add_scalar(_mul_scalar(target, 1 - label_smoothing), label_smoothing / classes)
+        target = add_scalar(mul_scalar(target, 1 - label_smoothing), label_smoothing / classes)
     prod = logp * target
     if weight is not None:
         check_tensor(weight, "cross_entropy", "weight")
@@ -498,7 +496,7 @@ def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, i
     total = -ops.sum(prod)
     if reduction == "sum":
         return total
-    return _div_scalar(total, input.numel() // classes if classes else 0)
+    return div_scalar(total, input.numel() // classes if classes else 0)
 
 
 def _cross_entropy_smoothed(input: Tensor, target: Tensor, weight: Tensor | None,
@@ -521,4 +519,7 @@ def _cross_entropy_smoothed(input: Tensor, target: Tensor, weight: Tensor | None
         smooth = ops.sum(smooth) / count
     elif reduction == "sum":
         smooth = ops.sum(smooth)
-    return _mul_scalar(nll, 1 - label_smoothing) + _mul_scalar(smooth, label_smoothing / classes)
+    # torch's compiled `(1 - s) * nll + smooth * (s / C)` builds the right product first (which
+    # decides the order the two gradients of an incoming gradient that requires grad are added in)
+    smooth_part = mul_scalar(smooth, label_smoothing / classes)
+    return mul_scalar(nll, 1 - label_smoothing) + smooth_part
