@@ -366,48 +366,68 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         raise ShapeError("index_select(): Index is supposed to be a vector")
     d = wrap_dim(dim, input.ndim)
     idx = index._data.reshape(-1)
+    if input.ndim == 0 and idx.size != 1:
+        raise ShapeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} "
+                         "value(s)")
     n = input.shape[d] if input.ndim else 1
+    if idx.size and not n:
+        raise ShapeError("index_select(): self indexing axis dim should be positive")
     if idx.size and bool(((idx < 0) | (idx >= n)).any()):
         raise ShapeError("index out of range in self")
     if input.ndim == 0:
-        if idx.size != 1:
-            raise ShapeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} "
-                             "value(s)")
         return take(input, (), index_select.op.grad_fn)
     check_alloc((*input.shape[:d], idx.size, *input.shape[d + 1:]))
     return take(input, along(d, idx), index_select.op.grad_fn, _INDEX_ADD)
 
 
 def _check_index(op: str, input: Tensor, dim: int, index: Tensor, src: Tensor | None = None) -> int:
-    """gather / scatter_add's checks, with torch's messages; returns the wrapped dim."""
+    """gather / scatter / scatter_add's checks, in torch's order and with its messages (scatter_add
+    reports as "scatter"); returns the wrapped dim."""
     check_tensor(index, op, "index")
-    if index.dtype.name != "int64":
-        raise DTypeError(f"{op}(): Expected dtype int64 for index")
-    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
-        raise ShapeError("Index tensor must have the same number of dimensions as input tensor")
-    if src is not None and index.ndim != src.ndim and not (index.ndim <= 1 and src.ndim <= 1):
-        raise ShapeError("Index tensor must have the same number of dimensions as src tensor")
     d = wrap_dim(dim, input.ndim)
-    for i in range(index.ndim if input.ndim else 0):
-        if i != d and index.shape[i] > input.shape[i]:
-            if src is None:
-                raise ShapeError(f"Size does not match at dimension {i} expected index "
-                                 f"{list(index.shape)} to be no larger than self {list(input.shape)} "
-                                 f"apart from dimension {d}")
-            break
-        if src is not None and index.shape[i] > src.shape[i]:
-            break
-    else:
-        a = index._data
-        size = input.shape[d] if input.ndim else 1
-        bad = (a < 0) | (a >= size)
-        if a.size and bool(bad.any()):
-            raise ShapeError(f"index {int(a[bad].reshape(-1)[0])} is out of bounds for dimension {d} "
-                             f"with size {size}")
+    method = "gather" if op == "gather" else "scatter"
+    if index._data.size and index.dtype.name != "int64":
+        raise DTypeError(f"{method}(): Expected dtype int32/int64 for index")
+    if src is not None and src.dtype is not input.dtype:
+        raise DTypeError(f"{method}(): Expected self.dtype to be equal to src.dtype")
+    if not index._data.size:
         return d
-    raise ShapeError(f"Expected index {list(index.shape)} to be no larger than self "
-                     f"{list(input.shape)} apart from dimension {d} and to be no larger size than "
-                     f"src {list(src.shape)}")
+    if max(index.ndim, 1) != max(input.ndim, 1):
+        raise ShapeError("Index tensor must have the same number of dimensions as "
+                         f"{'input' if method == 'gather' else 'self'} tensor")
+    size = _nonempty_size
+    if method == "gather":
+        for i in range(max(input.ndim, 1)):
+            if i != d and size(index, i) > size(input, i):
+                raise ShapeError(f"Size does not match at dimension {i} expected index "
+                                 f"{list(index.shape)} to be no larger than self "
+                                 f"{list(input.shape)} apart from dimension {d}")
+    else:
+        wrong = any(i != d and size(index, i) > size(input, i) for i in range(max(input.ndim, 1)))
+        if not wrong and src is not None:
+            for i in range(max(input.ndim, 1)):  # (src.size(i) wraps i: too few dims is an error)
+                if size(index, i) > size(src, i):
+                    wrong = True
+                    break
+        if src is not None and max(index.ndim, 1) != max(src.ndim, 1):
+            raise ShapeError("Index tensor must have the same number of dimensions as src tensor")
+        if wrong:
+            text = (f"Expected index {list(index.shape)} to be no larger than self "
+                    f"{list(input.shape)} apart from dimension {d}")
+            raise ShapeError(text if src is None else
+                             f"{text} and to be no larger size than src {list(src.shape)}")
+    a = index._data
+    bound = input.shape[d] if input.ndim else 1
+    bad = (a < 0) | (a >= bound)
+    if bool(bad.any()):
+        raise ShapeError(f"index {int(a[bad].reshape(-1)[0])} is out of bounds for dimension {d} "
+                         f"with size {bound}")
+    return d
+
+
+def _nonempty_size(t: Tensor, i: int) -> int:
+    """torch's ensure_nonempty_size: a 0-d tensor has size 1 along dim 0."""
+    return 1 if t.ndim == 0 else t.shape[wrap_dim(i, t.ndim)]
 
 
 def _leading(a: Any, shape: tuple[int, ...], skip: int | None = None) -> Any:

@@ -70,8 +70,9 @@ _AS_STRIDED_TWICE = internal_node("AsStridedBackwardBackward0")
 def check_writable(t: Tensor) -> None:
     """torch's refusals before ``t`` is changed in place."""
     a = t._data
-    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or \
-            not backend.writable(a):  # (a part of an expanded tensor: numpy's is read-only)
+    # (an empty tensor has no element to write twice: torch checks nothing)
+    if a.size and (any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or
+                   not backend.writable(a)):  # (a part of an expanded tensor: numpy's is read-only)
         raise ShapeError(OVERLAP)
     if not is_grad_enabled():
         return
@@ -316,6 +317,8 @@ def _restride(input: Tensor, compute: Callable[[Tensor], Tensor], name: str) -> 
 @defop("t_", [T()], grad_fns="TBackward1", doc="Transpose a matrix (<= 2-d) in place.",
        category=_CAT, inplace=True)
 def t_(input: Tensor) -> Tensor:
+    if input.ndim > 2:
+        raise ShapeError(f"t_() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     return _restride(input, ops.t, "t_")
 
 
