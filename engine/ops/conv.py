@@ -157,6 +157,13 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
     zero padding 'same' needs on top (for an odd total padding)."""
     if weight.ndim < 3:
         raise ShapeError("weight should have at least three dimensions")
+    for name, value in (("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if not isinstance(value, str):  # (torch fits each to the weight's spatial dims first)
+            given = list(value) if isinstance(value, (list, tuple)) else [value] * nd
+            if len(given) != 1 and len(given) != weight.ndim - 2:
+                raise ArgumentError(f"expected {name} to be a single integer value or a list of "
+                                    f"{weight.ndim - 2} values to match the convolution dimensions, "
+                                    f"but got {name}={_size(given)}")
     if weight.ndim != x.ndim:
         raise ShapeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-dimensional "
                          f"weight {_size(weight.shape)}, but got {x.ndim}-dimensional input of size "
@@ -178,14 +185,17 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
             raise ArgumentError(f"Invalid padding string: '{padding}'")
     else:
         p = _tuple(padding, nd, "padding")
-    if any(v <= 0 for v in s):
-        raise ArgumentError("non-positive stride is not supported")
     if any(v < 0 for v in p):
         raise ArgumentError("negative padding is not supported")
-    if any(v <= 0 for v in d):
-        raise ArgumentError(f"dilation should be greater than zero, but got {_size(d)}")
+    if any(v <= 0 for v in s):
+        raise ArgumentError("non-positive stride is not supported")
+    if any(v < 0 for v in d):
+        raise ArgumentError("dilation should be greater than zero")
     if groups <= 0:
         raise ArgumentError("non-positive groups is not supported")
+    if weight.shape[0] < groups:
+        raise ShapeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                         f"dimension 0, but got weight of size {_size(weight.shape)} instead")
     if weight.shape[0] % groups:
         raise ShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
                          f"dimension 0, but got weight of size [{_size(weight.shape)}] instead")
@@ -193,6 +203,9 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
         raise ShapeError(f"Given groups={groups}, weight of size {_size(weight.shape)}, expected "
                          f"input{_size(x.shape)} to have {weight.shape[1] * groups} channels, but got "
                          f"{x.shape[1]} channels instead")
+    if any(v == 0 for v in d):  # (a zero dilation reaches the kernel: conv1d's and conv2d's differ)
+        raise ArgumentError("non-positive dilation is not supported" if nd == 1 else
+                            f"dilation should be greater than zero, but got {_size(d)}")
     size = tuple(x.shape[2:])
     padded = [n + 2 * pi + e for n, pi, e in zip(size, p, extra, strict=True)]
     reach = [di * (ki - 1) + 1 for di, ki in zip(d, k, strict=True)]
@@ -213,22 +226,25 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
     if input.ndim not in (nd + 1, nd + 2):
         raise ShapeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but "
                          f"got input of size: {_size(input.shape)}")
-    if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
-        return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
-                                        padding, dilation, groups), 0)
-    if weight.dtype is not input.dtype:
-        raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
-                         f"{weight.dtype.scalar_type}")
-    window, extra = _conv_window(input, weight, nd, stride, padding, dilation, groups)
     if bias is not None:
         check_tensor(bias, op, "bias")
-        if bias.shape != (weight.shape[0],):
-            raise ShapeError(f"Given weight of size {_size(weight.shape)}, expected bias to be "
-                             f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
-                             f"{_size(bias.shape)} instead")
         if bias.dtype is not input.dtype:
             raise DTypeError(f"Input type ({input.dtype.c_type}) and bias type ({bias.dtype.c_type}) should "
                              "be the same")
+    if weight.dtype is not input.dtype:
+        raise DTypeError(
+            f"Input type ({input.dtype.legacy_type}) and weight type ({weight.dtype.legacy_type}) "
+            "should be the same or input should be a MKLDNN tensor and weight is a dense tensor"
+            if nd == 1 and input.ndim == nd + 2 else  # (conv1d's batched path checks so)
+            f"expected scalar type {input.dtype.scalar_type} but found {weight.dtype.scalar_type}")
+    if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
+        return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
+                                        padding, dilation, groups), 0)
+    window, extra = _conv_window(input, weight, nd, stride, padding, dilation, groups)
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ShapeError(f"Given weight of size {_size(weight.shape)}, expected bias to be "
+                         f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
+                         f"{_size(bias.shape)} instead")
     if any(extra):  # 'same' with an odd total padding: torch pads the right side first (F.pad)
         input = ops.pad(input, [v for e in reversed(extra) for v in (0, e)])
     out = _conv_forward(input._data, weight._data, window, groups)

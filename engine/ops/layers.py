@@ -14,8 +14,9 @@ from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import Node
-from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
+from engine.ops.core import check_alloc, check_tensor, record
 from engine.ops.linalg import mm
+from engine.ops.shape import expanded_shape
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -34,16 +35,18 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     for name, m in (("mat1", mat1), ("mat2", mat2)):
         if m.ndim != 2:
             raise ShapeError(f"{name} must be a matrix, got {m.ndim}-D tensor")
+    for name, m in (("self", bias), ("mat1", mat1)):  # (addmm's dtype checks, in its order)
+        if m.dtype is not mat2.dtype:
+            raise DTypeError(f"{name} and mat2 must have the same dtype, but got "
+                             f"{m.dtype.scalar_type} and {mat2.dtype.scalar_type}")
     with set_grad_enabled(False):
         product = mm(mat1, mat2)  # mm's checks and torch's messages; no node
     shape = product.shape
-    if broadcast_shapes(bias.shape, shape) != shape or bias.ndim > 2:
+    if bias.ndim > 2:
         raise ShapeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
                          f"({bias.shape[-1] if bias.ndim else 1}) at non-singleton dimension 1.  "
                          f"Target sizes: {_size(shape)}.  Tensor sizes: {_size(bias.shape)}")
-    if bias.dtype is not mat1.dtype:
-        raise DTypeError(f"expected scalar type {mat1.dtype.scalar_type} but found "
-                         f"{bias.dtype.scalar_type}")
+    expanded_shape(tuple(bias.shape), list(shape))  # torch's expand of bias, with its message
     return record(product._data + bias._data, linear.op.forms["AddmmBackward0"], _addmm_vjp,
                   (bias, mat1, mat2), saved=(mat1, mat2))
 
@@ -63,6 +66,9 @@ def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_tensor(input, "linear")
     check_tensor(weight, "linear", "weight")
+    if input.ndim == 0 or weight.ndim == 0:
+        raise ShapeError("both arguments to linear need to be at least 1D, but they are "
+                         f"{input.ndim}D and {weight.ndim}D")
     if bias is None:
         return ops.matmul(input, ops.t(weight))
     check_tensor(bias, "linear", "bias")
@@ -255,6 +261,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     check_tensor(input, "embedding")
     check_tensor(weight, "embedding", "weight")
+    if weight.ndim == 0:  # (torch reads weight.size(0) first)
+        raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
     if weight.ndim != 2:
         raise ShapeError("'weight' must be 2-D")
     rows = weight.shape[0]
@@ -263,11 +271,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
             raise ArgumentError("Padding_idx must be within num_embeddings")
         padding_idx %= rows
     if input.dtype.name != "int64":
-        kind = input.dtype.scalar_type
         raise DTypeError("Expected tensor for argument #1 'indices' to have one of the following "
-                         f"scalar types: Long, Int; but got torch.{kind}Tensor instead (while "
+                         f"scalar types: Long, Int; but got {input.dtype.legacy_type} instead (while "
                          "checking arguments for embedding)")
     idx = input._data
+    if idx.size and not rows:  # (torch's embedding is an index_select of the rows)
+        raise ShapeError("index_select(): self indexing axis dim should be positive")
     if idx.size and bool(((idx < 0) | (idx >= rows)).any()):
         raise ShapeError("index out of range in self")
     check_alloc((*idx.shape, weight.shape[1]))

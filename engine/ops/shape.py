@@ -162,7 +162,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
                           (input,), attrs=input.shape), input)
 
 
-def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
+def expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
     size = [int(s) for s in size]
     if len(size) < len(shape):
         raise ShapeError(
@@ -202,7 +202,7 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
        doc="Broadcast size-1 dims to size (-1 keeps a dim), without copying.", category=_SHAPE)
 def expand(input: Tensor, size: Sequence[int]) -> Tensor:
     check_tensor(input, "expand")
-    new = _expanded_shape(input.shape, size)
+    new = expanded_shape(input.shape, size)
     if new == input.shape:
         return as_view(record(input._data, expand.op.grad_fn, _expand_vjp, (input,),
                               attrs=input.shape), input)
