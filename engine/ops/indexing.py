@@ -310,6 +310,15 @@ def parse_index(input: Tensor, index: Any) -> tuple[Tensor, list[tuple[int, Any]
     single = not isinstance(index, (list, tuple))
     items = [_parse_item(i) for i in ([index] if single else index)]
     ndim = input.ndim
+    if single and ndim == 0:  # (torch's own words for one int or slice on a 0-d tensor)
+        item = items[0]
+        if isinstance(item, int) and not isinstance(item, bool):
+            raise ShapeError(
+                "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number" if item == 0 else
+                f"index {item} is out of bounds for dimension 0 with size 0")
+        if isinstance(item, slice):
+            raise ShapeError("slice() cannot be applied to a 0-dim tensor.")
     consumed = sum(_dims_consumed(i) for i in items)
     if consumed > ndim:
         raise ShapeError(f"too many indices for tensor of dimension {ndim}")
@@ -497,7 +506,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
                          f"with {value.ndim} dimension(s).")
-    shape = broadcast_shapes(input.shape, mask.shape)
+    shape = broadcast_shapes(mask.shape, input.shape)  # (torch's operand order: "tensor a" is mask)
     check_alloc(shape)
     fill = value._data.astype(input._data.dtype) if isinstance(value, Tensor) else \
         xp.asarray(value).astype(input._data.dtype)
@@ -637,6 +646,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool | 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
          ) -> tuple[Tensor, Tensor]:
     check_tensor(input, "topk")
+    if input.dtype is dtypes.bool_:
+        raise DTypeError("topk does not support bool dtypes on CPU")
     d = wrap_dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:

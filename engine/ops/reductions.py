@@ -202,8 +202,12 @@ def _amax_like(name: str, fn: Any, grad_fn: str) -> Any:
     def op(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
         check_tensor(input, name)
         dims = wrap_dims(dim, input.ndim)
-        if input._data.size == 0 and any(input.shape[d] == 0 for d in dims):
-            raise ShapeError(f"{name}(): Expected reduction dim to have non-zero size.")
+        if input._data.size == 0 and dim in ((), [], None):
+            raise ShapeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                             "== 0. Specify the reduction dim with the 'dim' argument.")
+        empty = [d for d in dims if input.shape[d] == 0]
+        if empty:
+            raise ShapeError(f"{name}(): Expected reduction dim {empty[0]} to have non-zero size.")
         out = _reduce(fn, input._data, dims, keepdim)
         return record(out, grad_fn, _even_split_vjp, (input,), saved=(input, OUT),
                       attrs=(input.shape, dims, keepdim))
@@ -222,6 +226,8 @@ def _arg(name: str, fn: Any) -> Any:
            differentiable=False)
     def op(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         check_tensor(input, name)
+        if input.dtype is dtypes.bool_:
+            raise DTypeError(f"{name}(): does not support bool input")
         a = input._data
         if dim is None:
             if a.size == 0:
@@ -256,8 +262,7 @@ def _spread(name: str, grad_fn: str) -> Any:
            ) -> Tensor:
         check_tensor(input, name)
         if input.dtype.category != 2:
-            raise DTypeError(f"{name}(): input dtype should be floating point, got "
-                             f"{input.dtype.scalar_type}")
+            raise DTypeError("std and var only support floating point and complex dtypes")
         dims = wrap_dims(dim, input.ndim)
         fn = xp.var if name == "var" else xp.std
         out = _reduce(fn, input._data, dims, keepdim, ddof=correction)
@@ -304,6 +309,9 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     check_tensor(input, "norm")
     if isinstance(p, bool) or (isinstance(p, str) and p != "fro"):
         raise ArgumentError(f"norm(): unsupported p {p!r}; use a number or 'fro'")
+    if not input.dtype.is_floating_point:
+        raise DTypeError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                         f"Got {input.dtype.scalar_type}")
     p = 2.0 if p == "fro" else float(p)
     x = floating(input)
     dims = wrap_dims(dim, input.ndim)
