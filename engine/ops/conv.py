@@ -320,6 +320,8 @@ def _pool_window(op: str, input: Tensor, kernel_size: Any, stride: Any, padding:
                f"{op}: dilation must be either a single int, or a tuple of two ints")
     if any(v == 0 for v in s):
         raise ArgumentError("stride should not be zero")
+    if any(v <= 0 for v in k):
+        raise ArgumentError(f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}")
     for pi, ki, di in zip(p, k, d, strict=True):
         if pi < 0:
             raise ArgumentError(f"pad must be non-negative, but got pad: {pi}")
@@ -414,7 +416,12 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
     check_tensor(input, "avg_pool2d")
+    if input.ndim == 0:  # (torch reads input.size(-3) first)
+        raise ShapeError("Dimension specified as -3 but tensor has no dimensions")
     wrap_dim(-3, input.ndim)  # torch's message for too few dims
+    if input.ndim > 4:
+        raise ShapeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+                         f"input, but got:{_size(input.shape)}")
     _pool_input("avg_pool2d", input)
     window = _pool_window("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override == 0:

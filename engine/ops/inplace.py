@@ -226,6 +226,9 @@ def _inplace_of(base: str, name: str | None = None, rename: str | None = None, *
 
     def fn(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         given = dict(zip(names, args, strict=False))
+        mask = given.get("mask", kwargs.get("mask"))
+        if base == "masked_fill" and isinstance(mask, Tensor):  # ("tensor a" is input in place)
+            broadcast_shapes(input.shape, mask.shape)
         return mutate(input, lambda src: op.fn(src, **given, **kwargs, **fixed), rename,
                       c_type_cast=base == "clamp")
 

@@ -29,6 +29,7 @@ from engine.ops.core import (
     record_multi,
 )
 from engine.ops.indexing import along, like, narrow, select, take
+from engine.ops.reductions import check_result_dtype
 from engine.registry import A, T, defop
 from engine.tensor import Tensor, as_view
 
@@ -200,6 +201,8 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
         raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     views = [input._data[(*along(d, i), Ellipsis)] for i in range(input.shape[d])]
+    if not views:  # (a size-0 dim: nothing to record)
+        return ()
     return tuple(as_view(v, input)
                  for v in record_multi(views, unbind.op.grad_fn, _unbind_vjp, (input,), attrs=d))
 
@@ -418,9 +421,13 @@ def _check_edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> 
 
 
 # ----- cumsum, cumprod ------------------------------------------------------------------------
-def _scan_input(input: Tensor, dtype: str | None) -> Any:
+def _scan_input(input: Tensor, dtype: str | None, kernel: str) -> Any:
     """The array a scan runs on: in dtype if given, else integers and bools widen to int64."""
     dt = dtypes.get(dtype) or (input.dtype if input.dtype.is_floating_point else dtypes.int64)
+    if dt is dtypes.bool_:
+        raise DTypeError(f"\"{kernel}\" not implemented for 'Bool'")
+    if dtype is not None:
+        check_result_dtype(input, dt)
     return input._data if input._data.dtype == dt.np else input._data.astype(dt.np)
 
 
@@ -433,8 +440,8 @@ def _scan(fn: Any, a: Any, d: int) -> Any:
 def cumsum(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumsum")
     d = wrap_dim(dim, input.ndim)
-    return record(_scan(xp.cumsum, _scan_input(input, dtype), d), cumsum.op.grad_fn, _cumsum_vjp,
-                  (input,), attrs=d)
+    a = _scan_input(input, dtype, "cumsum_out_cpu")
+    return record(_scan(xp.cumsum, a, d), cumsum.op.grad_fn, _cumsum_vjp, (input,), attrs=d)
 
 
 def _reverse_cumsum(t: Tensor, d: int) -> Tensor:
@@ -452,8 +459,9 @@ def _cumsum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def cumprod(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumprod")
     d = wrap_dim(dim, input.ndim)
-    return record(_scan(xp.cumprod, _scan_input(input, dtype), d), cumprod.op.grad_fn, _cumprod_vjp,
-                  (input,), saved=(input, OUT), attrs=d)
+    a = _scan_input(input, dtype, "cumprod_out_cpu")
+    return record(_scan(xp.cumprod, a, d), cumprod.op.grad_fn, _cumprod_vjp, (input,),
+                  saved=(input, OUT), attrs=d)
 
 
 def _cumprod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

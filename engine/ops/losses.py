@@ -15,6 +15,7 @@ from typing import Any
 
 from engine import dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
@@ -351,6 +352,9 @@ def _nll_checks(input: Tensor, target: Tensor, weight: Tensor | None) -> None:
     """torch's argument checks for nll_loss (before any reshaping of 3-d or 5-d+ input)."""
     if input.ndim < 1:
         raise ShapeError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if input.ndim != 1 and target.ndim and input.shape[0] != target.shape[0]:
+        raise ShapeError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0]}).")
     if target.dtype is not dtypes.int64:
         raise DTypeError(f"expected target dtype to be Long or Byte, but got "
                          f"{target.dtype.scalar_type}")
@@ -466,8 +470,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     check_tensor(input, "cross_entropy")
     check_tensor(target, "cross_entropy", "target")
     _check_reduction(reduction)
-    if input.ndim == 0:  # (nll_loss's message: there is no class dim)
-        raise ShapeError("Expected 1 or more dimensions (got 0)")
+    if input.ndim == 0:  # (torch's log_softmax over dim 1 comes first)
+        wrap_dim(1, 0)
     if input.shape == target.shape:
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     if label_smoothing > 0:

@@ -12,7 +12,8 @@ from typing import Any
 from engine import dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim, wrap_dims
-from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
+from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import (
     NOT_GIVEN,
@@ -43,6 +44,13 @@ def _reduce(fn: Any, a: Any, dims: tuple[int, ...], keepdim: bool, **kw: Any) ->
 
 
 # ----- sum / mean -----------------------------------------------------------------------------
+def check_result_dtype(input: Tensor, dt: dtypes.DType) -> None:
+    """torch's refusal to record a node for a result that cannot carry a gradient: an op asked for
+    an integer or bool result of an input that requires grad (sum(x, dtype=int64))."""
+    if not dt.is_floating_point and input.requires_grad and is_grad_enabled():
+        raise AutogradError(f"Autograd not support dtype: {dt.scalar_type}")
+
+
 @defop("sum", [T(), _DIMS, _KEEP, A("dtype", "dtype", None, optional=True)],
        grad_fns=("SumBackward0", "SumBackward1"), doc="Sum of all elements, or over dim.",
        category=_RED)
@@ -52,6 +60,8 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     given = dim is not NOT_GIVEN
     dims = wrap_dims(dim if given else None, input.ndim)
     out_dt = dtypes.get(dtype) or (input.dtype if input.dtype.category == 2 else dtypes.int64)
+    if dtype is not None:
+        check_result_dtype(input, out_dt)
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = _reduce(xp.sum, a, dims, keepdim)
     if not given:
