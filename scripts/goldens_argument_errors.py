@@ -169,14 +169,15 @@ def op_cases(op: Any, family: str, base: dict[str, Any]) -> list[dict[str, Any]]
     rank = _rank(given)
     cases: list[dict[str, Any]] = []
 
-    def add(param: str, kind: str, value: Any) -> None:
+    def add(param: str, kind: str, value: Any, also: tuple[str, ...] = ()) -> None:
         args = list(base["args"])
         kwargs = dict(base["kwargs"])
-        index = names.index(param)
-        if index < positional:
-            args[index] = value
-        else:
-            kwargs[param] = value
+        for name in (param, *also):
+            index = names.index(name)
+            if index < positional:
+                args[index] = value
+            else:
+                kwargs[name] = value
         cases.append({"id": f"{op.name}.{param}.{kind}", "op": op.name, "family": family,
                       "param": param, "kind": kind, "args": args, "kwargs": kwargs})
 
@@ -199,6 +200,9 @@ def op_cases(op: Any, family: str, base: dict[str, Any]) -> list[dict[str, Any]]
         else:
             for kind, v in _attr_mutations(p, value, rank):
                 add(p.name, kind, v)
+    optional = [p.name for p in op.params if p.kind == "operand" and p.optional]
+    if optional and all(given.get(n) is not None for n in optional):  # clamp(x, None, None)
+        add(optional[0], "all_optional_none", None, tuple(optional[1:]))
     return cases
 
 

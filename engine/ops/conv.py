@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine import ops
+from engine import dtypes, ops
 from engine.backend import xp
 from engine.context import wake
 from engine.dims import wrap_dim
@@ -356,7 +356,7 @@ def _pool_input(op: str, input: Tensor) -> None:
     check_tensor(input, op)
     if input.ndim not in (3, 4) or 0 in input.shape[-3:]:
         raise ShapeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-    if not input.dtype.is_floating_point:
+    if input.dtype is dtypes.bool_:  # (integers pool, as torch's CPU kernels do)
         raise DTypeError(f'"{op}" not implemented for \'{input.dtype.scalar_type}\'')
 
 
@@ -378,7 +378,8 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     _pool_input("max_pool2d", input)
     window = _pool_window("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
-    cols = unfold_array(input._data, window, fill=-math.inf)  # (..., taps, oh, ow)
+    lowest = -math.inf if input.dtype.is_floating_point else xp.iinfo(input._data.dtype).min
+    cols = unfold_array(input._data, window, fill=lowest)  # (..., taps, oh, ow)
     axis = input.ndim - 2
     best = xp.expand_dims(xp.argmax(cols, axis=axis), axis)
     values = xp.squeeze(xp.take_along_axis(cols, best, axis=axis), axis=axis)
@@ -428,7 +429,10 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         raise ArgumentError("divisor must be not zero")
     divisor = _avg_divisor(window, count_include_pad, divisor_override, input._data.dtype)
     sums = xp.sum(unfold_array(input._data, window), axis=input.ndim - 2)
-    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (input,),
+    # (integers divide as C++ does: the quotient truncated toward zero)
+    mean = sums / divisor if input.dtype.is_floating_point else \
+        xp.abs(sums) // divisor * xp.sign(sums)
+    return record(mean, avg_pool2d.op.grad_fn, _avg_pool_vjp, (input,),
                   saved=(Tensor(divisor),), attrs=(input.shape, window))
 
 

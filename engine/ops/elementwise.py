@@ -81,13 +81,16 @@ def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     return record(x - _scaled(y, alpha), sub.op.grad_fn, _sub_vjp, (input, other), attrs=alpha)
 
 
+TWO_BOOLS_SUBTRACTED = ("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                        "Use the `^` or `logical_xor()` operator instead.")
+
+
 def _no_bool_subtraction(x: Any, y: Any) -> None:
     # (a Python bool operand counts as a bool tensor, as torch wraps it)
     bools = [v.dtype is dtypes.bool_ if isinstance(v, Tensor) else isinstance(v, bool)
              for v in (x, y)]
     if all(bools):
-        raise DTypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                         "Use the `^` or `logical_xor()` operator instead.")
+        raise DTypeError(TWO_BOOLS_SUBTRACTED)
     if any(bools):
         raise DTypeError("Subtraction, the `-` operator, with a bool tensor is not supported. If "
                          "you are trying to invert a mask, use the `~` or `logical_not()` operator "

@@ -240,12 +240,12 @@ def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] |
     ds = None if dims is None else _int_list(dims, "dims")
     if ds and input.ndim == 0:
         raise ShapeError(f"Dimension specified as {ds[0]} but tensor has no dimensions")
-    ds = None if ds is None else [wrap_dim(d, input.ndim) for d in ds]
     if not sh:
         raise ArgumentError("`shifts` required")
-    if len(sh) != (1 if ds is None else len(ds)):
+    if len(sh) != (1 if ds is None else len(ds)):  # (before any dim is wrapped)
         raise ShapeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:"
                          f"{0 if ds is None else len(ds)}")
+    ds = None if ds is None else [wrap_dim(d, input.ndim) for d in ds]
     a = input._data
     if a.ndim == 0:
         out = a.copy()
@@ -340,9 +340,11 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     pairs = [(input.ndim - 1 - j, sizes[2 * j], sizes[2 * j + 1]) for j in range(len(sizes) // 2)][::-1]
     if mode == "constant":
         return _constant_pad(input, pairs, 0 if value is None else value)
-    if mode not in _PAD_MODES:
+    if mode == "circular":  # torch has it; gradserve does not (yet): say what it offers
         raise ArgumentError(f"Unrecognised padding mode {mode}; gradserve offers "
                             f"{', '.join(_PAD_MODES)}")
+    if mode not in _PAD_MODES:
+        raise ArgumentError(f"Unrecognised padding mode {mode}")
     if value not in (None, 0):
         raise ArgumentError(f'Padding mode "{mode}" doesn\'t take in value argument')
     return _edge_pad(input, pairs, mode)

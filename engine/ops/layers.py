@@ -183,6 +183,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     check_tensor(input, "batch_norm")
+    if training and input.ndim == 0:  # (torch's Python check of the batch reads size[0])
+        raise ShapeError("tuple index out of range")
     channels = input.shape[wrap_dim(1, input.ndim)]
     stat_dims = (0, *range(2, input.ndim))
     count = math.prod(input.shape[d] for d in stat_dims)

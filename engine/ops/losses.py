@@ -20,6 +20,7 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
+from engine.ops.elementwise import TWO_BOOLS_SUBTRACTED
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
 
@@ -221,6 +222,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
                weight: Tensor | None = None) -> Tensor:
     if delta <= 0:
         raise ArgumentError("huber_loss does not support non-positive values for delta.")
+    if isinstance(input, Tensor) and isinstance(target, Tensor):
+        _castable(input, target, input)
     if weight is None:
         return _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
                                input, target, reduction, _huber_value, _huber_slope, delta)
@@ -231,12 +234,27 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 
 # ----- binary cross entropy --------------------------------------------------------------------
+def _castable(input: Tensor, target: Tensor, out: Tensor) -> None:
+    """torch's refusal to write a float result into an integer or bool tensor (``out``: the
+    operand whose dtype the op's in-place step keeps)."""
+    rt = dtypes.promote(input.dtype, target.dtype)
+    if rt.category > out.dtype.category:
+        raise DTypeError(f"result type {rt.scalar_type} can't be cast to the desired output type "
+                         f"{out.dtype.scalar_type}")
+
+
 def _bce_weight(weight: Tensor | None, shape: tuple[int, ...], fn: str) -> Any:
     """The elementwise weight array (broadcast to the loss's shape), or None."""
     if weight is None:
         return None
     check_tensor(weight, fn, "weight")
     _no_grad_arg(weight, fn, "weight")
+    for k in range(1, min(weight.ndim, len(shape)) + 1):  # (torch expands weight to the input)
+        if weight.shape[-k] not in (1, shape[-k]) and fn == "binary_cross_entropy":
+            raise ShapeError(f"Attempting to broadcast a dimension of length {weight.shape[-k]} at "
+                             f"{-k}! Mismatching argument at index 1 had "
+                             f"{_size(weight.shape)}; but expected shape should be "
+                             f"broadcastable to [{', '.join(map(str, shape))}]")
     full = broadcast_shapes(shape, weight.shape)
     if full != shape:
         raise ShapeError(f"output with shape [{', '.join(map(str, shape))}] doesn't match the "
@@ -255,7 +273,7 @@ def _as_tensor(a: Any) -> Tensor | None:
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
                          reduction: str = "mean") -> Tensor:
     fn = "binary_cross_entropy"
-    x = float_input(input, fn, fn)
+    check_tensor(input, fn)
     check_tensor(target, fn, "target")
     _check_reduction(reduction)
     if target.shape != input.shape:
@@ -265,6 +283,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if target.dtype is not input.dtype:
         raise DTypeError(f"Found dtype {target.dtype.scalar_type} but expected "
                          f"{input.dtype.scalar_type}")
+    x = float_input(input, fn, fn)
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise ArgumentError("all elements of input should be between 0 and 1")
     y = target._data
@@ -308,6 +327,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         raise ShapeError(f"Target size ({_size(target.shape)}) must be the same as input size "
                          f"({_size(input.shape)})")
     a = float_input(input, fn, "log_sigmoid_cpu")
+    if target.dtype is dtypes.bool_:  # (torch computes 1 - target in the target's dtype)
+        raise DTypeError(TWO_BOOLS_SUBTRACTED)
+    _castable(input, target, target)
     y = float_input(target, fn, "log_sigmoid_cpu")
     w = _bce_weight(weight, input.shape, fn)
     if pos_weight is not None:

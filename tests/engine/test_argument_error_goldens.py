@@ -26,10 +26,10 @@ CASES: list[dict[str, Any]] = DATA["cases"]
 # class to a problem type; torch's class is the family the engine's must belong to)
 FAMILIES: dict[str, tuple[type[EngineError], ...]] = {
     "RuntimeError": (ShapeError, DTypeError, ArgumentError, AutogradError),
-    "IndexError": (ShapeError, ArgumentError),
+    "IndexError": (ShapeError, ArgumentError, DTypeError),  # (a float index tensor is one)
     "ValueError": (ArgumentError, ShapeError),
     "TypeError": (DTypeError, ArgumentError),
-    "NotImplementedError": (DTypeError,),
+    "NotImplementedError": (DTypeError, ArgumentError),  # (pad's unknown mode is one)
     "AssertionError": (ArgumentError,),
 }
 
@@ -45,6 +45,7 @@ UNREFUSABLE = {
     **dict.fromkeys(("zeros_like", "ones_like"),
                     "a tensor of any shape and dtype; every dtype is a valid target"),
     "to": "every dtype converts to every other",
+    "full_like": "a tensor of any shape and dtype, any number (cast to the dtype), every dtype",
 }
 
 
@@ -54,9 +55,21 @@ def test_header() -> None:
     assert all("torch" in c for c in CASES), "cases without torch's answer"
 
 
+# Cases where gradserve knowingly answers otherwise than torch: each with the reason.
+KNOWN_DIFFERENCES = {
+    "cholesky.input.empty": "torch.cholesky returns a 0x3 input unchanged (its emptiness check "
+                            "comes before the square check); gradserve refuses a matrix that is "
+                            "not square, empty or not",
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_argument_error(case: dict[str, Any]) -> None:
     want = case["torch"]
+    if case["id"] in KNOWN_DIFFERENCES:
+        with pytest.raises(EngineError):  # the difference is still there (else drop the entry)
+            run_case(case)
+        return
     try:
         run_case(case)
     except EngineError as err:
@@ -68,6 +81,10 @@ def test_argument_error(case: dict[str, Any]) -> None:
             f"{[c.__name__ for c in family]}")
     else:
         assert "error" not in want, f"torch refuses: {want['error']}: {want['message']}"
+
+
+def test_known_differences_name_cases() -> None:
+    assert KNOWN_DIFFERENCES.keys() <= {c["id"] for c in CASES}
 
 
 def test_every_registry_op_has_an_argument_error_case() -> None:
