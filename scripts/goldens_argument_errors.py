@@ -118,8 +118,9 @@ def _attr_mutations(p: Any, value: Any, rank: int) -> list[tuple[str, Any]]:
         return out
     if kind == "ints" and _dim_like(p.name):  # a permutation, a list of dims (or tile's sizes)
         n = max(len(value or []), 1)
-        return [("size_negative", [-2] * n), ("dims_too_few", list(range(n - 1))), ("dims_too_many", list(range(n + 1))),
-                ("dims_repeated", [0] * n), ("dims_out_of_range", [rank + 2] * n)]
+        return [("size_negative", [-2] * n), ("dims_too_few", list(range(n - 1))),
+                ("dims_too_many", list(range(n + 1))), ("dims_repeated", [0] * n),
+                ("dims_out_of_range", [rank + 2] * n)]
     if kind == "ints":  # a shape or a list of sizes
         sizes = list(value) if isinstance(value, list) else [2, 3]
         out = [("size_negative", [-2, *sizes[1:]] if sizes else [-2]),

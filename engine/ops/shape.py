@@ -55,7 +55,7 @@ def _viewable(a: Any, new: Sequence[int]) -> bool:
 def infer_shape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
     """Resolve one -1 in ``shape``; torch's message if the sizes do not fit."""
     shape = [int(s) for s in shape]
-    unknown = []
+    unknown: list[int] = []
     for i, s in enumerate(shape):  # (torch's infer_size reads the sizes left to right)
         if s == -1:
             if unknown:
@@ -190,7 +190,7 @@ def expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ..
                 f"Tensor sizes: [{', '.join(map(str, shape))}]"
             )
         out.append(s)
-    if any(s < 0 for s in out) and math.prod(out):  # (torch's numel check sees a negative size)
+    if any(s < 0 for s in out) and math.prod(out, start=1):  # (torch's numel check sees a negative size)
         raise ShapeError("numel: integer multiplication overflow")
     if any(s < 0 for s in out):  # -N (N > 1) beside a 0: no tensor has that shape
         raise ArgumentError(f"Trying to create tensor with negative dimension {min(out)}: "
