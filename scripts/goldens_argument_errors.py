@@ -129,7 +129,11 @@ def _attr_mutations(p: Any, value: Any, rank: int) -> list[tuple[str, Any]]:
             out.append(("size_plus_one", [*sizes[:-1], sizes[-1] + 1]))
         return out
     if kind in ("int", "dims"):
-        return [("negative", -1), ("zero", 0), ("too_large", 100)]
+        out = [("negative", -1), ("zero", 0), ("too_large", 100)]
+        if kind == "dims":  # a size per spatial dim (kernel_size, stride, ...): one too many
+            out.append(("list_too_long", [1 if isinstance(value, str) else value or 1] * 3
+                        if not isinstance(value, list) else [*value, value[-1]]))
+        return out
     if kind == "number":
         return [("negative", -1), ("zero", 0)]
     if kind == "float":
@@ -145,7 +149,9 @@ def _attr_mutations(p: Any, value: Any, rank: int) -> list[tuple[str, Any]]:
                 ("too_many_indices", [0] * (rank + 1)), ("slice_step_zero", {"step": 0}),
                 ("slice_step_negative", {"step": -1}),
                 ("float_tensor_index", _tensor([1], "float32", [0.0], False)),
-                ("mask_wrong_shape", _tensor([ODD], "bool", [True], False))]
+                ("mask_wrong_shape", _tensor([ODD], "bool", [True], False)),
+                ("int_list_out_of_range", [[0, 10]]), ("bool_list_wrong_length", [[True] * ODD]),
+                ("index_tensor_out_of_range", _tensor([2], "int64", [0, 10], False))]
     return []  # bool: every value is valid
 
 
@@ -201,6 +207,11 @@ def op_cases(op: Any, family: str, base: dict[str, Any]) -> list[dict[str, Any]]
         else:
             for kind, v in _attr_mutations(p, value, rank):
                 add(p.name, kind, v)
+    names_given = {p.name for p in op.params}
+    if "requires_grad" in names_given and "dtype" in names_given:  # an integer leaf asking for grad
+        add("requires_grad", "requires_grad_int64", True, ())
+        cases[-1]["kwargs"]["dtype"] = "int64"
+        cases[-1]["id"] = f"{op.name}.requires_grad.with_int64"
     optional = [p.name for p in op.params if p.kind == "operand" and p.optional]
     if optional and all(given.get(n) is not None for n in optional):  # clamp(x, None, None)
         add(optional[0], "all_optional_none", None, tuple(optional[1:]))

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine import context, dtypes
 from engine.backend import xp
-from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.errors import INT_REQUIRES_GRAD_CTOR, ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.ops.core import check_alloc, check_tensor
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -35,6 +35,8 @@ def _shape(size: Sequence[int]) -> tuple[int, ...]:
 def _leaf(arr: Any, requires_grad: bool) -> Tensor:
     t = Tensor(arr)
     if requires_grad:
+        if not t.dtype.is_floating_point:  # (a factory's own words, not requires_grad_'s)
+            raise AutogradError(INT_REQUIRES_GRAD_CTOR)
         t.requires_grad_(True)
     return t
 
