@@ -155,17 +155,28 @@ def _attr_mutations(p: Any, value: Any, rank: int) -> list[tuple[str, Any]]:
     return []  # bool: every value is valid
 
 
-def _baselines() -> dict[str, tuple[str, dict[str, Any]]]:
-    """op -> (golden family, its first case there): a call torch and the engine both accept."""
-    found: dict[str, tuple[str, dict[str, Any]]] = {}
+def _arity(case: dict[str, Any]) -> int:
+    return len(case["args"]) + len(case["kwargs"])
+
+
+def _baselines() -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
+    """op -> [(id suffix, golden family, case)]: calls torch and the engine both accept; the op's
+    first golden case, and (suffix ".full") its first case with the most arguments written out
+    where that is another one."""
+    first: dict[str, tuple[str, dict[str, Any]]] = {}
+    fullest: dict[str, tuple[str, dict[str, Any]]] = {}
     for path in sorted(GOLDEN_DIR.glob("ops*.json")):
         family = path.stem.removeprefix("ops").removeprefix("_") or "core"
         for case in json.loads(path.read_text())["cases"]:
-            found.setdefault(case["op"], (family, case))
-    return found
+            first.setdefault(case["op"], (family, case))
+            have = fullest.get(case["op"])
+            if have is None or _arity(case) > _arity(have[1]):
+                fullest[case["op"]] = (family, case)
+    return {op: [("", *first[op])] + ([(".full", *fullest[op])] if fullest[op] != first[op] else [])
+            for op in first}
 
 
-def op_cases(op: Any, family: str, base: dict[str, Any]) -> list[dict[str, Any]]:
+def op_cases(op: Any, family: str, base: dict[str, Any], suffix: str = "") -> list[dict[str, Any]]:
     names = [p.name for p in op.params]
     given: dict[str, Any] = dict(zip(names, base["args"], strict=False))
     given.update(base["kwargs"])
@@ -185,7 +196,7 @@ def op_cases(op: Any, family: str, base: dict[str, Any]) -> list[dict[str, Any]]
                 args[index] = value
             else:
                 kwargs[name] = value
-        cases.append({"id": f"{op.name}.{param}.{kind}", "op": op.name, "family": family,
+        cases.append({"id": f"{op.name}.{param}.{kind}{suffix}", "op": op.name, "family": family,
                       "param": param, "kind": kind, "args": args, "kwargs": kwargs})
 
     for p in op.params:
@@ -211,7 +222,7 @@ def op_cases(op: Any, family: str, base: dict[str, Any]) -> list[dict[str, Any]]
     if "requires_grad" in names_given and "dtype" in names_given:  # an integer leaf asking for grad
         add("requires_grad", "requires_grad_int64", True, ())
         cases[-1]["kwargs"]["dtype"] = "int64"
-        cases[-1]["id"] = f"{op.name}.requires_grad.with_int64"
+        cases[-1]["id"] = f"{op.name}.requires_grad.with_int64{suffix}"
     optional = [p.name for p in op.params if p.kind == "operand" and p.optional]
     if optional and all(given.get(n) is not None for n in optional):  # clamp(x, None, None)
         add(optional[0], "all_optional_none", None, tuple(optional[1:]))
@@ -229,8 +240,8 @@ def export() -> None:
         if op.name not in baselines:
             missing.append(op.name)
             continue
-        family, base = baselines[op.name]
-        cases += op_cases(op, family, base)
+        for suffix, family, base in baselines[op.name]:
+            cases += op_cases(op, family, base, suffix)
     if missing:
         sys.exit(f"ops without a valid call in tests/golden/ops*.json: {missing}")
     ids = [c["id"] for c in cases]

@@ -203,9 +203,11 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
         raise ShapeError(f"Given groups={groups}, weight of size {_size(weight.shape)}, expected "
                          f"input{_size(x.shape)} to have {weight.shape[1] * groups} channels, but got "
                          f"{x.shape[1]} channels instead")
-    if any(v == 0 for v in d):  # (a zero dilation reaches the kernel: conv1d's and conv2d's differ)
-        raise ArgumentError("non-positive dilation is not supported" if nd == 1 else
-                            f"dilation should be greater than zero, but got {_size(d)}")
+    if any(v == 0 for v in d):  # (a zero dilation reaches a kernel: torch picks it by batch size;
+        # a batch of one goes to the 2-d slow path, which sees conv1d's dilation as [1, d])
+        raise ArgumentError("non-positive dilation is not supported" if x.shape[0] > 1 else
+                            f"dilation should be greater than zero, but got "
+                            f"{_size((1, *d) if nd == 1 else d)}")
     size = tuple(x.shape[2:])
     padded = [n + 2 * pi + e for n, pi, e in zip(size, p, extra, strict=True)]
     reach = [di * (ki - 1) + 1 for di, ki in zip(d, k, strict=True)]
@@ -231,11 +233,14 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
         if bias.dtype is not input.dtype:
             raise DTypeError(f"Input type ({input.dtype.c_type}) and bias type ({bias.dtype.c_type}) should "
                              "be the same")
+    dilated = any(v > 1 for v in (dilation if isinstance(dilation, (list, tuple)) else [dilation]))
+    if dilated and input.dtype is dtypes.bool_:  # (torch's dilated kernel dispatches first)
+        raise DTypeError("\"slow_conv_dilated<>\" not implemented for 'Bool'")
     if weight.dtype is not input.dtype:
         raise DTypeError(
             f"Input type ({input.dtype.legacy_type}) and weight type ({weight.dtype.legacy_type}) "
             "should be the same or input should be a MKLDNN tensor and weight is a dense tensor"
-            if nd == 1 and input.ndim == nd + 2 else  # (conv1d's batched path checks so)
+            if nd == 1 and input.ndim == nd + 2 and not dilated else  # (conv1d's mkldnn path)
             f"expected scalar type {input.dtype.scalar_type} but found {weight.dtype.scalar_type}")
     if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
         return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
@@ -320,12 +325,11 @@ def _pool_window(op: str, input: Tensor, kernel_size: Any, stride: Any, padding:
                f"{op}: dilation must be either a single int, or a tuple of two ints")
     if any(v == 0 for v in s):
         raise ArgumentError("stride should not be zero")
-    if any(v <= 0 for v in k):
-        raise ArgumentError(f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}")
     for pi, ki, di in zip(p, k, d, strict=True):
         if pi < 0:
             raise ArgumentError(f"pad must be non-negative, but got pad: {pi}")
-        if pi > ((ki - 1) * di + 1) // 2:
+        reach = (ki - 1) * di + 1
+        if pi > (abs(reach) // 2) * (1 if reach >= 0 else -1):  # (C++'s division truncates)
             raise ArgumentError(f"pad should be at most half of effective kernel size, but got "
                                 f"pad={pi}, kernel_size={ki} and dilation={di}")
     if any(v <= 0 for v in k):

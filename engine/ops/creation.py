@@ -92,7 +92,8 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: str |
         start, end = 0, start
     if not all(math.isfinite(v) for v in (start, end)):
         raise ArgumentError(f"unsupported range: {start:g} -> {end:g}")
-    if step == 0:
+    int_dtype = dtypes.get(dtype) is dtypes.int64
+    if step == 0 or (int_dtype and int(step) == 0):  # (an integer dtype truncates the step first)
         raise ArgumentError("step must be nonzero")
     if not ((step > 0 and end >= start) or (step < 0 and end <= start)):  # torch's test: NaN fails
         raise ArgumentError("upper bound and lower bound inconsistent with step sign")
@@ -155,6 +156,8 @@ def randint(low: int = 0, high: int = 0, size: Sequence[int] = (), dtype: str | 
     if high <= low:
         raise ArgumentError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = dtypes.get(dtype) or dtypes.int64
+    if dt is dtypes.bool_ and not 0 <= low <= 1:
+        raise ArgumentError("from is out of bounds for bool")
     if dt is dtypes.bool_ and high - 1 > 1:
         raise ArgumentError("to - 1 is out of bounds for bool")
     return Tensor(context.generator().integers(low, high, _shape(size), dt.np))

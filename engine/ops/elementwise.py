@@ -81,6 +81,8 @@ def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     return record(x - _scaled(y, alpha), sub.op.grad_fn, _sub_vjp, (input, other), attrs=alpha)
 
 
+BOOL_SUBTRACTED = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                   "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 TWO_BOOLS_SUBTRACTED = ("Subtraction, the `-` operator, with two bool tensors is not supported. "
                         "Use the `^` or `logical_xor()` operator instead.")
 
@@ -92,9 +94,7 @@ def _no_bool_subtraction(x: Any, y: Any) -> None:
     if all(bools):
         raise DTypeError(TWO_BOOLS_SUBTRACTED)
     if any(bools):
-        raise DTypeError("Subtraction, the `-` operator, with a bool tensor is not supported. If "
-                         "you are trying to invert a mask, use the `~` or `logical_not()` operator "
-                         "instead.")
+        raise DTypeError(BOOL_SUBTRACTED)
 
 
 @on_arrays

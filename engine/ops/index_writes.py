@@ -61,7 +61,8 @@ def _fill_index(input: Tensor, dim: int, index: Tensor) -> tuple[int, Any]:
     return d, _positions_along(input, d, index, ShapeError)
 
 
-def _add_index(input: Tensor, dim: int, index: Tensor, source: Tensor) -> tuple[int, Any]:
+def _add_index(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any
+               ) -> tuple[int, Any]:
     """index_add's checks, in torch's order (its meta function's)."""
     check_tensor(index, "index_add", "index")
     d = wrap_dim(dim, input.ndim)
@@ -73,6 +74,9 @@ def _add_index(input: Tensor, dim: int, index: Tensor, source: Tensor) -> tuple[
         raise DTypeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
                          f"{index.dtype.scalar_type}")
     _same_dtype("index_add_", input, source, "source")
+    if d >= max(source.ndim, 1):
+        raise ShapeError(f"index_add_(): Indexing dim {d} is out of bounds of the source tensor "
+                         f"with dim {source.ndim}")
     count = int(index._data.size)
     if count != (1 if source.ndim == 0 else source.shape[wrap_dim(d, source.ndim)]):
         if source.ndim == 0:  # (torch's message reads source.size(dim), which raises)
@@ -86,9 +90,19 @@ def _add_index(input: Tensor, dim: int, index: Tensor, source: Tensor) -> tuple[
         raise ShapeError("source tensor shape must match self tensor shape, excluding the "
                          f"specified dimension. Got self.shape = {list(input.shape)} "
                          f"source.shape = {list(source.shape)}")
+    idx = index._data.reshape(-1)
     if not input._data.size:  # (nothing to add to: torch reads no position)
-        return d, index._data.reshape(-1)
-    return d, _positions_along(input, d, index, ShapeError)
+        return d, idx
+    n = input.shape[d] if input.ndim else 1
+    bad = (idx < 0) | (idx >= n)  # (no index counts from the end here)
+    if idx.size and bool(bad.any()):
+        # torch's two kernels: an unscaled add along the first or last dim of a matrix or more
+        # goes through index_put, which names the index; the general loop does not
+        if input.ndim > 1 and alpha == 1 and d in (0, input.ndim - 1):
+            raise ShapeError(f"index {int(idx[bad][0])} is out of bounds for dimension {d} with "
+                             f"size {n}")
+        raise ShapeError("index out of range in self")
+    return d, idx
 
 
 # ----- index_fill -----------------------------------------------------------------------------
@@ -162,7 +176,7 @@ def _scatter_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
     check_tensor(input, "index_add")
     check_tensor(source, "index_add", "source")
-    d, idx = _add_index(input, dim, index, source)
+    d, idx = _add_index(input, dim, index, source, alpha)
     want = list(input.shape)
     if input.ndim:
         want[d] = int(idx.size)

@@ -198,7 +198,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     check_tensor(input, "unbind")
     if input.ndim == 0:
-        raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
+        raise ShapeError(f"Dimension specified as {wrap_dim(dim, 0)} but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     views = [input._data[(*along(d, i), Ellipsis)] for i in range(input.shape[d])]
     if not views:  # (a size-0 dim: nothing to record)

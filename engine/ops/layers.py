@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import context, ops
+from engine import context, dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
@@ -162,6 +162,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     if input.ndim < k or list(input.shape[input.ndim - k:]) != shape:
         raise ShapeError(f"Given normalized_shape={_size(shape)}, expected input with shape "
                          f"[*, {', '.join(map(str, shape))}], but got input of size{_size(input.shape)}")
+    _norm_dtypes(input, weight, (bias,))
     _check_float(input, "LayerNormKernelImpl")
     stat_dims = tuple(range(input.ndim - k, input.ndim))
     xhat, _ = _norm_forward(input._data, stat_dims, eps, None)
@@ -169,6 +170,20 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     return record(out, layer_norm.op.grad_fn, _norm_vjp, (input, weight, bias),
                   saved=(input, weight),
                   attrs=(stat_dims, tuple(range(input.ndim - k)), tuple(shape), eps, None))
+
+
+def _norm_dtypes(input: Tensor, weight: Tensor | None, others: tuple[Tensor | None, ...]) -> None:
+    """torch's dtype checks of a norm's tensors on CPU: a weight of another dtype than input is
+    "mixed dtype" (only a float32 weight may mix, and only with a reduced-precision input, which
+    gradserve has none of); each other tensor must have input's dtype."""
+    if weight is not None and weight.dtype is not input.dtype:
+        raise DTypeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
+                         if weight.dtype is not dtypes.float32 else
+                         "mixed dtype (CPU): all inputs must share same datatype.")
+    for t in others:
+        if t is not None and t.dtype is not input.dtype:
+            raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
+                             f"{t.dtype.scalar_type}")
 
 
 @defop("batch_norm", [T(), T("running_mean", optional=True), T("running_var", optional=True),
@@ -185,6 +200,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     check_tensor(input, "batch_norm")
     if training and input.ndim == 0:  # (torch's Python check of the batch reads size[0])
         raise ShapeError("tuple index out of range")
+    if running_mean is not None and input.ndim < 2:  # (torch reads sizes()[1] unchecked: 0)
+        check_tensor(running_mean, "batch_norm", "running_mean")
+        raise ShapeError(f"running_mean should contain 0 elements not {running_mean.numel()}")
     channels = input.shape[wrap_dim(1, input.ndim)]
     stat_dims = (0, *range(2, input.ndim))
     count = math.prod(input.shape[d] for d in stat_dims)
@@ -195,8 +213,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ArgumentError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0:
         raise ArgumentError(f"batch_norm eps must be non-negative, but got {eps}")
-    for name, p in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
-                    ("running_var", running_var)):
+    for name, p in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
         if p is not None and check_tensor(p, "batch_norm", name).numel() != channels:
             raise ShapeError(f"{name} should contain {channels} elements not {p.numel()}")
     if not training:
@@ -204,6 +222,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if p is None:
                 raise ArgumentError(f"{name} must be defined in evaluation mode")
     _check_float(input, "batch_norm")
+    _norm_dtypes(input, weight, (bias, running_mean, running_var))
     view = (channels,) + (1,) * (input.ndim - 2)
     x = input._data
     running = None
@@ -265,13 +284,13 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     check_tensor(weight, "embedding", "weight")
     if weight.ndim == 0:  # (torch reads weight.size(0) first)
         raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
-    if weight.ndim != 2:
-        raise ShapeError("'weight' must be 2-D")
     rows = weight.shape[0]
-    if padding_idx is not None:
+    if padding_idx is not None:  # (torch's Python checks it before the kernel checks the rank)
         if not -rows <= padding_idx < rows:
             raise ArgumentError("Padding_idx must be within num_embeddings")
         padding_idx %= rows
+    if weight.ndim != 2:
+        raise ShapeError("'weight' must be 2-D")
     if input.dtype.name != "int64":
         raise DTypeError("Expected tensor for argument #1 'indices' to have one of the following "
                          f"scalar types: Long, Int; but got {input.dtype.legacy_type} instead (while "

@@ -20,7 +20,7 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
-from engine.ops.elementwise import TWO_BOOLS_SUBTRACTED
+from engine.ops.elementwise import BOOL_SUBTRACTED, TWO_BOOLS_SUBTRACTED
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
 
@@ -161,7 +161,9 @@ def _huber_slope(d: Tensor, delta: float) -> Tensor:
 def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mean: str) -> Tensor:
     """torch.nn.functional's weighted mse/l1/huber: errors * weight, then reduced; the weighted
     mean is sum / sum(weight) (``mean='by_weight'``) or a plain mean (``'plain'``, huber)."""
-    _check_reduction(reduction)
+    if reduction not in _REDUCTIONS:  # (the weighted form is torch's Python, with its words)
+        raise ArgumentError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', "
+                            "'sum'.")
     if weight.shape != input.shape:
         raise ArgumentError("Weights and input must have the same size.")
     loss = errors * weight
@@ -334,6 +336,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     w = _bce_weight(weight, input.shape, fn)
     if pos_weight is not None:
         check_tensor(pos_weight, fn, "pos_weight")
+        if pos_weight.dtype is dtypes.bool_:  # (torch computes pos_weight - 1)
+            raise DTypeError(BOOL_SUBTRACTED)
         _no_grad_arg(pos_weight, fn, "pos_weight")
         broadcast_shapes(pos_weight.shape, input.shape)
     pw = None if pos_weight is None else pos_weight._data
@@ -406,6 +410,9 @@ def _nll_checks(input: Tensor, target: Tensor, weight: Tensor | None) -> None:
             raise ShapeError(f"weight tensor should be defined either for all {classes} classes or "
                              "no classes but got weight tensor of shape: "
                              f"[{', '.join(map(str, weight.shape))}]")
+        if not input.dtype.is_floating_point:  # (the kernel's dispatch comes first)
+            raise DTypeError(f"\"nll_loss_out_frame\" not implemented for "
+                             f"'{input.dtype.scalar_type}'")
         if weight.dtype is not input.dtype:
             raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
                              f"{weight.dtype.scalar_type}")

@@ -119,6 +119,7 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     check_tensor(input, "flatten")
     if input.ndim == 0:
+        wrap_dim(start_dim, 0), wrap_dim(end_dim, 0)  # (torch checks both dims, as for a 1-d)
         return reshape(input, [1])
     s, e = wrap_dim(start_dim, input.ndim), wrap_dim(end_dim, input.ndim)
     if s > e:

@@ -56,10 +56,12 @@ def test_header() -> None:
 
 
 # Cases where gradserve knowingly answers otherwise than torch: each with the reason.
+_CHOLESKY_EMPTY = ("torch.cholesky returns a 0x3 input unchanged (its emptiness check comes "
+                   "before the square check); gradserve refuses a matrix that is not square, "
+                   "empty or not")
 KNOWN_DIFFERENCES = {
-    "cholesky.input.empty": "torch.cholesky returns a 0x3 input unchanged (its emptiness check "
-                            "comes before the square check); gradserve refuses a matrix that is "
-                            "not square, empty or not",
+    "cholesky.input.empty": _CHOLESKY_EMPTY,
+    "cholesky.input.empty.full": _CHOLESKY_EMPTY,
 }
 
 
