@@ -42,10 +42,7 @@ UNREFUSABLE = {
         "are promoted or compared)"),
     **dict.fromkeys(("clone", "contiguous", "zero_"),
                     "one tensor of any shape and dtype, no other argument"),
-    **dict.fromkeys(("zeros_like", "ones_like"),
-                    "a tensor of any shape and dtype; every dtype is a valid target"),
     "to": "every dtype converts to every other",
-    "full_like": "a tensor of any shape and dtype, any number (cast to the dtype), every dtype",
 }
 
 
