@@ -50,7 +50,7 @@ def _fill(size: Sequence[int], value: Any, dtype: str | None, requires_grad: boo
 @defop("zeros", [_SIZE, _DTYPE, _RG], doc="A tensor of zeros.", category=_NEW, method=False,
        creation=True)
 def zeros(size: Sequence[int], dtype: str | None = None, requires_grad: bool = False) -> Tensor:
-    if any(int(s) < 0 for s in size):  # (torch's zeros checks with its own words)
+    if any(s < 0 for s in size):  # (torch's zeros checks sizes itself, before allocating)
         raise ArgumentError("zeros: Dimension size must be non-negative.")
     return _fill(size, 0, dtype or "float32", requires_grad)
 
