@@ -223,6 +223,20 @@ def op_cases(op: Any, family: str, base: dict[str, Any], suffix: str = "") -> li
         add("requires_grad", "requires_grad_int64", True, ())
         cases[-1]["kwargs"]["dtype"] = "int64"
         cases[-1]["id"] = f"{op.name}.requires_grad.with_int64{suffix}"
+    pair = [p for p in op.params if p.kind == "int" and _dim_like(p.name)]
+    if len(pair) >= 2:  # two dims of one op: the same one twice, and the two in reverse order
+        a, b = pair[0].name, pair[1].name
+        first = given.get(a, pair[0].default)
+        second = given.get(b, pair[1].default)
+        if isinstance(first, int) and isinstance(second, int):
+            add(b, "dims_equal", first)
+            cases[-1]["id"] = f"{op.name}.{a}+{b}.dims_equal{suffix}"
+            add(a, "dims_swapped", second)
+            cases[-1]["kwargs"][b] = first
+            if names.index(b) < positional:
+                cases[-1]["args"][names.index(b)] = first
+                del cases[-1]["kwargs"][b]
+            cases[-1]["id"] = f"{op.name}.{a}+{b}.dims_swapped{suffix}"
     optional = [p.name for p in op.params if p.kind == "operand" and p.optional]
     if optional and all(given.get(n) is not None for n in optional):  # clamp(x, None, None)
         add(optional[0], "all_optional_none", None, tuple(optional[1:]))
