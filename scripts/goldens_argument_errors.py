@@ -135,7 +135,7 @@ def _attr_mutations(p: Any, value: Any, rank: int) -> list[tuple[str, Any]]:
                         if not isinstance(value, list) else [*value, value[-1]]))
         return out
     if kind == "number":
-        return [("negative", -1), ("zero", 0)]
+        return [("negative", -1), ("zero", 0), ("infinite", "Infinity"), ("nan", "NaN")]
     if kind == "float":
         return [("negative", -0.5), ("above_one", 1.5)]
     if kind == "choice":
@@ -291,6 +291,7 @@ def goldens() -> None:
     import goldens_nn
 
     callers = {"nn": goldens_nn._call_torch}
+    torch.set_num_threads(1)  # (a parallel kernel names whichever bad element a thread met first)
     data = json.loads(OUT.read_text())
     warnings.simplefilter("ignore")
     kept = []

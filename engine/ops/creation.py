@@ -93,7 +93,8 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: str |
     if not all(math.isfinite(v) for v in (start, end)):
         raise ArgumentError(f"unsupported range: {start:g} -> {end:g}")
     int_dtype = dtypes.get(dtype) is dtypes.int64
-    if step == 0 or (int_dtype and int(step) == 0):  # (an integer dtype truncates the step first)
+    # (torch's test is step > 0 || step < 0, which NaN fails; an integer dtype truncates it first)
+    if not (step > 0 or step < 0) or (int_dtype and math.isfinite(step) and int(step) == 0):
         raise ArgumentError("step must be nonzero")
     if not ((step > 0 and end >= start) or (step < 0 and end <= start)):  # torch's test: NaN fails
         raise ArgumentError("upper bound and lower bound inconsistent with step sign")

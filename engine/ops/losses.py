@@ -207,7 +207,7 @@ def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
            "l1_loss.", category=_LOSS, method=False)
 def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
-    if beta < 0:
+    if not beta >= 0:  # (torch's test, which NaN fails)
         raise ArgumentError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
@@ -222,7 +222,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
        category=_LOSS, method=False)
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
-    if delta <= 0:
+    if not delta > 0:  # (torch's test, which NaN fails)
         raise ArgumentError("huber_loss does not support non-positive values for delta.")
     if isinstance(input, Tensor) and isinstance(target, Tensor):
         _castable(input, target, input)
