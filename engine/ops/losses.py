@@ -499,7 +499,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     check_tensor(input, "cross_entropy")
     check_tensor(target, "cross_entropy", "target")
     _check_reduction(reduction)
-    if input.ndim == 0:  # (torch's log_softmax over dim 1 comes first)
+    if input.ndim == 0:  # (torch's class-dim read comes first: size(1) for probabilities,
+        if input.shape == target.shape:  # log_softmax over dim 1 for class indices)
+            raise ShapeError("Dimension specified as 1 but tensor has no dimensions")
         wrap_dim(1, 0)
     if input.shape == target.shape:
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
