@@ -30,7 +30,10 @@ def wrap_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
         for d in dims:
             wrap_dim(d, 0)
         return ()
-    out = sorted({wrap_dim(d, ndim) for d in dims})
-    if len(out) != len(dims):
-        raise ShapeError(f"dim {dims} appears multiple times in the list of dims")
-    return tuple(out)
+    seen: set[int] = set()
+    for d in dims:
+        w = wrap_dim(d, ndim)
+        if w in seen:  # torch names the first repeated dim, wrapped
+            raise ShapeError(f"dim {w} appears multiple times in the list of dims")
+        seen.add(w)
+    return tuple(sorted(seen))

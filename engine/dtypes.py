@@ -34,6 +34,12 @@ class DType:
     def is_floating_point(self) -> bool:
         return self.category == 2
 
+    @property
+    def legacy_type(self) -> str:
+        """The legacy tensor type name torch's older checks print: torch.FloatTensor (bool has
+        none, and prints as its dispatch type)."""
+        return "CPUBoolType" if self.name == "bool" else f"torch.{self.scalar_type}Tensor"
+
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine import ops
+from engine import dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError
@@ -163,6 +163,8 @@ def selu(input: Tensor) -> Tensor:
        method=False)
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     check_tensor(input, "hardtanh")
+    if input.dtype is dtypes.bool_:
+        raise DTypeError("Bool inputs not supported for hardtanh")
     if min_val > max_val:
         raise ArgumentError("min_val cannot be greater than max_val")
     a = input._data

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine import ops
+from engine import dtypes, ops
 from engine.backend import xp
 from engine.context import wake
 from engine.dims import wrap_dim
@@ -161,6 +161,13 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
     zero padding 'same' needs on top (for an odd total padding)."""
     if weight.ndim < 3:
         raise ShapeError("weight should have at least three dimensions")
+    for name, value in (("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if not isinstance(value, str):  # (torch fits each to the weight's spatial dims first)
+            given = list(value) if isinstance(value, (list, tuple)) else [value] * nd
+            if len(given) != 1 and len(given) != weight.ndim - 2:
+                raise ArgumentError(f"expected {name} to be a single integer value or a list of "
+                                    f"{weight.ndim - 2} values to match the convolution dimensions, "
+                                    f"but got {name}={_size(given)}")
     if weight.ndim != x.ndim:
         raise ShapeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-dimensional "
                          f"weight {_size(weight.shape)}, but got {x.ndim}-dimensional input of size "
@@ -182,14 +189,17 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
             raise ArgumentError(f"Invalid padding string: '{padding}'")
     else:
         p = _tuple(padding, nd, "padding")
-    if any(v <= 0 for v in s):
-        raise ArgumentError("non-positive stride is not supported")
     if any(v < 0 for v in p):
         raise ArgumentError("negative padding is not supported")
-    if any(v <= 0 for v in d):
-        raise ArgumentError(f"dilation should be greater than zero, but got {_size(d)}")
+    if any(v <= 0 for v in s):
+        raise ArgumentError("non-positive stride is not supported")
+    if any(v < 0 for v in d):
+        raise ArgumentError("dilation should be greater than zero")
     if groups <= 0:
         raise ArgumentError("non-positive groups is not supported")
+    if weight.shape[0] < groups:
+        raise ShapeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                         f"dimension 0, but got weight of size {_size(weight.shape)} instead")
     if weight.shape[0] % groups:
         raise ShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
                          f"dimension 0, but got weight of size [{_size(weight.shape)}] instead")
@@ -197,6 +207,11 @@ def _conv_window(x: Tensor, weight: Tensor, nd: int, stride: Any, padding: Any, 
         raise ShapeError(f"Given groups={groups}, weight of size {_size(weight.shape)}, expected "
                          f"input{_size(x.shape)} to have {weight.shape[1] * groups} channels, but got "
                          f"{x.shape[1]} channels instead")
+    if any(v == 0 for v in d):  # (a zero dilation reaches a kernel: torch picks it by batch size;
+        # a batch of one goes to the 2-d slow path, which sees conv1d's dilation as [1, d])
+        raise ArgumentError("non-positive dilation is not supported" if x.shape[0] > 1 else
+                            f"dilation should be greater than zero, but got "
+                            f"{_size((1, *d) if nd == 1 else d)}")
     size = tuple(x.shape[2:])
     padded = [n + 2 * pi + e for n, pi, e in zip(size, p, extra, strict=True)]
     reach = [di * (ki - 1) + 1 for di, ki in zip(d, k, strict=True)]
@@ -217,22 +232,28 @@ def _convolution(op: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor |
     if input.ndim not in (nd + 1, nd + 2):
         raise ShapeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but "
                          f"got input of size: {_size(input.shape)}")
-    if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
-        return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
-                                        padding, dilation, groups), 0)
-    if weight.dtype is not input.dtype:
-        raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
-                         f"{weight.dtype.scalar_type}")
-    window, extra = _conv_window(input, weight, nd, stride, padding, dilation, groups)
     if bias is not None:
         check_tensor(bias, op, "bias")
-        if bias.shape != (weight.shape[0],):
-            raise ShapeError(f"Given weight of size {_size(weight.shape)}, expected bias to be "
-                             f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
-                             f"{_size(bias.shape)} instead")
         if bias.dtype is not input.dtype:
             raise DTypeError(f"Input type ({input.dtype.c_type}) and bias type ({bias.dtype.c_type}) should "
                              "be the same")
+    dilated = any(v > 1 for v in (dilation if isinstance(dilation, (list, tuple)) else [dilation]))
+    if dilated and input.dtype is dtypes.bool_:  # (torch's dilated kernel dispatches first)
+        raise DTypeError("\"slow_conv_dilated<>\" not implemented for 'Bool'")
+    if weight.dtype is not input.dtype:
+        raise DTypeError(
+            f"Input type ({input.dtype.legacy_type}) and weight type ({weight.dtype.legacy_type}) "
+            "should be the same or input should be a MKLDNN tensor and weight is a dense tensor"
+            if nd == 1 and input.ndim == nd + 2 and not dilated else  # (conv1d's mkldnn path)
+            f"expected scalar type {input.dtype.scalar_type} but found {weight.dtype.scalar_type}")
+    if input.ndim == nd + 1:  # unbatched: torch adds the batch dim around the convolution
+        return ops.squeeze(_convolution(op, nd, ops.unsqueeze(input, 0), weight, bias, stride,
+                                        padding, dilation, groups), 0)
+    window, extra = _conv_window(input, weight, nd, stride, padding, dilation, groups)
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ShapeError(f"Given weight of size {_size(weight.shape)}, expected bias to be "
+                         f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
+                         f"{_size(bias.shape)} instead")
     if any(extra):  # 'same' with an odd total padding: torch pads the right side first (F.pad)
         input = ops.pad(input, [v for e in reversed(extra) for v in (0, e)])
     out = _conv_forward(input._data, weight._data, window, groups)
@@ -426,7 +447,8 @@ def _pool_window(op: str, input: Tensor, kernel_size: Any, stride: Any, padding:
     for pi, ki, di in zip(p, k, d, strict=True):
         if pi < 0:
             raise ArgumentError(f"pad must be non-negative, but got pad: {pi}")
-        if pi > ((ki - 1) * di + 1) // 2:
+        reach = (ki - 1) * di + 1
+        if pi > (abs(reach) // 2) * (1 if reach >= 0 else -1):  # (C++'s division truncates)
             raise ArgumentError(f"pad should be at most half of effective kernel size, but got "
                                 f"pad={pi}, kernel_size={ki} and dilation={di}")
     if any(v <= 0 for v in k):
@@ -457,7 +479,7 @@ def _pool_input(op: str, input: Tensor) -> None:
     check_tensor(input, op)
     if input.ndim not in (3, 4) or 0 in input.shape[-3:]:
         raise ShapeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-    if not input.dtype.is_floating_point:
+    if input.dtype is dtypes.bool_:  # (integers pool, as torch's CPU kernels do)
         raise DTypeError(f'"{op}" not implemented for \'{input.dtype.scalar_type}\'')
 
 
@@ -478,7 +500,8 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     _pool_input("max_pool2d", input)
     window = _pool_window("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
-    cols = unfold_array(input._data, window, fill=-math.inf)  # (..., taps, oh, ow)
+    lowest = -math.inf if input.dtype.is_floating_point else xp.iinfo(input._data.dtype).min
+    cols = unfold_array(input._data, window, fill=lowest)  # (..., taps, oh, ow)
     axis = input.ndim - 2
     best = xp.expand_dims(xp.argmax(cols, axis=axis), axis)
     values = xp.squeeze(xp.take_along_axis(cols, best, axis=axis), axis=axis)
@@ -532,7 +555,12 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
     check_tensor(input, "avg_pool2d")
+    if input.ndim == 0:  # (torch reads input.size(-3) first)
+        raise ShapeError("Dimension specified as -3 but tensor has no dimensions")
     wrap_dim(-3, input.ndim)  # torch's message for too few dims
+    if input.ndim > 4:
+        raise ShapeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+                         f"input, but got:{_size(input.shape)}")
     _pool_input("avg_pool2d", input)
     window = _pool_window("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override == 0:
@@ -544,7 +572,9 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 def _avg_pool(x: Tensor, window: Window, divisor: Any) -> Tensor:
     """Each window's sum over its divisor, recorded (AvgPool2DBackward0)."""
     sums = xp.sum(unfold_array(x._data, window), axis=x.ndim - 2)
-    return record(sums / divisor, avg_pool2d.op.grad_fn, _avg_pool_vjp, (x,), saved=(x,),
+    # (integers divide as C++ does: the quotient truncated toward zero)
+    mean = sums / divisor if x.dtype.is_floating_point else xp.abs(sums) // divisor * xp.sign(sums)
+    return record(mean, avg_pool2d.op.grad_fn, _avg_pool_vjp, (x,), saved=(x,),
                   attrs=(x.shape, window, divisor))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine import context, dtypes
 from engine.backend import xp
-from engine.errors import ArgumentError, ShapeError
+from engine.errors import INT_REQUIRES_GRAD_CTOR, ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.ops.core import check_alloc, check_tensor
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
@@ -35,6 +35,8 @@ def _shape(size: Sequence[int]) -> tuple[int, ...]:
 def _leaf(arr: Any, requires_grad: bool) -> Tensor:
     t = Tensor(arr)
     if requires_grad:
+        if not t.dtype.is_floating_point:  # (a factory's own words, not requires_grad_'s)
+            raise AutogradError(INT_REQUIRES_GRAD_CTOR)
         t.requires_grad_(True)
     return t
 
@@ -48,6 +50,8 @@ def _fill(size: Sequence[int], value: Any, dtype: str | None, requires_grad: boo
 @defop("zeros", [_SIZE, _DTYPE, _RG], doc="A tensor of zeros.", category=_NEW, method=False,
        creation=True)
 def zeros(size: Sequence[int], dtype: str | None = None, requires_grad: bool = False) -> Tensor:
+    if any(s < 0 for s in size):  # (torch's zeros checks sizes itself, before allocating)
+        raise ArgumentError("zeros: Dimension size must be non-negative.")
     return _fill(size, 0, dtype or "float32", requires_grad)
 
 
@@ -68,6 +72,9 @@ def full(size: Sequence[int], fill_value: float, dtype: str | None = None,
 @defop("eye", [A("n", "int"), A("m", "int", None, optional=True), _DTYPE, _RG],
        doc="An n x m identity matrix.", category=_NEW, method=False, creation=True)
 def eye(n: int, m: int | None = None, dtype: str | None = None, requires_grad: bool = False) -> Tensor:
+    for name, value in (("n", n), ("m", m)):
+        if value is not None and value < 0:
+            raise ArgumentError(f"{name} must be greater or equal to 0, got {value}")
     if n * (n if m is None else m) > 2**63 - 1:  # (torch's numel check comes first)
         raise ShapeError("numel: integer multiplication overflow")
     shape = _shape((n, n if m is None else m))
@@ -85,10 +92,12 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: str |
         start, end = 0, start
     if not all(math.isfinite(v) for v in (start, end)):
         raise ArgumentError(f"unsupported range: {start:g} -> {end:g}")
-    if step == 0:
+    int_dtype = dtypes.get(dtype) is dtypes.int64
+    # (torch's test is step > 0 || step < 0, which NaN fails; an integer dtype truncates it first)
+    if not (step > 0 or step < 0) or (int_dtype and math.isfinite(step) and int(step) == 0):
         raise ArgumentError("step must be nonzero")
     if not ((step > 0 and end >= start) or (step < 0 and end <= start)):  # torch's test: NaN fails
-        raise ArgumentError("upper bound and larger bound inconsistent with step sign")
+        raise ArgumentError("upper bound and lower bound inconsistent with step sign")
     size = math.ceil((float(end) - float(start)) / float(step)) if math.isfinite(
         (float(end) - float(start)) / float(step)) else math.inf
     if size > 2**63 - 1:  # (torch computes the size in doubles: 1e308 by 1e-308 is infinite)
@@ -97,6 +106,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: str |
     _shape((n,))
     ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step))
     dt = dtypes.get(dtype) or (dtypes.int64 if ints else dtypes.DEFAULT_FLOAT)
+    _not_bool(dt, "arange_cpu")
     vals = start + xp.arange(n, dtype=xp.float64 if not ints else xp.int64) * step
     return _leaf(vals.astype(dt.np), requires_grad)
 
@@ -110,14 +120,20 @@ def linspace(start: float, end: float, steps: int, dtype: str | None = None,
         raise ArgumentError("number of steps must be non-negative")
     _shape((steps,))
     dt = dtypes.get(dtype) or dtypes.DEFAULT_FLOAT
+    _not_bool(dt, "linspace_cpu")
     return _leaf(xp.linspace(start, end, steps, dtype=xp.float64).astype(dt.np), requires_grad)
 
 
 def _float_dtype(dtype: str | None, op: str) -> dtypes.DType:
     dt = dtypes.get(dtype) or dtypes.DEFAULT_FLOAT
     if not dt.is_floating_point:
-        raise ArgumentError(f"\"{op}\" not implemented for '{dt.name}'")
+        raise DTypeError(f"\"{op}\" not implemented for '{dt.scalar_type}'")
     return dt
+
+
+def _not_bool(dt: dtypes.DType, kernel: str) -> None:
+    if dt is dtypes.bool_:
+        raise DTypeError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
 @defop("rand", [_SIZE, _DTYPE, _RG], doc="Uniform [0, 1) draws from the program's generator.",
@@ -141,6 +157,10 @@ def randint(low: int = 0, high: int = 0, size: Sequence[int] = (), dtype: str | 
     if high <= low:
         raise ArgumentError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = dtypes.get(dtype) or dtypes.int64
+    if dt is dtypes.bool_ and not 0 <= low <= 1:
+        raise ArgumentError("from is out of bounds for bool")
+    if dt is dtypes.bool_ and high - 1 > 1:
+        raise ArgumentError("to - 1 is out of bounds for bool")
     return Tensor(context.generator().integers(low, high, _shape(size), dt.np))
 
 

@@ -87,15 +87,24 @@ def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        doc="input - alpha * other, broadcasting.", category=_EW)
 def sub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
     x, y = _binary(input, other, "sub")
-    _no_bool_subtraction(x, y)
+    _no_bool_subtraction(input, other)
     return record(x - _scaled(y, alpha), sub.op.grad_fn, _sub_vjp, (input, other), attrs=alpha)
+
+
+BOOL_SUBTRACTED = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                   "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+TWO_BOOLS_SUBTRACTED = ("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                        "Use the `^` or `logical_xor()` operator instead.")
 
 
 def _no_bool_subtraction(x: Any, y: Any) -> None:
     # (a Python bool operand counts as a bool tensor, as torch wraps it)
-    if all(getattr(v, "dtype", None) == xp.bool_ or isinstance(v, bool) for v in (x, y)):
-        raise DTypeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                         "Use the `^` or `logical_xor()` operator instead.")
+    bools = [v.dtype is dtypes.bool_ if isinstance(v, Tensor) else isinstance(v, bool)
+             for v in (x, y)]
+    if all(bools):
+        raise DTypeError(TWO_BOOLS_SUBTRACTED)
+    if any(bools):
+        raise DTypeError(BOOL_SUBTRACTED)
 
 
 @on_arrays
@@ -107,8 +116,8 @@ def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        grad_fns=("RsubBackward1", "RsubBackward0"), doc="other - alpha * input (torch.rsub).",
        category=_EW)
 def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
-    x, y = _binary(input, other, "rsub")
-    _no_bool_subtraction(x, y)
+    y, x = _binary(other, input, "rsub")  # (torch computes other - input: "tensor a" is other)
+    _no_bool_subtraction(input, other)
     out = y - _scaled(x, alpha)
     if isinstance(other, Tensor) and isinstance(input, Tensor):
         return record(out, rsub.op.forms["RsubBackward0"], _rsub_vjp, (input, other), attrs=alpha)
@@ -251,6 +260,15 @@ def _pow_st_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 # ----- unary math -----------------------------------------------------------------------------
+# torch's refusal of a bool input, by op (the other keep_int ops take bools)
+_BOOL_REFUSED = {
+    "neg": "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+           "invert a mask, use the `~` or `logical_not()` operator instead.",
+    "abs": "\"abs_cpu\" not implemented for 'Bool'",
+    "relu": "Boolean inputs not supported for relu",
+}
+
+
 def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str,
            category: str = _EW, keep_int: bool = False) -> Any:
     """Declare a one-input op whose VJP needs its input (``saves='input'``), its output
@@ -269,10 +287,8 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
         elif x.dtype == xp.bool_:
             if name == "sign":  # torch: the signs of False and True
                 return record(xp.array(x, copy=True), grad_fn, vjp, (input,))
-            if name == "neg":
-                raise DTypeError("Negation, the `-` operator, on a bool tensor is not supported. "
-                                 "If you are trying to invert a mask, use the `~` or "
-                                 "`logical_not()` operator instead.")
+            if name in _BOOL_REFUSED:
+                raise DTypeError(_BOOL_REFUSED[name])
         return record(forward(x), grad_fn, vjp, (input,), (input,) if save_input else out_only)
 
     op.__name__ = name

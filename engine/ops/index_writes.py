@@ -40,19 +40,70 @@ def _same_dtype(op: str, input: Tensor, other: Tensor, what: str) -> None:
                          f"({other.dtype.scalar_type}) must have the same scalar type")
 
 
-def _vector_index(op: str, input: Tensor, dim: int, index: Tensor) -> tuple[int, Any]:
-    """The wrapped dim and the 1-d positions of an index_fill / index_add index."""
-    check_tensor(index, op, "index")
-    if index.dtype is not dtypes.int64:
-        raise DTypeError(f"{op}(): Expected dtype int64 for index")
-    if index.ndim > 1:
-        raise ShapeError(f"{op}(): Index is supposed to be a vector")
-    d = wrap_dim(dim, input.ndim)
+def _positions_along(input: Tensor, d: int, index: Tensor, error: type[ShapeError]) -> Any:
+    """The 1-d positions of an index_fill / index_add index along the wrapped dim ``d``, negative
+    ones counted from the end; torch's message names the first one out of range."""
     idx = index._data.reshape(-1)
     n = input.shape[d] if input.ndim else 1
-    if idx.size and bool(((idx < -n) | (idx >= n)).any()):
+    bad = (idx < -n) | (idx >= n)
+    if idx.size and bool(bad.any()):
+        raise error(f"index {int(idx[bad][0])} is out of bounds for dimension {d} with size {n}")
+    return xp.where(idx < 0, idx + n, idx)
+
+
+def _fill_index(input: Tensor, dim: int, index: Tensor) -> tuple[int, Any]:
+    """index_fill's checks, in torch's order: the index's dtype, the dim, the index's rank."""
+    check_tensor(index, "index_fill", "index")
+    if index.dtype is not dtypes.int64:
+        raise ShapeError("index_fill_(): Expected dtype int64 for index.")
+    d = wrap_dim(dim, max(input.ndim, 1))
+    if index.ndim > 1:
+        raise ShapeError("Index has to be a vector/scalar")
+    return d, _positions_along(input, d, index, ShapeError)
+
+
+def _add_index(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any
+               ) -> tuple[int, Any]:
+    """index_add's checks, in torch's order (its meta function's)."""
+    check_tensor(index, "index_add", "index")
+    d = wrap_dim(dim, input.ndim)
+    if index.ndim > 1:
+        raise ShapeError(f"index_add_(): Index is supposed to be a vector, but got dim: "
+                         f"{index.ndim} with type: {index.dtype.scalar_type} and size: "
+                         f"{list(index.shape)}")
+    if index.dtype is not dtypes.int64:
+        raise DTypeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                         f"{index.dtype.scalar_type}")
+    _same_dtype("index_add_", input, source, "source")
+    if d >= max(source.ndim, 1):
+        raise ShapeError(f"index_add_(): Indexing dim {d} is out of bounds of the source tensor "
+                         f"with dim {source.ndim}")
+    count = int(index._data.size)
+    if count != (1 if source.ndim == 0 else source.shape[wrap_dim(d, source.ndim)]):
+        if source.ndim == 0:  # (torch's message reads source.size(dim), which raises)
+            raise ShapeError(f"Dimension specified as {d} but tensor has no dimensions")
+        raise ShapeError(f"index_add_(): Number of indices ({count}) should be equal to "
+                         f"source.size(dim): ({source.shape[d]}), for dim: {d}")
+    rest, src_rest = list(input.shape), list(source.shape)
+    if input.ndim and source.ndim:
+        del rest[d], src_rest[d]
+    if rest != src_rest:
+        raise ShapeError("source tensor shape must match self tensor shape, excluding the "
+                         f"specified dimension. Got self.shape = {list(input.shape)} "
+                         f"source.shape = {list(source.shape)}")
+    idx = index._data.reshape(-1)
+    if not input._data.size:  # (nothing to add to: torch reads no position)
+        return d, idx
+    n = input.shape[d] if input.ndim else 1
+    bad = (idx < 0) | (idx >= n)  # (no index counts from the end here)
+    if idx.size and bool(bad.any()):
+        # torch's two kernels: an unscaled add along the first or last dim of a matrix or more
+        # goes through index_put, which names the index; the general loop does not
+        if input.ndim > 1 and alpha == 1 and d in (0, input.ndim - 1):
+            raise ShapeError(f"index {int(idx[bad][0])} is out of bounds for dimension {d} with "
+                             f"size {n}")
         raise ShapeError("index out of range in self")
-    return d, xp.where(idx < 0, idx + n, idx)
+    return d, idx
 
 
 # ----- index_fill -----------------------------------------------------------------------------
@@ -62,7 +113,7 @@ def _vector_index(op: str, input: Tensor, dim: int, index: Tensor) -> tuple[int,
            "along dim.", category=_IDX)
 def index_fill(input: Tensor, dim: int, index: Tensor, value: Operand) -> Tensor:
     check_tensor(input, "index_fill")
-    d, idx = _vector_index("index_fill", input, dim, index)
+    d, idx = _fill_index(input, dim, index)
     out = xp.array(input._data, copy=True)
     key = along(d, idx) if input.ndim else (Ellipsis,)
     if isinstance(value, Tensor):
@@ -126,17 +177,15 @@ def _scatter_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
     check_tensor(input, "index_add")
     check_tensor(source, "index_add", "source")
-    d, idx = _vector_index("index_add", input, dim, index)
-    _same_dtype("index_add_", input, source, "source")
+    d, idx = _add_index(input, dim, index, source, alpha)
     want = list(input.shape)
     if input.ndim:
         want[d] = int(idx.size)
-    if list(source.shape) != want and not (source.ndim == 0 and idx.size == 1 and input.ndim <= 1):
-        raise ShapeError(f"index_add_(): Source/destination tensor must have same slice shapes. "
-                         f"Destination slice shape: {list(input.shape)} at dimension {d} and "
-                         f"source slice shape: {list(source.shape)} at dimension 0.")
     out = xp.array(input._data, copy=True)
     values = source._data.reshape(want) * alpha if alpha != 1 else source._data.reshape(want)
+    if not out.size:
+        return record(out, index_add.op.grad_fn, _index_add_vjp, (input, source),
+                      attrs=(d, index, alpha, source.shape))
     out = backend.add_at(out, along(d, idx) if input.ndim else (idx,), values) if input.ndim \
         else out + values.reshape(()).astype(out.dtype)
     return record(out, index_add.op.grad_fn, _index_add_vjp, (input, source),

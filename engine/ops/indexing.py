@@ -316,6 +316,15 @@ def parse_index(input: Tensor, index: Any) -> tuple[Tensor, list[tuple[int, Any]
     single = not isinstance(index, (list, tuple))
     items = [_parse_item(i) for i in ([index] if single else index)]
     ndim = input.ndim
+    if single and ndim == 0:  # (torch's own words for one int or slice on a 0-d tensor)
+        item = items[0]
+        if isinstance(item, int) and not isinstance(item, bool):
+            raise ShapeError(
+                "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number" if item == 0 else
+                f"index {item} is out of bounds for dimension 0 with size 0")
+        if isinstance(item, slice):
+            raise ShapeError("slice() cannot be applied to a 0-dim tensor.")
     consumed = sum(_dims_consumed(i) for i in items)
     if consumed > ndim:
         raise ShapeError(f"too many indices for tensor of dimension {ndim}")
@@ -372,7 +381,12 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
         raise ShapeError("index_select(): Index is supposed to be a vector")
     d = wrap_dim(dim, input.ndim)
     idx = index._data.reshape(-1)
+    if input.ndim == 0 and idx.size != 1:
+        raise ShapeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} "
+                         "value(s)")
     n = input.shape[d] if input.ndim else 1
+    if idx.size and not n:
+        raise ShapeError("index_select(): self indexing axis dim should be positive")
     if idx.size and bool(((idx < 0) | (idx >= n)).any()):
         raise ShapeError("index out of range in self")
     if input.ndim == 0:
@@ -385,35 +399,53 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def _check_index(op: str, input: Tensor, dim: int, index: Tensor, src: Tensor | None = None) -> int:
-    """gather / scatter_add's checks, with torch's messages; returns the wrapped dim."""
+    """gather / scatter / scatter_add's checks, in torch's order and with its messages (scatter_add
+    reports as "scatter"); returns the wrapped dim."""
     check_tensor(index, op, "index")
-    if index.dtype.name != "int64":
-        raise DTypeError(f"{op}(): Expected dtype int64 for index")
-    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
-        raise ShapeError("Index tensor must have the same number of dimensions as input tensor")
-    if src is not None and index.ndim != src.ndim and not (index.ndim <= 1 and src.ndim <= 1):
-        raise ShapeError("Index tensor must have the same number of dimensions as src tensor")
     d = wrap_dim(dim, input.ndim)
-    for i in range(index.ndim if input.ndim else 0):
-        if i != d and index.shape[i] > input.shape[i]:
-            if src is None:
-                raise ShapeError(f"Size does not match at dimension {i} expected index "
-                                 f"{list(index.shape)} to be no larger than self {list(input.shape)} "
-                                 f"apart from dimension {d}")
-            break
-        if src is not None and index.shape[i] > src.shape[i]:
-            break
-    else:
-        a = index._data
-        size = input.shape[d] if input.ndim else 1
-        bad = (a < 0) | (a >= size)
-        if a.size and bool(bad.any()):
-            raise ShapeError(f"index {int(a[bad].reshape(-1)[0])} is out of bounds for dimension {d} "
-                             f"with size {size}")
+    method = "gather" if op == "gather" else "scatter"
+    if index._data.size and index.dtype.name != "int64":
+        raise DTypeError(f"{method}(): Expected dtype int32/int64 for index")
+    if src is not None and src.dtype is not input.dtype:
+        raise DTypeError(f"{method}(): Expected self.dtype to be equal to src.dtype")
+    if not index._data.size:
         return d
-    raise ShapeError(f"Expected index {list(index.shape)} to be no larger than self "
-                     f"{list(input.shape)} apart from dimension {d} and to be no larger size than "
-                     f"src {list(src.shape)}")
+    if max(index.ndim, 1) != max(input.ndim, 1):
+        raise ShapeError("Index tensor must have the same number of dimensions as "
+                         f"{'input' if method == 'gather' else 'self'} tensor")
+    size = _nonempty_size
+    if method == "gather":
+        for i in range(max(input.ndim, 1)):
+            if i != d and size(index, i) > size(input, i):
+                raise ShapeError(f"Size does not match at dimension {i} expected index "
+                                 f"{list(index.shape)} to be no larger than self "
+                                 f"{list(input.shape)} apart from dimension {d}")
+    else:
+        wrong = any(i != d and size(index, i) > size(input, i) for i in range(max(input.ndim, 1)))
+        if not wrong and src is not None:
+            for i in range(max(input.ndim, 1)):  # (src.size(i) wraps i: too few dims is an error)
+                if size(index, i) > size(src, i):
+                    wrong = True
+                    break
+        if src is not None and max(index.ndim, 1) != max(src.ndim, 1):
+            raise ShapeError("Index tensor must have the same number of dimensions as src tensor")
+        if wrong:
+            text = (f"Expected index {list(index.shape)} to be no larger than self "
+                    f"{list(input.shape)} apart from dimension {d}")
+            raise ShapeError(text if src is None else
+                             f"{text} and to be no larger size than src {list(src.shape)}")
+    a = index._data
+    bound = input.shape[d] if input.ndim else 1
+    bad = (a < 0) | (a >= bound)
+    if bool(bad.any()):
+        raise ShapeError(f"index {int(a[bad].reshape(-1)[0])} is out of bounds for dimension {d} "
+                         f"with size {bound}")
+    return d
+
+
+def _nonempty_size(t: Tensor, i: int) -> int:
+    """torch's ensure_nonempty_size: a 0-d tensor has size 1 along dim 0."""
+    return 1 if t.ndim == 0 else t.shape[wrap_dim(i, t.ndim)]
 
 
 def _leading(a: Any, shape: tuple[int, ...], skip: int | None = None) -> Any:
@@ -483,7 +515,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor "
                          f"with {value.ndim} dimension(s).")
-    shape = broadcast_shapes(input.shape, mask.shape)
+    shape = broadcast_shapes(mask.shape, input.shape)  # (torch's operand order: "tensor a" is mask)
     check_alloc(shape)
     fill = value._data.astype(input._data.dtype) if isinstance(value, Tensor) else \
         xp.asarray(value).astype(input._data.dtype)
@@ -626,6 +658,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool | 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
          ) -> tuple[Tensor, Tensor]:
     check_tensor(input, "topk")
+    if input.dtype is dtypes.bool_:
+        raise DTypeError("topk does not support bool dtypes on CPU")
     d = wrap_dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:

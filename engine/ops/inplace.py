@@ -70,8 +70,9 @@ _AS_STRIDED_TWICE = internal_node("AsStridedBackwardBackward0")
 def check_writable(t: Tensor) -> None:
     """torch's refusals before ``t`` is changed in place."""
     a = t._data
-    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or \
-            not backend.writable(a):  # (a part of an expanded tensor: numpy's is read-only)
+    # (an empty tensor has no element to write twice: torch checks nothing)
+    if a.size and (any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)) or
+                   not backend.writable(a)):  # (a part of an expanded tensor: numpy's is read-only)
         raise ShapeError(OVERLAP)
     if not is_grad_enabled():
         return
@@ -98,9 +99,11 @@ def alias(t: Tensor) -> Tensor:
     return Tensor(t._data, t._requires_grad, t.grad_fn, t._output_nr)
 
 
-def mutate(t: Tensor, compute: Callable[[Tensor], Tensor], name: str | None = None) -> Tensor:
+def mutate(t: Tensor, compute: Callable[[Tensor], Tensor], name: str | None = None,
+           c_type_cast: bool = False) -> Tensor:
     """Change ``t`` in place to ``compute(alias of t)``; returns ``t``. ``name``: the grad_fn
-    torch gives the in-place form when it differs from the out-of-place one's."""
+    torch gives the in-place form when it differs from the out-of-place one's; ``c_type_cast``:
+    the op's refused cast names the output type as C++ does ("long int"), as clamp_'s does."""
     check_tensor(t, "in-place op", "self")
     check_writable(t)
     src = alias(t)
@@ -109,8 +112,9 @@ def mutate(t: Tensor, compute: Callable[[Tensor], Tensor], name: str | None = No
         raise ShapeError(f"output with shape {list(t.shape)} doesn't match the broadcast shape "
                          f"{list(out.shape)}")
     if out.dtype.category > t.dtype.category:
+        want = t.dtype.c_type if c_type_cast else t.dtype.scalar_type
         raise ArgumentError(f"result type {out.dtype.scalar_type} can't be cast to the desired "
-                            f"output type {t.dtype.scalar_type}")
+                            f"output type {want}")
     write(t, out, src, name)
     return t
 
@@ -223,7 +227,11 @@ def _inplace_of(base: str, name: str | None = None, rename: str | None = None, *
 
     def fn(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         given = dict(zip(names, args, strict=False))
-        return mutate(input, lambda src: op.fn(src, **given, **kwargs, **fixed), rename)
+        mask = given.get("mask", kwargs.get("mask"))
+        if base == "masked_fill" and isinstance(mask, Tensor):  # ("tensor a" is input in place)
+            broadcast_shapes(input.shape, mask.shape)
+        return mutate(input, lambda src: op.fn(src, **given, **kwargs, **fixed), rename,
+                      c_type_cast=base == "clamp")
 
     fn.__name__ = name or base + "_"
     # (the out-of-place op's signature, less what is pinned: what the service and tools inspect)
@@ -317,6 +325,8 @@ def _restride(input: Tensor, compute: Callable[[Tensor], Tensor], name: str) -> 
 @defop("t_", [T()], grad_fns="TBackward1", doc="Transpose a matrix (<= 2-d) in place.",
        category=_CAT, inplace=True)
 def t_(input: Tensor) -> Tensor:
+    if input.ndim > 2:
+        raise ShapeError(f"t_() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     return _restride(input, ops.t, "t_")
 
 

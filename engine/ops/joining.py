@@ -29,6 +29,7 @@ from engine.ops.core import (
     record_multi,
 )
 from engine.ops.indexing import along, like, narrow, select
+from engine.ops.reductions import check_result_dtype
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor, as_view
 
@@ -197,9 +198,11 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     check_tensor(input, "unbind")
     if input.ndim == 0:
-        raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
+        raise ShapeError(f"Dimension specified as {wrap_dim(dim, 0)} but tensor has no dimensions")
     d = wrap_dim(dim, input.ndim)
     views = [input._data[(*along(d, i), Ellipsis)] for i in range(input.shape[d])]
+    if not views:  # (a size-0 dim: nothing to record)
+        return ()
     return tuple(as_view(v, input)
                  for v in record_multi(views, unbind.op.grad_fn, _unbind_vjp, (input,), attrs=d))
 
@@ -237,12 +240,12 @@ def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] |
     ds = None if dims is None else _int_list(dims, "dims")
     if ds and input.ndim == 0:
         raise ShapeError(f"Dimension specified as {ds[0]} but tensor has no dimensions")
-    ds = None if ds is None else [wrap_dim(d, input.ndim) for d in ds]
     if not sh:
         raise ArgumentError("`shifts` required")
-    if len(sh) != (1 if ds is None else len(ds)):
+    if len(sh) != (1 if ds is None else len(ds)):  # (before any dim is wrapped)
         raise ShapeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:"
                          f"{0 if ds is None else len(ds)}")
+    ds = None if ds is None else [wrap_dim(d, input.ndim) for d in ds]
     a = input._data
     if a.ndim == 0:
         out = a.copy()
@@ -343,9 +346,11 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     pairs = [(input.ndim - 1 - j, sizes[2 * j], sizes[2 * j + 1]) for j in range(len(sizes) // 2)][::-1]
     if mode == "constant":
         return _constant_pad(input, pairs, 0 if value is None else value)
-    if mode not in _PAD_MODES:
+    if mode == "circular":  # torch has it; gradserve does not (yet): say what it offers
         raise ArgumentError(f"Unrecognised padding mode {mode}; gradserve offers "
                             f"{', '.join(_PAD_MODES)}")
+    if mode not in _PAD_MODES:
+        raise ArgumentError(f"Unrecognised padding mode {mode}")
     if value not in (None, 0):
         raise ArgumentError(f'Padding mode "{mode}" doesn\'t take in value argument')
     return _edge_pad(input, pairs, mode)
@@ -448,9 +453,13 @@ def _check_edge_pad(x: Tensor, pairs: list[tuple[int, int, int]], mode: str) -> 
 
 
 # ----- cumsum, cumprod ------------------------------------------------------------------------
-def _scan_input(input: Tensor, dtype: str | None) -> Any:
+def _scan_input(input: Tensor, dtype: str | None, kernel: str) -> Any:
     """The array a scan runs on: in dtype if given, else integers and bools widen to int64."""
     dt = dtypes.get(dtype) or (input.dtype if input.dtype.is_floating_point else dtypes.int64)
+    if dt is dtypes.bool_:
+        raise DTypeError(f"\"{kernel}\" not implemented for 'Bool'")
+    if dtype is not None:
+        check_result_dtype(input, dt)
     return input._data if input._data.dtype == dt.np else input._data.astype(dt.np)
 
 
@@ -463,8 +472,9 @@ def _scan(fn: Any, a: Any, d: int) -> Any:
 def cumsum(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumsum")
     d = wrap_dim(dim, input.ndim)
-    return record(_scan(xp.cumsum, _scan_input(input, dtype), d), cumsum.op.grad_fn, _cumsum_vjp,
-                  (input,), attrs=(d, input.dtype.name))
+    a = _scan_input(input, dtype, "cumsum_out_cpu")
+    return record(_scan(xp.cumsum, a, d), cumsum.op.grad_fn, _cumsum_vjp, (input,),
+                  attrs=(d, input.dtype.name))
 
 
 def _reverse_cumsum(t: Tensor, d: int) -> Tensor:
@@ -487,8 +497,9 @@ def _cumsum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def cumprod(input: Tensor, dim: int, dtype: str | None = None) -> Tensor:
     check_tensor(input, "cumprod")
     d = wrap_dim(dim, input.ndim)
-    return record(_scan(xp.cumprod, _scan_input(input, dtype), d), cumprod.op.grad_fn, _cumprod_vjp,
-                  (input,), saved=(input, OUT), attrs=d)
+    a = _scan_input(input, dtype, "cumprod_out_cpu")
+    return record(_scan(xp.cumprod, a, d), cumprod.op.grad_fn, _cumprod_vjp, (input,),
+                  saved=(input, OUT), attrs=d)
 
 
 def _cumprod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

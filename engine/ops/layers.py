@@ -8,15 +8,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine import backend, context, ops
+from engine import backend, context, dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim
 from engine.errors import ArgumentError, DTypeError, ShapeError
 from engine.grad_mode import set_grad_enabled
 from engine.graph import Node, keeps_missing
-from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record, record_multi
+from engine.ops.core import check_alloc, check_tensor, record, record_multi
 from engine.ops.linalg import column_major, mm, mm_mat1_backward, mm_mat2_backward
 from engine.ops.norm_backward import batch_norm_double_backward, layer_norm_double_backward
+from engine.ops.shape import expanded_shape
 from engine.registry import A, T, defop, internal_node
 from engine.tensor import Tensor
 
@@ -39,16 +40,18 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     for name, m in (("mat1", mat1), ("mat2", mat2)):
         if m.ndim != 2:
             raise ShapeError(f"{name} must be a matrix, got {m.ndim}-D tensor")
+    for name, m in (("self", bias), ("mat1", mat1)):  # (addmm's dtype checks, in its order)
+        if m.dtype is not mat2.dtype:
+            raise DTypeError(f"{name} and mat2 must have the same dtype, but got "
+                             f"{m.dtype.scalar_type} and {mat2.dtype.scalar_type}")
     with set_grad_enabled(False):
         product = mm(mat1, mat2)  # mm's checks and torch's messages; no node
     shape = product.shape
-    if broadcast_shapes(bias.shape, shape) != shape or bias.ndim > 2:
+    if bias.ndim > 2:
         raise ShapeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
                          f"({bias.shape[-1] if bias.ndim else 1}) at non-singleton dimension 1.  "
                          f"Target sizes: {_size(shape)}.  Tensor sizes: {_size(bias.shape)}")
-    if bias.dtype is not mat1.dtype:
-        raise DTypeError(f"expected scalar type {mat1.dtype.scalar_type} but found "
-                         f"{bias.dtype.scalar_type}")
+    expanded_shape(tuple(bias.shape), list(shape))  # torch's expand of bias, with its message
     return record(product._data + bias._data, linear.op.forms["AddmmBackward0"], _addmm_vjp,
                   (bias, mat1, mat2), saved=(mat1, mat2),
                   attrs=(column_major(mat1._data), column_major(mat2._data)))
@@ -70,6 +73,9 @@ def _addmm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_tensor(input, "linear")
     check_tensor(weight, "linear", "weight")
+    if input.ndim == 0 or weight.ndim == 0:
+        raise ShapeError("both arguments to linear need to be at least 1D, but they are "
+                         f"{input.ndim}D and {weight.ndim}D")
     if bias is None:
         return ops.matmul(input, ops.t(weight))
     check_tensor(bias, "linear", "bias")
@@ -209,6 +215,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     if input.ndim < k or list(input.shape[input.ndim - k:]) != shape:
         raise ShapeError(f"Given normalized_shape={_size(shape)}, expected input with shape "
                          f"[*, {', '.join(map(str, shape))}], but got input of size{_size(input.shape)}")
+    _norm_dtypes(input, weight, (bias,))
     _check_float(input, "LayerNormKernelImpl")
     stat_dims = tuple(range(input.ndim - k, input.ndim))
     xhat, _ = _norm_forward(input._data, stat_dims, eps, None)
@@ -216,6 +223,20 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     return record(out, layer_norm.op.grad_fn, _norm_vjp, (input, weight, bias),
                   saved=(input, weight, bias),
                   attrs=(stat_dims, tuple(range(input.ndim - k)), tuple(shape), eps, None))
+
+
+def _norm_dtypes(input: Tensor, weight: Tensor | None, others: tuple[Tensor | None, ...]) -> None:
+    """torch's dtype checks of a norm's tensors on CPU: a weight of another dtype than input is
+    "mixed dtype" (only a float32 weight may mix, and only with a reduced-precision input, which
+    gradserve has none of); each other tensor must have input's dtype."""
+    if weight is not None and weight.dtype is not input.dtype:
+        raise DTypeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
+                         if weight.dtype is not dtypes.float32 else
+                         "mixed dtype (CPU): all inputs must share same datatype.")
+    for t in others:
+        if t is not None and t.dtype is not input.dtype:
+            raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
+                             f"{t.dtype.scalar_type}")
 
 
 @defop("batch_norm", [T(), T("running_mean", optional=True), T("running_var", optional=True),
@@ -230,6 +251,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     check_tensor(input, "batch_norm")
+    if training and input.ndim == 0:  # (torch's Python check of the batch reads size[0])
+        raise ShapeError("tuple index out of range")
+    if running_mean is not None and input.ndim < 2:  # (torch reads sizes()[1] unchecked: 0)
+        check_tensor(running_mean, "batch_norm", "running_mean")
+        raise ShapeError(f"running_mean should contain 0 elements not {running_mean.numel()}")
     channels = input.shape[wrap_dim(1, input.ndim)]
     stat_dims = (0, *range(2, input.ndim))
     count = math.prod(input.shape[d] for d in stat_dims)
@@ -240,8 +266,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ArgumentError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0:
         raise ArgumentError(f"batch_norm eps must be non-negative, but got {eps}")
-    for name, p in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
-                    ("running_var", running_var)):
+    for name, p in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
         if p is not None and check_tensor(p, "batch_norm", name).numel() != channels:
             raise ShapeError(f"{name} should contain {channels} elements not {p.numel()}")
     if not training:
@@ -249,6 +275,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if p is None:
                 raise ArgumentError(f"{name} must be defined in evaluation mode")
     _check_float(input, "batch_norm")
+    _norm_dtypes(input, weight, (bias, running_mean, running_var))
     view = (channels,) + (1,) * (input.ndim - 2)
     x = input._data
     running = None
@@ -308,19 +335,22 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     check_tensor(input, "embedding")
     check_tensor(weight, "embedding", "weight")
-    if weight.ndim != 2:
-        raise ShapeError("'weight' must be 2-D")
+    if weight.ndim == 0:  # (torch reads weight.size(0) first)
+        raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
     rows = weight.shape[0]
-    if padding_idx is not None:
+    if padding_idx is not None:  # (torch's Python checks it before the kernel checks the rank)
         if not -rows <= padding_idx < rows:
             raise ArgumentError("Padding_idx must be within num_embeddings")
         padding_idx %= rows
+    if weight.ndim != 2:
+        raise ShapeError("'weight' must be 2-D")
     if input.dtype.name != "int64":
-        kind = input.dtype.scalar_type
         raise DTypeError("Expected tensor for argument #1 'indices' to have one of the following "
-                         f"scalar types: Long, Int; but got torch.{kind}Tensor instead (while "
+                         f"scalar types: Long, Int; but got {input.dtype.legacy_type} instead (while "
                          "checking arguments for embedding)")
     idx = input._data
+    if idx.size and not rows:  # (torch's embedding is an index_select of the rows)
+        raise ShapeError("index_select(): self indexing axis dim should be positive")
     if idx.size and bool(((idx < 0) | (idx >= rows)).any()):
         raise ShapeError("index out of range in self")
     check_alloc((*idx.shape, weight.shape[1]))

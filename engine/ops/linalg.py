@@ -76,12 +76,16 @@ def _mm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     check_tensor(input, "mv")
     check_tensor(vec, "mv", "vec")
-    if input.ndim != 2 or vec.ndim != 1:
-        raise ShapeError(f"vector + matrix @ vector expected, got {vec.ndim}, {input.ndim}, {vec.ndim}")
+    if input.ndim == 0:  # (torch sizes its result by input.size(0) first)
+        raise ShapeError("Dimension specified as 0 but tensor has no dimensions")
+    if input.ndim != 2 or vec.ndim != 1:  # (the 1 is the result's rank)
+        raise ShapeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
     if input.shape[1] != vec.shape[0]:
         raise ShapeError(f"size mismatch, got input ({input.shape[0]}), mat ({input.shape[0]}x"
                          f"{input.shape[1]}), vec ({vec.shape[0]})")
-    _same_dtype("", input, vec)
+    if input.dtype is not vec.dtype:  # (addmv's operands: its result, made like vec, mat, vec)
+        v, m = vec.dtype.scalar_type, input.dtype.scalar_type
+        raise DTypeError(f"addmv input tensors must have the same dtype, but got {v}, {m}, and {v}")
     return record(input._data @ vec._data, mv.op.grad_fn, _mv_vjp, (input, vec), saved=(input, vec))
 
 
@@ -127,7 +131,11 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if b1 != b2 or k != k2:
         raise ShapeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b1}, {k}] "
                          f"but got: [{b2}, {k2}].")
-    _same_dtype("", input, mat2)
+    if input.dtype is dtypes.bool_:
+        raise DTypeError('"bmm" not implemented for \'Bool\'')
+    if input.dtype is not mat2.dtype:
+        raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
+                         f"{mat2.dtype.scalar_type}")
     check_alloc((b1, n, m))
     return record(xp.matmul(input._data, mat2._data), bmm.op.grad_fn, _bmm_vjp, (input, mat2),
                   saved=(input, mat2))

@@ -17,10 +17,12 @@ from typing import Any
 
 from engine import dtypes, ops
 from engine.backend import xp
+from engine.dims import wrap_dim
 from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
+from engine.ops.elementwise import BOOL_SUBTRACTED, TWO_BOOLS_SUBTRACTED
 from engine.ops.loss_grads import (
     HUBER,
     MSE,
@@ -127,7 +129,9 @@ def _huber_value(d: Any, delta: float) -> Any:
 def _weighted(errors: Tensor, weight: Tensor, input: Tensor, reduction: str, mean: str) -> Tensor:
     """torch.nn.functional's weighted mse/l1/huber: errors * weight, then reduced; the weighted
     mean is sum / sum(weight) (``mean='by_weight'``) or a plain mean (``'plain'``, huber)."""
-    _check_reduction(reduction)
+    if reduction not in _REDUCTIONS:  # (the weighted form is torch's Python, with its words)
+        raise ArgumentError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', "
+                            "'sum'.")
     if weight.shape != input.shape:
         raise ArgumentError("Weights and input must have the same size.")
     loss = errors * weight
@@ -171,7 +175,7 @@ def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
            "l1_loss.", category=_LOSS, method=False)
 def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
-    if beta < 0:
+    if not beta >= 0:  # (torch's test, which NaN fails)
         raise ArgumentError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
@@ -186,8 +190,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean",
        category=_LOSS, method=False)
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
-    if delta <= 0:
+    if not delta > 0:  # (torch's test, which NaN fails)
         raise ArgumentError("huber_loss does not support non-positive values for delta.")
+    if isinstance(input, Tensor) and isinstance(target, Tensor):
+        _castable(input, target, input)
     if weight is None:
         return _pointwise_loss("huber_loss", huber_loss.op.forms["HuberLossBackward0"], "huber_cpu",
                                input, target, reduction, _huber_value, HUBER, delta)
@@ -198,12 +204,27 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 
 # ----- binary cross entropy --------------------------------------------------------------------
+def _castable(input: Tensor, target: Tensor, out: Tensor) -> None:
+    """torch's refusal to write a float result into an integer or bool tensor (``out``: the
+    operand whose dtype the op's in-place step keeps)."""
+    rt = dtypes.promote(input.dtype, target.dtype)
+    if rt.category > out.dtype.category:
+        raise DTypeError(f"result type {rt.scalar_type} can't be cast to the desired output type "
+                         f"{out.dtype.scalar_type}")
+
+
 def _bce_weight(weight: Tensor | None, shape: tuple[int, ...], fn: str) -> Any:
     """The elementwise weight array (broadcast to the loss's shape), or None."""
     if weight is None:
         return None
     check_tensor(weight, fn, "weight")
     _no_grad_arg(weight, fn, "weight")
+    for k in range(1, min(weight.ndim, len(shape)) + 1):  # (torch expands weight to the input)
+        if weight.shape[-k] not in (1, shape[-k]) and fn == "binary_cross_entropy":
+            raise ShapeError(f"Attempting to broadcast a dimension of length {weight.shape[-k]} at "
+                             f"{-k}! Mismatching argument at index 1 had "
+                             f"{_size(weight.shape)}; but expected shape should be "
+                             f"broadcastable to [{', '.join(map(str, shape))}]")
     full = broadcast_shapes(shape, weight.shape)
     if full != shape:
         raise ShapeError(f"output with shape [{', '.join(map(str, shape))}] doesn't match the "
@@ -222,7 +243,7 @@ def _as_tensor(a: Any) -> Tensor | None:
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
                          reduction: str = "mean") -> Tensor:
     fn = "binary_cross_entropy"
-    x = float_input(input, fn, fn)
+    check_tensor(input, fn)
     check_tensor(target, fn, "target")
     _check_reduction(reduction)
     if target.shape != input.shape:
@@ -232,6 +253,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if target.dtype is not input.dtype:
         raise DTypeError(f"Found dtype {target.dtype.scalar_type} but expected "
                          f"{input.dtype.scalar_type}")
+    x = float_input(input, fn, fn)
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise ArgumentError("all elements of input should be between 0 and 1")
     y = target._data
@@ -271,10 +293,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         raise ShapeError(f"Target size ({_size(target.shape)}) must be the same as input size "
                          f"({_size(input.shape)})")
     a = float_input(input, fn, "log_sigmoid_cpu")
+    if target.dtype is dtypes.bool_:  # (torch computes 1 - target in the target's dtype)
+        raise DTypeError(TWO_BOOLS_SUBTRACTED)
+    _castable(input, target, target)
     y = float_input(target, fn, "log_sigmoid_cpu")
     w = _bce_weight(weight, input.shape, fn)
     if pos_weight is not None:
         check_tensor(pos_weight, fn, "pos_weight")
+        if pos_weight.dtype is dtypes.bool_:  # (torch computes pos_weight - 1)
+            raise DTypeError(BOOL_SUBTRACTED)
         _no_grad_arg(pos_weight, fn, "pos_weight")
         broadcast_shapes(pos_weight.shape, input.shape)
     pw = None if pos_weight is None else pos_weight._data
@@ -328,6 +355,9 @@ def _nll_checks(input: Tensor, target: Tensor, weight: Tensor | None) -> None:
     """torch's argument checks for nll_loss (before any reshaping of 3-d or 5-d+ input)."""
     if input.ndim < 1:
         raise ShapeError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if input.ndim != 1 and target.ndim and input.shape[0] != target.shape[0]:
+        raise ShapeError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0]}).")
     if target.dtype is not dtypes.int64:
         raise DTypeError(f"expected target dtype to be Long or Byte, but got "
                          f"{target.dtype.scalar_type}")
@@ -357,6 +387,9 @@ def _nll_checks(input: Tensor, target: Tensor, weight: Tensor | None) -> None:
             raise ShapeError(f"weight tensor should be defined either for all {classes} classes or "
                              "no classes but got weight tensor of shape: "
                              f"[{', '.join(map(str, weight.shape))}]")
+        if not input.dtype.is_floating_point:  # (the kernel's dispatch comes first)
+            raise DTypeError(f"\"nll_loss_out_frame\" not implemented for "
+                             f"'{input.dtype.scalar_type}'")
         if weight.dtype is not input.dtype:
             raise DTypeError(f"expected scalar type {input.dtype.scalar_type} but found "
                              f"{weight.dtype.scalar_type}")
@@ -441,8 +474,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     check_tensor(input, "cross_entropy")
     check_tensor(target, "cross_entropy", "target")
     _check_reduction(reduction)
-    if input.ndim == 0:  # (nll_loss's message: there is no class dim)
-        raise ShapeError("Expected 1 or more dimensions (got 0)")
+    if input.ndim == 0:  # (torch's class-dim read comes first: size(1) for probabilities,
+        if input.shape == target.shape:  # log_softmax over dim 1 for class indices)
+            raise ShapeError("Dimension specified as 1 but tensor has no dimensions")
+        wrap_dim(1, 0)
     if input.shape == target.shape:
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     if label_smoothing > 0:

@@ -12,7 +12,7 @@ from typing import Any
 from engine import dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim, wrap_dims
-from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import (
@@ -49,6 +49,13 @@ def _reduce(fn: Any, a: Any, dims: tuple[int, ...], keepdim: bool, **kw: Any) ->
 
 
 # ----- sum / mean -----------------------------------------------------------------------------
+def check_result_dtype(input: Tensor, dt: dtypes.DType) -> None:
+    """torch's refusal to record a node for a result that cannot carry a gradient: an op asked for
+    an integer or bool result of an input that requires grad (sum(x, dtype=int64))."""
+    if not dt.is_floating_point and input.requires_grad and is_grad_enabled():
+        raise AutogradError(f"Autograd not support dtype: {dt.scalar_type}")
+
+
 @defop("sum", [T(), _DIMS, _KEEP, A("dtype", "dtype", None, optional=True)],
        grad_fns=("SumBackward0", "SumBackward1"), doc="Sum of all elements, or over dim.",
        category=_RED)
@@ -58,6 +65,8 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     given = dim is not NOT_GIVEN
     dims = wrap_dims(dim if given else None, input.ndim)
     out_dt = dtypes.get(dtype) or (input.dtype if input.dtype.category == 2 else dtypes.int64)
+    if dtype is not None:
+        check_result_dtype(input, out_dt)
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = _reduce(xp.sum, a, dims, keepdim)
     if not given:
@@ -236,8 +245,12 @@ def _amax_like(name: str, fn: Any, grad_fn: str) -> Any:
     def op(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
         check_tensor(input, name)
         dims = wrap_dims(dim, input.ndim)
-        if input._data.size == 0 and any(input.shape[d] == 0 for d in dims):
-            raise ShapeError(f"{name}(): Expected reduction dim to have non-zero size.")
+        if input._data.size == 0 and dim in ((), [], None):
+            raise ShapeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                             "== 0. Specify the reduction dim with the 'dim' argument.")
+        empty = [d for d in dims if input.shape[d] == 0]
+        if empty:
+            raise ShapeError(f"{name}(): Expected reduction dim {empty[0]} to have non-zero size.")
         out = _reduce(fn, input._data, dims, keepdim)
         return record(out, grad_fn, _even_split_vjp, (input,), saved=(input, OUT),
                       attrs=(input.shape, _listed(dim, dims), keepdim))
@@ -256,6 +269,8 @@ def _arg(name: str, fn: Any) -> Any:
            differentiable=False)
     def op(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         check_tensor(input, name)
+        if input.dtype is dtypes.bool_:
+            raise DTypeError(f"{name}(): does not support bool input")
         a = input._data
         if dim is None:
             if a.size == 0:
@@ -290,8 +305,7 @@ def _spread(name: str, grad_fn: str) -> Any:
            ) -> Tensor:
         check_tensor(input, name)
         if input.dtype.category != 2:
-            raise DTypeError(f"{name}(): input dtype should be floating point, got "
-                             f"{input.dtype.scalar_type}")
+            raise DTypeError("std and var only support floating point and complex dtypes")
         dims = wrap_dims(dim, input.ndim)
         fn = xp.var if name == "var" else xp.std
         out = _reduce(fn, input._data, dims, keepdim, ddof=correction)
@@ -344,6 +358,9 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     check_tensor(input, "norm")
     if isinstance(p, bool) or (isinstance(p, str) and p != "fro"):
         raise ArgumentError(f"norm(): unsupported p {p!r}; use a number or 'fro'")
+    if not input.dtype.is_floating_point:
+        raise DTypeError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                         f"Got {input.dtype.scalar_type}")
     p = 2.0 if p == "fro" else float(p)
     x = floating(input)
     dims = wrap_dims(dim, input.ndim)

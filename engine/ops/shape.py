@@ -13,7 +13,7 @@ from typing import Any
 
 from engine import dtypes, ops
 from engine.backend import xp
-from engine.dims import wrap_dim
+from engine.dims import wrap_dim, wrap_dims
 from engine.errors import ArgumentError, ShapeError
 from engine.graph import Node
 from engine.ops.core import check_alloc, check_ndim, check_tensor, record
@@ -55,8 +55,16 @@ def _viewable(a: Any, new: Sequence[int]) -> bool:
 def infer_shape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
     """Resolve one -1 in ``shape``; torch's message if the sizes do not fit."""
     shape = [int(s) for s in shape]
-    unknown = [i for i, s in enumerate(shape) if s == -1]
-    bad = len(unknown) > 1 or any(s < -1 for s in shape)
+    unknown: list[int] = []
+    for i, s in enumerate(shape):  # (torch's infer_size reads the sizes left to right)
+        if s == -1:
+            if unknown:
+                raise ShapeError("only one dimension can be inferred")
+            unknown.append(i)
+        elif s < -1:
+            raise ShapeError(f"invalid shape dimension {s} at index {i} of shape "
+                             f"[{', '.join(map(str, shape))}]")
+    bad = False
     known = math.prod(s for s in shape if s != -1)
     if unknown and not bad:
         if known == 0 or numel % known:
@@ -111,6 +119,7 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     check_tensor(input, "flatten")
     if input.ndim == 0:
+        wrap_dim(start_dim, 0), wrap_dim(end_dim, 0)  # (torch checks both dims, as for a 1-d)
         return reshape(input, [1])
     s, e = wrap_dim(start_dim, input.ndim), wrap_dim(end_dim, input.ndim)
     if s > e:
@@ -133,6 +142,8 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     else:
         ds = [dim] if isinstance(dim, int) else list(dim)
         wrapped = {wrap_dim(d, input.ndim) for d in ds}
+        if len(wrapped) != len(ds):
+            wrap_dims(ds, input.ndim)  # torch's message for the repeated dim
         dims = tuple(sorted(d for d in wrapped if shp and shp[d] == 1))
         if not shp:
             for d in ds:
@@ -163,7 +174,7 @@ def _unsqueeze_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (squeeze(g, node.attrs),)  # torch: grad.squeeze(dim), a SqueezeBackward1
 
 
-def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
+def expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, ...]:
     size = [int(s) for s in size]
     if len(size) < len(shape):
         raise ShapeError(
@@ -176,9 +187,9 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
     out = []
     for i, s in enumerate(size):
         if i < lead:
-            if s < 0:
+            if s == -1:
                 raise ShapeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
-                                 "non-existing dimension 0")
+                                 f"non-existing dimension {i}")
             out.append(s)
             continue
         have = shape[i - lead]
@@ -191,7 +202,9 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
                 f"Tensor sizes: [{', '.join(map(str, shape))}]"
             )
         out.append(s)
-    if any(s < 0 for s in out):  # -N (N > 1) over a size-1 dim: no tensor has that shape
+    if any(s < 0 for s in out) and math.prod(out, start=1):  # (torch's numel check sees a negative size)
+        raise ShapeError("numel: integer multiplication overflow")
+    if any(s < 0 for s in out):  # -N (N > 1) beside a 0: no tensor has that shape
         raise ArgumentError(f"Trying to create tensor with negative dimension {min(out)}: "
                             f"[{', '.join(map(str, out))}]")
     return tuple(out)
@@ -201,7 +214,7 @@ def _expanded_shape(shape: tuple[int, ...], size: Sequence[int]) -> tuple[int, .
        doc="Broadcast size-1 dims to size (-1 keeps a dim), without copying.", category=_SHAPE)
 def expand(input: Tensor, size: Sequence[int]) -> Tensor:
     check_tensor(input, "expand")
-    new = _expanded_shape(input.shape, size)
+    new = expanded_shape(input.shape, size)
     if new == input.shape:
         return as_view(record(input._data, expand.op.grad_fn, _expand_vjp, (input,),
                               attrs=input.shape), input)
@@ -252,7 +265,10 @@ def permute(input: Tensor, dims: Sequence[int]) -> Tensor:
     check_tensor(input, "permute")
     n = input.ndim
     if len(dims) != n:
-        raise ShapeError("number of dims don't match in permute")
+        # (torch 2.13's wording, "sparse_coo" included, for every layout)
+        raise ShapeError("permute(sparse_coo): number of dimensions in the tensor input does not "
+                         "match the length of the desired ordering of dimensions i.e. input.dim() "
+                         f"= {n} is not equal to len(dims) = {len(dims)}")
     perm = tuple(wrap_dim(d, n) for d in dims)
     if len(set(perm)) != n:
         raise ShapeError("permute(): duplicate dims are not allowed.")

@@ -309,7 +309,7 @@ async def test_print_flood(client: httpx.AsyncClient) -> None:
 async def test_negative_shape(client: httpx.AsyncClient) -> None:
     r = await run(client, [{"name": "x", "op": "zeros", "attrs": {"size": [2, -1]}}])
     body = await refused(client, r, 422, "argument-error", "/program/0")
-    assert body["detail"] == "Trying to create tensor with negative dimension -1: [2, -1]"
+    assert body["detail"] == "zeros: Dimension size must be non-negative."  # (torch 2.13's zeros)
 
 
 async def test_negative_shape_in_a_tensor_object(client: httpx.AsyncClient) -> None:
@@ -319,7 +319,8 @@ async def test_negative_shape_in_a_tensor_object(client: httpx.AsyncClient) -> N
 
 async def test_negative_expand_size(client: httpx.AsyncClient) -> None:
     r = await run(client, [{"print": {"op": "expand", "args": [[1.0]], "attrs": {"size": [-5]}}}])
-    await refused(client, r, 422, "argument-error", "/program/0/print")
+    body = await refused(client, r, 422, "shape-error", "/program/0/print")
+    assert body["detail"] == "numel: integer multiplication overflow"  # (torch 2.13's words)
 
 
 async def test_non_integer_shape(client: httpx.AsyncClient) -> None:
