@@ -24,6 +24,7 @@ from engine.ops.core import (
     record_multi,
 )
 from engine.registry import A, T, defop
+from engine.summation import torch_sum
 from engine.tensor import Tensor
 
 _RED = "reduction"
@@ -53,7 +54,7 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     dims = wrap_dims(dim if given else None, input.ndim)
     out_dt = dtypes.get(dtype) or (input.dtype if input.dtype.category == 2 else dtypes.int64)
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
-    out = _reduce(xp.sum, a, dims, keepdim)
+    out = torch_sum(a, dims, keepdim)  # (torch's order of additions: its last bits)
     if not given:
         return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, dims, False))
     return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,), attrs=(input.shape, dims, keepdim))
@@ -76,8 +77,8 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
             f"complex dtype. Got: {input.dtype.scalar_type}"
         )
     dims = wrap_dims(dim, input.ndim)
-    out = _reduce(xp.mean, input._data, dims, keepdim)
     count = math.prod(input.shape[d] for d in dims)
+    out = xp.asarray(torch_sum(input._data, dims, keepdim) / count)  # (torch's CPU mean: sum / n)
     name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
     return record(out, name, _mean_vjp, (input,), attrs=(input.shape, dims, keepdim, count))
 

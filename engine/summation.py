@@ -1,0 +1,212 @@
+"""Floating-point sums in the order torch 2.13's CPU kernel adds, so that they round as torch's do.
+
+numpy sums pairwise in blocks of 8; torch's CPU ``sum`` (aten/src/ATen/native/cpu/SumKernel.cpp)
+adds in another order, so the last bits differ and ``item()`` prints another last digit. This
+module reproduces torch's order on backend arrays:
+
+* TensorIterator's view of the reduction: size-1 dims dropped, reduced dims moved innermost,
+  the rest ordered by stride, adjacent dims merged where the memory allows; the two innermost
+  dims form one "2-d loop" call, the outer ones repeat it, and every call adds its results into
+  the zero-filled output (so the calls' contributions to one output add in call order).
+* Per call, the kernel's four strategies (contiguous inner or outer dim, vectorised or scalar),
+  built from two sums: the *cascade* (each of up to four levels sums ``2**p`` values of the
+  level below in order, then flushes upward) and *row_sum* (four interleaved cascades, the
+  leftover elements, then the four partials). Vectorised loads are ``LANES_BYTES`` wide: each
+  lane is its own cascade, and the lanes are added last, in order.
+
+Every "sum in order" below is the last entry of a cumulative sum (``cumsum`` adds strictly in
+order; ``sum`` would not), which keeps the work in whole-array operations.
+
+Scope: torch runs this serially up to 32768 elements (at::internal::GRAIN_SIZE); above that it
+splits the work over its threads, and its answer then depends on the machine's thread count
+(this module keeps the serial order). On CuPy, torch's CUDA kernel has yet another order (a tree
+over thread blocks); there the plain backend sum is used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.backend import DEVICE, xp
+
+# The width of the vectors torch's sum kernel adds in: 32 bytes (4 doubles, 8 floats). Measured
+# against torch 2.13's CPU wheel: the same answers with ATEN_CPU_CAPABILITY=default and =avx512
+# on an AVX512 machine, so the order does not depend on the CPU.
+LANES_BYTES = 32
+_ILP = 4  # the kernel's row_sum splits a row into 4 interleaved streams
+_ROWS = 4  # and its "multi-row" loops take 4 columns (or 4 vectors of columns) at a time
+_LEVELS = 4
+
+
+def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
+    """``a`` summed over ``dims`` (non-negative, sorted) as torch's CPU kernel sums it."""
+    out_shape = tuple(1 if i in dims else s for i, s in enumerate(a.shape) if keepdim or i not in dims)
+    if DEVICE != "cpu" or a.dtype.kind != "f" or a.size == 0:
+        return xp.asarray(xp.sum(a, axis=dims, keepdims=keepdim))
+    if all(a.shape[d] == 1 for d in dims):  # nothing is added but the output's zero
+        return (a + 0.0).astype(a.dtype).reshape(out_shape)
+    kept = [i for i in range(a.ndim) if i not in dims]
+    loop = _iterator_dims(a, set(dims))
+    # the array with its axes in the iterator's order (outermost first), merged dims flattened
+    order = [axis for axis in range(a.ndim) if a.shape[axis] == 1] + \
+        [axis for dim in reversed(loop) for axis in dim.axes]  # (size-1 axes: anywhere)
+    b = a.transpose(order).reshape([dim.size for dim in reversed(loop)])
+    values = _calls(b, loop, a.itemsize)
+    # values: one contribution per (outer index..., column) in call order; add those of each output
+    call_dims = list(reversed(loop[1:]))
+    reduced_last = [k for k, d in enumerate(call_dims) if not d.reduced] + \
+        [k for k, d in enumerate(call_dims) if d.reduced]
+    n_out = math.prod(d.size for d in loop if not d.reduced)
+    values = values.transpose(reduced_last).reshape(n_out, -1)
+    total = _in_order(values.T) + 0.0  # (the output starts at +0: torch never answers -0)
+    # back from the iterator's order of the kept dims to the output's
+    kept_dims = [d for d in reversed(loop) if not d.reduced]
+    kept_axes = [axis for d in kept_dims for axis in d.axes]
+    total = total.reshape([a.shape[axis] for axis in kept_axes])
+    total = total.transpose([kept_axes.index(axis) for axis in kept if axis in kept_axes])
+    return total.astype(a.dtype).reshape(out_shape)
+
+
+class _Dim:
+    """One dim of torch's TensorIterator: the input axes merged into it (outermost first)."""
+
+    __slots__ = ("axes", "size", "stride", "out_stride", "reduced")
+
+    def __init__(self, axes: list[int], size: int, stride: int, out_stride: int,
+                 reduced: bool) -> None:
+        self.axes, self.size, self.stride = axes, size, stride
+        self.out_stride, self.reduced = out_stride, reduced
+
+
+def _iterator_dims(a: Any, reduced: set[int]) -> list[_Dim]:
+    """The reduction's dims as TensorIterator orders and merges them, innermost first."""
+    item = a.itemsize
+    out_strides: dict[int, int] = {}
+    step = 1
+    for axis in reversed(range(a.ndim)):  # the output: a new contiguous tensor of the kept dims
+        if axis not in reduced:
+            out_strides[axis] = step
+            step *= a.shape[axis]
+    dims = [_Dim([axis], a.shape[axis], a.strides[axis] // item, out_strides.get(axis, 0),
+                 axis in reduced) for axis in reversed(range(a.ndim)) if a.shape[axis] != 1]
+    for i in range(1, len(dims)):  # TensorIterator's insertion sort (ties keep their place)
+        j = i
+        for k in range(i - 1, -1, -1):
+            c = _compare(dims[k], dims[j])
+            if c > 0:
+                dims[k], dims[j] = dims[j], dims[k]
+                j = k
+            elif c < 0:
+                break
+    merged = dims[:1]
+    for d in dims[1:]:
+        p = merged[-1]
+        if p.size * p.stride == d.stride and p.size * p.out_stride == d.out_stride:
+            merged[-1] = _Dim(d.axes + p.axes, p.size * d.size, p.stride, p.out_stride, p.reduced)
+        else:
+            merged.append(d)
+    if len(merged) == 1:  # a 1-d iteration: the kernel's second dim has size 1 and stride 0
+        merged.append(_Dim([], 1, 0, 0, True))
+    return merged
+
+
+def _compare(d0: _Dim, d1: _Dim) -> int:
+    """TensorIterator's should_swap for a reduction: 1 puts d0 after d1, -1 before, 0 undecided."""
+    if d0.reduced != d1.reduced:  # the output: reduced dims go innermost
+        return -1 if d0.reduced else 1
+    if not d0.reduced:  # the output's strides decide, then the input's
+        if d0.out_stride != d1.out_stride:
+            return -1 if d0.out_stride < d1.out_stride else 1
+        if d0.size > d1.size:
+            return 1
+    if d0.stride == 0 or d1.stride == 0:
+        return 0
+    if d0.stride != d1.stride:
+        return -1 if d0.stride < d1.stride else 1
+    return 1 if d0.size > d1.size else 0
+
+
+def _calls(b: Any, loop: list[_Dim], item: int) -> Any:
+    """Each 2-d loop call's results: shape (outer sizes..., columns). The first dim is a reduced
+    one (TensorIterator puts them innermost), so the kernel's swap never applies."""
+    d0, d1 = loop[0], loop[1]
+    outer = b.shape[:-2]
+    # x: (reduced length, columns), every column of every call side by side
+    x = xp.moveaxis(b.reshape(-1, d1.size, d0.size), 2, 0).reshape(d0.size, -1)
+    lanes = LANES_BYTES // item
+    cols = d1.size
+    if d0.stride == 1 and d0.size >= lanes:  # contiguous inner: vectorised rows
+        result = _vector_rows(x, lanes)
+    elif d1.stride == 1 and cols >= lanes:  # contiguous outer: 4 vectors of columns at a time
+        result = _columns(x, cols, _ROWS * lanes)
+    elif d0.stride < d1.stride:  # scalar inner
+        result = _row_sum(x)
+    else:  # scalar outer: 4 columns at a time
+        result = _columns(x, cols, _ROWS)
+    return result.reshape(*outer, cols)
+
+
+def _columns(x: Any, cols: int, group: int) -> Any:
+    """The outer loops: whole groups of ``group`` columns by plain cascades, the rest by row_sum."""
+    cut = cols // group * group
+    if cut == cols:
+        return _cascade(x)
+    if cut == 0:
+        return _row_sum(x)
+    calls = x.reshape(x.shape[0], -1, cols)
+    head = _cascade(calls[:, :, :cut].reshape(x.shape[0], -1)).reshape(-1, cut)
+    tail = _row_sum(calls[:, :, cut:].reshape(x.shape[0], -1)).reshape(-1, cols - cut)
+    return xp.concatenate([head, tail], axis=1).reshape(-1)
+
+
+def _vector_rows(x: Any, lanes: int) -> Any:
+    """vectorized_inner_sum: row_sum over whole vectors, then the leftover scalars, then lanes."""
+    n, streams = x.shape
+    whole = n // lanes
+    partial = _row_sum(x[:whole * lanes].reshape(whole, lanes * streams)).reshape(lanes, streams)
+    return _in_order(xp.concatenate([x[whole * lanes:], partial], axis=0))
+
+
+def _row_sum(x: Any) -> Any:
+    """row_sum of each column: 4 interleaved cascades, the leftovers added to the first, then
+    the other three added to it."""
+    n, streams = x.shape
+    rows = n // _ILP
+    if rows:
+        partial = _cascade(x[:rows * _ILP].reshape(rows, _ILP * streams)).reshape(_ILP, streams)
+    else:
+        partial = xp.zeros((_ILP, streams), dtype=x.dtype)
+    first = _in_order(xp.concatenate([partial[:1], x[rows * _ILP:]], axis=0))
+    return ((first + partial[1]) + partial[2]) + partial[3]
+
+
+def _cascade(x: Any) -> Any:
+    """multi_row_sum of each column: levels of 2**p values summed in order and flushed upward."""
+    n = x.shape[0]
+    ceil_log2 = 1 if n <= 2 else (n - 1).bit_length()
+    step = 1 << max(4, ceil_log2 // _LEVELS)
+    level = x
+    leftovers = []
+    for _ in range(_LEVELS - 1):  # level j's flushes become level j+1's values
+        whole = level.shape[0] // step * step
+        leftovers.append(_in_order(level[whole:]))
+        level = _in_order_groups(level[:whole], step)
+    acc = leftovers[0]
+    for extra in (*leftovers[1:], _in_order(level)):
+        acc = acc + extra
+    return acc
+
+
+def _in_order(x: Any) -> Any:
+    """Each column of ``x`` summed first row to last (zeros for no rows)."""
+    if x.shape[0] == 0:
+        return xp.zeros(x.shape[1:], dtype=x.dtype)
+    return xp.cumsum(x, axis=0)[-1]
+
+
+def _in_order_groups(x: Any, step: int) -> Any:
+    """Each run of ``step`` rows summed in order: (n, cols) -> (n // step, cols)."""
+    if x.shape[0] == 0:
+        return x[:0]
+    return xp.cumsum(x.reshape(-1, step, *x.shape[1:]), axis=1)[:, -1]
