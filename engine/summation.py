@@ -26,6 +26,8 @@ over thread blocks); there the plain backend sum is used.
 from __future__ import annotations
 
 import math
+import struct
+from collections.abc import Callable
 from typing import Any
 
 from engine.backend import DEVICE, xp
@@ -46,6 +48,11 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
         return xp.asarray(xp.sum(a, axis=dims, keepdims=keepdim))
     if all(a.shape[d] == 1 for d in dims):  # nothing is added but the output's zero
         return (a + 0.0).astype(a.dtype).reshape(out_shape)
+    if len(dims) == a.ndim and a.size <= _SMALL[a.dtype.itemsize] and a.flags.c_contiguous:
+        # the common small case (loss.sum()), in Python floats: the array path's fixed cost of
+        # some 40 array calls would be most of the op's
+        value = _small_sum(a, LANES_BYTES // a.itemsize, _ROUND[a.dtype.itemsize])
+        return xp.full(out_shape, value, dtype=a.dtype)
     kept = [i for i in range(a.ndim) if i not in dims]
     loop = _iterator_dims(a, set(dims))
     # the array with its axes in the iterator's order (outermost first), merged dims flattened
@@ -66,6 +73,44 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
     total = total.reshape([a.shape[axis] for axis in kept_axes])
     total = total.transpose([kept_axes.index(axis) for axis in kept if axis in kept_axes])
     return total.astype(a.dtype).reshape(out_shape)
+
+
+# Up to these many elements a whole-tensor sum is done in Python floats (by itemsize): doubles
+# add as float64 does; float32 sums round each addition (exact: a double holds the exact sum of
+# two floats' worth of bits, so rounding it once is float32's own rounding).
+_SMALL = {8: 256, 4: 512}
+_ROUND: dict[int, Callable[[float], float]] = {
+    8: float, 4: lambda v: struct.unpack("f", struct.pack("f", v))[0]}
+
+
+def _small_sum(a: Any, lanes: int, rnd: Callable[[float], float]) -> float:
+    """A contiguous whole sum short enough that no cascade level flushes twice (at most 31
+    rows per stream), so each stream is a plain running sum: a few small array steps, then the
+    lanes added in Python floats."""
+    n = a.size
+    if n < lanes:  # scalar row_sum: four interleaved streams, leftovers, then the others
+        values = a.reshape(-1).tolist()
+        streams = [values[k:n - n % 4:4] for k in range(4)]
+        first = _running(rnd, 0.0, [*streams[0], *values[n - n % 4:]])
+        return _running(rnd, first, [_running(rnd, 0.0, t) for t in streams[1:]])
+    flat = a.reshape(-1)
+    whole = n // lanes
+    rows = whole // 4  # vectors: stream k takes vectors r*4 + k, each lane its own sum
+    vectors = flat[:whole * lanes].reshape(whole, lanes)
+    if rows:
+        streams = _sequential(vectors[:rows * 4].reshape(1, rows, 4 * lanes), 1)[0]
+    else:
+        streams = xp.zeros(4 * lanes, dtype=a.dtype)
+    first = _sequential(xp.concatenate([streams[None, :lanes], vectors[rows * 4:]])[None], 1)[0]
+    lane_sums = ((first + streams[lanes:2 * lanes]) + streams[2 * lanes:3 * lanes]) + \
+        streams[3 * lanes:]
+    return _running(rnd, 0.0, [*flat[whole * lanes:].tolist(), *lane_sums.tolist()])
+
+
+def _running(rnd: Callable[[float], float], start: float, values: list[float]) -> float:
+    for v in values:
+        start = rnd(start + v)
+    return start
 
 
 class _Dim:
@@ -202,11 +247,21 @@ def _in_order(x: Any) -> Any:
     """Each column of ``x`` summed first row to last (zeros for no rows)."""
     if x.shape[0] == 0:
         return xp.zeros(x.shape[1:], dtype=x.dtype)
-    return xp.cumsum(x, axis=0)[-1]
+    return _sequential(x.reshape(1, *x.shape), 1)[0]
 
 
 def _in_order_groups(x: Any, step: int) -> Any:
     """Each run of ``step`` rows summed in order: (n, cols) -> (n // step, cols)."""
     if x.shape[0] == 0:
         return x[:0]
-    return xp.cumsum(x.reshape(-1, step, *x.shape[1:]), axis=1)[:, -1]
+    return _sequential(x.reshape(-1, step, *x.shape[1:]), 1)
+
+
+def _sequential(x: Any, axis: int) -> Any:
+    """Sums along ``axis`` (not the last), adding in order. numpy's sum adds pairwise only along
+    the axis fastest in memory; across a contiguous array's last axis of 2 or more columns it adds
+    row after row, in order, vectorised over the columns -- as fast as a sum gets. Otherwise the
+    last entry of a cumulative sum (strictly in order, but slower)."""
+    if x.shape[-1] >= 2 and x.flags.c_contiguous:
+        return xp.sum(x, axis=axis)
+    return xp.take(xp.cumsum(x, axis=axis), -1, axis=axis)
