@@ -66,7 +66,7 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
         [k for k, d in enumerate(call_dims) if d.reduced]
     n_out = math.prod(d.size for d in loop if not d.reduced)
     values = values.transpose(reduced_last).reshape(n_out, -1)
-    total = _in_order(values.T) + 0.0  # (the output starts at +0: torch never answers -0)
+    total = _in_order(values.T[None])[0] + 0.0  # (the output starts at +0: torch never answers -0)
     # back from the iterator's order of the kept dims to the output's
     kept_dims = [d for d in reversed(loop) if not d.reduced]
     kept_axes = [axis for d in kept_dims for axis in d.axes]
@@ -174,69 +174,70 @@ def _compare(d0: _Dim, d1: _Dim) -> int:
 
 def _calls(b: Any, loop: list[_Dim], item: int) -> Any:
     """Each 2-d loop call's results: shape (outer sizes..., columns). The first dim is a reduced
-    one (TensorIterator puts them innermost), so the kernel's swap never applies."""
+    one (TensorIterator puts them innermost), so the kernel's swap never applies.
+
+    The helpers below take stacks of (values, columns) matrices, shape (calls, n, columns), and
+    sum each column down its n values; the calls stay apart on the first axis."""
     d0, d1 = loop[0], loop[1]
     outer = b.shape[:-2]
-    # x: (reduced length, columns), every column of every call side by side
-    x = xp.moveaxis(b.reshape(-1, d1.size, d0.size), 2, 0).reshape(d0.size, -1)
+    calls = b.reshape(-1, d1.size, d0.size)  # (call, column, value)
     lanes = LANES_BYTES // item
     cols = d1.size
     if d0.stride == 1 and d0.size >= lanes:  # contiguous inner: vectorised rows
-        result = _vector_rows(x, lanes)
+        result = _vector_rows(calls.reshape(-1, d0.size), lanes)
     elif d1.stride == 1 and cols >= lanes:  # contiguous outer: 4 vectors of columns at a time
-        result = _columns(x, cols, _ROWS * lanes)
-    elif d0.stride < d1.stride:  # scalar inner
-        result = _row_sum(x)
+        result = _columns(xp.swapaxes(calls, 1, 2), _ROWS * lanes)
+    elif d0.stride < d1.stride:  # scalar inner: each column (a row here) on its own
+        result = _row_sum(calls.reshape(1, -1, d0.size).transpose(0, 2, 1))
     else:  # scalar outer: 4 columns at a time
-        result = _columns(x, cols, _ROWS)
+        result = _columns(xp.swapaxes(calls, 1, 2), _ROWS)
     return result.reshape(*outer, cols)
 
 
-def _columns(x: Any, cols: int, group: int) -> Any:
+def _columns(x: Any, group: int) -> Any:
     """The outer loops: whole groups of ``group`` columns by plain cascades, the rest by row_sum."""
+    cols = x.shape[2]
     cut = cols // group * group
     if cut == cols:
         return _cascade(x)
     if cut == 0:
         return _row_sum(x)
-    calls = x.reshape(x.shape[0], -1, cols)
-    head = _cascade(calls[:, :, :cut].reshape(x.shape[0], -1)).reshape(-1, cut)
-    tail = _row_sum(calls[:, :, cut:].reshape(x.shape[0], -1)).reshape(-1, cols - cut)
-    return xp.concatenate([head, tail], axis=1).reshape(-1)
+    return xp.concatenate([_cascade(x[:, :, :cut]), _row_sum(x[:, :, cut:])], axis=1)
 
 
 def _vector_rows(x: Any, lanes: int) -> Any:
-    """vectorized_inner_sum: row_sum over whole vectors, then the leftover scalars, then lanes."""
-    n, streams = x.shape
-    whole = n // lanes
-    partial = _row_sum(x[:whole * lanes].reshape(whole, lanes * streams)).reshape(lanes, streams)
-    return _in_order(xp.concatenate([x[whole * lanes:], partial], axis=0))
+    """vectorized_inner_sum of each row of ``x`` (rows, n): row_sum over whole vectors (each lane
+    a column), then the leftover scalars, then the lanes, in order."""
+    whole = x.shape[1] // lanes
+    partial = _row_sum(x[:, :whole * lanes].reshape(x.shape[0], whole, lanes))
+    return _in_order(xp.concatenate([x[:, whole * lanes:], partial], axis=1)[:, :, None])[:, 0]
 
 
 def _row_sum(x: Any) -> Any:
     """row_sum of each column: 4 interleaved cascades, the leftovers added to the first, then
     the other three added to it."""
-    n, streams = x.shape
+    calls, n, cols = x.shape
     rows = n // _ILP
     if rows:
-        partial = _cascade(x[:rows * _ILP].reshape(rows, _ILP * streams)).reshape(_ILP, streams)
+        partial = _cascade(x[:, :rows * _ILP].reshape(calls, rows, _ILP * cols)
+                           ).reshape(calls, _ILP, cols)
     else:
-        partial = xp.zeros((_ILP, streams), dtype=x.dtype)
-    first = _in_order(xp.concatenate([partial[:1], x[rows * _ILP:]], axis=0))
-    return ((first + partial[1]) + partial[2]) + partial[3]
+        partial = xp.zeros((calls, _ILP, cols), dtype=x.dtype)
+    first = _in_order(xp.concatenate([partial[:, :1], x[:, rows * _ILP:]], axis=1))
+    return ((first + partial[:, 1]) + partial[:, 2]) + partial[:, 3]
 
 
 def _cascade(x: Any) -> Any:
     """multi_row_sum of each column: levels of 2**p values summed in order and flushed upward."""
-    n = x.shape[0]
+    n = x.shape[1]
     ceil_log2 = 1 if n <= 2 else (n - 1).bit_length()
     step = 1 << max(4, ceil_log2 // _LEVELS)
     level = x
     leftovers = []
     for _ in range(_LEVELS - 1):  # level j's flushes become level j+1's values
-        whole = level.shape[0] // step * step
-        leftovers.append(_in_order(level[whole:]))
-        level = _in_order_groups(level[:whole], step)
+        whole = level.shape[1] // step * step
+        leftovers.append(_in_order(level[:, whole:]))
+        level = _in_order_groups(level[:, :whole], step)
     acc = leftovers[0]
     for extra in (*leftovers[1:], _in_order(level)):
         acc = acc + extra
@@ -244,17 +245,17 @@ def _cascade(x: Any) -> Any:
 
 
 def _in_order(x: Any) -> Any:
-    """Each column of ``x`` summed first row to last (zeros for no rows)."""
-    if x.shape[0] == 0:
-        return xp.zeros(x.shape[1:], dtype=x.dtype)
-    return _sequential(x.reshape(1, *x.shape), 1)[0]
+    """(calls, n, cols) -> (calls, cols): each column summed first value to last (0 for none)."""
+    if x.shape[1] == 0:
+        return xp.zeros((x.shape[0], x.shape[2]), dtype=x.dtype)
+    return _sequential(x, 1)
 
 
 def _in_order_groups(x: Any, step: int) -> Any:
-    """Each run of ``step`` rows summed in order: (n, cols) -> (n // step, cols)."""
-    if x.shape[0] == 0:
-        return x[:0]
-    return _sequential(x.reshape(-1, step, *x.shape[1:]), 1)
+    """Each run of ``step`` values summed in order: (calls, n, cols) -> (calls, n // step, cols)."""
+    if x.shape[1] == 0:
+        return x[:, :0]
+    return _sequential(x.reshape(x.shape[0], -1, step, x.shape[2]), 2)
 
 
 def _sequential(x: Any, axis: int) -> Any:
@@ -263,5 +264,5 @@ def _sequential(x: Any, axis: int) -> Any:
     row after row, in order, vectorised over the columns -- as fast as a sum gets. Otherwise the
     last entry of a cumulative sum (strictly in order, but slower)."""
     if x.shape[-1] >= 2 and x.flags.c_contiguous:
-        return xp.sum(x, axis=axis)
+        return x.sum(axis=axis)
     return xp.take(xp.cumsum(x, axis=axis), -1, axis=axis)
