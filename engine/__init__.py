@@ -1,7 +1,7 @@
 """gradserve's autograd engine: PyTorch's autograd semantics on a numpy (or CuPy) backend.
 
     >>> import engine as torch_like
-    >>> x = torch_like.ones([2, 2], requires_grad=True)
+    >>> x = torch_like.ones(2, 2, requires_grad=True)
     >>> out = ((x + 2) * (x + 2) * 3).mean()
     >>> out.backward()
     >>> x.grad

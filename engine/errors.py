@@ -43,6 +43,13 @@ class ArgumentError(EngineError):
     kind = "argument-error"
 
 
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong Python type or call form (``ones(2, (3,))``): torch's TypeError,
+    so Python callers catch it as one."""
+
+    kind = "type-error"
+
+
 class LinAlgError(ArgumentError):
     """A matrix the op cannot work with (singular, not positive-definite); torch's message."""
 

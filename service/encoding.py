@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import binascii
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -40,6 +40,8 @@ DATATYPES: dict[str, tuple[str, np.dtype[Any]]] = {
 BY_DTYPE: dict[str, str] = {dtype: wire for wire, (dtype, _) in DATATYPES.items()}
 
 NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+NULL_NUMBER = ('null is not a number; NaN travels as "NaN" (and infinities as "Infinity" and '
+               '"-Infinity"): JSON.stringify writes NaN and infinities as null')
 _NAN, _INF, _NINF = b'"NaN"', b'"Infinity"', b'"-Infinity"'
 
 # What each datatype's flat ``data`` may hold (Python types after JSON parsing).
@@ -137,13 +139,19 @@ def decode_object(shape: Sequence[int], datatype: str, data: Sequence[Any] | Non
     return ge.tensor(arr.reshape(tuple(shape)), dtype=dtype)
 
 
-def decode_literal(nested: Any, dtype: str | None = None) -> ge.Tensor:
+# A literal's names: the element's path and the name -> the Python number bound to it
+Resolve = Callable[[str, tuple[int, ...]], Any]
+
+
+def decode_literal(nested: Any, dtype: str | None = None, resolve: Resolve | None = None
+                   ) -> ge.Tensor:
     """``torch.tensor(nested, dtype=dtype)`` for a JSON array (or a bare number, a 0-d tensor).
 
     Without ``dtype`` the result is float32 if any value is a float (or a non-finite token), else
-    int64 if any is an int, else bool -- torch's inference.
+    int64 if any is an int, else bool -- torch's inference. With ``resolve``, an element may be a
+    name bound to a Python number (``torch.tensor([y.item(), 2.0])``).
     """
-    shape, flat = _flatten(nested)
+    shape, flat = _flatten(nested, resolve)
     check_shape(shape, "tensor")
     if dtype is None:
         types = set(map(type, flat))
@@ -162,11 +170,11 @@ def _to_array(values: Sequence[Any], dtype: str) -> np.ndarray:
         raise EncodingError(f"values do not fit dtype {dtype}: {exc}") from None
 
 
-def _flatten(nested: Any) -> tuple[tuple[int, ...], list[Any]]:
+def _flatten(nested: Any, resolve: Resolve | None = None) -> tuple[tuple[int, ...], list[Any]]:
     """Shape and row-major values of a rectangular nested list; iterative, with torch's message
     for ragged input and the path of the offending element."""
     if not isinstance(nested, list):
-        return (), [_scalar(nested, ())]
+        return (), [_scalar(nested, (), resolve)]
     shape: list[int] = []
     probe: Any = nested
     while isinstance(probe, list):
@@ -181,7 +189,7 @@ def _flatten(nested: Any) -> tuple[tuple[int, ...], list[Any]]:
         node, path = stack.pop()
         d = len(path)
         if d == depth:
-            flat.append(_scalar(node, path))
+            flat.append(_scalar(node, path, resolve))
             continue
         if not isinstance(node, list):
             raise EncodingError(f"expected a sequence of length {shape[d]} at dim {d}, got a "
@@ -193,9 +201,13 @@ def _flatten(nested: Any) -> tuple[tuple[int, ...], list[Any]]:
     return tuple(shape), flat
 
 
-def _scalar(v: Any, path: tuple[int, ...]) -> Any:
+def _scalar(v: Any, path: tuple[int, ...], resolve: Resolve | None) -> Any:
     if type(v) in (bool, int, float) or (isinstance(v, str) and v in NONFINITE):
         return v
+    if v is None:
+        raise EncodingError(NULL_NUMBER, path)
+    if isinstance(v, str) and resolve is not None:
+        return resolve(v, path)
     what = f"the name {v!r}" if isinstance(v, str) else f"a {_json_type(v)}"
     raise EncodingError(
         f"a tensor literal holds numbers, booleans and \"NaN\"/\"Infinity\"/\"-Infinity\"; found "

@@ -347,11 +347,13 @@ class Interpreter:
             return e.value
         return self._tensor(e)  # type: ignore[arg-type]  # (an Array or an Obj: what is left)
 
-    def _tensor(self, e: Array | Obj, dtype: str | None = None) -> ge.Tensor:
-        """Decode a literal or tensor object, refusing it before allocation if over the limits."""
+    def _tensor(self, e: Array | Obj, dtype: str | None = None,
+                resolve: encoding.Resolve | None = None) -> ge.Tensor:
+        """Decode a literal or tensor object, refusing it before allocation if over the limits;
+        ``resolve`` reads the names a literal may hold (torch.tensor's data)."""
         try:
             if isinstance(e, Array):
-                return encoding.decode_literal(e.items, dtype)
+                return encoding.decode_literal(e.items, dtype, resolve)
             t = e.tensor
             return encoding.decode_object(t.shape, t.datatype, t.data, t.b64)
         except EncodingError as err:
@@ -423,8 +425,9 @@ class Interpreter:
             return e.value
         return NOT_LITERAL
 
-    def decode(self, items: Any, path: Path, dtype: str | None = None) -> ge.Tensor:
-        return self._tensor(Array(items, path), dtype)
+    def decode(self, items: Any, path: Path, dtype: str | None = None,
+               resolve: encoding.Resolve | None = None) -> ge.Tensor:
+        return self._tensor(Array(items, path), dtype, resolve)
 
     def lookup(self, name: str, path: Path) -> Any:
         return self._eval(Ref(name, path))

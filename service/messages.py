@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.encoding import NONFINITE
+from service.encoding import NONFINITE, NULL_NUMBER
 from service.pointer import has
 from service.program import (
     CallBase,
@@ -36,9 +36,6 @@ from service.scalars import NAME_PATTERN
 from service.signatures import SIGNATURES, Signature
 
 log = logging.getLogger("gradserve")
-
-NULL_NUMBER = ('null is not a number; NaN travels as "NaN" (and infinities as "Infinity" and '
-               '"-Infinity"): JSON.stringify writes NaN and infinities as null')
 
 # The keys each kind of object takes, by the union tag pydantic puts before the key in ``loc``.
 _KEYS_BY_TAG: dict[str, type[Any]] = {
@@ -311,6 +308,6 @@ def _attr_value(errors: Sequence[dict[str, Any]], first: dict[str, Any], w: Wher
 def _literal_item(errors: Sequence[dict[str, Any]], first: dict[str, Any], w: Where) -> str | None:
     if not (len(w.below) >= 3 and w.below[0] == "args") or not isinstance(first.get("input"), dict):
         return None
-    return ("an array literal holds numbers, booleans, names, \"NaN\"/\"Infinity\" and nested "
-            "arrays; got an object (a call or a tensor object goes directly in args, not inside "
-            "an array literal)")
+    return ("an array literal holds numbers, booleans, names, \"NaN\"/\"Infinity\", nested "
+            "arrays and (in a list of gradients) null; got an object (a call or a tensor object "
+            "goes directly in args, not inside an array literal)")

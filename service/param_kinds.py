@@ -33,7 +33,7 @@ from typing_extensions import TypeAliasType
 
 import engine as ge
 from engine import dtypes
-from service.encoding import NONFINITE
+from service.encoding import NONFINITE, Resolve
 from service.errors import ProgramError
 from service.pointer import Path, pointer
 from service.scalars import Float, Int64, Name, Token, to_float, token_to_float
@@ -70,8 +70,10 @@ class Evaluator(Protocol):
         """The argument as the request wrote it, when it is an array literal (a nested list) or
         a constant (a number, a bool, null); NOT_LITERAL otherwise."""
 
-    def decode(self, items: Any, path: Path, dtype: str | None = None) -> ge.Tensor:
-        """A tensor literal's tensor, in ``dtype`` (by default the one torch infers)."""
+    def decode(self, items: Any, path: Path, dtype: str | None = None,
+               resolve: Resolve | None = None) -> ge.Tensor:
+        """A tensor literal's tensor, in ``dtype`` (by default the one torch infers); ``resolve``
+        reads the names it holds, if it may hold any."""
 
     def lookup(self, name: str, path: Path) -> Any:
         """The value bound to ``name``."""
@@ -118,7 +120,17 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
         raise wrong_argument(c, spec.name, v, "Tensor", e.path)
     if items is None:
         raise wrong_argument(c, spec.name, None, "an array, a number or a tensor", e.path)
-    return ev.decode(items, e.path, c.attrs.get("dtype"))
+
+    def number(name: str, parts: tuple[int, ...]) -> Any:
+        # an element named: a Python number computed at run time (torch.tensor([y.item(), 2.0]))
+        v = ev.lookup(name, (*e.path, *parts))
+        if type(v) in (bool, int, float):
+            return v
+        raise ProgramError("type-error", f"tensor(): an element of data must be a number; "
+                           f"{name!r} is {type_name(v)}" + (f" (use {name}.item())" if isinstance(
+                               v, ge.Tensor) else ""), pointer((*e.path, *parts)))
+
+    return ev.decode(items, e.path, c.attrs.get("dtype"), number)
 
 
 def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:

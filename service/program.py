@@ -235,7 +235,10 @@ if TYPE_CHECKING:
 else:
     ArrayLiteral = TypeAliasType(
         "ArrayLiteral",
-        Annotated[list[Union[StrictBool, Int64, Float, Token, Name, "ArrayLiteral"]], FailFast()])
+        # (null: an absent gradient in a list of them, grad_outputs=[null, g]; a tensor literal
+        # refuses it when decoded, at its place)
+        Annotated[list[Union[StrictBool, Int64, Float, Token, Name, None, "ArrayLiteral"]],
+                  FailFast()])
 
 _ARG_ERROR = (
     "an argument is a number, a boolean, a name, an array literal, null, a call object (with "

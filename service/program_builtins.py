@@ -60,6 +60,14 @@ def _backward(t: ge.Tensor, gradient: ge.Tensor | None = None,
     t.backward(gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 
+def _autograd_backward(tensors: Sequence[ge.Tensor],
+                       grad_tensors: Sequence[ge.Tensor | None] | None = None,
+                       inputs: Sequence[ge.Tensor] | None = None, *,
+                       retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    ge.backward(tensors, grad_tensors, retain_graph=retain_graph, create_graph=create_graph,
+                inputs=inputs)
+
+
 def _autograd_grad(outputs: Sequence[ge.Tensor], inputs: Sequence[ge.Tensor],
                    grad_outputs: Sequence[ge.Tensor | None] | None = None, *,
                    retain_graph: bool | None = None, create_graph: bool = False,
@@ -202,6 +210,8 @@ def _tensor(data: ge.Tensor, *, dtype: str | None = None, requires_grad: bool = 
 
 _RETAIN = Param("retain_graph", "bool", None, optional=True,
                 doc="Keep the graph for another backward (default: create_graph).")
+_LEAVES = Input("inputs", "tensors", required=False, nullable=True,
+                doc="Accumulate only into these leaves.")
 _CREATE = Param("create_graph", "bool", False, doc="Record the backward pass for higher derivatives.")
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -239,11 +249,19 @@ BUILTINS: tuple[Builtin, ...] = (
             (Input("input", "tensor"),
              Input("gradient", "tensor", required=False, nullable=True,
                    doc="d(loss)/d(input); needed unless input is a scalar."),
-             Input("inputs", "tensors", required=False, nullable=True,
-                   doc="Accumulate only into these leaves.")),
+             _LEAVES),
             (_RETAIN, _CREATE), _backward,
             "x.backward(gradient, retain_graph, create_graph, inputs): accumulate gradients into "
             "the leaves' .grad.", "autograd", "None"),
+    Builtin("autograd.backward",
+            (Input("tensors", "tensors", doc="A tensor or an array of tensors."),
+             Input("grad_tensors", "tensors", required=False, nullable=True,
+                   doc="One gradient (or null: a scalar's implicit 1) per tensor."),
+             _LEAVES),
+            (_RETAIN, _CREATE), _autograd_backward,
+            "torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs): "
+            "backward from several tensors at once, accumulating into the leaves' .grad.",
+            "autograd", "None"),
     Builtin("autograd.grad",
             (Input("outputs", "tensors", doc="A tensor or an array of tensors."),
              Input("inputs", "tensors", doc="A tensor or an array of tensors."),

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # engine.ops.*).
 LAYERS: list[tuple[str, ...]] = [
     ("engine.errors", "engine.backend", "engine.grad_mode", "engine.registry", "engine.printing",
-     "engine.dims"),
+     "engine.dims", "engine.sizes", "engine.summation"),
     ("engine.dtypes", "engine.context", "engine.versions"),
     ("engine.tensor",),  # the Tensor: data and its place in the graph, no ops
     ("engine.graph",),  # nodes, edges, saved tensors

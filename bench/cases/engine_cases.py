@@ -218,6 +218,48 @@ register(Case(
 ))
 
 
+# ----- float sums in torch's order (engine/summation.py): what matching torch's bits costs -----
+def _sum_inputs(p: Params) -> list[tuple[np.ndarray, tuple[int, ...] | None]]:
+    """A whole float64 vector, float32 rows, and a float32 batch's mean-square loss: (array, dims)."""
+    rng = np.random.default_rng(0)
+    return [(rng.standard_normal(p["n"]), None),
+            (rng.standard_normal((p["rows"], 1024), dtype=np.float32), (1,)),
+            (rng.standard_normal((p["rows"], 1024), dtype=np.float32), None)]
+
+
+def sums_gradserve(p: Params) -> Run:
+    import engine as ge
+
+    tensors = [(ge.tensor(a), dims) for a, dims in _sum_inputs(p)]
+
+    def run() -> None:
+        for t, dims in tensors:
+            t.sum() if dims is None else t.sum(list(dims))
+            t.mean()
+
+    return run
+
+
+def sums_numpy(p: Params) -> Run:
+    arrays = _sum_inputs(p)
+
+    def run() -> None:
+        for a, dims in arrays:
+            a.sum(axis=dims)
+            a.mean()
+
+    return run
+
+
+register(Case(
+    "sums_numpy", "float sums and means in torch's order: 4096 float64; 256x1024 float32 by row "
+    "and whole (reference row: the cost of torch's bits)",
+    sums_gradserve, sums_numpy, baseline_name="numpy's own (pairwise) sums", target=REFERENCE,
+    full={"n": 4096, "rows": 256}, smoke={"n": 64, "rows": 4}, inner=20, reps=7,
+    baseline_needs_torch=False,
+))
+
+
 # ----- GPU: the large MLP on CuPy against torch CUDA (runs only where a GPU is present) -------
 def _cuda_synchronized(run: Run, sync: Callable[[], None]) -> Run:
     def timed() -> Any:

@@ -5,11 +5,12 @@ Each checks the size it is asked for against the program's limits before allocat
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import context, dtypes
+from engine import context, dtypes, sizes
 from engine.backend import xp
 from engine.errors import INT_REQUIRES_GRAD_CTOR, ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.ops.core import check_alloc, check_tensor
@@ -32,6 +33,38 @@ def _shape(size: Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
+def _varargs_size(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """torch's call forms for a creation function whose size comes first: ``ones(2, 3)``,
+    ``ones((2, 3))`` or ``ones(size=(2, 3))``, with torch's TypeErrors for mixed forms; the other
+    parameters are keyword-only, as in torch. (The signature seen by inspect stays the forward's,
+    whose parameters are the registry's.)"""
+    name = forward.__name__
+
+    @functools.wraps(forward)
+    def call(*args: Any, **kwargs: Any) -> Tensor:
+        size = sizes.varargs_size(name, "size", args, kwargs)
+        kwargs.pop("size", None)
+        return forward(size, **kwargs)
+
+    return call
+
+
+def _sequence_size(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """A creation function whose size comes first and, as in torch, only as one sequence
+    (``full((2, 3), 1.0)``), with torch's TypeError for anything else."""
+    name = forward.__name__
+
+    @functools.wraps(forward)
+    def call(*args: Any, **kwargs: Any) -> Tensor:
+        if args:
+            return forward(sizes.sequence_size(name, "size", args[0], 1), *args[1:], **kwargs)
+        if "size" in kwargs:
+            kwargs["size"] = sizes.sequence_size(name, "size", kwargs["size"])
+        return forward(**kwargs)
+
+    return call
+
+
 def _leaf(arr: Any, requires_grad: bool) -> Tensor:
     t = Tensor(arr)
     if requires_grad:
@@ -49,6 +82,7 @@ def _fill(size: Sequence[int], value: Any, dtype: str | None, requires_grad: boo
 
 @defop("zeros", [_SIZE, _DTYPE, _RG], doc="A tensor of zeros.", category=_NEW, method=False,
        creation=True)
+@_varargs_size
 def zeros(size: Sequence[int], dtype: str | None = None, requires_grad: bool = False) -> Tensor:
     if any(s < 0 for s in size):  # (torch's zeros checks sizes itself, before allocating)
         raise ArgumentError("zeros: Dimension size must be non-negative.")
@@ -57,6 +91,7 @@ def zeros(size: Sequence[int], dtype: str | None = None, requires_grad: bool = F
 
 @defop("ones", [_SIZE, _DTYPE, _RG], doc="A tensor of ones.", category=_NEW, method=False,
        creation=True)
+@_varargs_size
 def ones(size: Sequence[int], dtype: str | None = None, requires_grad: bool = False) -> Tensor:
     return _fill(size, 1, dtype or "float32", requires_grad)
 
@@ -64,6 +99,7 @@ def ones(size: Sequence[int], dtype: str | None = None, requires_grad: bool = Fa
 @defop("full", [_SIZE, A("fill_value", "number"), _DTYPE, _RG],
        doc="A tensor filled with fill_value (its dtype inferred from the value).", category=_NEW,
        method=False, creation=True)
+@_sequence_size
 def full(size: Sequence[int], fill_value: float, dtype: str | None = None,
          requires_grad: bool = False) -> Tensor:
     return _fill(size, fill_value, dtype, requires_grad)
@@ -138,6 +174,7 @@ def _not_bool(dt: dtypes.DType, kernel: str) -> None:
 
 @defop("rand", [_SIZE, _DTYPE, _RG], doc="Uniform [0, 1) draws from the program's generator.",
        category=_NEW, method=False, creation=True)
+@_varargs_size
 def rand(size: Sequence[int], dtype: str | None = None, requires_grad: bool = False) -> Tensor:
     dt = _float_dtype(dtype, "check_uniform_bounds")
     return _leaf(context.generator().uniform(_shape(size), dt.np), requires_grad)
@@ -145,14 +182,40 @@ def rand(size: Sequence[int], dtype: str | None = None, requires_grad: bool = Fa
 
 @defop("randn", [_SIZE, _DTYPE, _RG], doc="Standard normal draws from the program's generator.",
        category=_NEW, method=False, creation=True)
+@_varargs_size
 def randn(size: Sequence[int], dtype: str | None = None, requires_grad: bool = False) -> Tensor:
     dt = _float_dtype(dtype, "normal_kernel_cpu")
     return _leaf(context.generator().normal(_shape(size), dt.np), requires_grad)
 
 
+def _randint_forms(forward: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """torch's two positional forms, ``randint(high, size)`` and ``randint(low, high, size)``; the
+    size is one sequence (torch takes no varargs here)."""
+
+    @functools.wraps(forward)
+    def call(*args: Any, **kwargs: Any) -> Tensor:
+        # (what the call gave, for torch's message)
+        given: tuple[tuple[Any, ...], dict[str, Any]] = (args, dict(kwargs))
+        if len(args) == 1 and not kwargs:  # randint(3): no signature takes one argument
+            raise sizes.refuse("randint", "randint() takes a size", *given)
+        position = None  # the size's place among the positional arguments, if it is one
+        if len(args) == 2 and "size" not in kwargs:  # randint(high, size): low is 0
+            kwargs["low"], kwargs["high"], kwargs["size"] = kwargs.get("low", 0), *args
+            args, position = (), 2
+        elif len(args) == 3:
+            kwargs["low"], kwargs["high"], kwargs["size"] = args
+            args, position = (), 3
+        if "size" in kwargs:
+            kwargs["size"] = sizes.sequence_size("randint", "size", kwargs["size"], position, given)
+        return forward(*args, **kwargs)
+
+    return call
+
+
 @defop("randint", [A("low", "int", 0), A("high", "int"), _SIZE, _DTYPE],
        doc="Integers in [low, high) from the program's generator.", category=_NEW, method=False,
        creation=True)
+@_randint_forms
 def randint(low: int = 0, high: int = 0, size: Sequence[int] = (), dtype: str | None = None) -> Tensor:
     if high <= low:
         raise ArgumentError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import ops
+from engine import ops, sizes
 from engine.dtypes import BY_NAME, DType
+from engine.errors import ArgumentTypeError
 from engine.registry import OPS
 from engine.tensor import Tensor
 
@@ -33,30 +34,20 @@ INPLACE_OPERATORS = {
 }
 
 
-def _varargs(args: tuple[Any, ...]) -> list[int]:
-    if len(args) == 1 and isinstance(args[0], (list, tuple)):
-        return list(args[0])
-    return list(args)
+def _varargs_method(name: str, arg: str) -> Any:
+    """A method torch lets take its ints as varargs or one sequence (``x.view(2, 3)``,
+    ``x.view((2, 3))``, ``x.view(size=(2, 3))``); ``arg`` is torch's name for them. (Made at
+    install, once every op is registered.)"""
+    op = OPS[name].fn
 
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        for key in kwargs:
+            if key != arg:
+                raise ArgumentTypeError(f"{name}() got an unexpected keyword argument '{key}'")
+        return op(self, sizes.varargs_size(name, arg, args, kwargs))
 
-def _reshape(self: Tensor, *shape: Any) -> Tensor:
-    return ops.reshape(self, _varargs(shape))
-
-
-def _view(self: Tensor, *shape: Any) -> Tensor:
-    return ops.view(self, _varargs(shape))
-
-
-def _permute(self: Tensor, *dims: Any) -> Tensor:
-    return ops.permute(self, _varargs(dims))
-
-
-def _expand(self: Tensor, *sizes: Any) -> Tensor:
-    return ops.expand(self, _varargs(sizes))
-
-
-def _repeat(self: Tensor, *sizes: Any) -> Tensor:
-    return ops.repeat(self, _varargs(sizes))
+    method.__name__ = method.__qualname__ = name
+    return method
 
 
 def _transposed(self: Tensor) -> Tensor:
@@ -84,9 +75,15 @@ def _cast(dtype: DType) -> Any:
     return cast
 
 
+# Methods torch lets take their ints as varargs -> torch's name for that argument.
+VARARGS_METHODS = {
+    "reshape": "shape", "view": "size", "permute": "dims", "expand": "size", "repeat": "repeats",
+    "tile": "dims", "flip": "dims", "broadcast_to": "size",
+}
+
+
 # Methods that are not one registry op called as it is (these reorder or gather their arguments).
 METHODS: dict[str, Any] = {
-    "reshape": _reshape, "view": _view, "permute": _permute, "expand": _expand, "repeat": _repeat,
     "T": property(_transposed), "__rtruediv__": _rtruediv, "__rpow__": _rpow,
     "__rmatmul__": _rmatmul, **{d.method: _cast(d) for d in BY_NAME.values()},
 }
@@ -96,6 +93,8 @@ def install() -> None:
     """Attach every op-backed method to Tensor (once, when engine.ops is imported)."""
     for name, method in METHODS.items():
         setattr(Tensor, name, method)
+    for name, arg in VARARGS_METHODS.items():
+        setattr(Tensor, name, _varargs_method(name, arg))
     for name, op in OPS.items():
         if op.method and not hasattr(Tensor, name):
             setattr(Tensor, name, op.fn)

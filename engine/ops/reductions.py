@@ -30,6 +30,7 @@ from engine.ops.elementwise import sgn as _sgn
 from engine.ops.indexing import narrow
 from engine.ops.scalar_ops import div_scalar, mul_scalar
 from engine.registry import A, T, defop
+from engine.summation import torch_sum
 from engine.tensor import Tensor
 
 _RED = "reduction"
@@ -68,7 +69,7 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     if dtype is not None:
         check_result_dtype(input, out_dt)
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
-    out = _reduce(xp.sum, a, dims, keepdim)
+    out = torch_sum(a, dims, keepdim)  # (torch's order of additions: its last bits)
     if not given:
         return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, (), False))
     return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,),
@@ -100,8 +101,8 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
             f"complex dtype. Got: {input.dtype.scalar_type}"
         )
     dims = wrap_dims(dim, input.ndim)
-    out = _reduce(xp.mean, input._data, dims, keepdim)
     count = math.prod(input.shape[d] for d in dims)
+    out = xp.asarray(torch_sum(input._data, dims, keepdim) / count)  # (torch's CPU mean: sum / n)
     name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
     return record(out, name, _mean_vjp, (input,),
                   attrs=(input.shape, _listed(dim, dims), keepdim, count))

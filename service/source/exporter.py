@@ -177,12 +177,13 @@ class _Exporter:
                 return _nonfinite(a)
             return _name(a)
         if isinstance(a, list):
-            if kind in ("tensors", "tensor_or_tensors") and all(
+            if kind == "tensors":  # each element one tensor: a name, a literal or None
+                return "[" + ", ".join(f"torch.tensor({_literal(x)})" if isinstance(x, list)
+                                       else self.expr(x) for x in a) + "]"
+            if kind == "tensor_or_tensors" and all(
                     isinstance(x, str) and x not in NONFINITE or x is None for x in a):
                 inner = ", ".join(self.expr(x) for x in a)
-                if kind == "tensor_or_tensors":
-                    return f"({inner}{',' if len(a) == 1 else ''})"
-                return f"[{inner}]"
+                return f"({inner}{',' if len(a) == 1 else ''})"
             literal = _literal(a)
             return literal if kind == "data" else f"torch.tensor({literal})"
         if isinstance(a, dict) and "op" in a:
@@ -219,9 +220,9 @@ class _Exporter:
             extra = [f"{k}={v!r}" for k, v in attrs.items()]
             rest = vals[1:2] + [f"inputs={vals[2]}" for _ in vals[2:3]]
             return f"{_wrap(vals[0])}.backward({', '.join(rest + extra)})"
-        if op == "autograd.grad":
+        if op in ("autograd.grad", "autograd.backward"):
             given = [*vals, *(f"{k}={v!r}" for k, v in attrs.items())]
-            return f"torch.autograd.grad({', '.join(given)})"
+            return f"torch.{op}({', '.join(given)})"
         if op == "tensor":
             extra = [f"dtype=torch.{v}" if k == "dtype" else f"{k}={v!r}"
                      for k, v in attrs.items() if v is not None]

@@ -833,8 +833,8 @@ class _Translator:
             leaf = name.rsplit(".", 1)[1]
             if leaf in FUNCTIONAL:
                 return self.functional(leaf, e)
-        if name == "torch.autograd.grad":
-            return self.signature_call(SIGNATURES["autograd.grad"], e, None)
+        if name in ("torch.autograd.grad", "torch.autograd.backward"):
+            return self.signature_call(SIGNATURES[name.removeprefix("torch.")], e, None)
         if name in ("torch.no_grad", "torch.enable_grad", "torch.set_grad_enabled",
                     "torch.autograd.detect_anomaly", "torch.manual_seed",
                     "torch.autograd.set_detect_anomaly"):
@@ -944,7 +944,7 @@ class _Translator:
         # (an op with several outputs returns one tensor or a tuple, by its attrs)
         kind = "tensor" if sig.op is not None and len(sig.op.outputs) == 1 else \
             _BUILTIN_KINDS.get(sig.name, "unknown")
-        if sig.name in ("backward", "retain_grad", "zero_grad"):
+        if sig.name in ("backward", "autograd.backward", "retain_grad", "zero_grad"):
             kind = "none"
         return self.mark(call, e), kind
 

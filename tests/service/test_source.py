@@ -26,7 +26,7 @@ DATATYPES = {"FP32": "float32", "FP64": "float64", "INT64": "int64", "BOOL": "bo
 # the issue's five textbook programs, and a tour of the Python the subset takes
 FIVE = ["gentle_intro", "sgd_loop", "physics_second_derivative", "rosenbrock_hessian",
         "softmax_cross_entropy"]
-SOURCES = [*FIVE, "autograd_idioms"]
+SOURCES = [*FIVE, "autograd_idioms", "gradient_lists"]
 
 
 @pytest.fixture
