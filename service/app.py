@@ -15,6 +15,7 @@ from service.openapi import build_openapi, description
 from service.responses import JSONResponse
 from service.routers import docs, health, info, ops, playground, run, translate
 from service.settings import Settings
+from service.compile_cache import CompileCache
 from service.source.cache import TranslationCache
 
 
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runner = runner
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     app.state.translations = TranslationCache(settings.source_cache_entries)
+    app.state.programs = CompileCache(settings.compile_cache_entries,
+                                      settings.compile_cache_bytes)
     problems.install(app)
     for module in (run, translate, ops, info, health, metrics, playground):
         app.include_router(module.router)

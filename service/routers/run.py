@@ -13,6 +13,7 @@ from service import allocator, inline_policy, problems
 from service.deps import ClockDep, RunnerDep, SettingsDep
 from service.errors import ProgramError
 from service.interpreter import Interpreter
+from service.compile_cache import program_key
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
@@ -44,9 +45,14 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
         if body.source is not None:  # translated here too: long sources stay off the event loop
             program, translation = program_request(body, settings,
                                                    request.app.state.translations)
+        cache, key = request.app.state.programs, program_key(
+            body, getattr(request, "document", None), translation)
+        compiled = cache.get(key[0]) if key is not None else None
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
-                                  deadline=deadline)
+                                  deadline=deadline, program=compiled)
         report = interpreter.run()
+        if compiled is None and key is not None and interpreter.program is not None:
+            cache.put(key[0], interpreter.program, key[1])
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())
