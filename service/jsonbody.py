@@ -196,6 +196,7 @@ class _ParsedRequest(Request):
     """A request whose ``json()`` is the document ProgramRoute parsed."""
 
     document: Any
+    parsed: Any  # the document as parsed, before validation (the compile cache's key reads it)
 
     async def json(self) -> Any:
         if not hasattr(self, "document"):
@@ -217,14 +218,15 @@ class ProgramRoute(APIRoute):
         handler = super().get_route_handler()
         body_field = self.body_field
 
-        def prepare(body: bytes, max_nesting_depth: int) -> Any:
+        def prepare(body: bytes, max_nesting_depth: int) -> tuple[Any, Any]:
+            """The document as parsed, and as validated."""
             document = read_body(body, max_nesting_depth)
             if body_field is None:
-                return document
+                return document, document
             value, errors = body_field.validate(document, {}, loc=("body",))
             if errors:
                 raise RequestValidationError(errors, body=document)
-            return value
+            return document, value
 
         async def route(request: Request) -> Response:
             request = _ParsedRequest(request.scope, request.receive)
@@ -233,9 +235,10 @@ class ProgramRoute(APIRoute):
                 if body:
                     depth = request.app.state.settings.max_nesting_depth
                     if len(body) >= OFF_LOOP_FROM:
-                        request.document = await asyncio.to_thread(prepare, body, depth)
+                        prepared = await asyncio.to_thread(prepare, body, depth)
                     else:
-                        request.document = prepare(body, depth)
+                        prepared = prepare(body, depth)
+                    request.parsed, request.document = prepared
             return await handler(request)
 
         return route

@@ -46,7 +46,7 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
             program, translation = program_request(body, settings,
                                                    request.app.state.translations)
         cache, key = request.app.state.programs, program_key(
-            body, getattr(request, "document", None), translation)
+            body, getattr(request, "parsed", None), translation)
         compiled = cache.get(key[0]) if key is not None else None
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
                                   deadline=deadline, program=compiled)
