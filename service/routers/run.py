@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
-from service.deps import ClockDep, RunnerDep, SettingsDep
+from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.jsonbody import ProgramRoute, client_gone
@@ -32,11 +31,11 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
     "wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "
     '"NaN", "Infinity" and "-Infinity".',
 )
-async def run(body: RunRequest, request: Request, settings: SettingsDep, runner: RunnerDep,
-              clock: ClockDep) -> Response:
+async def run(body: RunRequest, request: Request) -> Response:
+    # (called by ProgramRoute without FastAPI's dependency solving: service/deps.py)
+    settings, runner, clock = settings_of(request), runner_of(request), clock_of(request)
     # The deadline runs from here: time spent waiting for a thread counts toward it.
     deadline = clock() + settings.request_timeout
-    admit_by = time.monotonic() + settings.request_timeout  # the same moment, for admission
 
     def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
@@ -66,4 +65,5 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
 
     gone = partial(client_gone, request)
     return PiecesResponse(await inline_policy.run(
-        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=admit_by))
+        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=deadline,
+        clock=clock))
