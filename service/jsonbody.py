@@ -34,6 +34,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import Callable, Coroutine
+from itertools import accumulate
 from typing import Any
 
 import jiter
@@ -52,6 +53,10 @@ _JSON_LEVELS_SLACK = 16
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 _NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
 _CHUNK = 1 << 20
+# +1 for an opening bracket, -1 for a closing one, by byte; below this many brackets a running
+# sum in plain Python is cheaper than numpy's
+_BRACKET_STEP = [1 if c in b"[{" else -1 if c in b"]}" else 0 for c in range(256)]
+_FEW_BRACKETS = 128
 
 
 def max_json_depth(max_nesting_depth: int) -> int:
@@ -72,6 +77,8 @@ def json_depth(body: bytes) -> int:
     text = body.translate(None, _NOT_STRUCTURE)
     # Between quotes is string content: keep the parts outside, then only the brackets.
     outside = b"".join(text.split(b'"')[::2]).translate(None, _NOT_BRACKET)
+    if len(outside) <= _FEW_BRACKETS:  # (numpy's fixed cost is some 12 us: a small program's)
+        return max(accumulate(map(_BRACKET_STEP.__getitem__, outside)), default=0)
     deepest = level = 0
     for start in range(0, len(outside), _CHUNK):
         chunk = np.frombuffer(outside, np.uint8, count=min(_CHUNK, len(outside) - start),
