@@ -387,8 +387,6 @@ class Interpreter:
         return attrs
 
     # ----- what the kinds' readers ask (service.param_kinds.Evaluator) -------------------------
-    value = _eval
-
     def literal(self, e: Expr) -> Any:
         if type(e) is Array:
             return e.items
