@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from service import __version__, auth, metrics, problems
+from service.compile_cache import CompileCache
 from service.executor import Runner
+from service.interpreter import Clock
 from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
 from service.responses import JSONResponse
 from service.routers import docs, health, info, ops, playground, run, translate
 from service.settings import Settings
-from service.compile_cache import CompileCache
 from service.source.cache import TranslationCache
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gradserve app; settings default to the GRADSERVE_* environment."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               runner: Runner | None = None) -> FastAPI:
+    """The gradserve app; settings default to the GRADSERVE_* environment. A test may give the
+    clock that programs' deadlines run on (default time.monotonic) and the program runner."""
     settings = settings or Settings()
-    runner = Runner(settings.worker_threads, settings.queue_size,
-                    settings.max_worker_alive_elements)
+    runner = runner or Runner(settings.worker_threads, settings.queue_size,
+                              settings.max_worker_alive_elements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   redoc_url=None)
     app.state.settings = settings
     app.state.runner = runner
+    app.state.clock = clock or time.monotonic
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     app.state.translations = TranslationCache(settings.source_cache_entries)
     app.state.programs = CompileCache(settings.compile_cache_entries,

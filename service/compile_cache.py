@@ -48,17 +48,32 @@ def source_key(source: str, inputs: frozenset[str]) -> bytes:
     return _digest(b"source\0" + ",".join(sorted(inputs)).encode() + b"\0" + source.encode())
 
 
-def program_key(body: RunRequest, document: Any, translation: Translation | None
-                ) -> tuple[bytes, int] | None:
-    """The key of a request's program and its size: ``document`` is the body as parsed (None
-    when the route had none: nothing is cached), ``translation`` the source's, if it has one."""
-    if translation is not None:
-        assert body.source is not None
-        inputs = frozenset(body.inputs or ())
-        return source_key(body.source, inputs), len(orjson.dumps(translation.program))
-    if not isinstance(document, dict) or "program" not in document:
+@dataclass(slots=True)
+class Found:
+    """A request's program and the cache: its key and size, and its compiled form if cached."""
+
+    key: bytes
+    size: int
+    program: Program | None
+
+
+def find_json(cache: CompileCache, document: Any) -> Found | None:
+    """For a body (as parsed) with a JSON ``program``: where it stands in ``cache``. A program
+    found there validated and compiled before, so only the rest of the body needs validating."""
+    if not isinstance(document, dict) or "source" in document:
         return None
-    return json_key(document["program"])
+    program = document.get("program")
+    if not isinstance(program, list):
+        return None
+    key, size = json_key(program)
+    return Found(key, size, cache.get(key))
+
+
+def find_source(cache: CompileCache, body: RunRequest, translation: Translation) -> Found:
+    """For a ``source`` request (translated): where its program stands in ``cache``."""
+    assert body.source is not None
+    key = source_key(body.source, frozenset(body.inputs or ()))
+    return Found(key, len(orjson.dumps(translation.program)), cache.get(key))
 
 
 def _digest(data: bytes) -> bytes:

@@ -15,8 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+import engine as ge
 from service.encoding import NONFINITE
 from service.errors import ProgramError, limit_exceeded
+from service.param_kinds import READERS, Input, Reader
 from service.pointer import Path, pointer
 from service.program import (
     AssertStatement,
@@ -37,12 +39,29 @@ from service.program import (
 from service.signatures import SIGNATURES, Signature
 from service.spellings import converters, index_value
 
-
 # ----- compiled nodes ---------------------------------------------------------------------------
+# Each kind of node runs itself: an expression's ``run(it)`` gives its value, a statement's
+# ``exec(it)`` executes it (``it``: the interpreter, service/interpreter.py, which the nodes call
+# for everything but the most frequent steps). So the interpreter never asks what type a node
+# is, and a node holds nothing of one run: a compiled program serves any number of runs.
+# (Methods, not a closure per node: closures made compiling the tutorial three times slower.)
+
+
+class Break(Exception):
+    """A ``break`` on its way to the innermost loop."""
+
+
+class Continue(Exception):
+    """A ``continue`` on its way to the innermost loop."""
+
+
 @dataclass(slots=True)
 class Const:
     value: Any  # a number, a bool or None
     path: Path
+
+    def run(self, it: Any) -> Any:
+        return self.value
 
 
 @dataclass(slots=True)
@@ -50,17 +69,35 @@ class Ref:
     name: str
     path: Path
 
+    def run(self, it: Any) -> Any:
+        try:
+            return it.env[self.name]
+        except KeyError:
+            raise it._unknown_name(self.name, self.path) from None
+
 
 @dataclass(slots=True)
 class Array:
     items: list[Any]  # the raw nested list: a tensor literal, or a list of tensors for "tensors"
     path: Path
 
+    def run(self, it: Any) -> Any:
+        return it._tensor(self)
+
 
 @dataclass(slots=True)
 class Obj:
     tensor: TensorObject
     path: Path
+
+    def run(self, it: Any) -> Any:
+        return it._tensor(self)
+
+
+# each signature's inputs with their readers (service/param_kinds.py), in order
+_READS: dict[str, tuple[tuple[Reader, Input], ...]] = {
+    name: tuple((READERS[spec.kind], spec) for spec in sig.inputs)
+    for name, sig in SIGNATURES.items()}
 
 
 @dataclass(slots=True)
@@ -74,6 +111,20 @@ class Call:
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
     attrs_path: Path | None = None
+    reads: tuple[tuple[Reader, Input], ...] = ()  # the signature's, from _READS
+
+    def run(self, it: Any) -> Any:
+        return it._call(self)
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        bind = self.bind
+        if bind is None:
+            it._call(self)
+        elif type(bind) is str:
+            it.env[bind] = it._call(self)
+        else:
+            it._unpack(bind, it._call(self), (*self.path, "name"))
 
 
 Expr = Const | Ref | Array | Obj | Call
@@ -86,6 +137,10 @@ class Print:
     sep: str = " "
     end: str = "\n"
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._print(self)
+
 
 @dataclass(slots=True)
 class While:
@@ -93,6 +148,10 @@ class While:
     body: list[Stmt]
     max_iter: int | None
     path: Path
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._while(self)
 
 
 @dataclass(slots=True)
@@ -102,6 +161,10 @@ class If:
     orelse: list[Stmt]
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._block(self.then if it._truth(self.cond) else self.orelse)
+
 
 @dataclass(slots=True)
 class SetGrad:
@@ -109,12 +172,21 @@ class SetGrad:
     value: Expr
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._set_grad(self)
+
 
 @dataclass(slots=True)
 class Block:
     grad_enabled: bool
     body: list[Stmt]
     path: Path
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        with ge.set_grad_enabled(self.grad_enabled):
+            it._block(self.body)
 
 
 @dataclass(slots=True)
@@ -124,6 +196,10 @@ class For:
     body: list[Stmt]
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._for(self)
+
 
 @dataclass(slots=True)
 class Jump:
@@ -132,12 +208,20 @@ class Jump:
     leave: bool
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        raise Break if self.leave else Continue
+
 
 @dataclass(slots=True)
 class Assert:
     cond: Expr
     message: Expr | None
     path: Path
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._assert(self)
 
 
 Stmt = Call | Print | While | If | Block | SetGrad | For | Jump | Assert
@@ -250,7 +334,7 @@ class _Compiler:
             refs += [(name, j, v) for j, v in items if isinstance(v, str)]
         for name, j, v in refs:
             self._read(v, (*path, "attrs", name) if j is None else (*path, "attrs", name, j))
-        return Call(sig, args, attrs, path, c.name, refs)
+        return Call(sig, args, attrs, path, c.name, refs, reads=_READS[sig.name])
 
     def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
         """``target[index] = value``: a call of the engine's setitem op."""
@@ -262,8 +346,9 @@ class _Compiler:
             self._read(v, (*path, "setitem", 1) if j is None else (*path, "setitem", 1, j))
         args = [self.expr(target, (*path, "setitem", 0), depth + 1),
                 self.expr(value, (*path, "setitem", 2), depth + 1)]
-        return Call(SIGNATURES["setitem"], args, {"index": index}, path, None, refs,
-                    attrs_path=(*path, "setitem", 1))
+        sig = SIGNATURES["setitem"]
+        return Call(sig, args, {"index": index}, path, None, refs,
+                    attrs_path=(*path, "setitem", 1), reads=_READS[sig.name])
 
     def _read(self, name: str, path: Path) -> None:
         self.reads.setdefault(name, path)

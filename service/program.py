@@ -553,6 +553,10 @@ class RunRequest(BaseModel):
     # names the source front end binds for its own use (an inlined function's locals): not part
     # of the default outputs
     _hidden_names: frozenset[str] = PrivateAttr(default=frozenset())
+    # the program's place in the compile cache (service/compile_cache.py), set by /v1/run's
+    # route as it validates the body; a cached program's statements are not validated again
+    # (program is then empty here)
+    _found: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _program_or_source(self) -> RunRequest:

@@ -156,8 +156,13 @@ def http_torch(p: Params) -> HttpLoad:
     return _http("bench.baselines.torch_app:app", False, p, programs.tutorial())
 
 
+def http_gradserve_trivial(p: Params) -> HttpLoad:
+    app, factory = service_app()
+    return _http(app, factory, p, programs.trivial())
+
+
 def http_constant(p: Params) -> HttpLoad:
-    return _http("bench.baselines.constant_app:app", False, p, programs.tutorial())
+    return _http("bench.baselines.constant_app:app", False, p, programs.trivial())
 
 
 def http_gradserve_1_worker(p: Params) -> HttpLoad:
@@ -171,8 +176,10 @@ register(Case(
     needs="service", env={GRADSERVE: _SERVICE_ENV},
 ))
 register(Case(
-    "http_constant", "same, against the bare framework (requests/s)",
-    http_gradserve, http_constant, baseline_name="async FastAPI endpoint answering a constant",
+    "http_trivial", "a one-statement program (ones of size [2]) over HTTP, 1 uvicorn worker, "
+    "8 connections, against the bare framework (requests/s): what the service adds around a "
+    "program", http_gradserve_trivial, http_constant,
+    baseline_name="async FastAPI endpoint answering a constant",
     target=at_least(0.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
     needs="service", env={GRADSERVE: _SERVICE_ENV}, baseline_needs_torch=False,
 ))

@@ -19,6 +19,14 @@ def tutorial() -> bytes:
     return (HERE / "tutorial.json").read_bytes()
 
 
+# One statement: what the service adds around a program (the http_trivial case).
+TRIVIAL = b'{"program": [{"name": "x", "op": "ones", "attrs": {"size": [2]}}]}'
+
+
+def trivial() -> bytes:
+    return TRIVIAL
+
+
 def seed_tutorial(form: str) -> bytes:
     """The seed tutorial's code cells as one request: ``"program"`` sends
     examples/seed_tutorial.json, ``"source"`` examples/seed_tutorial.py (the same code as torch

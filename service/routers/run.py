@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import threading
-import time
 from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
-from service.deps import ClockDep, RunnerDep, SettingsDep
+from service.compile_cache import find_source
+from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
-from service.compile_cache import program_key
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import PiecesResponse, dumps_pieces
 from service.source.request import about_source, program_request
 
+
+class _RunRoute(ProgramRoute):
+    compile_cache = True  # a program compiled before is taken from the app's compile cache
+
+
 # ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
-router = APIRouter(tags=["run"], route_class=ProgramRoute)
+router = APIRouter(tags=["run"], route_class=_RunRoute)
 
 
 @router.post(
@@ -33,11 +37,11 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
     "wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "
     '"NaN", "Infinity" and "-Infinity".',
 )
-async def run(body: RunRequest, request: Request, settings: SettingsDep, runner: RunnerDep,
-              clock: ClockDep) -> Response:
+async def run(body: RunRequest, request: Request) -> Response:
+    # (called by ProgramRoute without FastAPI's dependency solving: service/deps.py)
+    settings, runner, clock = settings_of(request), runner_of(request), clock_of(request)
     # The deadline runs from here: time spent waiting for a thread counts toward it.
     deadline = clock() + settings.request_timeout
-    admit_by = time.monotonic() + settings.request_timeout  # the same moment, for admission
 
     def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
@@ -45,14 +49,14 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
         if body.source is not None:  # translated here too: long sources stay off the event loop
             program, translation = program_request(body, settings,
                                                    request.app.state.translations)
-        cache, key = request.app.state.programs, program_key(
-            body, getattr(request, "parsed", None), translation)
-        compiled = cache.get(key[0]) if key is not None else None
+        programs = request.app.state.programs
+        found = body._found if translation is None else find_source(programs, body, translation)
+        compiled = found.program if found is not None else None
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
                                   deadline=deadline, program=compiled)
         report = interpreter.run()
-        if compiled is None and key is not None and interpreter.program is not None:
-            cache.put(key[0], interpreter.program, key[1])
+        if found is not None and compiled is None and interpreter.program is not None:
+            programs.put(found.key, interpreter.program, found.size)
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())
@@ -72,4 +76,5 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
 
     gone = partial(client_gone, request)
     return PiecesResponse(await inline_policy.run(
-        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=admit_by))
+        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=deadline,
+        clock=clock))
