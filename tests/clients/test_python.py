@@ -139,12 +139,12 @@ def test_datamodel_code_generator(generators_python: Path, tmp_path: Path, live_
 
 
 def test_an_optimisation_loop_reuses_one_program_with_inputs(live_url: str) -> None:
-    """examples/optimise_with_inputs.py: f and grad f at each point, one program sent
+    """examples/clients/optimise_with_inputs.py: f and grad f at each point, one program sent
     unchanged; every answer after the first comes from the server's compile cache."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "optimise_with_inputs", ROOT / "examples" / "optimise_with_inputs.py")
+        "optimise_with_inputs", ROOT / "examples" / "clients" / "optimise_with_inputs.py")
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

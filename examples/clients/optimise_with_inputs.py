@@ -6,7 +6,7 @@ that: each answer's ``stats.compile_cached`` says so. The loop itself (gradient 
 backtracking line search) runs here, in the client, as an optimiser in any language would.
 
     python -m service &                     # a server on http://127.0.0.1:8000
-    python examples/optimise_with_inputs.py  # or set GRADSERVE_URL
+    python examples/clients/optimise_with_inputs.py  # or set GRADSERVE_URL
 
 f is Rosenbrock's function in two dimensions, minimum 0 at (1, 1).
 """
