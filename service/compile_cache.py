@@ -65,7 +65,10 @@ def find_json(cache: CompileCache, document: Any) -> Found | None:
     program = document.get("program")
     if not isinstance(program, list):
         return None
-    key, size = json_key(program)
+    try:
+        key, size = json_key(program)
+    except orjson.JSONEncodeError:  # an integer past 64 bits: validation refuses the program
+        return None
     return Found(key, size, cache.get(key))
 
 

@@ -218,28 +218,30 @@ class ProgramRoute(APIRoute):
     # found, not validated again (POST /v1/run: service/compile_cache.py)
     compile_cache: bool = False
 
+    def validate_body(self, document: Any, programs: CompileCache | None = None) -> Any:
+        """The body (as parsed) validated; with ``programs``, a program found there (validated
+        and compiled before) is not validated again: only the rest of the body is."""
+        if self.body_field is None:
+            return document
+        found = find_json(programs, document) if programs is not None else None
+        checked = document
+        if found is not None and found.program is not None:
+            checked = {**document, "program": []}
+        value, errors = self.body_field.validate(checked, {}, loc=("body",))
+        if errors:
+            raise RequestValidationError(errors, body=document)
+        if found is not None:
+            value._found = found
+        return value
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        body_field = self.body_field
         endpoint = self.endpoint
         if list(inspect.signature(endpoint).parameters) != ["body", "request"]:
             raise TypeError(f"{self.path}: a ProgramRoute endpoint takes (body, request)")
 
         def prepare(body: bytes, max_nesting_depth: int, programs: CompileCache | None) -> Any:
-            document = read_body(body, max_nesting_depth)
-            if body_field is None:
-                return document
-            found = find_json(programs, document) if programs is not None else None
-            checked = document
-            if found is not None and found.program is not None:
-                # the same program validated and compiled before: only the rest is checked now
-                checked = {**document, "program": []}
-            value, errors = body_field.validate(checked, {}, loc=("body",))
-            if errors:
-                raise RequestValidationError(errors, body=document)
-            if found is not None:
-                value._found = found
-            return value
+            return self.validate_body(read_body(body, max_nesting_depth), programs)
 
         async def route(request: Request) -> Response:
             if is_json(request.headers.get("content-type", "")):

@@ -165,6 +165,11 @@ def http_constant(p: Params) -> HttpLoad:
     return _http("bench.baselines.constant_app:app", False, p, programs.trivial())
 
 
+def http_gradserve_inputs(p: Params) -> HttpLoad:
+    app, factory = service_app()
+    return _http(app, factory, p, programs.tutorial_inputs())
+
+
 def http_gradserve_1_worker(p: Params) -> HttpLoad:
     return http_gradserve({**p, "workers": 1})
 
@@ -182,6 +187,13 @@ register(Case(
     baseline_name="async FastAPI endpoint answering a constant",
     target=at_least(0.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
     needs="service", env={GRADSERVE: _SERVICE_ENV}, baseline_needs_torch=False,
+))
+register(Case(
+    "http_inputs", "the tutorial with its x sent as an input, the same program every request "
+    "(its compiled form from the compile cache), 1 uvicorn worker, 8 connections (requests/s)",
+    http_gradserve_inputs, http_torch, baseline_name="FastAPI + torch endpoint (http_torch's)",
+    target=at_least(2.0), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
+    needs="service", env={GRADSERVE: _SERVICE_ENV},
 ))
 register(Case(
     "http_workers", "seed tutorial over HTTP, 2 uvicorn workers vs 1, 8 connections (requests/s)",
@@ -245,4 +257,64 @@ register(Case(
     tensor_json, orjson_roundtrip, baseline_name="orjson loads + dumps", target=at_most(2.0),
     full=_BIG_FULL, smoke=_BIG_SMOKE, reps=5, needs="service", baseline_needs_torch=False,
     env={GRADSERVE: _BIG_BODY_ENV},
+))
+
+
+# ----- the cached request's validate + compile share ---------------------------------------------
+class _CachedRequest:
+    """http_inputs' request through the ASGI app in process, its program in the compile cache."""
+
+    def __init__(self) -> None:
+        from service.routers.run import router
+
+        self.app = service_app_object()
+        self.client, self.body = AsgiClient(self.app), programs.tutorial_inputs()
+        for _ in range(2):  # compiled, then asked for again: in the cache's protected part
+            self()
+        self.route = next(r for r in router.routes if getattr(r, "path", None) == RUN)
+
+    def __call__(self) -> None:
+        _check(*self.client.post(RUN, self.body))
+
+    def validate_and_compile(self) -> Any:
+        """What validating and compiling cost the cached request: the cache lookup (the program's
+        key) and the validation of the rest of the body. (Parsing the JSON is not counted.)"""
+        from service.jsonbody import read_body
+
+        document = read_body(self.body, self.app.state.settings.max_nesting_depth)
+        programs_cache = self.app.state.programs
+
+        def step() -> None:
+            value = self.route.validate_body(document, programs_cache)
+            assert value._found.program is not None  # (a hit: nothing compiled)
+
+        return step
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class _CachedValidate:
+    def __init__(self) -> None:
+        self.request = _CachedRequest()
+        self.step = self.request.validate_and_compile()
+
+    def __call__(self) -> None:
+        self.step()
+
+    def close(self) -> None:
+        self.request.close()
+
+
+def _cached_validate(p: Params) -> Any:
+    return _CachedValidate()
+
+
+register(Case(
+    "inputs_validate_share", "http_inputs' cached request: its validate + compile steps (cache "
+    "lookup, validation of the body less the cached program) against the whole request through "
+    "the ASGI app in process (the ratio is their share of its CPU time)",
+    _cached_validate, lambda p: _CachedRequest(), baseline_name="the whole cached request",
+    target=at_most(0.10), full={}, smoke={}, inner=50, needs="service",
+    baseline_needs_torch=False, gradserve_label="validate + compile",
 ))

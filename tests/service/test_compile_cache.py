@@ -37,6 +37,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
                              "inputs": {"x": X}},
     "a compile-time problem": {"program": [{"print": 1}, {"break": True}]},
     "a nesting problem": {"program": [{"print": _nested(20)}]},
+    "an integer past 64 bits": {"program": [{"print": 2**70}]},
     "a run-time problem": {"program": [let("a", "ones", size=[2]), {"print": "a"},
                                        let("b", "matmul", "a", [[1.0, 2.0, 3.0]])]},
     "a missing input": {"program": SQUARES, "inputs": {}},
@@ -73,7 +74,8 @@ async def test_a_cached_run_answers_as_an_uncached_one(
         assert [r.json()["stats"]["compile_cached"] for r in (uncached, first, again)] == \
             [False, False, True]
     # a program that failed to compile is not kept; one that compiled is, whatever its run did
-    compiled = name not in ("a compile-time problem", "a nesting problem", "a bad input")
+    compiled = name not in ("a compile-time problem", "a nesting problem", "a bad input",
+                            "an integer past 64 bits")
     assert hits == int(compiled)
 
 
