@@ -162,3 +162,31 @@ def test_the_cache_is_safe_across_threads() -> None:
     assert not errors and len(cache) <= 16
     assert cache.bytes == sum(e.size for seg in (cache._probation, cache._protected)
                               for e in seg.items.values())
+
+
+# the rest of the body around a cached program: problems found as when nothing is cached
+ENVELOPES: dict[str, dict[str, Any]] = {
+    "a bad input": {"inputs": {"x": {"shape": [2], "datatype": "FP32", "data": [1.0]}}},
+    "an input that is a name": {"inputs": {"x": "y"}},
+    "a misspelt key": {"inputs": {"x": X}, "outputz": ["f"]},
+    "a bad seed": {"inputs": {"x": X}, "seed": -1},
+    "an unknown output": {"inputs": {"x": X}, "outputs": ["g"]},
+    "source as well": {"inputs": {"x": X}, "source": "print(1)"},
+    "an unknown input": {"inputs": {"x": X, "w": [1.0]}},
+}
+
+
+@pytest.mark.parametrize("name", list(ENVELOPES))
+async def test_the_rest_of_a_cached_programs_body_is_still_validated(
+        make_client: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
+        name: str) -> None:
+    request = {"program": SQUARES, **ENVELOPES[name]}
+    async with make_client(compile_cache_entries=0) as plain, make_client() as cached:
+        uncached = await plain.post("/v1/run", json=request)
+        for _ in range(2):  # compiled, then taken from the cache (and protected there)
+            r = await cached.post("/v1/run", json={"program": SQUARES, "inputs": {"x": X}})
+            assert r.status_code == 200, r.text
+        assert r.json()["stats"]["compile_cached"] is True
+        hit = await cached.post("/v1/run", json=request)
+    assert uncached.status_code == hit.status_code == 422
+    assert uncached.json() == hit.json()
