@@ -153,9 +153,9 @@ class Settings(BaseSettings):
         "while there moves to the protected part, so a flood of one-off programs cannot push out "
         "the programs clients repeat.")
     compile_cache_bytes: int = Field(
-        default=16 << 20, ge=0, description="The compile cache's size bound in bytes of program "
-        "JSON (canonical form; a source: its translated program); a program over an eighth of "
-        "it is not cached.")
+        default=64 << 20, ge=0, description="The compile cache's size bound in bytes of memory, "
+        "estimated as 16 per byte of a program's canonical JSON (a source: of its translated "
+        "program); a program over an eighth of it is not cached.")
 
     @field_validator("api_keys")
     @classmethod
