@@ -294,27 +294,14 @@ class _Compiler:
                                "call its own statement", pointer((*path, "name")))
         sig = SIGNATURES[c.op]
         args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
-        index_attrs = _INDEX_ATTRS[c.op]
-        refs: list[tuple[str, int | None, str]] = []
-        if not index_attrs:
+        if not _INDEX_ATTRS[c.op]:
             # the attrs given (as exclude_unset dumps them), without the serialiser's cost: only
             # an index can hold a model (a slice) that must become a dict
             given, held = c.attrs.model_fields_set, c.attrs.__dict__
             attrs = {k: held[k] for k in given} if given else {}
         else:
             attrs = c.attrs.model_dump(exclude_unset=True)
-        spelled = _SPELLED[c.op]
-        if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
-            for name, convert in spelled.items():
-                if name in attrs:
-                    attrs[name] = convert(attrs[name])
-        for name in index_attrs:  # what is still a string in an index names a tensor
-            value = attrs.get(name)
-            if value is None:
-                continue
-            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            refs += [(name, j, v) for j, v in items if isinstance(v, str)]
-        return Call(sig, args, attrs, path, c.name, refs, reads=_READS[sig.name])
+        return _call_node(sig, args, attrs, path, c.name)
 
     def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
         """``target[index] = value``: a call of the engine's setitem op."""
@@ -347,6 +334,25 @@ class _Compiler:
         if isinstance(a, TensorObject):
             return Obj(a, path)
         return Const(a, path)
+
+
+def _call_node(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
+               bind: str | list[Any] | None) -> Call:
+    """The call of ``sig``, its attrs (as the request gave them, validated) made Python's values
+    and the tensor names in its index attrs listed."""
+    spelled = _SPELLED[sig.name]
+    if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
+        for name, convert in spelled.items():
+            if name in attrs:
+                attrs[name] = convert(attrs[name])
+    refs: list[tuple[str, int | None, str]] = []
+    for name in _INDEX_ATTRS[sig.name]:  # what is still a string in an index names a tensor
+        value = attrs.get(name)
+        if value is None:
+            continue
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        refs += [(name, j, v) for j, v in items if isinstance(v, str)]
+    return Call(sig, args, attrs, path, bind, refs, reads=_READS[sig.name])
 
 
 def _plain(v: Any) -> Any:

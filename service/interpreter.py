@@ -127,7 +127,9 @@ class Interpreter:
         s = self.settings
         started = self.clock()
         self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
-        program = compile_program(self.request, s.max_nesting_depth)
+        program = self.request._compiled
+        if program is None:
+            program = compile_program(self.request, s.max_nesting_depth)
         # The engine checks the deadline (and cancellation) inside long calls too: backward
         # passes, jacobians, functional steps.
         budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)

@@ -213,31 +213,32 @@ class ProgramRoute(APIRoute):
     same signature. A body FastAPI would refuse before validating it (not sent as JSON, or
     empty) goes through FastAPI's own handler, which answers as it always has."""
 
+    def validate_body(self, document: Any, settings: Any) -> Any:
+        """The endpoint's body: ``document`` validated against the route's model."""
+        assert self.body_field is not None
+        value, errors = self.body_field.validate(document, {}, loc=("body",))
+        if errors:
+            raise RequestValidationError(errors, body=document)
+        return value
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        body_field = self.body_field
         endpoint = self.endpoint
         if list(inspect.signature(endpoint).parameters) != ["body", "request"]:
             raise TypeError(f"{self.path}: a ProgramRoute endpoint takes (body, request)")
 
-        def prepare(body: bytes, max_nesting_depth: int) -> Any:
-            document = read_body(body, max_nesting_depth)
-            if body_field is None:
-                return document
-            value, errors = body_field.validate(document, {}, loc=("body",))
-            if errors:
-                raise RequestValidationError(errors, body=document)
-            return value
+        def prepare(body: bytes, settings: Any) -> Any:
+            return self.validate_body(read_body(body, settings.max_nesting_depth), settings)
 
         async def route(request: Request) -> Response:
             if is_json(request.headers.get("content-type", "")):
                 body = await request.body()
                 if body:
-                    depth = request.app.state.settings.max_nesting_depth
+                    settings = request.app.state.settings
                     if len(body) >= OFF_LOOP_FROM:
-                        value = await asyncio.to_thread(prepare, body, depth)
+                        value = await asyncio.to_thread(prepare, body, settings)
                     else:
-                        value = prepare(body, depth)
+                        value = prepare(body, settings)
                     response: Response = await endpoint(body=value, request=request)
                     return response
             return await handler(request)

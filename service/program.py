@@ -503,6 +503,9 @@ class RunRequest(BaseModel):
     # names the source front end binds for its own use (an inlined function's locals): not part
     # of the default outputs
     _hidden_names: frozenset[str] = PrivateAttr(default=frozenset())
+    # the program already compiled, where the body was validated straight into its compiled form
+    # (service/json_compiler.py): the program field is then empty
+    _compiled: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _program_or_source(self) -> RunRequest:

@@ -47,14 +47,16 @@ def _check(status: int, body: bytes) -> None:
 
 # ----- the tutorial, in process ------------------------------------------------------------------
 class _Interpreter:
-    """The service's request path without HTTP: parse + validate (pydantic, from bytes), run (the
-    interpreter, in a fresh contextvars context as the service runs it) and encode (the service's
-    orjson options)."""
+    """The service's request path without HTTP: parse (jiter) + validate and compile (straight
+    into the compiled form, or the request models), run (the interpreter, in a fresh contextvars
+    context as the service runs it) and encode (the service's orjson options)."""
 
     def __init__(self, body: bytes, cached: bool = True) -> None:
         import contextvars
 
         from service.interpreter import Interpreter
+        from service.json_compiler import read_request
+        from service.jsonbody import parse
         from service.program import RunRequest
         from service.responses import dumps
         from service.settings import Settings
@@ -65,9 +67,14 @@ class _Interpreter:
         self.translations = TranslationCache(self.settings.source_cache_entries if cached else 0)
         self._copy_context, self._dumps = contextvars.copy_context, dumps
         self._request, self._interpreter = RunRequest, Interpreter
+        self._parse, self._read = parse, read_request
 
     def _once(self) -> bytes:
-        request = self._request.model_validate_json(self.body)
+        # as service/routers/run.py reads a body: straight into its compiled form where
+        # service/json_compiler.py takes it, else through the request models
+        document = self._parse(self.body)
+        request = self._read(document, self.settings.max_nesting_depth) or \
+            self._request.model_validate(document)
         if request.source is not None:  # as service/routers/run.py does: translate, then run
             from service.source.request import program_request
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -12,14 +13,26 @@ from service import allocator, inline_policy, problems
 from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
+from service.json_compiler import read_request
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import PiecesResponse, dumps_pieces
 from service.source.request import about_source, program_request
 
-# ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
-router = APIRouter(tags=["run"], route_class=ProgramRoute)
+
+class RunRoute(ProgramRoute):
+    """ProgramRoute (the body measured for depth, parsed strictly, and the endpoint called
+    without FastAPI's dependency solving), whose program is validated straight into its compiled
+    form where service/json_compiler.py takes it, and by the request models otherwise (which
+    then say what is wrong, if anything)."""
+
+    def validate_body(self, document: Any, settings: Any) -> Any:
+        body = read_request(document, settings.max_nesting_depth)
+        return body if body is not None else super().validate_body(document, settings)
+
+
+router = APIRouter(tags=["run"], route_class=RunRoute)
 
 
 @router.post(
