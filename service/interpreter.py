@@ -1,6 +1,8 @@
 """Runs a validated program on the engine.
 
-The program is first compiled (service/compiler.py) into plain nodes that know their JSON pointer.
+The program comes compiled (service/json_compiler.py, for a body read straight into that form) or
+is compiled first (service/compiler.py) into plain nodes that know their JSON pointer and run
+themselves (a statement's ``exec``, an expression's ``run``, given the interpreter).
 ``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
 ``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
 is read as its parameter kind says (service/param_kinds.py). Every statement executed and every

@@ -100,7 +100,7 @@ def tutorial_torch(p: Params) -> Any:
 register(Case(
     "tutorial_inproc", "seed tutorial program, interpreter only (parse + validate + run + encode)",
     tutorial_gradserve, tutorial_torch, baseline_name="same program written against torch",
-    target=at_most(1.0), full={}, smoke={}, inner=20, needs="service",
+    target=at_most(0.6), full={}, smoke={}, inner=20, needs="service",
 ))
 
 
