@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__, auth, metrics, problems
+from service.compile_cache import CompileCache
 from service.executor import Runner
 from service.interpreter import Clock
 from service.middleware import BodyBudget, BodyLimitMiddleware
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.clock = clock or time.monotonic
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     app.state.translations = TranslationCache(settings.source_cache_entries)
+    app.state.programs = CompileCache(settings.compile_cache_entries,
+                                      settings.compile_cache_bytes)
     problems.install(app)
     for module in (run, translate, ops, info, health, metrics, playground):
         app.include_router(module.router)

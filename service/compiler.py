@@ -2,7 +2,10 @@
 
 Each node carries the JSON pointer path of the request element it came from, calls carry their
 resolved signature and their attrs as a dict, so the run needs no further lookups. The pass also
-enforces the nesting limit (calls, blocks and array literals) and that only statements bind names.
+enforces the nesting limit (calls, blocks and array literals) and that only statements bind names,
+and notes the program's free names (read somewhere, bound nowhere): the names ``inputs`` may give.
+A compiled :class:`Program` holds no per-run state, so one may serve many runs (the compile cache,
+service/compile_cache.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import engine as ge
+from service.encoding import NONFINITE
 from service.errors import ProgramError, limit_exceeded
 from service.param_kinds import READERS, Input, Reader
 from service.pointer import Path, pointer
@@ -27,7 +31,6 @@ from service.program import (
     NoGradStatement,
     PrintStatement,
     PrintValues,
-    RunRequest,
     SetGradStatement,
     SetItemStatement,
     TensorObject,
@@ -224,11 +227,23 @@ class Assert:
 Stmt = Call | Print | While | If | Block | SetGrad | For | Jump | Assert
 
 
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A compiled program: never changed by a run, so runs (and threads) may share it."""
+
+    body: list[Stmt]
+    # names the program reads and never binds -> the pointer of the first read (in program order):
+    # the names an ``inputs`` member may give
+    free_names: dict[str, str]
+
+
 # ----- compile ----------------------------------------------------------------------------------
 class _Compiler:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
         self.loops = 0  # loops around the statement being compiled (break needs one)
+        self.reads: dict[str, Path] = {}  # name -> where it is first read
+        self.binds: set[str] = set()  # names a statement or a for loop binds
 
     def _deeper(self, depth: int, path: Path) -> int:
         if depth > self.max_depth:
@@ -255,6 +270,7 @@ class _Compiler:
             return While(self.expr(s.cond, (*path, "while"), depth + 1),
                          self.loop(s.body, (*path, "do"), depth + 1), s.max_iter, path)
         if isinstance(s, ForStatement):
+            self.binds.update(_flat(s.target))
             return For(s.target, self.expr(s.iterable, (*path, "in"), depth + 1),
                        self.loop(s.body, (*path, "do"), depth + 1), path)
         if isinstance(s, (BreakStatement, ContinueStatement)):
@@ -292,6 +308,8 @@ class _Compiler:
         if c.name is not None and not statement:
             raise ProgramError("invalid-program", "only a statement can bind a name; give this "
                                "call its own statement", pointer((*path, "name")))
+        if c.name is not None:
+            self.binds.update(_flat(c.name))
         sig = SIGNATURES[c.op]
         args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
         if not _INDEX_ATTRS[c.op]:
@@ -301,7 +319,9 @@ class _Compiler:
             attrs = {k: held[k] for k in given} if given else {}
         else:
             attrs = c.attrs.model_dump(exclude_unset=True)
-        return _call_node(sig, args, attrs, path, c.name)
+        call = _call_node(sig, args, attrs, path, c.name)
+        self._read_refs(call)
+        return call
 
     def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
         """``target[index] = value``: a call of the engine's setitem op."""
@@ -309,17 +329,34 @@ class _Compiler:
         index = index_value(_plain(index))  # (the wire's slices and Ellipsis, as Python's)
         items = list(enumerate(index)) if isinstance(index, list) else [(None, index)]
         refs = [("index", j, v) for j, v in items if isinstance(v, str)]
+        for _, j, v in refs:
+            self._read(v, (*path, "setitem", 1) if j is None else (*path, "setitem", 1, j))
         args = [self.expr(target, (*path, "setitem", 0), depth + 1),
                 self.expr(value, (*path, "setitem", 2), depth + 1)]
         sig = SIGNATURES["setitem"]
         return Call(sig, args, {"index": index}, path, None, refs,
                     attrs_path=(*path, "setitem", 1), reads=_READS[sig.name])
 
+    def _read(self, name: str, path: Path) -> None:
+        self.reads.setdefault(name, path)
+
+    def _read_refs(self, c: Call) -> None:
+        """Note the tensor names in a call's index attrs as read."""
+        for name, j, v in c.refs:
+            self._read(v, (*c.path, "attrs", name) if j is None else (*c.path, "attrs", name, j))
+
+    def program(self, program: list[Any]) -> Program:
+        """A request's program compiled, with its free names."""
+        body = self.block(program, ("program",), 1)
+        free = {name: pointer(path) for name, path in self.reads.items() if name not in self.binds}
+        return Program(body, free)
+
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         self._deeper(depth, path)
         if isinstance(a, CallBase):
             return self.call(a, path, depth)
         if isinstance(a, str):
+            self._read(a, path)
             return Ref(a, path)
         if isinstance(a, list):
             # An array adds one level per dimension; deeper ragged nesting is refused when the
@@ -330,6 +367,9 @@ class _Compiler:
                 levels += 1
                 probe = probe[0] if probe else None
             self._deeper(depth + levels - 1, path)
+            for j, item in enumerate(a):  # a string item names a tensor (["a", "b"] for cat)
+                if isinstance(item, str) and item not in NONFINITE:
+                    self._read(item, (*path, j))
             return Array(a, path)
         if isinstance(a, TensorObject):
             return Obj(a, path)
@@ -355,6 +395,11 @@ def _call_node(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Pa
     return Call(sig, args, attrs, path, bind, refs, reads=_READS[sig.name])
 
 
+def _flat(target: str | list[Any]) -> list[str]:
+    """The names a binding target binds (a name, or nested lists of names)."""
+    return [target] if isinstance(target, str) else [n for t in target for n in _flat(t)]
+
+
 def _plain(v: Any) -> Any:
     """An index as plain JSON values (a slice model as its dict of the keys given)."""
     if isinstance(v, BaseModel):
@@ -371,6 +416,6 @@ _INDEX_ATTRS = {name: tuple(p.name for p in sig.attrs if p.kind == "index")
 _SPELLED = {name: converters(sig.attrs) for name, sig in SIGNATURES.items()}
 
 
-def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:
-    assert request.program is not None  # (RunRequest holds one; a source became one)
-    return _Compiler(max_depth).block(request.program, ("program",), 1)
+def compile_program(program: list[Any], max_depth: int) -> Program:
+    """The statements of a request's ``program`` (validated) compiled; ProgramError otherwise."""
+    return _Compiler(max_depth).program(program)

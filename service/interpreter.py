@@ -42,6 +42,7 @@ from service.compiler import (
     For,
     Obj,
     Print,
+    Program,
     SetGrad,
     Stmt,
     While,
@@ -109,6 +110,10 @@ class Interpreter:
     op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
     _ops_at: dict[str, str] = field(default_factory=dict)
+    # the compiled program: given (from the compile cache), else compiled by run(); shared
+    # between runs, never changed
+    program: Program | None = None
+    program_cached: bool = False  # the given program came from the compile cache
 
     def run(self) -> RunReport:
         """Run the program: its answer, or the error it ended with, and what it did. Only
@@ -129,9 +134,13 @@ class Interpreter:
         s = self.settings
         started = self.clock()
         self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
-        program = self.request._compiled
-        if program is None:
-            program = compile_program(self.request, s.max_nesting_depth)
+        cached = self.program_cached
+        if self.program is None:
+            assert self.request.program is not None  # (RunRequest holds one; a source became one)
+            self.program = compile_program(self.request.program, s.max_nesting_depth)
+        program = self.program
+        if self.request.inputs is not None:
+            _check_input_names(self.request.inputs, program.free_names)
         # The engine checks the deadline (and cancellation) inside long calls too: backward
         # passes, jacobians, functional steps.
         budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)
@@ -145,15 +154,33 @@ class Interpreter:
                               cancelled=self.cancelled) as ctx, \
                     ge.set_grad_enabled(True):
                 self._ctx = ctx
-                self._block(program)
+                if self.request.inputs:
+                    self._bind_inputs(self.request.inputs)
+                self._block(program.body)
                 stats = {"steps": self.steps, "loop_iterations": self.loop_iterations,
                          "elapsed_s": round(self.clock() - started, 6),
                          "peak_alive_elements": ctx.peak, "allocated_elements": ctx.allocated,
-                         "backend": backend.NAME, "device": backend.DEVICE}
+                         "backend": backend.NAME, "device": backend.DEVICE,
+                         "compile_cached": cached}
             return build_answer(self.env, self.request, self.printed, stats)
         except ProgramError as err:
             err.extra.setdefault("printed", self.printed)
             raise
+
+    def _bind_inputs(self, inputs: dict[str, Any]) -> None:
+        """Decode each input (within the run's element limits, before allocating) and bind it."""
+        for name, given in inputs.items():
+            path = ("inputs", name)
+            if isinstance(given, list):
+                self.env[name] = self._tensor(Array(given, path))
+                continue
+            tensor = self._tensor(Obj(given, path))
+            if given.requires_grad:
+                try:
+                    tensor.requires_grad_(True)
+                except ge.EngineError as err:
+                    raise self._engine_error(err, (*path, "requires_grad")) from None
+            self.env[name] = tensor
 
     # ----- statements -------------------------------------------------------------------------
     def _tick(self, path: Path) -> None:
@@ -406,3 +433,19 @@ class Interpreter:
             return self.env[name]
         except KeyError:
             raise self._unknown_name(name, path) from None
+
+
+def _check_input_names(inputs: dict[str, Any], free_names: dict[str, str]) -> None:
+    """Every input names a name the program reads and never assigns, and every such name is
+    given: otherwise the problem, about /inputs."""
+    for name in inputs:
+        if name not in free_names:
+            known = ", ".join(repr(n) for n in free_names) or "none"
+            raise ProgramError("invalid-program", f"the program has no input named {name!r}: an "
+                               "input gives a name the program reads and never assigns (this "
+                               f"program's: {known})", pointer(("inputs", name)), name=name)
+    for name, where in free_names.items():
+        if name not in inputs:
+            raise ProgramError("unknown-name", f"inputs does not give {name!r}, which the "
+                               f"program reads (at {where}) and never assigns",
+                               pointer(("inputs",)), name=name)

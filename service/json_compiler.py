@@ -34,6 +34,7 @@ from service.compiler import (
     Expr,
     If,
     Print,
+    Program,
     Ref,
     Stmt,
     While,
@@ -253,8 +254,10 @@ class _JsonCompiler(_Compiler):
         if sig is None or _INDEX_ATTRS[sig.name]:
             raise Unsupported
         bind = c.get("name")
-        if bind is not None and not (statement and _name(bind)):
-            raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
+        if bind is not None:
+            if not (statement and _name(bind)):
+                raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
+            self.binds.add(bind)
         given = c.get("args", _ABSENT)
         if given is _ABSENT:
             if sig.min_args:
@@ -272,6 +275,7 @@ class _JsonCompiler(_Compiler):
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
             if _name(a):
+                self._read(a, path)
                 return Ref(a, path)
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
@@ -286,6 +290,9 @@ class _JsonCompiler(_Compiler):
                 levels += 1
                 probe = probe[0] if probe else None
             self._deeper(depth + levels - 1, path)
+            for j, item in enumerate(a):  # a string item names a tensor (["a", "b"] for cat)
+                if type(item) is str and item not in _TOKENS:
+                    self._read(item, (*path, j))
             return Array(a, path)
         raise Unsupported  # a tensor object, or something invalid
 
@@ -303,12 +310,12 @@ def _short(v: Any) -> bool:
     return type(v) is str and len(v) <= 256
 
 
-def compile_program(program: Any, max_depth: int) -> list[Stmt]:
+def compile_program(program: Any, max_depth: int) -> Program:
     """The request's ``program`` (its JSON, as parsed) validated and compiled; Unsupported when
     it holds anything this path leaves to the models, or anything invalid. (A ProgramError of
     the compiler's, such as the nesting limit, also means: ask the models, whose problems come
     first.)"""
-    return _JsonCompiler(max_depth).block(_list(program), ("program",), 1)
+    return _JsonCompiler(max_depth).program(_list(program))
 
 
 def read_request(document: Any, max_depth: int) -> RunRequest | None:

@@ -213,8 +213,9 @@ class ProgramRoute(APIRoute):
     same signature. A body FastAPI would refuse before validating it (not sent as JSON, or
     empty) goes through FastAPI's own handler, which answers as it always has."""
 
-    def validate_body(self, document: Any, settings: Any) -> Any:
-        """The endpoint's body: ``document`` validated against the route's model."""
+    def validate_body(self, document: Any, state: Any) -> Any:
+        """The endpoint's body: ``document`` validated against the route's model (``state``:
+        the app's, for a route that needs more of it than the settings)."""
         assert self.body_field is not None
         value, errors = self.body_field.validate(document, {}, loc=("body",))
         if errors:
@@ -227,18 +228,18 @@ class ProgramRoute(APIRoute):
         if list(inspect.signature(endpoint).parameters) != ["body", "request"]:
             raise TypeError(f"{self.path}: a ProgramRoute endpoint takes (body, request)")
 
-        def prepare(body: bytes, settings: Any) -> Any:
-            return self.validate_body(read_body(body, settings.max_nesting_depth), settings)
+        def prepare(body: bytes, state: Any) -> Any:
+            return self.validate_body(read_body(body, state.settings.max_nesting_depth), state)
 
         async def route(request: Request) -> Response:
             if is_json(request.headers.get("content-type", "")):
                 body = await request.body()
                 if body:
-                    settings = request.app.state.settings
+                    state = request.app.state
                     if len(body) >= OFF_LOOP_FROM:
-                        value = await asyncio.to_thread(prepare, body, settings)
+                        value = await asyncio.to_thread(prepare, body, state)
                     else:
-                        value = prepare(body, settings)
+                        value = prepare(body, state)
                     response: Response = await endpoint(body=value, request=request)
                     return response
             return await handler(request)

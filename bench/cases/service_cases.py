@@ -79,7 +79,8 @@ class _Interpreter:
             from service.source.request import program_request
 
             request, _ = program_request(request, self.settings, self.translations)
-        return self._dumps(self._interpreter(request, self.settings).run().answer_or_raise())
+        run = self._interpreter(request, self.settings, program=request._compiled)
+        return self._dumps(run.run().answer_or_raise())
 
     def __call__(self) -> bytes:
         return self._copy_context().run(self._once)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
+from service.compile_cache import find_json, find_source
 from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
@@ -23,13 +24,21 @@ from service.source.request import about_source, program_request
 
 class RunRoute(ProgramRoute):
     """ProgramRoute (the body measured for depth, parsed strictly, and the endpoint called
-    without FastAPI's dependency solving), whose program is validated straight into its compiled
-    form where service/json_compiler.py takes it, and by the request models otherwise (which
-    then say what is wrong, if anything)."""
+    without FastAPI's dependency solving), whose program is taken from the app's compile cache
+    when it was compiled before (only the rest of the body is validated then), else validated
+    straight into its compiled form where service/json_compiler.py takes it, else by the
+    request models (which then say what is wrong, if anything)."""
 
-    def validate_body(self, document: Any, settings: Any) -> Any:
-        body = read_request(document, settings.max_nesting_depth)
-        return body if body is not None else super().validate_body(document, settings)
+    def validate_body(self, document: Any, state: Any) -> Any:
+        found = find_json(state.programs, document)
+        if found is not None and found.program is not None:
+            body = super().validate_body({**document, "program": []}, state)
+        else:
+            body = read_request(document, state.settings.max_nesting_depth)
+            if body is None:
+                body = super().validate_body(document, state)
+        body._found = found
+        return body
 
 
 router = APIRouter(tags=["run"], route_class=RunRoute)
@@ -56,9 +65,16 @@ async def run(body: RunRequest, request: Request) -> Response:
         if body.source is not None:  # translated here too: long sources stay off the event loop
             program, translation = program_request(body, settings,
                                                    request.app.state.translations)
+        programs = request.app.state.programs
+        found = body._found if translation is None else find_source(programs, body, translation)
+        cached = found.program if found is not None else None
+        # (a program validated straight into its compiled form comes compiled: RunRoute)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
-                                  deadline=deadline)
+                                  deadline=deadline, program=cached or body._compiled,
+                                  program_cached=cached is not None)
         report = interpreter.run()
+        if found is not None and cached is None and interpreter.program is not None:
+            programs.put(found.key, interpreter.program, found.size)
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())

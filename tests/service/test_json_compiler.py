@@ -49,7 +49,9 @@ def _models(doc: Any) -> tuple[RunRequest, Any] | None:
     refuses it."""
     try:
         request = RunRequest.model_validate(doc)
-        return request, compile_models(request, DEPTH)
+        if request.program is None:  # (a source request)
+            return None
+        return request, compile_models(request.program, DEPTH)
     except (ValidationError, ProgramError):
         return None
 
@@ -63,7 +65,7 @@ def _same_as_the_models(doc: Any) -> bool:
     program = request._compiled
     models = _models(doc)
     assert models is not None, f"taken directly, refused by the models: {doc}"
-    assert _plain(program) == _plain(models[1])
+    assert _plain(program) == _plain(models[1])  # (its statements, and its free names)
     assert request.model_dump(exclude={"program"}) == models[0].model_dump(exclude={"program"})
     return True
 
