@@ -10,12 +10,13 @@ per-run state (service/compiler.py), so a hit is the very program a fresh compil
 Failures are never stored: a program that fails to compile fails the same way every time.
 
 Bounded in entries and in bytes (``compile_cache_entries``, ``compile_cache_bytes``; a program's
-bytes are estimated from its JSON's: MEMORY_PER_JSON_BYTE), as a segmented LRU: a new program enters a probation segment (a fifth of
-the room) and moves to the protected segment only when it is asked for again while there; each
-segment drops its least recently used first, and a program leaving the protected segment goes
-back to probation. A client sending many different programs thus churns probation only; to push
-out a program others repeat it must send each of its own twice in quick succession, paying the
-full compile each time. Thread-safe: requests compile in several worker threads.
+bytes are estimated from its JSON's: MEMORY_PER_JSON_BYTE), as a segmented LRU: a new program
+enters a probation segment (a fifth of the room) and moves to the protected segment only when it
+is asked for again while there; each segment drops its least recently used first, and a program
+leaving the protected segment goes back to probation. A client sending many different programs
+thus churns probation only; to push out a program others repeat it must send each of its own twice
+in quick succession, paying the full compile each time. Thread-safe: requests compile in several
+worker threads.
 """
 
 from __future__ import annotations

@@ -312,29 +312,16 @@ class _Compiler:
             self.binds.update(_flat(c.name))
         sig = SIGNATURES[c.op]
         args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
-        index_attrs = _INDEX_ATTRS[c.op]
-        refs: list[tuple[str, int | None, str]] = []
-        if not index_attrs:
+        if not _INDEX_ATTRS[c.op]:
             # the attrs given (as exclude_unset dumps them), without the serialiser's cost: only
             # an index can hold a model (a slice) that must become a dict
             given, held = c.attrs.model_fields_set, c.attrs.__dict__
             attrs = {k: held[k] for k in given} if given else {}
         else:
             attrs = c.attrs.model_dump(exclude_unset=True)
-        spelled = _SPELLED[c.op]
-        if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
-            for name, convert in spelled.items():
-                if name in attrs:
-                    attrs[name] = convert(attrs[name])
-        for name in index_attrs:  # what is still a string in an index names a tensor
-            value = attrs.get(name)
-            if value is None:
-                continue
-            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            refs += [(name, j, v) for j, v in items if isinstance(v, str)]
-        for name, j, v in refs:
-            self._read(v, (*path, "attrs", name) if j is None else (*path, "attrs", name, j))
-        return Call(sig, args, attrs, path, c.name, refs, reads=_READS[sig.name])
+        call = _call_node(sig, args, attrs, path, c.name)
+        self._read_refs(call)
+        return call
 
     def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
         """``target[index] = value``: a call of the engine's setitem op."""
@@ -352,6 +339,17 @@ class _Compiler:
 
     def _read(self, name: str, path: Path) -> None:
         self.reads.setdefault(name, path)
+
+    def _read_refs(self, c: Call) -> None:
+        """Note the tensor names in a call's index attrs as read."""
+        for name, j, v in c.refs:
+            self._read(v, (*c.path, "attrs", name) if j is None else (*c.path, "attrs", name, j))
+
+    def program(self, program: list[Any]) -> Program:
+        """A request's program compiled, with its free names."""
+        body = self.block(program, ("program",), 1)
+        free = {name: pointer(path) for name, path in self.reads.items() if name not in self.binds}
+        return Program(body, free)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         self._deeper(depth, path)
@@ -378,6 +376,25 @@ class _Compiler:
         return Const(a, path)
 
 
+def _call_node(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
+               bind: str | list[Any] | None) -> Call:
+    """The call of ``sig``, its attrs (as the request gave them, validated) made Python's values
+    and the tensor names in its index attrs listed."""
+    spelled = _SPELLED[sig.name]
+    if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
+        for name, convert in spelled.items():
+            if name in attrs:
+                attrs[name] = convert(attrs[name])
+    refs: list[tuple[str, int | None, str]] = []
+    for name in _INDEX_ATTRS[sig.name]:  # what is still a string in an index names a tensor
+        value = attrs.get(name)
+        if value is None:
+            continue
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        refs += [(name, j, v) for j, v in items if isinstance(v, str)]
+    return Call(sig, args, attrs, path, bind, refs, reads=_READS[sig.name])
+
+
 def _flat(target: str | list[Any]) -> list[str]:
     """The names a binding target binds (a name, or nested lists of names)."""
     return [target] if isinstance(target, str) else [n for t in target for n in _flat(t)]
@@ -401,8 +418,4 @@ _SPELLED = {name: converters(sig.attrs) for name, sig in SIGNATURES.items()}
 
 def compile_program(program: list[Any], max_depth: int) -> Program:
     """The statements of a request's ``program`` (validated) compiled; ProgramError otherwise."""
-    compiler = _Compiler(max_depth)
-    body = compiler.block(program, ("program",), 1)
-    free = {name: pointer(path) for name, path in compiler.reads.items()
-            if name not in compiler.binds}
-    return Program(body, free)
+    return _Compiler(max_depth).program(program)

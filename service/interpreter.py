@@ -1,6 +1,8 @@
 """Runs a validated program on the engine.
 
-The program is first compiled (service/compiler.py) into plain nodes that know their JSON pointer.
+The program comes compiled (service/json_compiler.py, for a body read straight into that form) or
+is compiled first (service/compiler.py) into plain nodes that know their JSON pointer and run
+themselves (a statement's ``exec``, an expression's ``run``, given the interpreter).
 ``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
 ``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
 is read as its parameter kind says (service/param_kinds.py). Every statement executed and every
@@ -111,6 +113,7 @@ class Interpreter:
     # the compiled program: given (from the compile cache), else compiled by run(); shared
     # between runs, never changed
     program: Program | None = None
+    program_cached: bool = False  # the given program came from the compile cache
 
     def run(self) -> RunReport:
         """Run the program: its answer, or the error it ended with, and what it did. Only
@@ -131,7 +134,7 @@ class Interpreter:
         s = self.settings
         started = self.clock()
         self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
-        cached = self.program is not None
+        cached = self.program_cached
         if self.program is None:
             assert self.request.program is not None  # (RunRequest holds one; a source became one)
             self.program = compile_program(self.request.program, s.max_nesting_depth)

@@ -43,7 +43,6 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from service.compile_cache import CompileCache, find_json
 from service.errors import ProgramError, limit_exceeded
 from service.problems import _is_json as is_json
 
@@ -214,24 +213,13 @@ class ProgramRoute(APIRoute):
     same signature. A body FastAPI would refuse before validating it (not sent as JSON, or
     empty) goes through FastAPI's own handler, which answers as it always has."""
 
-    # the body's program is looked up in the app's compile cache (app.state.programs) and, when
-    # found, not validated again (POST /v1/run: service/compile_cache.py)
-    compile_cache: bool = False
-
-    def validate_body(self, document: Any, programs: CompileCache | None = None) -> Any:
-        """The body (as parsed) validated; with ``programs``, a program found there (validated
-        and compiled before) is not validated again: only the rest of the body is."""
-        if self.body_field is None:
-            return document
-        found = find_json(programs, document) if programs is not None else None
-        checked = document
-        if found is not None and found.program is not None:
-            checked = {**document, "program": []}
-        value, errors = self.body_field.validate(checked, {}, loc=("body",))
+    def validate_body(self, document: Any, state: Any) -> Any:
+        """The endpoint's body: ``document`` validated against the route's model (``state``:
+        the app's, for a route that needs more of it than the settings)."""
+        assert self.body_field is not None
+        value, errors = self.body_field.validate(document, {}, loc=("body",))
         if errors:
             raise RequestValidationError(errors, body=document)
-        if found is not None:
-            value._found = found
         return value
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -240,19 +228,18 @@ class ProgramRoute(APIRoute):
         if list(inspect.signature(endpoint).parameters) != ["body", "request"]:
             raise TypeError(f"{self.path}: a ProgramRoute endpoint takes (body, request)")
 
-        def prepare(body: bytes, max_nesting_depth: int, programs: CompileCache | None) -> Any:
-            return self.validate_body(read_body(body, max_nesting_depth), programs)
+        def prepare(body: bytes, state: Any) -> Any:
+            return self.validate_body(read_body(body, state.settings.max_nesting_depth), state)
 
         async def route(request: Request) -> Response:
             if is_json(request.headers.get("content-type", "")):
                 body = await request.body()
                 if body:
-                    depth = request.app.state.settings.max_nesting_depth
-                    programs = request.app.state.programs if self.compile_cache else None
+                    state = request.app.state
                     if len(body) >= OFF_LOOP_FROM:
-                        value = await asyncio.to_thread(prepare, body, depth, programs)
+                        value = await asyncio.to_thread(prepare, body, state)
                     else:
-                        value = prepare(body, depth, programs)
+                        value = prepare(body, state)
                     response: Response = await endpoint(body=value, request=request)
                     return response
             return await handler(request)

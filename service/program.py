@@ -557,6 +557,9 @@ class RunRequest(BaseModel):
     # route as it validates the body; a cached program's statements are not validated again
     # (program is then empty here)
     _found: Any = PrivateAttr(default=None)
+    # the program compiled already, where the body was validated straight into its compiled form
+    # (service/json_compiler.py): program is then empty here too
+    _compiled: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _program_or_source(self) -> RunRequest:

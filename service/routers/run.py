@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
-from service.compile_cache import find_source
+from service.compile_cache import find_json, find_source
 from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
+from service.json_compiler import read_request
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
@@ -20,12 +22,26 @@ from service.responses import PiecesResponse, dumps_pieces
 from service.source.request import about_source, program_request
 
 
-class _RunRoute(ProgramRoute):
-    compile_cache = True  # a program compiled before is taken from the app's compile cache
+class RunRoute(ProgramRoute):
+    """ProgramRoute (the body measured for depth, parsed strictly, and the endpoint called
+    without FastAPI's dependency solving), whose program is taken from the app's compile cache
+    when it was compiled before (only the rest of the body is validated then), else validated
+    straight into its compiled form where service/json_compiler.py takes it, else by the
+    request models (which then say what is wrong, if anything)."""
+
+    def validate_body(self, document: Any, state: Any) -> Any:
+        found = find_json(state.programs, document)
+        if found is not None and found.program is not None:
+            body = super().validate_body({**document, "program": []}, state)
+        else:
+            body = read_request(document, state.settings.max_nesting_depth)
+            if body is None:
+                body = super().validate_body(document, state)
+        body._found = found
+        return body
 
 
-# ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
-router = APIRouter(tags=["run"], route_class=_RunRoute)
+router = APIRouter(tags=["run"], route_class=RunRoute)
 
 
 @router.post(
@@ -51,11 +67,13 @@ async def run(body: RunRequest, request: Request) -> Response:
                                                    request.app.state.translations)
         programs = request.app.state.programs
         found = body._found if translation is None else find_source(programs, body, translation)
-        compiled = found.program if found is not None else None
+        cached = found.program if found is not None else None
+        # (a program validated straight into its compiled form comes compiled: RunRoute)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
-                                  deadline=deadline, program=compiled)
+                                  deadline=deadline, program=cached or body._compiled,
+                                  program_cached=cached is not None)
         report = interpreter.run()
-        if found is not None and compiled is None and interpreter.program is not None:
+        if found is not None and cached is None and interpreter.program is not None:
             programs.put(found.key, interpreter.program, found.size)
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
