@@ -22,6 +22,7 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from service.errors import Overloaded
@@ -78,9 +79,11 @@ class Admission:
         room = self.running < self.threads or self.waiting < self.queue_size
         return room and self.expected_wait(self.waiting) < timeout
 
-    async def enter(self, cost: int, deadline: float, timeout: float) -> int:
+    async def enter(self, cost: int, deadline: float, timeout: float,
+                    clock: Callable[[], float] = time.monotonic) -> int:
         """Wait for a thread and ``cost`` elements of the budget; a ticket for ``leave``.
-        Overloaded (503) when the queue is full or the program cannot start by ``deadline``."""
+        Overloaded (503) when the queue is full or the program cannot start by ``deadline`` (a
+        time on ``clock``, the request's)."""
         cost = min(cost, self.budget)
         if not self._waiting and self._fits(cost):
             return self._start(cost)
@@ -89,7 +92,7 @@ class Admission:
                              f"{self.queue_size} programs wait already",
                              _seconds(self.expected_wait(self.waiting)))
         # it must start with a tenth of its time left at least, or it would start only to fail
-        left = deadline - time.monotonic() - (0.0 if math.isinf(timeout) else
+        left = deadline - clock() - (0.0 if math.isinf(timeout) else
                                               _LEAST_TIME_LEFT * timeout)
         expected = self.expected_wait(self.waiting)
         if expected >= _SURE * left:

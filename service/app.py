@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from service import __version__, auth, metrics, problems
+from service.compile_cache import CompileCache
 from service.executor import Runner
+from service.interpreter import Clock
 from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
 from service.openapi import build_openapi, description
@@ -18,11 +21,13 @@ from service.settings import Settings
 from service.source.cache import TranslationCache
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gradserve app; settings default to the GRADSERVE_* environment."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               runner: Runner | None = None) -> FastAPI:
+    """The gradserve app; settings default to the GRADSERVE_* environment. A test may give the
+    clock that programs' deadlines run on (default time.monotonic) and the program runner."""
     settings = settings or Settings()
-    runner = Runner(settings.worker_threads, settings.queue_size,
-                    settings.max_worker_alive_elements)
+    runner = runner or Runner(settings.worker_threads, settings.queue_size,
+                              settings.max_worker_alive_elements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,8 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   redoc_url=None)
     app.state.settings = settings
     app.state.runner = runner
+    app.state.clock = clock or time.monotonic
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
     app.state.translations = TranslationCache(settings.source_cache_entries)
+    app.state.programs = CompileCache(settings.compile_cache_entries,
+                                      settings.compile_cache_bytes)
     problems.install(app)
     for module in (run, translate, ops, info, health, metrics, playground):
         app.include_router(module.router)

@@ -2,7 +2,10 @@
 
 Each node carries the JSON pointer path of the request element it came from, calls carry their
 resolved signature and their attrs as a dict, so the run needs no further lookups. The pass also
-enforces the nesting limit (calls, blocks and array literals) and that only statements bind names.
+enforces the nesting limit (calls, blocks and array literals) and that only statements bind names,
+and notes the program's free names (read somewhere, bound nowhere): the names ``inputs`` may give.
+A compiled :class:`Program` holds no per-run state, so one may serve many runs (the compile cache,
+service/compile_cache.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+import engine as ge
+from service.encoding import NONFINITE
 from service.errors import ProgramError, limit_exceeded
+from service.param_kinds import READERS, Input, Reader
 from service.pointer import Path, pointer
 from service.program import (
     AssertStatement,
@@ -25,7 +31,6 @@ from service.program import (
     NoGradStatement,
     PrintStatement,
     PrintValues,
-    RunRequest,
     SetGradStatement,
     SetItemStatement,
     TensorObject,
@@ -34,12 +39,29 @@ from service.program import (
 from service.signatures import SIGNATURES, Signature
 from service.spellings import converters, index_value
 
-
 # ----- compiled nodes ---------------------------------------------------------------------------
+# Each kind of node runs itself: an expression's ``run(it)`` gives its value, a statement's
+# ``exec(it)`` executes it (``it``: the interpreter, service/interpreter.py, which the nodes call
+# for everything but the most frequent steps). So the interpreter never asks what type a node
+# is, and a node holds nothing of one run: a compiled program serves any number of runs.
+# (Methods, not a closure per node: closures made compiling the tutorial three times slower.)
+
+
+class Break(Exception):
+    """A ``break`` on its way to the innermost loop."""
+
+
+class Continue(Exception):
+    """A ``continue`` on its way to the innermost loop."""
+
+
 @dataclass(slots=True)
 class Const:
     value: Any  # a number, a bool or None
     path: Path
+
+    def run(self, it: Any) -> Any:
+        return self.value
 
 
 @dataclass(slots=True)
@@ -47,17 +69,35 @@ class Ref:
     name: str
     path: Path
 
+    def run(self, it: Any) -> Any:
+        try:
+            return it.env[self.name]
+        except KeyError:
+            raise it._unknown_name(self.name, self.path) from None
+
 
 @dataclass(slots=True)
 class Array:
     items: list[Any]  # the raw nested list: a tensor literal, or a list of tensors for "tensors"
     path: Path
 
+    def run(self, it: Any) -> Any:
+        return it._tensor(self)
+
 
 @dataclass(slots=True)
 class Obj:
     tensor: TensorObject
     path: Path
+
+    def run(self, it: Any) -> Any:
+        return it._tensor(self)
+
+
+# each signature's inputs with their readers (service/param_kinds.py), in order
+_READS: dict[str, tuple[tuple[Reader, Input], ...]] = {
+    name: tuple((READERS[spec.kind], spec) for spec in sig.inputs)
+    for name, sig in SIGNATURES.items()}
 
 
 @dataclass(slots=True)
@@ -71,6 +111,20 @@ class Call:
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
     attrs_path: Path | None = None
+    reads: tuple[tuple[Reader, Input], ...] = ()  # the signature's, from _READS
+
+    def run(self, it: Any) -> Any:
+        return it._call(self)
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        bind = self.bind
+        if bind is None:
+            it._call(self)
+        elif type(bind) is str:
+            it.env[bind] = it._call(self)
+        else:
+            it._unpack(bind, it._call(self), (*self.path, "name"))
 
 
 Expr = Const | Ref | Array | Obj | Call
@@ -83,6 +137,10 @@ class Print:
     sep: str = " "
     end: str = "\n"
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._print(self)
+
 
 @dataclass(slots=True)
 class While:
@@ -90,6 +148,10 @@ class While:
     body: list[Stmt]
     max_iter: int | None
     path: Path
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._while(self)
 
 
 @dataclass(slots=True)
@@ -99,6 +161,10 @@ class If:
     orelse: list[Stmt]
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._block(self.then if it._truth(self.cond) else self.orelse)
+
 
 @dataclass(slots=True)
 class SetGrad:
@@ -106,12 +172,21 @@ class SetGrad:
     value: Expr
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._set_grad(self)
+
 
 @dataclass(slots=True)
 class Block:
     grad_enabled: bool
     body: list[Stmt]
     path: Path
+
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        with ge.set_grad_enabled(self.grad_enabled):
+            it._block(self.body)
 
 
 @dataclass(slots=True)
@@ -121,6 +196,10 @@ class For:
     body: list[Stmt]
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._for(self)
+
 
 @dataclass(slots=True)
 class Jump:
@@ -129,6 +208,10 @@ class Jump:
     leave: bool
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        raise Break if self.leave else Continue
+
 
 @dataclass(slots=True)
 class Assert:
@@ -136,8 +219,22 @@ class Assert:
     message: Expr | None
     path: Path
 
+    def exec(self, it: Any) -> None:
+        it._tick(self.path)
+        it._assert(self)
+
 
 Stmt = Call | Print | While | If | Block | SetGrad | For | Jump | Assert
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A compiled program: never changed by a run, so runs (and threads) may share it."""
+
+    body: list[Stmt]
+    # names the program reads and never binds -> the pointer of the first read (in program order):
+    # the names an ``inputs`` member may give
+    free_names: dict[str, str]
 
 
 # ----- compile ----------------------------------------------------------------------------------
@@ -145,6 +242,8 @@ class _Compiler:
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
         self.loops = 0  # loops around the statement being compiled (break needs one)
+        self.reads: dict[str, Path] = {}  # name -> where it is first read
+        self.binds: set[str] = set()  # names a statement or a for loop binds
 
     def _deeper(self, depth: int, path: Path) -> int:
         if depth > self.max_depth:
@@ -171,6 +270,7 @@ class _Compiler:
             return While(self.expr(s.cond, (*path, "while"), depth + 1),
                          self.loop(s.body, (*path, "do"), depth + 1), s.max_iter, path)
         if isinstance(s, ForStatement):
+            self.binds.update(_flat(s.target))
             return For(s.target, self.expr(s.iterable, (*path, "in"), depth + 1),
                        self.loop(s.body, (*path, "do"), depth + 1), path)
         if isinstance(s, (BreakStatement, ContinueStatement)):
@@ -208,29 +308,20 @@ class _Compiler:
         if c.name is not None and not statement:
             raise ProgramError("invalid-program", "only a statement can bind a name; give this "
                                "call its own statement", pointer((*path, "name")))
+        if c.name is not None:
+            self.binds.update(_flat(c.name))
         sig = SIGNATURES[c.op]
         args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(c.args)]
-        index_attrs = _INDEX_ATTRS[c.op]
-        refs: list[tuple[str, int | None, str]] = []
-        if not index_attrs:
+        if not _INDEX_ATTRS[c.op]:
             # the attrs given (as exclude_unset dumps them), without the serialiser's cost: only
             # an index can hold a model (a slice) that must become a dict
             given, held = c.attrs.model_fields_set, c.attrs.__dict__
             attrs = {k: held[k] for k in given} if given else {}
         else:
             attrs = c.attrs.model_dump(exclude_unset=True)
-        spelled = _SPELLED[c.op]
-        if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
-            for name, convert in spelled.items():
-                if name in attrs:
-                    attrs[name] = convert(attrs[name])
-        for name in index_attrs:  # what is still a string in an index names a tensor
-            value = attrs.get(name)
-            if value is None:
-                continue
-            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            refs += [(name, j, v) for j, v in items if isinstance(v, str)]
-        return Call(sig, args, attrs, path, c.name, refs)
+        call = _call_node(sig, args, attrs, path, c.name)
+        self._read_refs(call)
+        return call
 
     def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
         """``target[index] = value``: a call of the engine's setitem op."""
@@ -238,16 +329,34 @@ class _Compiler:
         index = index_value(_plain(index))  # (the wire's slices and Ellipsis, as Python's)
         items = list(enumerate(index)) if isinstance(index, list) else [(None, index)]
         refs = [("index", j, v) for j, v in items if isinstance(v, str)]
+        for _, j, v in refs:
+            self._read(v, (*path, "setitem", 1) if j is None else (*path, "setitem", 1, j))
         args = [self.expr(target, (*path, "setitem", 0), depth + 1),
                 self.expr(value, (*path, "setitem", 2), depth + 1)]
-        return Call(SIGNATURES["setitem"], args, {"index": index}, path, None, refs,
-                    attrs_path=(*path, "setitem", 1))
+        sig = SIGNATURES["setitem"]
+        return Call(sig, args, {"index": index}, path, None, refs,
+                    attrs_path=(*path, "setitem", 1), reads=_READS[sig.name])
+
+    def _read(self, name: str, path: Path) -> None:
+        self.reads.setdefault(name, path)
+
+    def _read_refs(self, c: Call) -> None:
+        """Note the tensor names in a call's index attrs as read."""
+        for name, j, v in c.refs:
+            self._read(v, (*c.path, "attrs", name) if j is None else (*c.path, "attrs", name, j))
+
+    def program(self, program: list[Any]) -> Program:
+        """A request's program compiled, with its free names."""
+        body = self.block(program, ("program",), 1)
+        free = {name: pointer(path) for name, path in self.reads.items() if name not in self.binds}
+        return Program(body, free)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         self._deeper(depth, path)
         if isinstance(a, CallBase):
             return self.call(a, path, depth)
         if isinstance(a, str):
+            self._read(a, path)
             return Ref(a, path)
         if isinstance(a, list):
             # An array adds one level per dimension; deeper ragged nesting is refused when the
@@ -258,10 +367,37 @@ class _Compiler:
                 levels += 1
                 probe = probe[0] if probe else None
             self._deeper(depth + levels - 1, path)
+            for j, item in enumerate(a):  # a string item names a tensor (["a", "b"] for cat)
+                if isinstance(item, str) and item not in NONFINITE:
+                    self._read(item, (*path, j))
             return Array(a, path)
         if isinstance(a, TensorObject):
             return Obj(a, path)
         return Const(a, path)
+
+
+def _call_node(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
+               bind: str | list[Any] | None) -> Call:
+    """The call of ``sig``, its attrs (as the request gave them, validated) made Python's values
+    and the tensor names in its index attrs listed."""
+    spelled = _SPELLED[sig.name]
+    if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
+        for name, convert in spelled.items():
+            if name in attrs:
+                attrs[name] = convert(attrs[name])
+    refs: list[tuple[str, int | None, str]] = []
+    for name in _INDEX_ATTRS[sig.name]:  # what is still a string in an index names a tensor
+        value = attrs.get(name)
+        if value is None:
+            continue
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        refs += [(name, j, v) for j, v in items if isinstance(v, str)]
+    return Call(sig, args, attrs, path, bind, refs, reads=_READS[sig.name])
+
+
+def _flat(target: str | list[Any]) -> list[str]:
+    """The names a binding target binds (a name, or nested lists of names)."""
+    return [target] if isinstance(target, str) else [n for t in target for n in _flat(t)]
 
 
 def _plain(v: Any) -> Any:
@@ -280,6 +416,6 @@ _INDEX_ATTRS = {name: tuple(p.name for p in sig.attrs if p.kind == "index")
 _SPELLED = {name: converters(sig.attrs) for name, sig in SIGNATURES.items()}
 
 
-def compile_program(request: RunRequest, max_depth: int) -> list[Stmt]:
-    assert request.program is not None  # (RunRequest holds one; a source became one)
-    return _Compiler(max_depth).block(request.program, ("program",), 1)
+def compile_program(program: list[Any], max_depth: int) -> Program:
+    """The statements of a request's ``program`` (validated) compiled; ProgramError otherwise."""
+    return _Compiler(max_depth).program(program)

@@ -18,6 +18,7 @@ import contextvars
 import math
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -53,16 +54,17 @@ class Runner:
 
     async def run(self, fn: Callable[[threading.Event], T],
                   gone: Callable[[], Awaitable[None]] | None = None, *,
-                  cost: int = 0, deadline: float | None = None, timeout: float = math.inf) -> T:
+                  cost: int = 0, deadline: float | None = None, timeout: float = math.inf,
+                  clock: Callable[[], float] = time.monotonic) -> T:
         """Run ``fn(cancelled)`` on the pool once admitted (service/admission.py: ``cost``
-        elements of the worker's memory budget, a start before ``deadline``, a time.monotonic()
-        time ``timeout`` seconds after the request's arrival; Overloaded otherwise).
+        elements of the worker's memory budget, a start before ``deadline``, a time on ``clock``
+        ``timeout`` seconds after the request's arrival; Overloaded otherwise).
         ``cancelled`` is set if the caller is cancelled or ``gone()`` (which returns when the
         client disconnects) returns first; the request then ends as a 499 problem."""
         self.check_free()
         # A client that leaves while its program waits for a thread gives its place up at once.
         admitted = asyncio.ensure_future(self.admission.enter(
-            cost, math.inf if deadline is None else deadline, timeout))
+            cost, math.inf if deadline is None else deadline, timeout, clock))
         if gone is not None and not await _first_of(admitted, gone()):
             admitted.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -55,18 +55,16 @@ def budget(settings: Settings, started: float, inline: bool, deadline: float,
     which the engine checks inside long calls too): the configured limits in the pool; inline,
     the engine's limits lowered to the inline cap as well, and a time to give up."""
     s = settings
-    # (the engine's own time.monotonic unless a test holds the clock)
-    engine_clock = None if clock is time.monotonic else clock
     if not inline:
         return Budget(ge.Limits(max_tensor_elements=s.max_tensor_elements,
                                 max_alive_elements=s.max_alive_elements, deadline=deadline,
-                                timeout=s.request_timeout, clock=engine_clock), math.inf)
+                                timeout=s.request_timeout, clock=clock), math.inf)
     cap = s.inline_max_elements
     preempt_at = started + s.inline_budget_ms / 1000
     return Budget(ge.Limits(max_tensor_elements=min(cap, s.max_tensor_elements),
                             max_alive_elements=min(cap, s.max_alive_elements),
                             deadline=min(deadline, preempt_at), timeout=s.request_timeout,
-                            clock=engine_clock),
+                            clock=clock),
                   preempt_at)
 
 
@@ -88,10 +86,10 @@ def outgrown(err: ge.LimitExceeded, settings: Settings) -> bool:
 
 async def run(runner: Runner, settings: Settings, work: Callable[[threading.Event, bool], T],
               gone: Callable[[], Awaitable[None]] | None = None, *, body_bytes: int = 0,
-              deadline: float | None = None) -> T:
+              deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> T:
     """``work(cancelled, inline)``'s result: tried inline first (when ``inline_budget_ms`` and
     the body's size allow) in a copy of this context, then, if it raised Preempted, in
-    ``runner``'s pool, admitted there against ``deadline`` (a time.monotonic() time) with its
+    ``runner``'s pool, admitted there against ``deadline`` (a time on ``clock``) with its
     ``max_alive_elements`` reserved."""
     runner.check_free()  # a full server refuses every program, small ones too
     if settings.inline_budget_ms > 0 and body_bytes < OFF_LOOP_FROM:
@@ -101,4 +99,4 @@ async def run(runner: Runner, settings: Settings, work: Callable[[threading.Even
             metrics.MOVED_TO_THREAD.inc()
     return await runner.run(lambda cancelled: work(cancelled, False), gone,
                             cost=settings.max_alive_elements, deadline=deadline,
-                            timeout=settings.request_timeout)
+                            timeout=settings.request_timeout, clock=clock)

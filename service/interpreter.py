@@ -1,6 +1,8 @@
 """Runs a validated program on the engine.
 
-The program is first compiled (service/compiler.py) into plain nodes that know their JSON pointer.
+The program comes compiled (service/json_compiler.py, for a body read straight into that form) or
+is compiled first (service/compiler.py) into plain nodes that know their JSON pointer and run
+themselves (a statement's ``exec``, an expression's ``run``, given the interpreter).
 ``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
 ``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
 is read as its parameter kind says (service/param_kinds.py). Every statement executed and every
@@ -32,16 +34,15 @@ from service.answer import build_answer
 from service.compiler import (
     Array,
     Assert,
-    Block,
+    Break,
     Call,
     Const,
+    Continue,
     Expr,
     For,
-    If,
-    Jump,
     Obj,
     Print,
-    Ref,
+    Program,
     SetGrad,
     Stmt,
     While,
@@ -50,7 +51,7 @@ from service.compiler import (
 from service.encoding import EncodingError
 from service.errors import InternalError, ProgramError, limit_exceeded
 from service.inline_policy import Preempted
-from service.param_kinds import NOT_LITERAL, READERS, wrong_argument
+from service.param_kinds import NOT_LITERAL, wrong_argument
 from service.pointer import Path, pointer
 from service.printing import print_line, to_str
 from service.program import RunRequest
@@ -85,14 +86,6 @@ class RunReport:
         return self.answer
 
 
-class _Break(Exception):
-    """A ``break`` on its way to the innermost loop."""
-
-
-class _Continue(Exception):
-    """A ``continue`` on its way to the innermost loop."""
-
-
 @dataclass
 class Interpreter:
     request: RunRequest
@@ -111,10 +104,16 @@ class Interpreter:
     _printed_chars: int = 0
     _deadline: float = 0.0
     _preempt_at: float = math.inf
+    _soonest: float = math.inf  # the earlier of the two: the clock's only test when all is well
+    _max_steps: int = 0
     _ctx: Any = None  # the engine's ExecutionContext while running
     op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
     _ops_at: dict[str, str] = field(default_factory=dict)
+    # the compiled program: given (from the compile cache), else compiled by run(); shared
+    # between runs, never changed
+    program: Program | None = None
+    program_cached: bool = False  # the given program came from the compile cache
 
     def run(self) -> RunReport:
         """Run the program: its answer, or the error it ended with, and what it did. Only
@@ -135,11 +134,19 @@ class Interpreter:
         s = self.settings
         started = self.clock()
         self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
-        program = compile_program(self.request, s.max_nesting_depth)
+        cached = self.program_cached
+        if self.program is None:
+            assert self.request.program is not None  # (RunRequest holds one; a source became one)
+            self.program = compile_program(self.request.program, s.max_nesting_depth)
+        program = self.program
+        if self.request.inputs is not None:
+            _check_input_names(self.request.inputs, program.free_names)
         # The engine checks the deadline (and cancellation) inside long calls too: backward
         # passes, jacobians, functional steps.
         budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)
         self._preempt_at = budget.preempt_at
+        self._soonest = min(self._preempt_at, self._deadline)
+        self._max_steps = s.max_steps
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
             with ge.execution(seed=self.request.seed, limits=budget.limits,
@@ -147,20 +154,42 @@ class Interpreter:
                               cancelled=self.cancelled) as ctx, \
                     ge.set_grad_enabled(True):
                 self._ctx = ctx
-                self._block(program)
+                if self.request.inputs:
+                    self._bind_inputs(self.request.inputs)
+                self._block(program.body)
                 stats = {"steps": self.steps, "loop_iterations": self.loop_iterations,
                          "elapsed_s": round(self.clock() - started, 6),
                          "peak_alive_elements": ctx.peak, "allocated_elements": ctx.allocated,
-                         "backend": backend.NAME, "device": backend.DEVICE}
+                         "backend": backend.NAME, "device": backend.DEVICE,
+                         "compile_cached": cached}
             return build_answer(self.env, self.request, self.printed, stats)
         except ProgramError as err:
             err.extra.setdefault("printed", self.printed)
             raise
 
+    def _bind_inputs(self, inputs: dict[str, Any]) -> None:
+        """Decode each input (within the run's element limits, before allocating) and bind it."""
+        for name, given in inputs.items():
+            path = ("inputs", name)
+            if isinstance(given, list):
+                self.env[name] = self._tensor(Array(given, path))
+                continue
+            tensor = self._tensor(Obj(given, path))
+            if given.requires_grad:
+                try:
+                    tensor.requires_grad_(True)
+                except ge.EngineError as err:
+                    raise self._engine_error(err, (*path, "requires_grad")) from None
+            self.env[name] = tensor
+
     # ----- statements -------------------------------------------------------------------------
     def _tick(self, path: Path) -> None:
-        self._charge(1, path)
-        self._check_clock(path)
+        self.steps += 1
+        if self.steps > self._max_steps:
+            self._charge(0, path)  # (raises: the step limit)
+        now = self.clock()
+        if now > self._soonest:
+            self._clock_passed(now, path)
         if self.cancelled.is_set():
             raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
 
@@ -177,6 +206,10 @@ class Interpreter:
         so that one statement with a wide expression cannot outrun the deadline by much
         (cancellation, which nobody waits for, only at statements)."""
         now = self.clock()
+        if now > self._soonest:
+            self._clock_passed(now, path)
+
+    def _clock_passed(self, now: float, path: Path) -> None:
         if now > self._preempt_at:
             raise Preempted
         if now > self._deadline:
@@ -199,29 +232,7 @@ class Interpreter:
 
     def _block(self, stmts: list[Stmt]) -> None:
         for st in stmts:
-            self._statement(st)
-
-    def _statement(self, st: Stmt) -> None:
-        self._tick(st.path)
-        if type(st) is Call:
-            self._bind(st, self._call(st))
-        elif type(st) is Print:
-            self._print(st)
-        elif type(st) is While:
-            self._while(st)
-        elif isinstance(st, If):
-            self._block(st.then if self._truth(st.cond) else st.orelse)
-        elif isinstance(st, Block):
-            with ge.set_grad_enabled(st.grad_enabled):
-                self._block(st.body)
-        elif isinstance(st, SetGrad):
-            self._set_grad(st)
-        elif isinstance(st, For):
-            self._for(st)
-        elif isinstance(st, Jump):
-            raise _Break if st.leave else _Continue
-        elif isinstance(st, Assert):
-            self._assert(st)
+            st.exec(self)  # (each kind of statement executes itself: service/compiler.py)
 
     def _set_grad(self, st: SetGrad) -> None:
         """``target.grad = value`` (a tensor or null)."""
@@ -248,9 +259,9 @@ class Interpreter:
         self.loop_iterations += 1
         try:
             self._block(body)
-        except _Continue:
+        except Continue:
             pass
-        except _Break:
+        except Break:
             return False
         return True
 
@@ -334,18 +345,11 @@ class Interpreter:
 
     # ----- expressions ------------------------------------------------------------------------
     def _eval(self, e: Expr) -> Any:
-        # exact types (the compiled nodes are never subclassed), most frequent first
-        if type(e) is Ref:
-            try:
-                return self.env[e.name]
-            except KeyError:
-                raise ProgramError("unknown-name", hints.unknown_name(e.name, self.env),
-                                   pointer(e.path), name=e.name) from None
-        if type(e) is Call:
-            return self._call(e)
-        if type(e) is Const:
-            return e.value
-        return self._tensor(e)  # type: ignore[arg-type]  # (an Array or an Obj: what is left)
+        return e.run(self)  # (each kind of expression evaluates itself: service/compiler.py)
+
+    def _unknown_name(self, name: str, path: Path) -> ProgramError:
+        return ProgramError("unknown-name", hints.unknown_name(name, self.env), pointer(path),
+                            name=name)
 
     def _tensor(self, e: Array | Obj, dtype: str | None = None,
                 resolve: encoding.Resolve | None = None) -> ge.Tensor:
@@ -367,8 +371,8 @@ class Interpreter:
         # each argument as its input's kind reads it (service/param_kinds.py), given the values
         # of the arguments before it
         values: list[Any] = []
-        for spec, e in zip(c.sig.inputs, c.args, strict=False):
-            values.append(READERS[spec.kind](self, c, spec, e, values))
+        for (read, spec), e in zip(c.reads, c.args, strict=False):
+            values.append(read(self, c, spec, e, values))
         attrs = self._resolve_refs(c) if c.refs else c.attrs
         b = c.sig.builtin
         if b is not None and b.cost is not None:
@@ -405,7 +409,7 @@ class Interpreter:
         for key, j, name in c.refs:
             where = (*c.path, "attrs", key) if c.attrs_path is None else c.attrs_path
             path = where if j is None else (*where, j)
-            v = self._eval(Ref(name, path))
+            v = self.lookup(name, path)
             # a tensor (x[mask]) or a Python int bound to the name (x[i] in a loop over range)
             if not isinstance(v, (ge.Tensor, int)):
                 raise wrong_argument(c, key, v, "an index of ints, slices, arrays or tensors", path)
@@ -416,8 +420,6 @@ class Interpreter:
         return attrs
 
     # ----- what the kinds' readers ask (service.param_kinds.Evaluator) -------------------------
-    value = _eval
-
     def literal(self, e: Expr) -> Any:
         if type(e) is Array:
             return e.items
@@ -430,4 +432,23 @@ class Interpreter:
         return self._tensor(Array(items, path), dtype, resolve)
 
     def lookup(self, name: str, path: Path) -> Any:
-        return self._eval(Ref(name, path))
+        try:
+            return self.env[name]
+        except KeyError:
+            raise self._unknown_name(name, path) from None
+
+
+def _check_input_names(inputs: dict[str, Any], free_names: dict[str, str]) -> None:
+    """Every input names a name the program reads and never assigns, and every such name is
+    given: otherwise the problem, about /inputs."""
+    for name in inputs:
+        if name not in free_names:
+            known = ", ".join(repr(n) for n in free_names) or "none"
+            raise ProgramError("invalid-program", f"the program has no input named {name!r}: an "
+                               "input gives a name the program reads and never assigns (this "
+                               f"program's: {known})", pointer(("inputs", name)), name=name)
+    for name, where in free_names.items():
+        if name not in inputs:
+            raise ProgramError("unknown-name", f"inputs does not give {name!r}, which the "
+                               f"program reads (at {where}) and never assigns",
+                               pointer(("inputs",)), name=name)

@@ -80,21 +80,29 @@ _LIMIT_NAME = re.compile(r"[a-z_]{1,64}")
 _MULTIPROCESS = _values.ValueClass is not _values.MutexValue
 
 
-# op name -> its child of OPS: ``labels()`` validates and looks up under a lock each time, which
-# for the dozen ops of a typical program cost more than the counting itself
-_OPS_BY_NAME: dict[str, Any] = {}
+# (metric, label values) -> the metric's child: ``labels()`` validates and looks up under a lock
+# each time, which for the dozen ops of a typical program, and the few labels of every request,
+# cost more than the counting itself. Label values come from small fixed sets (op names, routes,
+# methods, statuses, outcomes), so the table stays small.
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, looked up once."""
+    key = (metric, *values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found
 
 
 def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:
     """Count one finished program (whether it succeeded or not)."""
-    PROGRAMS.labels(outcome).inc()
+    child(PROGRAMS, outcome).inc()
     if steps:
         STEPS.inc(steps)
     for op, n in op_counts.items():
-        child = _OPS_BY_NAME.get(op)
-        if child is None:
-            child = _OPS_BY_NAME[op] = OPS.labels(op)
-        child.inc(n)
+        child(OPS, op).inc(n)
     if allocated:
         ELEMENTS.inc(allocated)
 

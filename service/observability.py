@@ -122,8 +122,8 @@ class ObservabilityMiddleware:
             duration = time.perf_counter() - started
             route = _route(scope)
             method = scope.get("method", "")
-            metrics.REQUESTS.labels(route, method, str(status)).inc()
-            metrics.DURATION.labels(route, method).observe(duration)
+            metrics.child(metrics.REQUESTS, route, method, str(status)).inc()
+            metrics.child(metrics.DURATION, route, method).observe(duration)
             if self.log_requests:
                 self._log(scope, rid, route, status, duration, problem_kind, state)
 

@@ -61,10 +61,8 @@ class Input:
 
 
 class Evaluator(Protocol):
-    """What a reader asks of the interpreter running the call."""
-
-    def value(self, e: Expr) -> Any:
-        """Evaluate ``e``."""
+    """What a reader asks of the interpreter running the call (an argument's value is
+    ``e.run(evaluator)``: each kind of expression evaluates itself, service/compiler.py)."""
 
     def literal(self, e: Expr) -> Any:
         """The argument as the request wrote it, when it is an array literal (a nested list) or
@@ -95,7 +93,7 @@ def _typed(types: type | tuple[type, ...], expected: str) -> Reader:
     """The reader of a kind that is any value of ``types``."""
 
     def read(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
-        v = ev.value(e)
+        v = e.run(ev)
         if isinstance(v, types) or v is None and spec.nullable:
             return v
         raise wrong_argument(c, spec.name, v, expected, e.path)
@@ -111,7 +109,7 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
     # must not pass through float32 first); a name or a call must be a tensor or a Python value.
     items = ev.literal(e)
     if items is NOT_LITERAL:
-        v = ev.value(e)
+        v = e.run(ev)
         if isinstance(v, (bool, int, float, list)):
             # a Python number or list computed at run time (torch.tensor(math.pi / 4))
             return ev.decode(v, e.path, c.attrs.get("dtype"))
@@ -134,7 +132,7 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
 
 
 def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
-    return ev.value(e)  # (the Python-value calls check what they take themselves)
+    return e.run(ev)  # (the Python-value calls check what they take themselves)
 
 
 def _element(ev: Evaluator, c: Call, spec: Input, item: Any, path: Path) -> ge.Tensor | None:
@@ -157,7 +155,7 @@ def _read_tensors(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any
     items = ev.literal(e)
     if isinstance(items, list):
         return [_element(ev, c, spec, item, (*e.path, j)) for j, item in enumerate(items)]
-    v = ev.value(e)
+    v = e.run(ev)
     if v is None and spec.nullable:
         return None
     if isinstance(v, ge.Tensor):
@@ -182,7 +180,7 @@ def _read_tensor_or_tensors(ev: Evaluator, c: Call, spec: Input, e: Expr, before
         if not many:
             return ev.decode(items, e.path)
         return tuple(_element(ev, c, spec, item, (*e.path, k)) for k, item in enumerate(items))
-    v = ev.value(e)
+    v = e.run(ev)
     if v is None and spec.nullable:
         return None
     if isinstance(v, ge.Tensor):

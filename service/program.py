@@ -291,6 +291,47 @@ else:
     )
 
 
+# ----- inputs -----------------------------------------------------------------------------------
+MAX_INPUTS = 1024
+
+
+class InputTensor(TensorObject):
+    """An input as a tensor object, optionally a leaf that requires grad (what
+    ``torch.tensor(..., requires_grad=True)`` makes)."""
+
+    requires_grad: StrictBool = Field(
+        False, description="Make the input a leaf that requires grad (floating datatypes only).")
+
+
+if TYPE_CHECKING:
+    InputLiteral = list[Any]
+else:
+    # an array literal of numbers only (a name inside one would read the program's names)
+    InputLiteral = TypeAliasType(
+        "InputLiteral",
+        Annotated[list[Union[StrictBool, Int64, Float, Token, "InputLiteral"]], FailFast()])
+
+
+def _input_tag(v: Any) -> str | None:
+    if isinstance(v, list):
+        return "Array"
+    return "TensorObject" if isinstance(v, (dict, InputTensor)) else None
+
+
+if TYPE_CHECKING:
+    InputValue = Any
+else:
+    InputValue = TypeAliasType(
+        "InputValue",
+        Annotated[
+            Annotated[InputLiteral, Tag("Array")] | Annotated[InputTensor, Tag("TensorObject")],
+            Discriminator(_input_tag, custom_error_type="invalid_input",
+                          custom_error_message="an input is an array literal of numbers or a "
+                          'tensor object (with "shape", "datatype" and "data" or "b64")'),
+        ],
+    )
+
+
 # ----- statements -------------------------------------------------------------------------------
 class PrintValues(BaseModel):
     """Several values printed on one line, separated by spaces (``print(z, out)``); ``sep`` and
@@ -492,6 +533,15 @@ class RunRequest(BaseModel):
         "(line, column, end_line, end_column; 1-based). POST /v1/translate shows the program.",
         json_schema_extra={"example": "import torch\nx = torch.ones(2, 2, requires_grad=True)\n"
                                       "out = (x * 3).mean()\nout.backward()\nprint(x.grad)\n"})
+    inputs: dict[Name, InputValue] | None = Field(
+        None, max_length=MAX_INPUTS,
+        description="Tensors bound to names before the program runs, so that the same program "
+        "(and its compiled form, cached per server process) serves calls at many points. Each "
+        "name must be one the program reads and never assigns (in source: a name it reads and "
+        "never assigns); an array literal becomes what torch.tensor makes of it, a tensor object "
+        "its datatype (requires_grad: a leaf that requires grad). With inputs present, every "
+        "such name must be given.",
+        json_schema_extra={"example": {"x": [[1.0, 2.0], [3.0, 4.0]]}})
     outputs: list[Name] | None = Field(
         None, fail_fast=True, description="Names to return (default: every name bound at the "
         "end).")
@@ -506,6 +556,13 @@ class RunRequest(BaseModel):
     # names the source front end binds for its own use (an inlined function's locals): not part
     # of the default outputs
     _hidden_names: frozenset[str] = PrivateAttr(default=frozenset())
+    # the program's place in the compile cache (service/compile_cache.py), set by /v1/run's
+    # route as it validates the body; a cached program's statements are not validated again
+    # (program is then empty here)
+    _found: Any = PrivateAttr(default=None)
+    # the program compiled already, where the body was validated straight into its compiled form
+    # (service/json_compiler.py): program is then empty here too
+    _compiled: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _program_or_source(self) -> RunRequest:
@@ -565,6 +622,10 @@ class Stats(BaseModel):
     allocated_elements: int
     backend: str
     device: str
+    compile_cached: bool = Field(
+        description="The program's compiled form came from this server process's compile cache "
+        "(the same program, inputs aside, was run before); nothing else in the answer depends "
+        "on it.")
 
 
 class RunResponse(BaseModel):

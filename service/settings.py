@@ -146,6 +146,16 @@ class Settings(BaseSettings):
         default=64, ge=0, description="Translations of recent sources kept per process, so that "
         "a source sent again is not parsed again (sources up to 20,000 characters; 0 turns the "
         "cache off).")
+    compile_cache_entries: int = Field(
+        default=256, ge=0, description="Compiled programs kept per process, so that a program "
+        "sent again (with other inputs) is not validated and compiled again (0 turns the cache "
+        "off). A new program waits in a probation part (a fifth of the room); only one sent again "
+        "while there moves to the protected part, so a flood of one-off programs cannot push out "
+        "the programs clients repeat.")
+    compile_cache_bytes: int = Field(
+        default=64 << 20, ge=0, description="The compile cache's size bound in bytes of memory, "
+        "estimated as 16 per byte of a program's canonical JSON (a source: of its translated "
+        "program); a program over an eighth of it is not cached.")
 
     @field_validator("api_keys")
     @classmethod

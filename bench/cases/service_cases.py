@@ -47,14 +47,16 @@ def _check(status: int, body: bytes) -> None:
 
 # ----- the tutorial, in process ------------------------------------------------------------------
 class _Interpreter:
-    """The service's request path without HTTP: parse + validate (pydantic, from bytes), run (the
-    interpreter, in a fresh contextvars context as the service runs it) and encode (the service's
-    orjson options)."""
+    """The service's request path without HTTP: parse (jiter) + validate and compile (straight
+    into the compiled form, or the request models), run (the interpreter, in a fresh contextvars
+    context as the service runs it) and encode (the service's orjson options)."""
 
     def __init__(self, body: bytes, cached: bool = True) -> None:
         import contextvars
 
         from service.interpreter import Interpreter
+        from service.json_compiler import read_request
+        from service.jsonbody import parse
         from service.program import RunRequest
         from service.responses import dumps
         from service.settings import Settings
@@ -65,14 +67,20 @@ class _Interpreter:
         self.translations = TranslationCache(self.settings.source_cache_entries if cached else 0)
         self._copy_context, self._dumps = contextvars.copy_context, dumps
         self._request, self._interpreter = RunRequest, Interpreter
+        self._parse, self._read = parse, read_request
 
     def _once(self) -> bytes:
-        request = self._request.model_validate_json(self.body)
+        # as service/routers/run.py reads a body: straight into its compiled form where
+        # service/json_compiler.py takes it, else through the request models
+        document = self._parse(self.body)
+        request = self._read(document, self.settings.max_nesting_depth) or \
+            self._request.model_validate(document)
         if request.source is not None:  # as service/routers/run.py does: translate, then run
             from service.source.request import program_request
 
             request, _ = program_request(request, self.settings, self.translations)
-        return self._dumps(self._interpreter(request, self.settings).run().answer_or_raise())
+        run = self._interpreter(request, self.settings, program=request._compiled)
+        return self._dumps(run.run().answer_or_raise())
 
     def __call__(self) -> bytes:
         return self._copy_context().run(self._once)
@@ -93,7 +101,7 @@ def tutorial_torch(p: Params) -> Any:
 register(Case(
     "tutorial_inproc", "seed tutorial program, interpreter only (parse + validate + run + encode)",
     tutorial_gradserve, tutorial_torch, baseline_name="same program written against torch",
-    target=at_most(1.0), full={}, smoke={}, inner=20, needs="service",
+    target=at_most(0.6), full={}, smoke={}, inner=20, needs="service",
 ))
 
 
@@ -156,8 +164,18 @@ def http_torch(p: Params) -> HttpLoad:
     return _http("bench.baselines.torch_app:app", False, p, programs.tutorial())
 
 
+def http_gradserve_trivial(p: Params) -> HttpLoad:
+    app, factory = service_app()
+    return _http(app, factory, p, programs.trivial())
+
+
 def http_constant(p: Params) -> HttpLoad:
-    return _http("bench.baselines.constant_app:app", False, p, programs.tutorial())
+    return _http("bench.baselines.constant_app:app", False, p, programs.trivial())
+
+
+def http_gradserve_inputs(p: Params) -> HttpLoad:
+    app, factory = service_app()
+    return _http(app, factory, p, programs.tutorial_inputs())
 
 
 def http_gradserve_1_worker(p: Params) -> HttpLoad:
@@ -171,10 +189,19 @@ register(Case(
     needs="service", env={GRADSERVE: _SERVICE_ENV},
 ))
 register(Case(
-    "http_constant", "same, against the bare framework (requests/s)",
-    http_gradserve, http_constant, baseline_name="async FastAPI endpoint answering a constant",
+    "http_trivial", "a one-statement program (ones of size [2]) over HTTP, 1 uvicorn worker, "
+    "8 connections, against the bare framework (requests/s): what the service adds around a "
+    "program", http_gradserve_trivial, http_constant,
+    baseline_name="async FastAPI endpoint answering a constant",
     target=at_least(0.5), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
     needs="service", env={GRADSERVE: _SERVICE_ENV}, baseline_needs_torch=False,
+))
+register(Case(
+    "http_inputs", "the tutorial with its x sent as an input, the same program every request "
+    "(its compiled form from the compile cache), 1 uvicorn worker, 8 connections (requests/s)",
+    http_gradserve_inputs, http_torch, baseline_name="FastAPI + torch endpoint (http_torch's)",
+    target=at_least(2.0), full=_HTTP_FULL, smoke=_HTTP_SMOKE, metric="rate", reps=5, warmup=1,
+    needs="service", env={GRADSERVE: _SERVICE_ENV},
 ))
 register(Case(
     "http_workers", "seed tutorial over HTTP, 2 uvicorn workers vs 1, 8 connections (requests/s)",
@@ -238,4 +265,64 @@ register(Case(
     tensor_json, orjson_roundtrip, baseline_name="orjson loads + dumps", target=at_most(2.0),
     full=_BIG_FULL, smoke=_BIG_SMOKE, reps=5, needs="service", baseline_needs_torch=False,
     env={GRADSERVE: _BIG_BODY_ENV},
+))
+
+
+# ----- the cached request's validate + compile share ---------------------------------------------
+class _CachedRequest:
+    """http_inputs' request through the ASGI app in process, its program in the compile cache."""
+
+    def __init__(self) -> None:
+        from service.routers.run import router
+
+        self.app = service_app_object()
+        self.client, self.body = AsgiClient(self.app), programs.tutorial_inputs()
+        for _ in range(2):  # compiled, then asked for again: in the cache's protected part
+            self()
+        self.route = next(r for r in router.routes if getattr(r, "path", None) == RUN)
+
+    def __call__(self) -> None:
+        _check(*self.client.post(RUN, self.body))
+
+    def validate_and_compile(self) -> Any:
+        """What validating and compiling cost the cached request: the cache lookup (the program's
+        key) and the validation of the rest of the body. (Parsing the JSON is not counted.)"""
+        from service.jsonbody import read_body
+
+        state = self.app.state
+        document = read_body(self.body, state.settings.max_nesting_depth)
+
+        def step() -> None:
+            value = self.route.validate_body(document, state)
+            assert value._found.program is not None  # (a hit: nothing compiled)
+
+        return step
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class _CachedValidate:
+    def __init__(self) -> None:
+        self.request = _CachedRequest()
+        self.step = self.request.validate_and_compile()
+
+    def __call__(self) -> None:
+        self.step()
+
+    def close(self) -> None:
+        self.request.close()
+
+
+def _cached_validate(p: Params) -> Any:
+    return _CachedValidate()
+
+
+register(Case(
+    "inputs_validate_share", "http_inputs' cached request: its validate + compile steps (cache "
+    "lookup, validation of the body less the cached program) against the whole request through "
+    "the ASGI app in process (the ratio is their share of its CPU time)",
+    _cached_validate, lambda p: _CachedRequest(), baseline_name="the whole cached request",
+    target=at_most(0.10), full={}, smoke={}, inner=50, needs="service",
+    baseline_needs_torch=False, gradserve_label="validate + compile",
 ))

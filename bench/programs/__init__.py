@@ -19,6 +19,27 @@ def tutorial() -> bytes:
     return (HERE / "tutorial.json").read_bytes()
 
 
+# One statement: what the service adds around a program (the http_trivial case).
+TRIVIAL = b'{"program": [{"name": "x", "op": "ones", "attrs": {"size": [2]}}]}'
+
+
+def trivial() -> bytes:
+    return TRIVIAL
+
+
+def tutorial_inputs() -> bytes:
+    """The tutorial with its ``x`` (``torch.ones(2, 2, requires_grad=True)``, its first
+    statement) sent as an input: the program part is the same on every request, as an optimiser's
+    calls at many points are (the http_inputs case)."""
+    import json
+
+    body = json.loads(tutorial())
+    first, *rest = body["program"]
+    assert first["name"] == "x" and first["op"] == "ones"
+    x = {"shape": [2, 2], "datatype": "FP32", "data": [1.0] * 4, "requires_grad": True}
+    return json.dumps({**body, "program": rest, "inputs": {"x": x}}).encode()
+
+
 def seed_tutorial(form: str) -> bytes:
     """The seed tutorial's code cells as one request: ``"program"`` sends
     examples/seed_tutorial.json, ``"source"`` examples/seed_tutorial.py (the same code as torch

@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import threading
-import time
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
-from service.deps import ClockDep, RunnerDep, SettingsDep
+from service.compile_cache import find_json, find_source
+from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
+from service.json_compiler import read_request
 from service.jsonbody import ProgramRoute, client_gone
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import PiecesResponse, dumps_pieces
 from service.source.request import about_source, program_request
 
-# ProgramRoute: the body is measured for depth and parsed strictly before FastAPI validates it.
-router = APIRouter(tags=["run"], route_class=ProgramRoute)
+
+class RunRoute(ProgramRoute):
+    """ProgramRoute (the body measured for depth, parsed strictly, and the endpoint called
+    without FastAPI's dependency solving), whose program is taken from the app's compile cache
+    when it was compiled before (only the rest of the body is validated then), else validated
+    straight into its compiled form where service/json_compiler.py takes it, else by the
+    request models (which then say what is wrong, if anything)."""
+
+    def validate_body(self, document: Any, state: Any) -> Any:
+        found = find_json(state.programs, document)
+        if found is not None and found.program is not None:
+            body = super().validate_body({**document, "program": []}, state)
+        else:
+            body = read_request(document, state.settings.max_nesting_depth)
+            if body is None:
+                body = super().validate_body(document, state)
+        body._found = found
+        return body
+
+
+router = APIRouter(tags=["run"], route_class=RunRoute)
 
 
 @router.post(
@@ -32,11 +53,11 @@ router = APIRouter(tags=["run"], route_class=ProgramRoute)
     "wrote (in torch's text) and run statistics. Non-finite numbers travel as the strings "
     '"NaN", "Infinity" and "-Infinity".',
 )
-async def run(body: RunRequest, request: Request, settings: SettingsDep, runner: RunnerDep,
-              clock: ClockDep) -> Response:
+async def run(body: RunRequest, request: Request) -> Response:
+    # (called by ProgramRoute without FastAPI's dependency solving: service/deps.py)
+    settings, runner, clock = settings_of(request), runner_of(request), clock_of(request)
     # The deadline runs from here: time spent waiting for a thread counts toward it.
     deadline = clock() + settings.request_timeout
-    admit_by = time.monotonic() + settings.request_timeout  # the same moment, for admission
 
     def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
@@ -44,9 +65,16 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
         if body.source is not None:  # translated here too: long sources stay off the event loop
             program, translation = program_request(body, settings,
                                                    request.app.state.translations)
+        programs = request.app.state.programs
+        found = body._found if translation is None else find_source(programs, body, translation)
+        cached = found.program if found is not None else None
+        # (a program validated straight into its compiled form comes compiled: RunRoute)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
-                                  deadline=deadline)
+                                  deadline=deadline, program=cached or body._compiled,
+                                  program_cached=cached is not None)
         report = interpreter.run()
+        if found is not None and cached is None and interpreter.program is not None:
+            programs.put(found.key, interpreter.program, found.size)
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())
@@ -66,4 +94,5 @@ async def run(body: RunRequest, request: Request, settings: SettingsDep, runner:
 
     gone = partial(client_gone, request)
     return PiecesResponse(await inline_policy.run(
-        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=admit_by))
+        runner, settings, work, gone, body_bytes=len(await request.body()), deadline=deadline,
+        clock=clock))

@@ -78,8 +78,8 @@ def span_at(program: list[Any], pointer: str | None, nodes: dict[int, ast.AST],
 def relocate(err: ProgramError, program: list[Any], nodes: dict[int, ast.AST],
              shifts: dict[int, int]) -> ProgramError:
     """``err`` (pointing into the translated program) as a problem about the source."""
-    if err.pointer == "/source":
-        return err
+    if err.pointer == "/source" or (err.pointer or "").startswith("/inputs"):
+        return err  # (a problem of an input is about the inputs, not the source)
     span = span_at(program, err.pointer, nodes, shifts)
     err.extra.setdefault("program_pointer", err.pointer)
     err.pointer = "/source"

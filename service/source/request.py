@@ -24,14 +24,16 @@ def limits(settings: Settings) -> Limits:
                   settings.max_inlined_nodes)
 
 
-def translate_request(source: str, settings: Settings, cache: TranslationCache | None = None
-                      ) -> tuple[Translation, list[Any]]:
-    """The translation and its program validated as the JSON form is (ProgramError about the
-    source otherwise); from ``cache`` when it holds them."""
-    hit = cache.get(source) if cache is not None else None
+def translate_request(source: str, settings: Settings, cache: TranslationCache | None = None,
+                      inputs: frozenset[str] = frozenset()) -> tuple[Translation, list[Any]]:
+    """The translation (with ``inputs`` bound before the source runs) and its program validated
+    as the JSON form is (ProgramError about the source otherwise); from ``cache`` when it holds
+    them."""
+    key = (source, inputs)
+    hit = cache.get(key) if cache is not None else None
     if hit is not None:
         return hit
-    translation = translate(source, limits(settings))
+    translation = translate(source, limits(settings), inputs)
     try:
         program = _PROGRAM.validate_python(translation.program)
     except ValidationError as exc:
@@ -40,7 +42,7 @@ def translate_request(source: str, settings: Settings, cache: TranslationCache |
                            "/program" + from_loc(first["loc"], translation.program))
         raise relocate(err, translation.program, translation.nodes, translation.shifts) from None
     if cache is not None:
-        cache.put(source, (translation, program))
+        cache.put(key, (translation, program))
     return translation, program
 
 
@@ -48,7 +50,8 @@ def program_request(body: RunRequest, settings: Settings, cache: TranslationCach
                     ) -> tuple[RunRequest, Translation]:
     """``body`` with its source replaced by the program it means."""
     assert body.source is not None
-    translation, program = translate_request(body.source, settings, cache)
+    inputs = frozenset(body.inputs or ())
+    translation, program = translate_request(body.source, settings, cache, inputs)
     request = body.model_copy(update={
         "program": program, "source": None,
         "detect_anomaly": body.detect_anomaly or translation.detect_anomaly,

@@ -1249,8 +1249,11 @@ def _prefix(tree: ast.AST | None) -> str:
     return prefix
 
 
-def translate(source: str, limits: Limits | None = None) -> Translation:
-    """The program ``source`` means, or a ProgramError pointing at /source with a location."""
+def translate(source: str, limits: Limits | None = None,
+              inputs: frozenset[str] = frozenset()) -> Translation:
+    """The program ``source`` means, or a ProgramError pointing at /source with a location.
+    ``inputs``: the names the request's inputs bind before the program runs (tensors): the
+    source may read them as if assigned before its first line."""
     limits = limits or Limits()
     prepared = prepare(source, limits.max_chars, limits.max_lines, limits.max_nesting)
     try:
@@ -1269,6 +1272,7 @@ def translate(source: str, limits: Limits | None = None) -> Translation:
                            None) from None
     t = _Translator(limits, prepared.shifts, "")
     t.top, t.tree = t.out, tree
+    t.kinds.update(dict.fromkeys(sorted(inputs), "tensor"))
     for st in tree.body:
         t.statement(st)
     return Translation(t.out, t.nodes, prepared.shifts, frozenset(t.hidden), t.detect_anomaly,

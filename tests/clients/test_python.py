@@ -136,3 +136,30 @@ def test_datamodel_code_generator(generators_python: Path, tmp_path: Path, live_
          "--input-file-type", "openapi", "--output-model-type", "pydantic_v2.BaseModel",
          "--formatters", "builtin", "--output", tmp_path / "models.py"], cwd=tmp_path)
     _check(_probe(generators_python, tmp_path, DATAMODEL_PROBE, live_url), live_url)
+
+
+def test_an_optimisation_loop_reuses_one_program_with_inputs(live_url: str) -> None:
+    """examples/clients/optimise_with_inputs.py: f and grad f at each point, one program sent
+    unchanged; every answer after the first comes from the server's compile cache."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "optimise_with_inputs", ROOT / "examples" / "clients" / "optimise_with_inputs.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    start = np.array([-1.2, 1.0])
+    with Client(live_url) as client:
+        f0, grad0, _ = example.f_and_grad(client, start)
+        x, fx, calls, hits = example.minimise(client, start, steps=20)
+    # Rosenbrock at (-1.2, 1): f = 24.2, grad = (-215.6, -88), as by hand
+    assert f0 == pytest.approx(24.2) and grad0 == pytest.approx([-215.6, -88.0])
+    assert fx < 5.0 and calls > 20
+    assert hits == calls  # (the program was compiled by the first f_and_grad above)
+    with Client(live_url) as client:  # a numpy array as an input, and an input's problem
+        answer = client.run([{"name": "y", "op": "mul", "args": ["x", 2]}],
+                            inputs={"x": np.arange(3)})
+        assert answer.tensors["y"].value.tolist() == [0, 2, 4]
+        with pytest.raises(ProblemError) as caught:
+            client.run([{"name": "y", "op": "mul", "args": ["x", 2]}], inputs={"z": [1.0]})
+        assert caught.value.pointer == "/inputs/z"

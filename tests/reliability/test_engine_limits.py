@@ -4,8 +4,8 @@ the alive limit charged for every result and every tensor the graph keeps, and t
 the client's departure seen inside one long call, not only between statements.
 
 Each size case runs against the app in-process and a real uvicorn (``client``); the deadline and
-cancellation cases move the engine's clock (a test never waits for real time to pass) and so run
-in-process; the abandoned-program case needs a real server and a real disconnect.
+cancellation cases give the request a clock that runs fast (a test never waits for real time to
+pass) and so run in-process; the abandoned-program case needs a real server and a real disconnect.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-import engine.context
 from service.app import create_app
 from service.errors import ProgramError
 from service.interpreter import Interpreter
@@ -128,7 +126,8 @@ async def test_tensors_kept_only_by_the_graph_count(client: httpx.AsyncClient) -
 
 # ----- the deadline and the client inside one call ---------------------------------------------
 class FastClock:
-    """The engine's clock, running a second ahead at every reading."""
+    """A request's clock (the interpreter's and the engine's), running a second ahead at every
+    reading."""
 
     def __init__(self) -> None:
         self.ahead = 0.0
@@ -144,10 +143,8 @@ class FastClock:
 
 
 @pytest.fixture
-def fast_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FastClock]:
-    clock = FastClock()
-    monkeypatch.setattr(engine.context, "monotonic", clock)
-    yield clock
+def fast_clock() -> FastClock:
+    return FastClock()
 
 
 def jacobian_program(outputs: int, depth: int) -> list[Any]:
@@ -160,7 +157,7 @@ def jacobian_program(outputs: int, depth: int) -> list[Any]:
 
 async def test_a_call_stops_at_the_deadline(fast_clock: FastClock) -> None:
     """The program's last call overruns the deadline: 422 at that call, not a late 200."""
-    app = create_app(S)
+    app = create_app(S, clock=fast_clock)
     program = jacobian_program(400, 3)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
@@ -181,7 +178,8 @@ def test_a_cancelled_program_stops_inside_its_call(fast_clock: FastClock) -> Non
     program = jacobian_program(400, 3)
     fast_clock.on_reading = lambda n: n == 50 and cancelled.set()
     interpreter = Interpreter(RunRequest.model_validate({"program": program}),
-                              S.model_copy(update={"request_timeout": 1e6}), cancelled)
+                              S.model_copy(update={"request_timeout": 1e6}), cancelled,
+                              clock=fast_clock)
     with pytest.raises(ProgramError) as err:
         interpreter.run().answer_or_raise()
     assert err.value.status == 499

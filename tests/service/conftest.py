@@ -28,11 +28,10 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
-from service.deps import get_clock
+from service.executor import Runner
 from tests.service.helpers import (
     TEST_SETTINGS,
     ManualClock,
-    returning,
     running_server,
     settings_env,
 )
@@ -93,15 +92,13 @@ async def client(request: pytest.FixtureRequest, app: FastAPI) -> AsyncIterator[
 @pytest.fixture
 def make_client() -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
     """An in-process client of an app whose TEST_SETTINGS are changed by keyword, and whose
-    programs' deadlines run on ``clock`` when one is given (a ManualClock); the app is returned on
-    the client as ``client.app``."""
+    programs' deadlines run on ``clock`` when one is given (a ManualClock), and whose programs run
+    on ``runner`` when one is given; the app is returned on the client as ``client.app``."""
 
     @asynccontextmanager
-    async def make(clock: ManualClock | None = None, **overrides: Any
-                   ) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(TEST_SETTINGS.model_copy(update=overrides))
-        if clock is not None:
-            app.dependency_overrides[get_clock] = returning(clock)
+    async def make(clock: ManualClock | None = None, runner: Runner | None = None,
+                   **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(TEST_SETTINGS.model_copy(update=overrides), clock=clock, runner=runner)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gradserve") as c:
             c.app = app  # type: ignore[attr-defined]

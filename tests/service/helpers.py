@@ -8,10 +8,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -19,7 +19,6 @@ from service.program import RunResponse
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 TEST_SETTINGS = Settings(
     max_body_bytes=256 * 1024,
@@ -38,8 +37,9 @@ TEST_SETTINGS = Settings(
 
 class ManualClock:
     """A clock the test controls, for a program's deadline and inline budget (it replaces
-    service.deps.get_clock through ``make_client(clock=...)``): it stands still, or moves ``step``
-    seconds on each time it is read; a test may also set ``now``."""
+    time.monotonic through ``make_client(clock=...)``, i.e. ``create_app(clock=...)``): it
+    stands still, or moves ``step`` seconds on each time it is read; a test may also set
+    ``now``."""
 
     def __init__(self, step: float = 0.0) -> None:
         self.now = 0.0
@@ -49,16 +49,6 @@ class ManualClock:
         now = self.now
         self.now += self.step
         return now
-
-
-def returning(value: T) -> Callable[[], Awaitable[T]]:
-    """A dependency that gives ``value``, for ``app.dependency_overrides`` (async, as FastAPI runs
-    a plain function in a thread)."""
-
-    async def dependency() -> T:
-        return value
-
-    return dependency
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

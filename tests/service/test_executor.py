@@ -12,12 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from service.deps import get_runner
 from service.errors import ProgramError
 from service.executor import Runner
 from service.interpreter import Interpreter
 from service.program import RunRequest
-from tests.service.helpers import TEST_SETTINGS, ManualClock, post, problem, returning
+from tests.service.helpers import TEST_SETTINGS, ManualClock, post, problem
 from tests.service.test_metrics import delta, parse
 
 pytestmark = pytest.mark.anyio
@@ -67,13 +66,12 @@ async def test_fifty_concurrent_requests_equal_their_sequential_answers(
 
 
 async def test_beyond_the_queue_requests_get_503(make_client: Callable[..., Any]) -> None:
-    # One slot (the app's runner replaced through its dependency), taken by a program that loops
-    # until the test moves its clock past the deadline.
+    # One slot (the app given its own runner), taken by a program that loops until the test
+    # moves its clock past the deadline.
     clock = ManualClock()
     runner = Runner(threads=1, queue_size=0)
     async with make_client(request_timeout=1.0, max_steps=10**9, max_loop_iterations=10**9,
-                           inline_budget_ms=0, clock=clock) as c:
-        c.app.dependency_overrides[get_runner] = returning(runner)
+                           inline_budget_ms=0, clock=clock, runner=runner) as c:
         slow = asyncio.create_task(post(c, [{"while": True, "do": []}]))
         while runner.in_flight == 0:
             await asyncio.sleep(0.005)

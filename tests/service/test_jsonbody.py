@@ -27,6 +27,8 @@ def _nested(depth: int, leaf: Any = 1) -> Any:
 @pytest.mark.parametrize("doc", [
     1, "s", [], {}, [[]], {"a": [1, {"b": []}]}, _nested(7), [1, "[[[{", {"x": "]]}"}],
     {"program": [{"op": "x", "args": [list(range(5000))]}]},  # a long list: bytes again
+    # few brackets are summed in Python, many in numpy
+    _nested(60), _nested(70), json.loads(TUTORIAL)["program"], [[1, 2], ["]"], {"a": "\\"}] * 40,
 ])
 def test_document_depth_is_json_depth(doc: Any) -> None:
     body = json.dumps(doc).encode()

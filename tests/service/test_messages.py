@@ -75,7 +75,7 @@ SCHEMA_CASES: list[tuple[str, list[Any], str, str]] = [
      "a while statement has no key 'body'; its keys: while, do, max_iter"),
     ("a misspelt key of the request", None, "/outputz",  # type: ignore[list-item]
      "the request has no key 'outputz' (did you mean 'outputs'?); its keys: seed, program, "
-     "source, outputs, encoding, graph_format, detect_anomaly"),
+     "source, inputs, outputs, encoding, graph_format, detect_anomaly"),
     ("an attr of the wrong kind", [X, {"op": "sum", "args": ["x"], "attrs": {"keepdim": 1}}],
      "/program/1/attrs/keepdim", "sum's attr 'keepdim' is true or false; got an integer 1"),
     ("a choice", [X, {"op": "div", "args": ["x", 2], "attrs": {"rounding_mode": "up"}}],

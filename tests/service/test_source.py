@@ -223,20 +223,22 @@ async def test_a_source_sent_again_comes_from_the_translation_cache(app: FastAPI
     from service.source.cache import TranslationCache
 
     cache = TranslationCache(2)
-    cache.put("a", "A")  # type: ignore[arg-type]
-    cache.put("b", "B")  # type: ignore[arg-type]
-    assert cache.get("a") == "A"
-    cache.put("c", "C")  # type: ignore[arg-type]  # the least recently used ("b") goes
-    assert cache.get("b") is None and cache.get("a") == "A" and cache.get("c") == "C"
-    cache.put("x" * 30_000, "X")  # type: ignore[arg-type]  # too long to keep
-    assert cache.get("x" * 30_000) is None
+    a, b, c, x = ((k, frozenset[str]()) for k in ("a", "b", "c", "x" * 30_000))
+    cache.put(a, "A")  # type: ignore[arg-type]
+    cache.put(b, "B")  # type: ignore[arg-type]
+    assert cache.get(a) == "A"
+    cache.put(c, "C")  # type: ignore[arg-type]  # the least recently used ("b") goes
+    assert cache.get(b) is None and cache.get(a) == "A" and cache.get(c) == "C"
+    assert cache.get(("a", frozenset({"x"}))) is None  # other input names: another translation
+    cache.put(x, "X")  # type: ignore[arg-type]  # too long to keep
+    assert cache.get(x) is None
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://gradserve") as c:
         source = "import torch\nx = torch.randn(2)\nprint(x.sum() > -100)\n"
         first = await ok_source(c, source, seed=1)
         again = await ok_source(c, source, seed=1)
         other = await ok_source(c, source, seed=2)
-    assert source in app.state.translations._items
+    assert (source, frozenset()) in app.state.translations._items
     assert first["tensors"] == again["tensors"] != other["tensors"]
 
 

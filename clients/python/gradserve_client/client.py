@@ -6,16 +6,21 @@ import os
 from typing import Any
 
 import httpx
+import numpy as np
 
 from gradserve_client.problems import ProblemError
-from gradserve_client.tensors import Answer, read_answer
+from gradserve_client.tensors import Answer, read_answer, tensor
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _request(program: list[dict[str, Any]], outputs: list[str] | None, seed: int | None,
-             base64: bool, extra: dict[str, Any]) -> dict[str, Any]:
+             base64: bool, extra: dict[str, Any], inputs: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
     body: dict[str, Any] = {"program": program, **extra}
+    if inputs is not None:  # numpy arrays as typed tensor objects, anything else as given
+        body["inputs"] = {name: tensor(v) if isinstance(v, np.ndarray) else v
+                          for name, v in inputs.items()}
     if outputs is not None:
         body["outputs"] = outputs
     if seed is not None:
@@ -45,11 +50,14 @@ class Client:
                                   headers=_headers(api_key), timeout=timeout, transport=transport)
 
     def run(self, program: list[dict[str, Any]], *, outputs: list[str] | None = None,
-            seed: int | None = None, base64: bool = True, **extra: Any) -> Answer:
+            seed: int | None = None, base64: bool = True,
+            inputs: dict[str, Any] | None = None, **extra: Any) -> Answer:
         """Run ``program``; tensors come back as numpy arrays (``base64``: exactly, NaN
-        included). Raises ProblemError for a problem answer."""
+        included). ``inputs`` binds names the program reads and never assigns (numpy arrays, or
+        ``tensor(..., requires_grad=True)``); the same program with other inputs is compiled
+        once per server process. Raises ProblemError for a problem answer."""
         return _answer(self._http.post("/v1/run", json=_request(program, outputs, seed, base64,
-                                                                  extra)))
+                                                                  extra, inputs)))
 
     def ops(self) -> dict[str, Any]:
         r = self._http.get("/v1/ops")
@@ -76,8 +84,10 @@ class AsyncClient:
                                        transport=transport)
 
     async def run(self, program: list[dict[str, Any]], *, outputs: list[str] | None = None,
-                  seed: int | None = None, base64: bool = True, **extra: Any) -> Answer:
-        r = await self._http.post("/v1/run", json=_request(program, outputs, seed, base64, extra))
+                  seed: int | None = None, base64: bool = True,
+                  inputs: dict[str, Any] | None = None, **extra: Any) -> Answer:
+        r = await self._http.post("/v1/run", json=_request(program, outputs, seed, base64, extra,
+                                                           inputs))
         return _answer(r)
 
     async def ops(self) -> dict[str, Any]:

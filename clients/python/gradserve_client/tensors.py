@@ -16,10 +16,11 @@ _WIRE: dict[np.dtype[Any], str] = {np.dtype(np.float32): "FP32", np.dtype(np.flo
 _NONFINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-def tensor(values: Any, dtype: Any = None) -> dict[str, Any]:
+def tensor(values: Any, dtype: Any = None, *, requires_grad: bool = False) -> dict[str, Any]:
     """A tensor object for an argument: ``tensor([2.0, 3.0])`` is float32 whatever the JSON
     encoder does to ``2.0`` (numpy's float64 default becomes FP32, torch's default; pass
-    ``dtype=np.float64`` to keep it), ``tensor(np.arange(3))`` is int64."""
+    ``dtype=np.float64`` to keep it), ``tensor(np.arange(3))`` is int64. ``requires_grad``: for
+    a request's ``inputs`` only, a leaf that requires grad."""
     array = np.asarray(values, dtype=dtype)
     if dtype is None and array.dtype == np.float64 and not isinstance(values, np.ndarray):
         array = array.astype(np.float32)  # a Python float list: torch.tensor's float32
@@ -30,7 +31,8 @@ def tensor(values: Any, dtype: Any = None) -> dict[str, Any]:
         array = array.astype(kinds[array.dtype.kind])
     wire = _WIRE[array.dtype]
     raw = np.ascontiguousarray(array, dtype=_DTYPES[wire]).tobytes()
-    return {"shape": list(array.shape), "datatype": wire, "b64": base64.b64encode(raw).decode()}
+    out = {"shape": list(array.shape), "datatype": wire, "b64": base64.b64encode(raw).decode()}
+    return {**out, "requires_grad": True} if requires_grad else out
 
 
 def to_array(obj: dict[str, Any]) -> np.ndarray:

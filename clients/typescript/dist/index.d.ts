@@ -5,6 +5,8 @@ export type RunResponse = Schemas["RunResponse"];
 export type Statement = Schemas["Statement"];
 export type Arg = Schemas["Arg"];
 export type TensorObject = Schemas["TensorObject"];
+/** A value of a request's `inputs`: an array literal, or a tensor object that may require grad. */
+export type InputTensor = Schemas["InputTensor"];
 export type TensorOut = Schemas["TensorOut"];
 export type Problem = Schemas["Problem"];
 export type Catalog = paths["/v1/ops"]["get"]["responses"][200]["content"]["application/json"];
@@ -46,6 +48,9 @@ export declare function f64(values: Nested<number> | ArrayLike<number>, shape?: 
 export declare function i64(values: Nested<number> | ArrayLike<number>, shape?: readonly number[]): TensorObject;
 /** A bool tensor object. */
 export declare function bool(values: Nested<boolean> | ArrayLike<boolean>, shape?: readonly number[]): TensorObject;
+/** An input (`inputs: {x: requiresGrad(f32([1, 2]))}`) that is a leaf requiring grad, as
+ * `torch.tensor(..., requires_grad=True)`: the program's gradient reaches it. */
+export declare function requiresGrad(t: TensorObject): InputTensor;
 /** A returned tensor's values, flat and row-major: from `b64`, a Float32Array / Float64Array for
  * floats; from `data`, numbers as the server wrote them (a float32 as its shortest decimal, 0.1
  * not 0.10000000149011612); numbers for INT64 and booleans for BOOL either way. */

@@ -118,6 +118,11 @@ export function bool(values, shape) {
     const t = flatten(values, shape);
     return { shape: t.shape, datatype: "BOOL", data: t.flat };
 }
+/** An input (`inputs: {x: requiresGrad(f32([1, 2]))}`) that is a leaf requiring grad, as
+ * `torch.tensor(..., requires_grad=True)`: the program's gradient reaches it. */
+export function requiresGrad(t) {
+    return { ...t, requires_grad: true };
+}
 const NONFINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 /** A returned tensor's values, flat and row-major: from `b64`, a Float32Array / Float64Array for
  * floats; from `data`, numbers as the server wrote them (a float32 as its shortest decimal, 0.1

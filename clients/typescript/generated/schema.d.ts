@@ -6138,6 +6138,47 @@ export interface components {
             doc: string;
         };
         /** @description An array nested 1 to 8 deep (deeper: a tensor object). */
+        InputLiteral: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_7"])[];
+        /** @description An array nested 1 to 1 deep. */
+        InputLiteral_1: (boolean | number | ("NaN" | "Infinity" | "-Infinity"))[];
+        /** @description An array nested 1 to 2 deep. */
+        InputLiteral_2: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_1"])[];
+        /** @description An array nested 1 to 3 deep. */
+        InputLiteral_3: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_2"])[];
+        /** @description An array nested 1 to 4 deep. */
+        InputLiteral_4: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_3"])[];
+        /** @description An array nested 1 to 5 deep. */
+        InputLiteral_5: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_4"])[];
+        /** @description An array nested 1 to 6 deep. */
+        InputLiteral_6: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_5"])[];
+        /** @description An array nested 1 to 7 deep. */
+        InputLiteral_7: (boolean | number | ("NaN" | "Infinity" | "-Infinity") | components["schemas"]["InputLiteral_6"])[];
+        /**
+         * InputTensor
+         * @description An input as a tensor object, optionally a leaf that requires grad (what
+         *     ``torch.tensor(..., requires_grad=True)`` makes).
+         */
+        InputTensor: {
+            /** Shape */
+            shape: number[];
+            /**
+             * Datatype
+             * @enum {string}
+             */
+            datatype: "FP32" | "FP64" | "INT64" | "BOOL";
+            /** Data */
+            data?: (boolean | number | ("NaN" | "Infinity" | "-Infinity"))[] | null;
+            /** B64 */
+            b64?: string | null;
+            /**
+             * Requires Grad
+             * @description Make the input a leaf that requires grad (floating datatypes only).
+             * @default false
+             */
+            requires_grad?: boolean;
+        };
+        InputValue: components["schemas"]["InputLiteral"] | components["schemas"]["InputTensor"];
+        /** @description An array nested 1 to 8 deep (deeper: a tensor object). */
         IntArray: (boolean | number | components["schemas"]["IntArray_7"])[];
         /** @description An array nested 1 to 1 deep. */
         IntArray_1: (boolean | number)[];
@@ -6461,6 +6502,25 @@ export interface components {
              */
             source?: string | null;
             /**
+             * Inputs
+             * @description Tensors bound to names before the program runs, so that the same program (and its compiled form, cached per server process) serves calls at many points. Each name must be one the program reads and never assigns (in source: a name it reads and never assigns); an array literal becomes what torch.tensor makes of it, a tensor object its datatype (requires_grad: a leaf that requires grad). With inputs present, every such name must be given.
+             * @example {
+             *       "x": [
+             *         [
+             *           1,
+             *           2
+             *         ],
+             *         [
+             *           3,
+             *           4
+             *         ]
+             *       ]
+             *     }
+             */
+            inputs?: {
+                [key: string]: components["schemas"]["InputValue"];
+            } | null;
+            /**
              * Outputs
              * @description Names to return (default: every name bound at the end).
              */
@@ -6598,6 +6658,11 @@ export interface components {
             backend: string;
             /** Device */
             device: string;
+            /**
+             * Compile Cached
+             * @description The program's compiled form came from this server process's compile cache (the same program, inputs aside, was run before); nothing else in the answer depends on it.
+             */
+            compile_cached: boolean;
         };
         /** @description A name, or a list of names to unpack a tuple into; an inner list unpacks a tuple inside it (a Hessian's tuple of tuples). */
         Target: components["schemas"]["Name"] | (components["schemas"]["Name"] | components["schemas"]["Name"][])[];

@@ -14,6 +14,8 @@ export type RunResponse = Schemas["RunResponse"];
 export type Statement = Schemas["Statement"];
 export type Arg = Schemas["Arg"];
 export type TensorObject = Schemas["TensorObject"];
+/** A value of a request's `inputs`: an array literal, or a tensor object that may require grad. */
+export type InputTensor = Schemas["InputTensor"];
 export type TensorOut = Schemas["TensorOut"];
 export type Problem = Schemas["Problem"];
 export type Catalog = paths["/v1/ops"]["get"]["responses"][200]["content"]["application/json"];
@@ -157,6 +159,12 @@ export function i64(values: Nested<number> | ArrayLike<number>, shape?: readonly
 export function bool(values: Nested<boolean> | ArrayLike<boolean>, shape?: readonly number[]): TensorObject {
   const t = flatten(values, shape);
   return { shape: t.shape, datatype: "BOOL", data: t.flat };
+}
+
+/** An input (`inputs: {x: requiresGrad(f32([1, 2]))}`) that is a leaf requiring grad, as
+ * `torch.tensor(..., requires_grad=True)`: the program's gradient reaches it. */
+export function requiresGrad(t: TensorObject): InputTensor {
+  return { ...t, requires_grad: true };
 }
 
 const NONFINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };

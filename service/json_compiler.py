@@ -1,0 +1,333 @@
+"""A program validated straight into its compiled form, from the parsed JSON: no pydantic
+instances, no second pass.
+
+Validating a program with the request models (service/program.py) builds a pydantic instance per
+statement, call, argument and attrs object, which the compiler (service/compiler.py) then walks
+again: for the tutorial, 70 us of validation and 70 us of compiling, against some 400 us of engine
+work. :func:`compile_program` reads the JSON once and makes the compiled nodes as it checks each
+element against the same rules the models state (keys, op names, argument counts, attr kinds,
+int64 ranges, names).
+
+It takes what programs are made of almost always -- calls (with attrs of every kind but
+``index``), names, numbers, array literals, ``print``, ``while``, ``if``, ``no_grad`` and
+``enable_grad`` -- and raises :class:`Unsupported` at the first element that is anything else, or
+that it cannot be sure is valid. The caller (service/routers/run.py) then validates the whole
+body with the models and compiles those: every problem a program can have is still pydantic's
+(or the compiler's), word for word and at its pointer, because this path never reports one; it
+only accepts. ``tests/service/test_json_compiler.py`` checks that both paths compile every
+program of the contract tests and fuzzers alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.registry import Param
+from service.compiler import (
+    _INDEX_ATTRS,
+    Array,
+    Block,
+    Const,
+    Expr,
+    If,
+    Print,
+    Program,
+    Ref,
+    Stmt,
+    While,
+    _call_node,
+    _Compiler,
+)
+from service.encoding import NONFINITE
+from service.errors import ProgramError
+from service.pointer import Path
+from service.program import RunRequest
+from service.scalars import INT64_MAX, INT64_MIN, to_float
+from service.signatures import SIGNATURES, Signature
+
+
+class Unsupported(Exception):
+    """Not a program this path takes (or not a valid one): validate with the models instead."""
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # (\Z: "$" would let a final newline through)
+_CALL_KEYS = frozenset({"op", "args", "attrs", "name"})
+_WHILE_KEYS = frozenset({"while", "do", "max_iter"})
+_IF_KEYS = frozenset({"if", "then", "else"})
+_PRINT_KEYS = frozenset({"values", "sep", "end"})
+# the keys that make any other statement: this path leaves those to the models
+_OTHER_STATEMENTS = frozenset({"setitem", "set_grad", "for", "break", "continue", "assert"})
+_TOKENS = frozenset(NONFINITE)
+_REQUEST_KEYS = frozenset(RunRequest.model_fields) - {"source"}
+
+
+def _name(v: Any) -> bool:
+    return type(v) is str and len(v) <= 64 and v not in _TOKENS and _NAME.match(v) is not None
+
+
+def _int64(v: Any) -> bool:
+    return type(v) is int and INT64_MIN <= v <= INT64_MAX
+
+
+# ----- attrs: each kind's check, and the value the model would hold ------------------------------
+def _attr_int(v: Any) -> Any:
+    if _int64(v):
+        return v
+    raise Unsupported
+
+
+def _attr_float(v: Any) -> Any:
+    if type(v) is float:
+        return v
+    if _int64(v) or type(v) is str and v in _TOKENS:
+        return to_float(v)
+    raise Unsupported
+
+
+def _attr_number(v: Any) -> Any:
+    if type(v) is float or _int64(v):
+        return v
+    if type(v) is str and v in _TOKENS:
+        return NONFINITE[v]
+    raise Unsupported
+
+
+def _attr_bool(v: Any) -> Any:
+    if type(v) is bool:
+        return v
+    raise Unsupported
+
+
+def _attr_str(v: Any) -> Any:
+    if type(v) is str and len(v) <= 256:
+        return v
+    raise Unsupported
+
+
+def _attr_ints(v: Any) -> Any:
+    if type(v) is list and len(v) <= 64 and all(_int64(x) for x in v):
+        return v
+    raise Unsupported
+
+
+def _attr_dims(v: Any) -> Any:
+    return v if _int64(v) else _attr_ints(v)
+
+
+_ATTR_KINDS = {"int": _attr_int, "float": _attr_float, "number": _attr_number, "bool": _attr_bool,
+               "str": _attr_str, "ints": _attr_ints, "dims": _attr_dims}
+
+
+def _attr(p: Param, v: Any) -> Any:
+    if v is None and p.optional:
+        return None
+    if p.choices and type(v) is str and v in p.choices:
+        return v
+    if p.kind == "dtype":
+        if type(v) is str and v in _DTYPES:
+            return v
+        raise Unsupported
+    check = _ATTR_KINDS.get(p.kind)
+    if check is None:  # choice (not among the choices), index
+        raise Unsupported
+    return check(v)
+
+
+def _dtype_names() -> frozenset[str]:
+    from engine import dtypes
+
+    return frozenset(dtypes.NAMES)
+
+
+_DTYPES = _dtype_names()
+# op name -> its attrs by name, and the names it requires
+_ATTRS: dict[str, dict[str, Param]] = {name: {p.name: p for p in sig.attrs}
+                                       for name, sig in SIGNATURES.items()}
+_REQUIRED: dict[str, frozenset[str]] = {
+    name: frozenset(p.name for p in sig.attrs if p.required) for name, sig in SIGNATURES.items()}
+
+
+def _attrs(sig: Signature, given: Any) -> dict[str, Any]:
+    required = _REQUIRED[sig.name]
+    if given is None:
+        if required:
+            raise Unsupported
+        return {}
+    if type(given) is not dict or not required <= given.keys():
+        raise Unsupported
+    params = _ATTRS[sig.name]
+    attrs = {}
+    for key, v in given.items():
+        p = params.get(key)
+        if p is None:
+            raise Unsupported
+        attrs[key] = _attr(p, v)
+    return attrs
+
+
+# ----- array literals ---------------------------------------------------------------------------
+def _literal(items: list[Any]) -> bool:
+    """Whether ``items`` is an array literal the models take: nested arrays of booleans, int64
+    integers, floats, non-finite tokens and names."""
+    stack = [items]
+    while stack:
+        level = stack.pop()
+        types = set(map(type, level))
+        if types <= _NUMBERS and (int not in types or all(
+                INT64_MIN <= x <= INT64_MAX for x in level if type(x) is int)):
+            continue
+        for x in level:
+            t = type(x)
+            if t is list:
+                stack.append(x)
+            elif t is str:
+                if x not in _TOKENS and not _name(x):
+                    return False
+            elif t is int:
+                if not INT64_MIN <= x <= INT64_MAX:
+                    return False
+            elif t is not float and t is not bool:
+                return False
+    return True
+
+
+_NUMBERS = frozenset({bool, int, float})
+
+
+# ----- the program ------------------------------------------------------------------------------
+class _JsonCompiler(_Compiler):
+    """service/compiler.py's compiler, reading (and checking) the request's JSON instead of the
+    models; the nesting limit and the loop count are the base class's."""
+
+    def statement(self, s: Any, path: Path, depth: int) -> Stmt:
+        self._deeper(depth, path)
+        if type(s) is not dict:
+            raise Unsupported
+        keys = s.keys()
+        if "print" in s:
+            if len(s) != 1:
+                raise Unsupported
+            return self.print(s["print"], path, depth)
+        if "while" in s:
+            if not keys <= _WHILE_KEYS or "do" not in s:
+                raise Unsupported
+            max_iter = s.get("max_iter")
+            if max_iter is not None and not (type(max_iter) is int and max_iter >= 1):
+                raise Unsupported
+            return While(self.expr(s["while"], (*path, "while"), depth + 1),
+                         self.loop(_list(s["do"]), (*path, "do"), depth + 1), max_iter, path)
+        if "if" in s:
+            if not keys <= _IF_KEYS or "then" not in s:
+                raise Unsupported
+            orelse = s.get("else")
+            return If(self.expr(s["if"], (*path, "if"), depth + 1),
+                      self.block(_list(s["then"]), (*path, "then"), depth + 1),
+                      self.block([] if orelse is None else _list(orelse), (*path, "else"),
+                                 depth + 1), path)
+        for key, enabled in (("no_grad", False), ("enable_grad", True)):
+            if key in s:
+                if len(s) != 1:
+                    raise Unsupported
+                return Block(enabled, self.block(_list(s[key]), (*path, key), depth + 1), path)
+        if not _OTHER_STATEMENTS.isdisjoint(keys) or "op" not in s:
+            raise Unsupported
+        return self.call(s, path, depth, statement=True)
+
+    def print(self, v: Any, path: Path, depth: int) -> Print:
+        if type(v) is dict and "values" in v:
+            if not v.keys() <= _PRINT_KEYS:
+                raise Unsupported
+            sep, end = v.get("sep", " "), v.get("end", "\n")
+            if not (_short(sep) and _short(end)):
+                raise Unsupported
+            return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
+                          for i, a in enumerate(_list(v["values"]))], path, sep, end)
+        return Print([self.expr(v, (*path, "print"), depth + 1)], path)
+
+    def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
+        if not c.keys() <= _CALL_KEYS:
+            raise Unsupported
+        sig = SIGNATURES.get(c["op"]) if type(c["op"]) is str else None
+        if sig is None or _INDEX_ATTRS[sig.name]:
+            raise Unsupported
+        bind = c.get("name")
+        if bind is not None:
+            if not (statement and _name(bind)):
+                raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
+            self.binds.add(bind)
+        given = c.get("args", _ABSENT)
+        if given is _ABSENT:
+            if sig.min_args:
+                raise Unsupported
+            given = []
+        if type(given) is not list or not sig.min_args <= len(given) <= len(sig.inputs):
+            raise Unsupported
+        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(given)]
+        return _call_node(sig, args, _attrs(sig, c.get("attrs")), path, bind)
+
+    def expr(self, a: Any, path: Path, depth: int) -> Expr:
+        self._deeper(depth, path)
+        t = type(a)
+        if t is str:
+            if a in _TOKENS:
+                return Const(NONFINITE[a], path)
+            if _name(a):
+                self._read(a, path)
+                return Ref(a, path)
+            raise Unsupported
+        if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
+            return Const(a, path)
+        if t is dict and "op" in a:
+            return self.call(a, path, depth)
+        if t is list and _literal(a):
+            # An array adds one level per dimension (as service/compiler.py counts them)
+            probe: Any = a
+            levels = 0
+            while type(probe) is list:
+                levels += 1
+                probe = probe[0] if probe else None
+            self._deeper(depth + levels - 1, path)
+            for j, item in enumerate(a):  # a string item names a tensor (["a", "b"] for cat)
+                if type(item) is str and item not in _TOKENS:
+                    self._read(item, (*path, j))
+            return Array(a, path)
+        raise Unsupported  # a tensor object, or something invalid
+
+
+_ABSENT = object()
+
+
+def _list(v: Any) -> list[Any]:
+    if type(v) is list:
+        return v
+    raise Unsupported
+
+
+def _short(v: Any) -> bool:
+    return type(v) is str and len(v) <= 256
+
+
+def compile_program(program: Any, max_depth: int) -> Program:
+    """The request's ``program`` (its JSON, as parsed) validated and compiled; Unsupported when
+    it holds anything this path leaves to the models, or anything invalid. (A ProgramError of
+    the compiler's, such as the nesting limit, also means: ask the models, whose problems come
+    first.)"""
+    return _JsonCompiler(max_depth).program(_list(program))
+
+
+def read_request(document: Any, max_depth: int) -> RunRequest | None:
+    """A body read straight into its request, its program compiled (``request._compiled``; the
+    other fields, few, validated by the model); None when the models must read it (anything
+    this path leaves to them, or anything invalid)."""
+    if type(document) is not dict or not document.keys() <= _REQUEST_KEYS:
+        return None
+    try:
+        program = compile_program(document.get("program"), max_depth)
+        request = RunRequest.model_validate({**document, "program": []})
+    except (Unsupported, ProgramError, ValidationError):
+        return None
+    request._compiled = program
+    return request

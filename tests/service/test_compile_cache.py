@@ -1,0 +1,192 @@
+"""The per-process compile cache: a repeated program (inputs aside) skips validation and compiling,
+answers exactly as an uncached run does (problems and pointers included), and stays bounded."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import httpx
+import pytest
+
+from service.compile_cache import CompileCache, json_key, source_key
+from service.compiler import Program
+from tests.service.helpers import ROOT, call, let
+
+pytestmark = pytest.mark.anyio
+
+TUTORIAL = json.loads((ROOT / "bench/programs/tutorial.json").read_text())
+SQUARES = [let("y", "mul", "x", "x"), let("f", "sum", "y"), call("backward", "f")]
+X = {"shape": [2], "datatype": "FP32", "data": [1.0, 2.0], "requires_grad": True}
+
+def _nested(levels: int) -> Any:
+    literal: Any = 1.0
+    for _ in range(levels):
+        literal = [literal]
+    return literal
+
+
+# (request body): answers and problems found at compile time, at run time and about inputs
+REQUESTS: dict[str, dict[str, Any]] = {
+    "the tutorial": TUTORIAL,
+    "inputs": {"program": SQUARES, "inputs": {"x": X}, "outputs": ["x", "f"]},
+    "a source with inputs": {"source": "import torch\nf = (x * x).sum()\nf.backward()\n",
+                             "inputs": {"x": X}},
+    "a compile-time problem": {"program": [{"print": 1}, {"break": True}]},
+    "a nesting problem": {"program": [{"print": _nested(20)}]},
+    "an integer past 64 bits": {"program": [{"print": 2**70}]},
+    "a run-time problem": {"program": [let("a", "ones", size=[2]), {"print": "a"},
+                                       let("b", "matmul", "a", [[1.0, 2.0, 3.0]])]},
+    "a missing input": {"program": SQUARES, "inputs": {}},
+    "an unknown input": {"program": SQUARES, "inputs": {"x": X, "q": [1.0]}},
+    "a bad input": {"program": SQUARES, "inputs": {"x": {"shape": [2], "datatype": "FP32",
+                                                          "data": [1.0]}}},
+    "a source's run-time problem": {"source": "import torch\nprint(x)\ny = x @ x.T @ x\n",
+                                    "inputs": {"x": [[1.0, 2.0]]}},
+}
+
+
+def _without_timing(body: dict[str, Any]) -> dict[str, Any]:
+    stats = body.get("stats")
+    if stats is not None:
+        body["stats"] = {k: v for k, v in stats.items() if k not in ("elapsed_s",
+                                                                     "compile_cached")}
+    return body
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+async def test_a_cached_run_answers_as_an_uncached_one(
+        make_client: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
+        name: str) -> None:
+    request = REQUESTS[name]
+    async with make_client(compile_cache_entries=0) as plain, make_client() as cached:
+        uncached = await plain.post("/v1/run", json=request)
+        first = await cached.post("/v1/run", json=request)
+        again = await cached.post("/v1/run", json=request)
+        hits = len(cached.app.state.programs)  # type: ignore[attr-defined]
+    answers = [(r.status_code, r.headers["content-type"], _without_timing(r.json()))
+               for r in (uncached, first, again)]
+    assert answers[0] == answers[1] == answers[2]
+    if uncached.status_code == 200:
+        assert [r.json()["stats"]["compile_cached"] for r in (uncached, first, again)] == \
+            [False, False, True]
+    # a program that failed to compile is not kept; one that compiled is, whatever its run did
+    compiled = name not in ("a compile-time problem", "a nesting problem", "a bad input",
+                            "an integer past 64 bits")
+    assert hits == int(compiled)
+
+
+async def test_the_key_is_the_program_part_only(
+        make_client: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]) -> None:
+    async with make_client() as c:
+        cached = []
+        for k, point in enumerate([[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]]):
+            # other inputs, other outputs, other seed, keys in another order: the same program
+            program = SQUARES if k % 2 == 0 else [dict(reversed(s.items())) for s in SQUARES]
+            r = await c.post("/v1/run", json={
+                "program": program, "seed": k, "outputs": ["x"] if k else ["f", "x"],
+                "inputs": {"x": {**X, "data": point}}})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            cached.append(body["stats"]["compile_cached"])
+            assert body["tensors"]["x"]["grad"]["data"] == [2 * v for v in point]
+        assert cached == [False, True, True]
+        # an int where a float was is another program (another dtype): compiled afresh
+        other = [let("y", "mul", "x", "x"), let("f", "sum", "y"), call("backward", "f"),
+                 {"print": 1.0}]
+        r = await c.post("/v1/run", json={"program": other, "inputs": {"x": X}})
+        assert r.json()["stats"]["compile_cached"] is False
+        other[-1] = {"print": 1}
+        r = await c.post("/v1/run", json={"program": other, "inputs": {"x": X}})
+        assert r.json()["stats"]["compile_cached"] is False
+    assert json_key(SQUARES) == json_key([dict(reversed(s.items())) for s in SQUARES])
+    assert json_key([{"print": 1}]) != json_key([{"print": 1.0}])
+    assert source_key("f = x.sum()", frozenset({"x"})) != source_key("f = x.sum()", frozenset())
+
+
+def _program() -> Program:
+    return Program([], {})
+
+
+def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
+    cache = CompileCache(entries=10, max_bytes=1000)
+    for k in range(50):
+        cache.put(b"%d" % k, _program(), 10)
+        assert cache.get(b"%d" % k) is not None  # each asked for again: protected
+        assert len(cache) <= 10 and cache.bytes <= 1000
+    cache = CompileCache(entries=100, max_bytes=800)
+    for k in range(50):
+        cache.put(b"%d" % k, _program(), 100)
+        cache.get(b"%d" % k)
+        assert cache.bytes <= 800
+    cache.put(b"big", _program(), 101)  # over an eighth of the bytes: not kept
+    assert cache.get(b"big") is None
+    off = CompileCache(entries=0, max_bytes=1000)
+    off.put(b"a", _program(), 1)
+    assert off.get(b"a") is None and len(off) == 0
+
+
+def test_a_flood_of_one_off_programs_does_not_evict_repeated_ones() -> None:
+    cache = CompileCache(entries=10, max_bytes=1 << 20)
+    hot = [b"hot%d" % k for k in range(8)]
+    for key in hot:  # the programs clients repeat: seen twice, protected
+        cache.put(key, _program(), 10)
+        assert cache.get(key) is not None
+    for k in range(10_000):  # a hostile client's programs, each sent once
+        cache.put(b"cold%d" % k, _program(), 10)
+    assert all(cache.get(key) is not None for key in hot)
+    assert len(cache) == 10
+
+
+def test_the_cache_is_safe_across_threads() -> None:
+    cache = CompileCache(entries=16, max_bytes=1 << 16)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            for k in range(2000):
+                key = b"%d" % ((k * 7 + seed) % 40)
+                if cache.get(key) is None:
+                    cache.put(key, _program(), 1 + k % 50)
+        except BaseException as exc:  # noqa: BLE001  # (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(cache) <= 16
+    assert cache.bytes == sum(e.size for seg in (cache._probation, cache._protected)
+                              for e in seg.items.values())
+
+
+# the rest of the body around a cached program: problems found as when nothing is cached
+ENVELOPES: dict[str, dict[str, Any]] = {
+    "a bad input": {"inputs": {"x": {"shape": [2], "datatype": "FP32", "data": [1.0]}}},
+    "an input that is a name": {"inputs": {"x": "y"}},
+    "a misspelt key": {"inputs": {"x": X}, "outputz": ["f"]},
+    "a bad seed": {"inputs": {"x": X}, "seed": -1},
+    "an unknown output": {"inputs": {"x": X}, "outputs": ["g"]},
+    "source as well": {"inputs": {"x": X}, "source": "print(1)"},
+    "an unknown input": {"inputs": {"x": X, "w": [1.0]}},
+}
+
+
+@pytest.mark.parametrize("name", list(ENVELOPES))
+async def test_the_rest_of_a_cached_programs_body_is_still_validated(
+        make_client: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
+        name: str) -> None:
+    request = {"program": SQUARES, **ENVELOPES[name]}
+    async with make_client(compile_cache_entries=0) as plain, make_client() as cached:
+        uncached = await plain.post("/v1/run", json=request)
+        for _ in range(2):  # compiled, then taken from the cache (and protected there)
+            r = await cached.post("/v1/run", json={"program": SQUARES, "inputs": {"x": X}})
+            assert r.status_code == 200, r.text
+        assert r.json()["stats"]["compile_cached"] is True
+        hit = await cached.post("/v1/run", json=request)
+    assert uncached.status_code == hit.status_code == 422
+    assert uncached.json() == hit.json()
