@@ -24,7 +24,7 @@ from engine.backend import xp
 from engine.context import current as current_context
 from engine.context import wake
 from engine.errors import AutogradError, ShapeError
-from engine.grad_mode import set_grad_enabled
+from engine.grad_mode import is_grad_enabled, set_grad_enabled
 from engine.graph import AccumulateGrad, Node, edge
 from engine.tensor import Tensor
 from engine.versions import bump
@@ -368,7 +368,13 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
             f"Function {node.name()} received a gradient of shape {list(g.shape)} but expected "
             f"a shape compatible with {list(shape)}"
         )
-    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    inner = [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    if lead and not inner and not is_grad_enabled():
+        # leading dims only (a bias's gradient): summed away, the result has the shape itself, a
+        # fresh array and not a view of one (so that a leaf's .grad may take it: _accumulate).
+        # Recording, the keepdim form below: its graph is torch's.
+        return ops.sum(g, list(range(lead)))
+    dims = list(range(lead)) + inner
     if dims:
         g = ops.sum(g, dims, keepdim=True)
     return ops.reshape(g, list(shape)) if g.shape != shape else g

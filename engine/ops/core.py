@@ -11,10 +11,13 @@ first-order backward passes, whose VJPs run under no_grad) cheap. (A VJP marked
 
 from __future__ import annotations
 
+import dis
+import sys
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes, ops
+from engine import backend, dtypes, ops
 from engine.anomaly import check_forward
 from engine.context import check_shape
 from engine.context import current as current_context
@@ -129,6 +132,52 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     if outs[0]._ctx is not None and outs[0]._ctx.detect_anomaly:
         _check_anomaly(node, inputs, outs)
     return outs
+
+
+# ----- temporary elision -----------------------------------------------------------------------
+# An op may write its result into its input's array when that input is a temporary nobody can see
+# again: ``(h @ w + b).tanh()`` then makes one array where it would make three (what numpy does
+# for ``a + b + c``, and what ``z = x @ w; z += b; tanh(z, out=z)`` does by hand). Only arrays of
+# at least this many bytes are considered (numpy's own threshold): below it, looking costs more
+# than a new array.
+ELIDE_MIN_BYTES = 256 * 1024
+_BINARY_OP = dis.opmap.get("BINARY_OP", -1)
+# The reference counting scratch() relies on, checked on these CPython versions (3.14 may put
+# borrowed references on the stack: a variable passed to an op could then look like a temporary).
+_COUNTS_KNOWN = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] < (3, 14)
+
+
+def scratch(t: Any) -> Any:
+    """The array of tensor ``t`` when the calling op may write its result into it, else None.
+
+    The op must call this first, before any other name is bound to ``t``, and must not save ``t``
+    for its VJP. ``t`` qualifies when nothing but the call itself holds it (CPython's reference
+    counts: a caller's variable, a container, a graph node that saved it or a leaf's
+    AccumulateGrad would each add one; nor may a weak reference reach it), it is not a view and
+    sees no view, its array is held by it alone (no node saved it as its output) and no anomaly
+    check will read the op's inputs afterwards. A Python caller hands its argument over to the
+    callee (CPython >= 3.11), while a binary operator (``a + b``, from C) keeps its operand on
+    its stack for the call: that one reference more is allowed only when the op's caller is
+    running a binary operator.
+    """
+    if not _COUNTS_KNOWN or t.__class__ is not Tensor or t._base is not None or t._retains_grad or \
+            (t._requires_grad and t._grad_fn is None) or weakref.getweakrefcount(t):
+        return None
+    a = t._data
+    if a.nbytes < ELIDE_MIN_BYTES:
+        return None
+    # (t is held by the op's parameter, this function's and getrefcount's: 3, then the caller)
+    extra = sys.getrefcount(t) - 3
+    if extra:
+        caller = sys._getframe(2)
+        if extra != 1 or caller.f_code.co_code[caller.f_lasti] != _BINARY_OP:
+            return None
+    if not backend.unshared(a, 2):  # (held by t and by ``a``)
+        return None
+    ctx = t._ctx
+    if ctx is not None and ctx.detect_anomaly:  # (its report shows the op's inputs)
+        return None
+    return a
 
 
 # ----- operands and dtypes --------------------------------------------------------------------
