@@ -182,7 +182,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 # one gradient, a VJP to run, nothing to capture or retain: _step, inline
                 g = buf[0]
                 vjp = node.vjp
-                if bare and _on_arrays(node):
+                if bare and getattr(vjp, "on_arrays", False) and _saved_alike(node):
                     if g.__class__ is Tensor:
                         g = g._data
                 elif g.__class__ is not Tensor:
@@ -191,7 +191,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 if check_anomaly:
                     check_backward(node, grads_in, buf)
                 if node._saved and not retain_graph:  # (only what saved something frees it)
-                    node.release()
+                    node._saved = node._output = node._held = None  # (Node.release, inline)
             elif needed is None or node in needed:
                 if wanted and node in wanted:
                     for nr in wanted[node]:
@@ -338,8 +338,11 @@ def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> Non
 def _on_arrays(node: Node) -> bool:
     """Whether ``node``'s VJP may run on bare arrays: it is written for that (graph.on_arrays) and
     every tensor it saved has its output's dtype (so numpy's promotion is torch's)."""
-    if not getattr(node.vjp, "on_arrays", False):
-        return False
+    return bool(getattr(node.vjp, "on_arrays", False)) and _saved_alike(node)
+
+
+def _saved_alike(node: Node) -> bool:
+    """Whether every tensor ``node`` saved has its output's dtype (and they are not freed)."""
     saved = node._saved
     if saved is None:  # freed: the VJP's saved() raises torch's error
         return False

@@ -24,7 +24,7 @@ from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, OutMeta, edge
+from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, edge
 from engine.tensor import Tensor
 from engine.versions import saved_versions
 
@@ -55,12 +55,18 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     """
     if is_grad_enabled() and data.dtype.kind == "f":
         n = len(inputs)
-        if n == 1:
-            edges: tuple[Edge, ...] = (edge(inputs[0]),)
-        elif n == 2:
-            edges = (edge(inputs[0]), edge(inputs[1]))
+        first = inputs[0]
+        # (graph.edge, inline for the common first input: a tensor with a history, not a view)
+        if first.__class__ is Tensor and first._grad_fn is not None and first._base is None:
+            e0: Edge = (first._grad_fn, first._output_nr)
         else:
-            edges = tuple(map(edge, inputs))
+            e0 = edge(first)
+        if n == 1:
+            edges: tuple[Edge, ...] = (e0,)
+        elif n == 2:
+            edges = (e0, edge(inputs[1]))
+        else:
+            edges = (e0, *map(edge, inputs[1:]))
         if edges.count(NO_EDGE) != n:  # some input requires grad: record the op
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
@@ -72,7 +78,16 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                     vc = (s if base is None else base)._vc
                     if vc is not None and vc[0]:
                         moved = True
-            node = Node(name, vjp, edges, saved, attrs, _output_meta(data, edges[0]), output)
+            # The node's out_meta: the very tuple of the node that made the first input when that
+            # had the same shape and dtype (an elementwise op), so that a long chain of ops does
+            # not keep three more small tuples alive per op (and for the garbage collector to walk)
+            src, meta = e0[0], None
+            if src is not None and e0[1] == 0:
+                meta = src.out_meta
+                if len(meta) != 1 or meta[0][1] is not data.dtype or meta[0][0] != data.shape:
+                    meta = None
+            node = Node(name, vjp, edges, saved, attrs,
+                        meta if meta is not None else ((data.shape, data.dtype),), output)
             if moved:
                 node._versions = saved_versions(saved, Tensor)
             out = Tensor(data, True, node)
@@ -85,19 +100,6 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     if ctx is not None and ctx.detect_anomaly:  # detect NaN/inf outside the graph too
         _check_anomaly(Node(name, vjp, ()), inputs, out)
     return out
-
-
-def _output_meta(data: Any, first: Edge) -> tuple[OutMeta, ...]:
-    """The out_meta of a node whose output is ``data``: the very tuple of the node that made the
-    first input when that had the same shape and dtype (an elementwise op), so that a long chain of
-    ops does not keep three more small tuples alive per op (and for the garbage collector to walk)."""
-    shape = data.shape
-    src = first[0]
-    if src is not None and first[1] == 0:
-        meta = src.out_meta
-        if len(meta) == 1 and meta[0][1] is data.dtype and meta[0][0] == shape:
-            return meta
-    return ((shape, data.dtype),)
 
 
 def _check_anomaly(node: Node, inputs: Sequence[Any], out: Any) -> None:
