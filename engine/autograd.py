@@ -14,6 +14,7 @@ nothing, and (outside an execution context) those marked ``graph.on_arrays`` run
 
 from __future__ import annotations
 
+import heapq
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -166,14 +167,26 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
         for node, nr, seed in roots:
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
-        ready = [n for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        # ready nodes, the most recently created first (torch's order: see graph._SEQUENCE): a
+        # heap, and beside it ``follow``, a node that became ready while the heap was left as it
+        # was (a chain's next node: no heap operation for it)
+        ready = [(-n.seq, n) for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        heapq.heapify(ready)
+        follow: Node | None = None
         plain = needed is None and not wanted  # (a whole-graph pass: the common case)
         ran = 0
-        while ready:  # (this loop runs once per node: written for speed, its common case inline)
+        # (this loop runs once per node: written for speed, its common case inline)
+        while ready or follow is not None:
             ran += 1
             if not ran & 0x3FF:  # (add's VJP passes its gradient on, making no tensor to look)
                 wake()
-            node = ready.pop()
+            if follow is None:
+                node = heapq.heappop(ready)[1]
+            elif ready and ready[0][0] < -follow.seq:  # a more recent node waits in the heap
+                node = heapq.heapreplace(ready, (-follow.seq, follow))[1]
+                follow = None
+            else:
+                node, follow = follow, None
             grads_in: Any = None
             buf = buffers.pop(node, None)
             if buf is None:
@@ -220,8 +233,10 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 left = pending[nxt] - 1
                 if left:
                     pending[nxt] = left
+                elif follow is None:
+                    follow = nxt
                 else:
-                    ready.append(nxt)
+                    heapq.heappush(ready, (-nxt.seq, nxt))
             g = a = None  # (hold no gradient past its delivery: see backend.unshared)
     if targets is None:
         return []
@@ -371,6 +386,8 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
             f"Function {node.name()} received a gradient of shape {list(g.shape)} but expected "
             f"a shape compatible with {list(shape)}"
         )
+    if not shape:  # torch's sum_to: a 0-d target is a plain sum (SumBackward0)
+        return ops.sum(g)
     inner = [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
     if lead and not inner and not is_grad_enabled():
         # leading dims only (a bias's gradient): summed away, the result has the shape itself, a

@@ -10,6 +10,7 @@ check and reduce incoming gradients.  Leaves that require grad are reached throu
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -49,12 +50,21 @@ OUT: Any = _Output()
 # nothing once it has seen them (a DType object would keep them tracked for as long as the graph).
 OutMeta = tuple[tuple[int, ...], Any]
 
+# Each node's place in creation order (torch's sequence_nr): the backward pass runs, of the nodes
+# whose gradients are complete, the most recent first, as torch's engine does. That order decides
+# in which order gradients meeting at one input are added, which create_graph records
+# (AddBackward0's operands) and which the rounding of three or more terms depends on. Only the
+# relative order of nodes means anything, so one process-wide counter serves every request.
+_SEQUENCE = itertools.count()
+# torch gives AccumulateGrad the largest sequence number: a leaf's gradient is taken once complete
+_ACCUMULATE_FIRST = 1 << 62
+
 
 class Node:
     # Every slot is set in __init__ (an unset slot would raise on read); ``record`` builds a node in
     # one call.
     __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "_held", "attrs",
-                 "out_meta", "_retained", "step", "_versions", "__weakref__")
+                 "out_meta", "_retained", "step", "_versions", "seq", "__weakref__")
 
     def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
                  saved: tuple[Any, ...] = (), attrs: Any = None, out_meta: tuple[OutMeta, ...] = (),
@@ -71,6 +81,7 @@ class Node:
         self.step: str | None = None  # the program step that recorded it (set under detect_anomaly)
         # versions its saved tensors must still be at (engine/versions.py); None: all at 0
         self._versions: tuple[Any, ...] | None = None
+        self.seq = next(_SEQUENCE)  # creation order (see _SEQUENCE)
 
     def name(self) -> str:
         return self._name
@@ -147,6 +158,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Tensor) -> None:
         super().__init__("AccumulateGrad", None, (), (), None, ((variable.shape, variable._data.dtype),))
+        self.seq += _ACCUMULATE_FIRST
         self.variable = variable
 
 

@@ -250,12 +250,20 @@ def check_binary(a: Operand, b: Operand) -> None:
             check_alloc(broadcast_shapes(sa, sb))
 
 
+def unsqueeze_multiple(t: Tensor, dims: Sequence[int], ndim: int) -> Tensor:
+    """torch's unsqueeze_multiple: put back the reduced ``dims`` (of an ``ndim``-d input) as size
+    1, one unsqueeze per dim in increasing order."""
+    if len(dims) == 1:
+        return ops.unsqueeze(t, dims[0])
+    for d in sorted(d % ndim for d in dims):
+        t = ops.unsqueeze(t, d)
+    return t
+
+
 def expand_reduced(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool
                    ) -> Tensor:
-    """Broadcast a reduction's gradient back over the reduced ``dims`` of ``shape``."""
-    if not keepdim and dims:
-        kept = list(shape)
-        for d in dims:
-            kept[d] = 1
-        g = ops.reshape(g, kept)
+    """Broadcast a reduction's gradient back over the reduced ``dims`` of ``shape`` (torch's
+    sum_backward: unsqueeze the reduced dims, then expand)."""
+    if not keepdim and shape:
+        g = unsqueeze_multiple(g, dims, len(shape))
     return ops.expand(g, list(shape))

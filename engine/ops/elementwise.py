@@ -26,6 +26,7 @@ from engine.ops.core import (
     record,
     scratch,
 )
+from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar, sub_scalar
 from engine.registry import A, OpFunction, T, defop, internal_node
 from engine.registry import Operand as OperandParam
 from engine.tensor import Tensor
@@ -34,6 +35,10 @@ _EW = "elementwise"
 # the nodes of tanh's and sigmoid's VJPs, themselves differentiable
 _TANH_TWICE = internal_node("TanhBackwardBackward0")
 _SIGMOID_TWICE = internal_node("SigmoidBackwardBackward0")
+# relu's VJP (torch: threshold_backward(grad, result, 0)), itself differentiable
+_THRESHOLD_TWICE = internal_node("ThresholdBackwardBackward0")
+# abs's VJP multiplies by sgn (torch's sign for complex numbers too), not by the sign op
+_SGN = internal_node("SgnBackward0")
 _ACT = "activation"
 
 
@@ -62,6 +67,11 @@ def _scaled(x: Any, alpha: Any) -> Any:
     return x if alpha == 1 else x * alpha
 
 
+def _maybe_multiply(g: Any, alpha: Any) -> Any:
+    """torch's maybe_multiply in a VJP: ``g * alpha`` as the Scalar overload, none when 1."""
+    return g if alpha == 1 else mul_scalar(g, alpha)
+
+
 @defop("add", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="AddBackward0",
        doc="input + alpha * other, broadcasting.", category=_EW)
 def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
@@ -87,7 +97,7 @@ def _fits(buf: Any, x: Any, y: Any) -> bool:
 
 @on_arrays
 def _add_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return g, (_scaled(g, node.attrs) if node.needs(1) else None)
+    return g, (_maybe_multiply(g, node.attrs) if node.needs(1) else None)
 
 
 @defop("sub", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="SubBackward0",
@@ -107,7 +117,7 @@ def _no_bool_subtraction(x: Any, y: Any) -> None:
 
 @on_arrays
 def _sub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return g, (_scaled(-g, node.attrs) if node.needs(1) else None)
+    return g, (_maybe_multiply(-g, node.attrs) if node.needs(1) else None)
 
 
 @defop("rsub", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)],
@@ -125,7 +135,7 @@ def rsub(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
 
 @on_arrays
 def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    gi = _scaled(-g, node.attrs) if node.needs(0) else None
+    gi = _maybe_multiply(-g, node.attrs) if node.needs(0) else None
     return (gi,) if len(node.next_functions) == 1 else (gi, g)
 
 
@@ -140,7 +150,8 @@ def mul(input: Tensor, other: Operand) -> Tensor:
 @on_arrays
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
-    return (g * b if node.needs(0) else None), (g * a if node.needs(1) else None)
+    gb = g * a if node.needs(1) else None  # (the last input's first: see _div_vjp)
+    return (g * b if node.needs(0) else None), gb
 
 
 @defop("div", [OperandParam("input"), OperandParam(), A("rounding_mode", "choice", None, optional=True,
@@ -175,8 +186,11 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
 @on_arrays
 def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
+    # torch's generated VJPs compute the last input's gradient first, so its nodes come first in
+    # creation order, which decides the order of the next backward pass (graph._SEQUENCE)
+    # (a Python number over a tensor is div itself, as in torch's formula; Python's 2 / t is not)
+    gb = -g * ((ops.div(a, b) if isinstance(b, Tensor) else a / b) / b) if node.needs(1) else None
     ga = g / b if node.needs(0) else None
-    gb = -g * a / (b * b) if node.needs(1) else None
     return ga, gb
 
 
@@ -206,6 +220,17 @@ def pow(input: Operand, exponent: Operand) -> Tensor:  # noqa: A001 - torch's na
     return record(x ** e, pow.op.forms["PowBackward2"], _pow_st_vjp, (exponent,), saved=(OUT,), attrs=x)
 
 
+def pow_into_temporary(a: Tensor, e: float) -> Tensor:
+    """``a.pow_(e)`` where ``a`` is a temporary of a formula (torch's norm_backward writes
+    ``self.abs().pow_(p - 2)``): pow's values and node, whose saved input is the clone torch keeps
+    of the values the write overwrites (a CloneBackward0 in the next order's graph)."""
+    if not (is_grad_enabled() and a.requires_grad):
+        return pow(a, e)
+    out = xp.square(a._data) if e == 2 else a._data ** e
+    return record(out, pow.op.forms["PowBackward0"], _pow_ts_vjp, (a,), saved=(ops.clone(a),),
+                  attrs=e)
+
+
 def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
     e = node.attrs
@@ -220,16 +245,16 @@ def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
             xp.multiply(twice._data, g._data, out=twice._data)  # a fresh array: nobody else has it
             return (twice,)
         return (g * twice,)
-    return (g * (e * x ** (e - 1)),)
+    return (g * mul_scalar(x ** (e - 1), e),)
 
 
 def _pow_tt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, e, out = node.saved()
     gx = ge = None
-    if node.needs(0):
-        gx = ops.where(e == 0, 0.0, g * (e * x ** (e - 1)))
     if node.needs(1):  # log(base) in the promoted dtype, as torch computes it
-        ge = ops.where((x == 0) & (e >= 0), 0.0, g * (out * ops.log(ops.to(x, out.dtype))))
+        ge = g * ops.where((x == 0) & (e >= 0), 0.0, out * ops.log(ops.to(x, out.dtype)))
+    if node.needs(0):
+        gx = ops.where(e == 0, 0.0, g * (e * x ** sub_scalar(e, 1)))
     return gx, ge
 
 
@@ -238,7 +263,7 @@ def _pow_st_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     base = node.attrs
     if base == 0:
         return (ops.zeros_like(g),)  # torch's convention for a zero base
-    return (g * (out * math.log(base)),)
+    return (g * mul_scalar(out, math.log(base)),)
 
 
 # ----- unary math -----------------------------------------------------------------------------
@@ -298,13 +323,30 @@ def _sign_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @on_arrays
 def _relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
-    return (g * (y > 0),)
+    return (threshold_backward(g, y, 0),)
+
+
+def threshold_backward(g: Any, x: Any, threshold: float) -> Any:
+    """g where x > threshold, else 0: torch's one kernel (relu's VJP at its output), recorded as
+    one node. (Bare arrays in, a bare array out: see graph.on_arrays.)"""
+    bare = not isinstance(g, Tensor)
+    a, b = (g, x) if bare else (g._data, x._data)
+    out = a * (b > threshold)
+    return out if bare else record(out, _THRESHOLD_TWICE, _threshold_backward_vjp, (g, x),
+                                   saved=(x,), attrs=threshold)
+
+
+def _threshold_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
+    # torch: grad_output's is threshold_backward again; self's is zeros (no graph)
+    (x,) = node.saved()
+    return (threshold_backward(gg, x, node.attrs) if node.needs(0) else None,
+            ops.zeros_like(gg) if node.needs(1) else None)
 
 
 @on_arrays
 def _sqrt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
-    return (g / (2 * y),)
+    return (g / mul_scalar(y, 2),)
 
 
 @on_arrays
@@ -316,7 +358,7 @@ def _log_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @on_arrays
 def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved(g)
-    return (g / (x + 1),)
+    return (g / add_scalar(x, 1),)
 
 
 # torch differentiates tanh and sigmoid through dedicated backward functions: one kernel each,
@@ -345,8 +387,8 @@ def _alike(a: Any, b: Any) -> bool:
 
 def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
     g, y = node.saved()
-    return (tanh_backward(gg, y) if node.needs(0) else None,
-            gg * g * y * -2.0 if node.needs(1) else None)
+    gy = gg * (mul_scalar(y, -2.0) * g) if node.needs(1) else None
+    return (tanh_backward(gg, y) if node.needs(0) else None), gy
 
 
 def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
@@ -366,8 +408,8 @@ def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
 
 def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
     g, y = node.saved()
-    return (sigmoid_backward(gg, y) if node.needs(0) else None,
-            gg * g * (1 - 2 * y) if node.needs(1) else None)
+    gy = gg * g * add_scalar(mul_scalar(y, -2), 1) if node.needs(1) else None
+    return (sigmoid_backward(gg, y) if node.needs(0) else None), gy
 
 
 @on_arrays
@@ -382,27 +424,51 @@ def _sigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 _LN2 = math.log(2.0)
 
+
+@on_arrays
+def _exp2_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (y,) = node.saved(g)
+    return (mul_scalar(g * y, _LN2),)  # torch: grad * result * M_LN2
+
+
+@on_arrays
+def _rsqrt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (y,) = node.saved(g)
+    return (mul_scalar(g, -0.5) * y ** 3,)  # torch: -0.5 * grad * result.pow(3)
+
+
+@on_arrays
+def _reciprocal_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    (y,) = node.saved(g)
+    return (-g * (y * y),)
+
+
+def sgn(x: Tensor) -> Tensor:
+    """sgn(x): the sign, recorded as torch's sgn (SgnBackward0), whose gradient is zero."""
+    return record(xp.sign(x._data), _SGN, _sign_vjp, (x,))
+
 neg = _unary("neg", "NegBackward0", "-input.", xp.negative, _neg_vjp, "", keep_int=True)
 exp = _unary("exp", "ExpBackward0", "e ** input.", xp.exp, _g_times(lambda y: y), "output",
              elide=True)
-exp2 = _unary("exp2", "Exp2Backward0", "2 ** input.", xp.exp2, _g_times(lambda y: y * _LN2), "output")
+exp2 = _unary("exp2", "Exp2Backward0", "2 ** input.", xp.exp2, _exp2_vjp, "output")
 log = _unary("log", "LogBackward0", "Natural logarithm.", xp.log, _log_vjp, "input")
 log1p = _unary("log1p", "Log1PBackward0", "log(1 + input).", xp.log1p, _log1p_vjp, "input")
-expm1 = _unary("expm1", "Expm1Backward0", "e ** input - 1.", xp.expm1, _g_times(lambda y: y + 1),
-               "output")
+expm1 = _unary("expm1", "Expm1Backward0", "e ** input - 1.", xp.expm1,
+               _g_times(lambda y: add_scalar(y, 1)), "output")
 sqrt = _unary("sqrt", "SqrtBackward0", "Square root.", xp.sqrt, _sqrt_vjp, "output")
 rsqrt = _unary("rsqrt", "RsqrtBackward0", "1 / sqrt(input).", lambda a: 1 / xp.sqrt(a),
-               _g_times(lambda y: -0.5 * y * y * y), "output")
+               _rsqrt_vjp, "output")
 reciprocal = _unary("reciprocal", "ReciprocalBackward0", "1 / input.", lambda a: 1 / a,
-                    _g_times(lambda y: -(y * y)), "output")
-abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: sign(x), False), "input",
+                    _reciprocal_vjp, "output")
+abs = _unary("abs", "AbsBackward0", "|input|.", xp.abs, _g_times(lambda x: sgn(x), False), "input",
              keep_int=True)  # noqa: A001
 sign: OpFunction = _unary("sign", "SignBackward0", "-1, 0 or 1 by sign.", xp.sign, _sign_vjp, "",
                           keep_int=True)
 sin = _unary("sin", "SinBackward0", "Sine.", xp.sin, _g_times(lambda x: cos(x), False), "input")
 cos: OpFunction = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lambda x: -sin(x), False),
                          "input")
-tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: 1 + y * y), "output")
+tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: add_scalar(y ** 2, 1)),
+             "output")
 tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _tanh_vjp, "output",
               category=_ACT, elide=True)
 sigmoid = _unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -input).",
@@ -445,16 +511,28 @@ def clamp(input: Tensor, min: Operand | None = None, max: Operand | None = None)
 
 
 def _clamp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch's clamp_backward / clamp_backward_min_max: where(pred, grad, 0) per input, in input
+    # order (one C++ function); a tensor bound takes the gradient where it binds (min only when
+    # it is below max: with min > max, max wins)
     x, lo, hi = node.saved()
     inside: Any = None
     if lo is not None:
         inside = x >= lo
     if hi is not None:
-        inside = (x <= hi) if inside is None else inside & (x <= hi)
-    grads: list[Any] = [g * inside]
-    if len(node.next_functions) == 3:  # tensor bounds take the gradient where they bind
-        grads.append(g * (x < lo) if node.needs(1) else None)
-        grads.append(g * (x > hi) if node.needs(2) else None)
+        inside = (x <= hi) if inside is None else ops.logical_and(inside, x <= hi)
+    grads: list[Any] = [ops.where(inside, g, 0.0) if node.needs(0) else None]
+    if len(node.next_functions) == 3:
+        both = lo is not None and hi is not None
+        if node.needs(1):
+            binds = ops.logical_and(x < lo, lo < hi) if both else x < lo
+            grads.append(ops.where(binds, g, 0.0))
+        else:
+            grads.append(None)
+        if node.needs(2):
+            binds = ops.logical_or(x > hi, hi < lo) if both else x > hi
+            grads.append(ops.where(binds, g, 0.0))
+        else:
+            grads.append(None)
     return tuple(grads)
 
 
@@ -468,12 +546,14 @@ def _extremum(name: str, grad_fn: str, pick: Any, doc: str) -> Any:
 
     def vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
         # torch: half to each side on a tie, nothing to the losing side, and (as no comparison
-        # holds with a NaN) the full gradient to both sides where either is NaN
+        # holds with a NaN) the full gradient to both sides where either is NaN:
+        # where(a == b, grad / 2, grad).masked_fill_(loses, 0), the last input's first
         a, b = node.saved()
-        shared = ops.where(a == b, g / 2, g)
         a_loses, b_loses = (a < b, a > b) if name == "maximum" else (a > b, a < b)
-        ga = ops.where(a_loses, 0.0, shared) if node.needs(0) else None
-        gb = ops.where(b_loses, 0.0, shared) if node.needs(1) else None
+        gb = ops.masked_fill(ops.where(a == b, div_scalar(g, 2), g), b_loses, 0) \
+            if node.needs(1) else None
+        ga = ops.masked_fill(ops.where(a == b, div_scalar(g, 2), g), a_loses, 0) \
+            if node.needs(0) else None
         return ga, gb
 
     op.__name__ = name
@@ -505,8 +585,8 @@ def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
 
 def _where_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (c,) = node.saved()
-    return (ops.where(c, g, 0.0) if node.needs(0) else None,
-            ops.where(c, 0.0, g) if node.needs(1) else None)
+    other = ops.where(c, 0.0, g) if node.needs(1) else None
+    return (ops.where(c, g, 0.0) if node.needs(0) else None), other
 
 
 

@@ -481,7 +481,8 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
     check_alloc(shape)
     fill = value._data.astype(input._data.dtype) if isinstance(value, Tensor) else \
         xp.asarray(value).astype(input._data.dtype)
-    out = xp.ascontiguousarray(xp.where(mask._data, fill, input._data))
+    # (ascontiguousarray makes a 0-d array 1-d: the result keeps the broadcast shape)
+    out = xp.ascontiguousarray(xp.where(mask._data, fill, input._data)).reshape(shape)
     if isinstance(value, Tensor):
         return record(out, masked_fill.op.forms["MaskedFillBackward1"], _masked_fill_vjp, (input, value),
                       saved=(mask,))
@@ -490,11 +491,14 @@ def masked_fill(input: Tensor, mask: Tensor, value: Operand) -> Tensor:
 
 
 def _masked_fill_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch: grad.masked_fill(mask, 0) for the input (a MaskedFillBackward0); the value's (torch:
+    # grad.masked_select(mask).sum(), computed first) is still where + sum here
     (mask,) = node.saved()
-    gi = ops.where(mask, 0.0, g) if node.needs(0) else None
-    if len(node.next_functions) == 1:
-        return (gi,)
-    return gi, (ops.sum(ops.where(mask, g, 0.0)) if node.needs(1) else None)
+    gv = None
+    if len(node.next_functions) == 2 and node.needs(1):
+        gv = ops.sum(ops.where(mask, g, 0.0))
+    gi = masked_fill(g, mask, 0) if node.needs(0) else None
+    return (gi,) if len(node.next_functions) == 1 else (gi, gv)
 
 
 # ----- diagonal, tril, triu -------------------------------------------------------------------

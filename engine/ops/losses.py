@@ -19,7 +19,9 @@ from engine.errors import ArgumentError, AutogradError, DTypeError, ShapeError
 from engine.graph import Node
 from engine.ops.activations import float_input, log_softmax
 from engine.ops.core import array_of, broadcast_shapes, check_tensor, record
-from engine.registry import A, T, defop, internal_node
+from engine.ops.scalar_ops import add_scalar as _add_scalar
+from engine.ops.scalar_ops import mul_scalar as _mul_scalar
+from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
@@ -65,31 +67,6 @@ def _no_grad_arg(t: Tensor | None, fn: str, arg: str) -> None:
     if t is not None and t.requires_grad:
         raise AutogradError(f"The function '{fn}' is not differentiable with respect to argument "
                             f"'{arg}'. This input cannot have requires_grad True.")
-
-
-# tensor * number and tensor + number as torch's own C++ code computes them (cross_entropy's label
-# smoothing): the Scalar overloads' nodes, with a single edge
-_MUL_SCALAR = internal_node("MulBackward1")
-_ADD_SCALAR = internal_node("AddBackward1")
-
-
-def _mul_scalar(t: Tensor, s: float) -> Tensor:
-    """tensor * number as torch's own C++ code computes it: mul's Scalar overload, whose node is
-    MulBackward1 with a single edge (a Python ``x * 2`` is MulBackward0 with two)."""
-    return record(t._data * s, _MUL_SCALAR, _mul_scalar_vjp, (t,), attrs=s)
-
-
-def _mul_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (g * node.attrs,)
-
-
-def _add_scalar(t: Tensor, s: float) -> Tensor:
-    """tensor + number in torch's C++ code (AddBackward1, one edge)."""
-    return record(t._data + s, _ADD_SCALAR, _add_scalar_vjp, (t,))
-
-
-def _add_scalar_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (g,)
 
 
 def _div_scalar(t: Tensor, s: float) -> Tensor:

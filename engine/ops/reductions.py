@@ -13,6 +13,7 @@ from engine import dtypes, ops
 from engine.backend import xp
 from engine.dims import wrap_dim, wrap_dims
 from engine.errors import ArgumentError, DTypeError, ShapeError
+from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops.core import (
     NOT_GIVEN,
@@ -22,7 +23,12 @@ from engine.ops.core import (
     floating,
     record,
     record_multi,
+    unsqueeze_multiple,
 )
+from engine.ops.elementwise import pow_into_temporary
+from engine.ops.elementwise import sgn as _sgn
+from engine.ops.indexing import narrow
+from engine.ops.scalar_ops import div_scalar, mul_scalar
 from engine.registry import A, T, defop
 from engine.tensor import Tensor
 
@@ -55,12 +61,21 @@ def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str |
     a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = _reduce(xp.sum, a, dims, keepdim)
     if not given:
-        return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, dims, False))
-    return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,), attrs=(input.shape, dims, keepdim))
+        return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, (), False))
+    return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,),
+                  attrs=(input.shape, _listed(dim, dims), keepdim))
+
+
+def _listed(dim: Any, dims: tuple[int, ...]) -> tuple[int, ...]:
+    """The reduced dims a VJP puts back one by one: none where torch's formula is given no dim
+    list (dim None or []), which then broadcasts the gradient as it is."""
+    return () if dim is None or (isinstance(dim, (list, tuple)) and not dim) else dims
 
 
 def _sum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     shape, dims, keepdim = node.attrs
+    if node.name() == sum.op.forms["SumBackward0"]:  # torch: grad.expand(self.sizes())
+        return (ops.expand(g, list(shape)),)
     return (expand_reduced(g, shape, dims, keepdim),)
 
 
@@ -79,12 +94,16 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
     out = _reduce(xp.mean, input._data, dims, keepdim)
     count = math.prod(input.shape[d] for d in dims)
     name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
-    return record(out, name, _mean_vjp, (input,), attrs=(input.shape, dims, keepdim, count))
+    return record(out, name, _mean_vjp, (input,),
+                  attrs=(input.shape, _listed(dim, dims), keepdim, count))
 
 
 def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    # torch: the sum's gradient divided by the count, a number in C++ (DivBackward1)
     shape, dims, keepdim, count = node.attrs
-    return (expand_reduced(g, shape, dims, keepdim) / count,)
+    if node.name() == mean.op.forms["MeanBackward0"]:
+        return (div_scalar(ops.expand(g, list(shape)), count),)
+    return (div_scalar(expand_reduced(g, shape, dims, keepdim), count),)
 
 
 # ----- prod -----------------------------------------------------------------------------------
@@ -102,28 +121,40 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
 
 
 def _prod_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    # d prod / d x_i is the product of the other elements. Without zeros that is result / x_i;
-    # with zeros it is computed as a product with x_i replaced by 1, which stays right for
-    # second derivatives too (unlike a formula branching on the count of zeros).
+    # torch's prod_backward: result / x without zeros; with zeros, the product of the others as
+    # exclusive cumulative products from both ends (right for second derivatives too)
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
-    g = expand_reduced(g, shape, dims, keepdim)
-    if not bool((x._data == 0).any()):
-        return (g * (expand_reduced(out, shape, dims, keepdim) / x),)
-    if len(dims) != 1:  # prod over everything: the same, on the flattened tensor
-        others = _exclusive_prod(ops.flatten(x) if x.ndim else ops.reshape(x, [1]), 0)
-        return (g * ops.reshape(others, list(shape)),)
-    return (g * _exclusive_prod(x, dims[0]),)
+    if x.ndim == 0:
+        return (g,)
+    any_zero = bool((x._data == 0).any())
+    if node.name() == prod.op.forms["ProdBackward0"]:  # everything
+        if not any_zero:
+            return (g * (out / x),)
+        if not is_grad_enabled() and int((x._data == 0).sum()) > 1:
+            return (ops.zeros_like(x),)
+        flat = ops.view(x, [-1])
+        return (ops.view(_prod_safe_zeros(g, flat, 0), list(shape)),)
+    d = dims[0]
+    if not keepdim:
+        g, out = ops.unsqueeze(g, d), ops.unsqueeze(out, d)
+    if not any_zero:
+        return (g * (out / x),)
+    return (_prod_safe_zeros(g, x, d),)
 
 
-def _exclusive_prod(x: Tensor, d: int) -> Tensor:
-    """For each element, the product of the others along dim d (a masked n x n product)."""
+def _prod_safe_zeros(g: Tensor, x: Tensor, d: int) -> Tensor:
+    """g times, for each element, the product of the others along dim d: the cumulative product
+    of the elements before it times that of the elements after it (torch's
+    prod_safe_zeros_backward)."""
     n = x.shape[d]
-    xt = ops.transpose(x, d, -1)
-    rows = ops.expand(ops.unsqueeze(xt, -2), [*xt.shape[:-1], n, n])
-    eye = ops.eye(n, dtype="bool")
-    others = ops.prod(ops.where(eye, 1.0, rows), -1)
-    return ops.transpose(others, d, -1)
+    if x.numel() == 0:
+        return ops.expand(g, list(x.shape))
+    ones = ops.ones([1 if i == d else s for i, s in enumerate(x.shape)], dtype=g.dtype.name)
+    before = ops.cumprod(ops.cat([ones, narrow(x, d, 0, n - 1)], d), d)
+    after_rev = ops.cat([ones, ops.flip(narrow(x, d, 1, n - 1), [d])], d)
+    after = ops.flip(ops.cumprod(after_rev, d), [d])
+    return g * (before * after)
 
 
 # ----- max / min ------------------------------------------------------------------------------
@@ -162,20 +193,23 @@ def _extreme(name: str, fn: Any, arg: Any) -> Any:
 
 
 def _even_split_vjp(node: Node, g: Any) -> tuple[Any, ...]:
-    """Gradient of a value-selecting reduction shared evenly among the elements that tie."""
+    """Gradient of amax/amin shared evenly among the elements that tie (torch's
+    scale_grad_by_count over restore_reduced_dims)."""
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
-    mask = x == expand_reduced(out, shape, dims, keepdim)
-    count = ops.sum(mask, list(dims), keepdim=True)
-    return (expand_reduced(g, shape, dims, keepdim) * mask / count,)
+    if not keepdim:  # the reduced dims back as size 1 (a reshape; of nothing for dim=())
+        kept = [1 if i in dims else s for i, s in enumerate(shape)] if dims else list(g.shape)
+        g, out = ops.reshape(g, kept), ops.reshape(out, kept)
+    mask = out == x
+    return ((g / ops.sum(mask, list(dims), keepdim=True)) * mask,)
 
 
 def _max_all_vjp(node: Node, g: Any) -> tuple[Any, ...]:
     """max()/min() of everything: ties share the gradient; a NaN result sends it all to the NaN
-    elements (torch's evenly_distribute_backward)."""
+    elements (torch's evenly_distribute_backward, on the CPU: zeros with the share filled in)."""
     x, out = node.saved()
     mask = ops.isnan(x) if bool(xp.isnan(out._data)) else x == out
-    return (g * mask / ops.sum(mask),)
+    return (ops.masked_fill(ops.zeros(list(x.shape), dtype=g.dtype.name), mask, g / ops.sum(mask)),)
 
 
 def _select_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
@@ -183,12 +217,10 @@ def _select_vjp(node: Node, grads: list[Tensor]) -> tuple[Any, ...]:
     (idx,) = node.saved()
     shape, d, keepdim = node.attrs
     g = grads[0]
-    if not shape:
-        return (g,)
-    if not keepdim:
+    if not keepdim and shape:
         g = ops.unsqueeze(g, d)
         idx = ops.unsqueeze(idx, d)
-    return (ops.scatter_add(ops.zeros(list(shape), dtype=g.dtype), d, idx, g),)
+    return (ops.scatter(ops.zeros(list(shape), dtype=g.dtype.name), d, idx, g),)
 
 
 max = _extreme("max", xp.max, xp.argmax)  # noqa: A001
@@ -206,7 +238,7 @@ def _amax_like(name: str, fn: Any, grad_fn: str) -> Any:
             raise ShapeError(f"{name}(): Expected reduction dim to have non-zero size.")
         out = _reduce(fn, input._data, dims, keepdim)
         return record(out, grad_fn, _even_split_vjp, (input,), saved=(input, OUT),
-                      attrs=(input.shape, dims, keepdim))
+                      attrs=(input.shape, _listed(dim, dims), keepdim))
 
     op.__name__ = name
     return op
@@ -263,19 +295,25 @@ def _spread(name: str, grad_fn: str) -> Any:
         out = _reduce(fn, input._data, dims, keepdim, ddof=correction)
         saved = (input,) if name == "var" else (input, OUT)
         return record(out, grad_fn, _var_vjp if name == "var" else _std_vjp, (input,),
-                      saved=saved, attrs=(input.shape, dims, keepdim, correction))
+                      saved=saved, attrs=(input.shape, dims, keepdim, correction, dim is not None))
 
     op.__name__ = name
     return op
 
 
 def _var_grad(g: Tensor, x: Tensor, attrs: Any) -> Tensor:
-    shape, dims, keepdim, correction = attrs
-    n = math.prod(shape[d] for d in dims)
-    # no degrees of freedom left: torch's 2 / 0 is inf, which makes the gradient NaN
-    scale = 2.0 / (n - correction) if n != correction else math.inf
-    centred = x - ops.mean(x, list(dims), keepdim=True)
-    return expand_reduced(g, shape, dims, keepdim) * centred * scale
+    """torch's var_backward."""
+    shape, dims, keepdim, correction, given = attrs
+    if x.ndim == 0 or not given:
+        dof = x.numel() - correction
+        if dof <= 0:  # 2 / 0 is inf: inf * 0 (x at its mean) is NaN, inf elsewhere
+            return g * ops.where(x == ops.mean(x), math.nan, math.inf)
+        return mul_scalar(g, 2.0 / dof) * (x - ops.mean(x))
+    if not keepdim and x.ndim > 1:
+        g = unsqueeze_multiple(g, dims, x.ndim)
+    n = math.prod(shape[d] for d in dims) - correction
+    scale = 2.0 / n if n else math.inf
+    return mul_scalar(g, scale) * (x - ops.mean(x, list(dims), keepdim=True))
 
 
 def _var_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -285,7 +323,7 @@ def _var_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 def _std_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, out = node.saved()
-    grad_var = ops.where(out == 0, 0.0, g / (2 * out))
+    grad_var = ops.masked_fill(g / mul_scalar(out, 2), out == 0, 0)
     return (_var_grad(grad_var, x, node.attrs),)
 
 
@@ -321,27 +359,33 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         out = xp.sqrt(xp.sum(x * x, axis=dims, keepdims=keepdim))
     else:
         out = xp.sum(ax ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+    given = () if dim is None else dims  # torch's vector_norm: no dim is an empty dim list
     return record(xp.asarray(out, dtype=x.dtype), norm.op.grad_fn, _norm_vjp,
-                  (input,), saved=(input, OUT), attrs=(input.shape, dims, keepdim, p))
+                  (input,), saved=(input, OUT), attrs=(given, keepdim, p))
 
 
 def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+    """torch's norm_backward, formula by formula."""
     x, out = node.saved()
-    shape, dims, keepdim, p = node.attrs
-    g = expand_reduced(g, shape, dims, keepdim)
-    out = expand_reduced(out, shape, dims, keepdim)
+    dims, keepdim, p = node.attrs
+    if not keepdim and x.ndim:
+        g, out = unsqueeze_multiple(g, dims, x.ndim), unsqueeze_multiple(out, dims, x.ndim)
     if p == 0:
         return (g * 0.0,)
     if p == 1:
-        return (g * ops.sign(x),)
+        return (_sgn(x) * g,)
     if p == 2:
-        return (g * ops.where(out == 0, 0.0, x / out),)
+        return (g * ops.masked_fill(x / out, out == 0, 0),)
     if p in (math.inf, -math.inf):
-        mask = ops.abs(x) == out
-        count = ops.sum(mask, list(dims), keepdim=True)
-        return (g * ops.sign(x) * mask / count,)
-    scale = ops.where(out == 0, 0.0, x * ops.abs(x) ** (p - 2) / out ** (p - 1))
-    return (g * scale,)
+        ax = ops.abs(x)
+        mask = ops.logical_or(ops.eq(ax, out), ops.isnan(ax))
+        return (_sgn(x) * ((g / ops.sum(mask, list(dims), keepdim=True)) * mask),)
+    if p < 1:
+        scaled = _sgn(x) * ops.masked_fill(pow_into_temporary(ops.abs(x), p - 1), x == 0, 0)
+        return (scaled * g * out ** (1 - p),)
+    scaled = (_sgn(x) * pow_into_temporary(ops.abs(x), p - 1) if p < 2 else
+              x * pow_into_temporary(ops.abs(x), p - 2))
+    return (scaled * ops.masked_fill(g / out ** (p - 1), out == 0, 0),)
 
 
 @defop("logsumexp", [T(), A("dim", "dims"), _KEEP], grad_fns="LogsumexpBackward0",
@@ -363,5 +407,6 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 def _logsumexp_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     x, out = node.saved()
     shape, dims, keepdim = node.attrs
-    return (expand_reduced(g, shape, dims, keepdim) *
-            ops.exp(x - expand_reduced(out, shape, dims, keepdim)),)
+    if not keepdim and x.ndim:
+        g, out = unsqueeze_multiple(g, dims, x.ndim), unsqueeze_multiple(out, dims, x.ndim)
+    return (g * ops.exp(x - out),)
