@@ -162,12 +162,12 @@ def scratch(t: Any) -> Any:
     its stack for the call: that one reference more is allowed only when the op's caller is
     running a binary operator.
     """
-    if not _COUNTS_KNOWN or t.__class__ is not Tensor or t._base is not None or t._retains_grad or \
+    if t.__class__ is not Tensor or t._data.nbytes < ELIDE_MIN_BYTES:  # (most calls end here)
+        return None
+    if not _COUNTS_KNOWN or t._base is not None or t._retains_grad or \
             (t._requires_grad and t._grad_fn is None) or weakref.getweakrefcount(t):
         return None
     a = t._data
-    if a.nbytes < ELIDE_MIN_BYTES:
-        return None
     # (t is held by the op's parameter, this function's and getrefcount's: 3, then the caller)
     extra = sys.getrefcount(t) - 3
     if extra:
