@@ -15,16 +15,17 @@ nothing, and (outside an execution context) those marked ``graph.on_arrays`` run
 from __future__ import annotations
 
 import heapq
+import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes, errors, ops
+from engine import backend, dtypes, errors, ops
 from engine.anomaly import check_backward
 from engine.backend import xp
 from engine.context import current as current_context
 from engine.context import wake
 from engine.errors import AutogradError, ShapeError
-from engine.grad_mode import set_grad_enabled
+from engine.grad_mode import is_grad_enabled, set_grad_enabled
 from engine.graph import AccumulateGrad, Node, edge
 from engine.tensor import Tensor
 from engine.versions import bump
@@ -166,18 +167,45 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
         for node, nr, seed in roots:
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
-        # ready nodes, the most recently created first (torch's order: see graph._SEQUENCE)
+        # ready nodes, the most recently created first (torch's order: see graph._SEQUENCE): a
+        # heap, and beside it ``follow``, a node that became ready while the heap was left as it
+        # was (a chain's next node: no heap operation for it)
         ready = [(-n.seq, n) for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
         heapq.heapify(ready)
+        follow: Node | None = None
+        plain = needed is None and not wanted  # (a whole-graph pass: the common case)
         ran = 0
-        while ready:  # (this loop runs once per node: written for speed)
+        # (this loop runs once per node: written for speed, its common case inline)
+        while ready or follow is not None:
             ran += 1
             if not ran & 0x3FF:  # (add's VJP passes its gradient on, making no tensor to look)
                 wake()
-            node = heapq.heappop(ready)[1]
+            if follow is None:
+                node = heapq.heappop(ready)[1]
+            elif ready and ready[0][0] < -follow.seq:  # a more recent node waits in the heap
+                node = heapq.heapreplace(ready, (-follow.seq, follow))[1]
+                follow = None
+            else:
+                node, follow = follow, None
             grads_in: Any = None
             buf = buffers.pop(node, None)
-            if buf is not None and (needed is None or node in needed):
+            if buf is None:
+                pass
+            elif plain and len(buf) == 1 and node._retained is None and node.vjp is not None:
+                # one gradient, a VJP to run, nothing to capture or retain: _step, inline
+                g = buf[0]
+                vjp = node.vjp
+                if bare and getattr(vjp, "on_arrays", False) and _saved_alike(node):
+                    if g.__class__ is Tensor:
+                        g = g._data
+                elif g.__class__ is not Tensor:
+                    g = Tensor(g)
+                grads_in = vjp(node, g)
+                if check_anomaly:
+                    check_backward(node, grads_in, buf)
+                if node._saved and not retain_graph:  # (only what saved something frees it)
+                    node._saved = node._output = node._held = None  # (Node.release, inline)
+            elif needed is None or node in needed:
                 if wanted and node in wanted:
                     for nr in wanted[node]:
                         captured[(node, nr)] = _tensor(buf[nr])
@@ -193,12 +221,23 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 if grads_in is not None:
                     g = grads_in[i]
                     if g is not None and (needed is None or nxt in needed):
-                        _deliver(buffers, nxt, nr, g)
+                        # _deliver, inline for a gradient of the right shape and dtype arriving
+                        # first at a single-output node
+                        meta = nxt.out_meta
+                        a = g._data if g.__class__ is Tensor else g
+                        if len(meta) == 1 and nxt not in buffers and \
+                                a.shape == meta[0][0] and a.dtype is meta[0][1]:
+                            buffers[nxt] = [g]
+                        else:
+                            _deliver(buffers, nxt, nr, g)
                 left = pending[nxt] - 1
                 if left:
                     pending[nxt] = left
+                elif follow is None:
+                    follow = nxt
                 else:
                     heapq.heappush(ready, (-nxt.seq, nxt))
+            g = a = None  # (hold no gradient past its delivery: see backend.unshared)
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
@@ -213,7 +252,12 @@ def _step(node: Node, buf: list[Any], needed: set[Node] | None, accumulate: bool
     if vjp is None:  # an AccumulateGrad, the only node without a VJP
         assert isinstance(node, AccumulateGrad)
         if accumulate:
-            _accumulate(node.variable, _tensor(buf[0]), create_graph)
+            g = buf[0]
+            buf[0] = None  # (so that ``g`` is this pass's one reference, when nothing else holds it)
+            if g.__class__ is Tensor and not create_graph and sys.getrefcount(g) == 2:
+                g = g._data  # a gradient tensor nobody else holds: its array may be adopted
+            owned = g.__class__ is not Tensor and backend.unshared(g, 1)
+            _accumulate(node.variable, _tensor(g), create_graph, owned)
         return None
     if node._retained:
         _fill_retained(node, buf, create_graph)
@@ -311,8 +355,11 @@ def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> Non
 def _on_arrays(node: Node) -> bool:
     """Whether ``node``'s VJP may run on bare arrays: it is written for that (graph.on_arrays) and
     every tensor it saved has its output's dtype (so numpy's promotion is torch's)."""
-    if not getattr(node.vjp, "on_arrays", False):
-        return False
+    return bool(getattr(node.vjp, "on_arrays", False)) and _saved_alike(node)
+
+
+def _saved_alike(node: Node) -> bool:
+    """Whether every tensor ``node`` saved has its output's dtype (and they are not freed)."""
     saved = node._saved
     if saved is None:  # freed: the VJP's saved() raises torch's error
         return False
@@ -343,7 +390,13 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
         )
     if not shape:  # torch's sum_to: a 0-d target is a plain sum (SumBackward0)
         return ops.sum(g)
-    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    inner = [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    if lead and not inner and not is_grad_enabled():
+        # leading dims only (a bias's gradient): summed away, the result has the shape itself, a
+        # fresh array and not a view of one (so that a leaf's .grad may take it: _accumulate).
+        # Recording, the keepdim form below: its graph is torch's.
+        return ops.sum(g, list(range(lead)))
+    dims = list(range(lead)) + inner
     if dims:
         g = ops.sum(g, dims, keepdim=True)
     return ops.reshape(g, list(shape)) if g.shape != shape else g
@@ -355,21 +408,23 @@ def _fill_missing(node: Node, buf: list[Any]) -> list[Tensor]:
             for g, (shape, dt) in zip(buf, node.out_meta, strict=True)]
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool, owned: bool = False) -> None:
     """Add ``g`` into ``t.grad`` as torch's AccumulateGrad does: the first gradient is copied into
     a tensor of its own (behind a CopyBackwards node with create_graph); later ones are added in
     place (the same tensor, which every name bound to it sees), or out of place with
-    create_graph."""
+    create_graph. ``owned``: nothing but ``g`` holds its array (backend.unshared), so the first
+    gradient takes that array instead of a copy of it (what hand-written numpy does)."""
     if not create_graph and g.grad_fn is not None:
         g = g.detach()
+        owned = False
     if g.dtype is not t.dtype:
         g = ops.to(g, t.dtype)
     old = t._grad
     if old is None:
         if create_graph:
             t._grad = ops.copy_(ops.zeros_like(g), g)
-        else:  # (a copy: g may be another leaf's gradient too, or the caller's seed)
-            t._grad = Tensor(xp.array(g._data, copy=True))
+        else:  # (a copy unless owned: g may be another leaf's gradient too, or the caller's seed)
+            t._grad = Tensor(g._data if owned else xp.array(g._data, copy=True))
     elif create_graph:
         t._grad = old + g
     else:

@@ -17,6 +17,7 @@ host boundary only with :func:`to_host` and :func:`from_host`.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from types import ModuleType
 from typing import Any
@@ -126,6 +127,23 @@ def writable(a: Any) -> bool:
     if NAME == "cupy":  # pragma: no cover - GPU only
         return True
     return bool((a._a if NAME == "strict" else a).flags.writeable)
+
+
+def unshared(a: Any, holders: int) -> bool:
+    """Whether array ``a`` owns its memory and nothing but the caller's ``holders`` references
+    reaches it: then no tensor, node or view can see its values, so the caller may adopt it
+    without a copy or write into it (temporary elision, as numpy does for ``a + b + c``).
+    CPython's reference counts are exact, and a view of ``a`` holds a reference to it."""
+    if a.__class__ is not xp.ndarray:  # (a numpy scalar is not a buffer one can write into)
+        return False
+    if sys.getrefcount(a) > holders + 2:  # (+ this function's parameter and getrefcount's)
+        return False
+    if NAME == "cupy":  # pragma: no cover - GPU only
+        return a.base is None
+    if NAME == "strict":  # the wrapper must be the one reference to its host array
+        a = a._a
+        return a.base is None and sys.getrefcount(a) <= 3 and bool(a.flags.writeable)
+    return a.base is None and bool(a.flags.writeable)
 
 
 def _address(a: Any) -> int:

@@ -11,17 +11,20 @@ first-order backward passes, whose VJPs run under no_grad) cheap. (A VJP marked
 
 from __future__ import annotations
 
+import dis
+import sys
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from engine import dtypes, ops
+from engine import backend, dtypes, ops
 from engine.anomaly import check_forward
 from engine.context import check_shape
 from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, OutMeta, edge
+from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, edge
 from engine.tensor import Tensor
 from engine.versions import saved_versions
 
@@ -52,12 +55,18 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     """
     if is_grad_enabled() and data.dtype.kind == "f":
         n = len(inputs)
-        if n == 1:
-            edges: tuple[Edge, ...] = (edge(inputs[0]),)
-        elif n == 2:
-            edges = (edge(inputs[0]), edge(inputs[1]))
+        first = inputs[0]
+        # (graph.edge, inline for the common first input: a tensor with a history, not a view)
+        if first.__class__ is Tensor and first._grad_fn is not None and first._base is None:
+            e0: Edge = (first._grad_fn, first._output_nr)
         else:
-            edges = tuple(map(edge, inputs))
+            e0 = edge(first)
+        if n == 1:
+            edges: tuple[Edge, ...] = (e0,)
+        elif n == 2:
+            edges = (e0, edge(inputs[1]))
+        else:
+            edges = (e0, *map(edge, inputs[1:]))
         if edges.count(NO_EDGE) != n:  # some input requires grad: record the op
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
@@ -69,7 +78,16 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                     vc = (s if base is None else base)._vc
                     if vc is not None and vc[0]:
                         moved = True
-            node = Node(name, vjp, edges, saved, attrs, _output_meta(data, edges[0]), output)
+            # The node's out_meta: the very tuple of the node that made the first input when that
+            # had the same shape and dtype (an elementwise op), so that a long chain of ops does
+            # not keep three more small tuples alive per op (and for the garbage collector to walk)
+            src, meta = e0[0], None
+            if src is not None and e0[1] == 0:
+                meta = src.out_meta
+                if len(meta) != 1 or meta[0][1] is not data.dtype or meta[0][0] != data.shape:
+                    meta = None
+            node = Node(name, vjp, edges, saved, attrs,
+                        meta if meta is not None else ((data.shape, data.dtype),), output)
             if moved:
                 node._versions = saved_versions(saved, Tensor)
             out = Tensor(data, True, node)
@@ -82,19 +100,6 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     if ctx is not None and ctx.detect_anomaly:  # detect NaN/inf outside the graph too
         _check_anomaly(Node(name, vjp, ()), inputs, out)
     return out
-
-
-def _output_meta(data: Any, first: Edge) -> tuple[OutMeta, ...]:
-    """The out_meta of a node whose output is ``data``: the very tuple of the node that made the
-    first input when that had the same shape and dtype (an elementwise op), so that a long chain of
-    ops does not keep three more small tuples alive per op (and for the garbage collector to walk)."""
-    shape = data.shape
-    src = first[0]
-    if src is not None and first[1] == 0:
-        meta = src.out_meta
-        if len(meta) == 1 and meta[0][1] is data.dtype and meta[0][0] == shape:
-            return meta
-    return ((shape, data.dtype),)
 
 
 def _check_anomaly(node: Node, inputs: Sequence[Any], out: Any) -> None:
@@ -129,6 +134,52 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     if outs[0]._ctx is not None and outs[0]._ctx.detect_anomaly:
         _check_anomaly(node, inputs, outs)
     return outs
+
+
+# ----- temporary elision -----------------------------------------------------------------------
+# An op may write its result into its input's array when that input is a temporary nobody can see
+# again: ``(h @ w + b).tanh()`` then makes one array where it would make three (what numpy does
+# for ``a + b + c``, and what ``z = x @ w; z += b; tanh(z, out=z)`` does by hand). Only arrays of
+# at least this many bytes are considered (numpy's own threshold): below it, looking costs more
+# than a new array.
+ELIDE_MIN_BYTES = 256 * 1024
+_BINARY_OP = dis.opmap.get("BINARY_OP", -1)
+# The reference counting scratch() relies on, checked on these CPython versions (3.14 may put
+# borrowed references on the stack: a variable passed to an op could then look like a temporary).
+_COUNTS_KNOWN = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] < (3, 14)
+
+
+def scratch(t: Any) -> Any:
+    """The array of tensor ``t`` when the calling op may write its result into it, else None.
+
+    The op must call this first, before any other name is bound to ``t``, and must not save ``t``
+    for its VJP. ``t`` qualifies when nothing but the call itself holds it (CPython's reference
+    counts: a caller's variable, a container, a graph node that saved it or a leaf's
+    AccumulateGrad would each add one; nor may a weak reference reach it), it is not a view and
+    sees no view, its array is held by it alone (no node saved it as its output) and no anomaly
+    check will read the op's inputs afterwards. A Python caller hands its argument over to the
+    callee (CPython >= 3.11), while a binary operator (``a + b``, from C) keeps its operand on
+    its stack for the call: that one reference more is allowed only when the op's caller is
+    running a binary operator.
+    """
+    if t.__class__ is not Tensor or t._data.nbytes < ELIDE_MIN_BYTES:  # (most calls end here)
+        return None
+    if not _COUNTS_KNOWN or t._base is not None or t._retains_grad or \
+            (t._requires_grad and t._grad_fn is None) or weakref.getweakrefcount(t):
+        return None
+    a = t._data
+    # (t is held by the op's parameter, this function's and getrefcount's: 3, then the caller)
+    extra = sys.getrefcount(t) - 3
+    if extra:
+        caller = sys._getframe(2)
+        if extra != 1 or caller.f_code.co_code[caller.f_lasti] != _BINARY_OP:
+            return None
+    if not backend.unshared(a, 2):  # (held by t and by ``a``)
+        return None
+    ctx = t._ctx
+    if ctx is not None and ctx.detect_anomaly:  # (its report shows the op's inputs)
+        return None
+    return a
 
 
 # ----- operands and dtypes --------------------------------------------------------------------

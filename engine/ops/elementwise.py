@@ -24,6 +24,7 @@ from engine.ops.core import (
     check_tensor,
     floating,
     record,
+    scratch,
 )
 from engine.ops.scalar_ops import add_scalar, div_scalar, mul_scalar, sub_scalar
 from engine.registry import A, OpFunction, T, defop, internal_node
@@ -74,8 +75,24 @@ def _maybe_multiply(g: Any, alpha: Any) -> Any:
 @defop("add", [OperandParam("input"), OperandParam(), A("alpha", "number", 1)], grad_fns="AddBackward0",
        doc="input + alpha * other, broadcasting.", category=_EW)
 def add(input: Tensor, other: Operand, alpha: float = 1) -> Tensor:
+    buf = scratch(input)  # (first: see there; add saves nothing, so it may write into input)
     x, y = _binary(input, other, "add")
+    if buf is not None and _fits(buf, x, y):
+        return record(xp.add(x, _scaled(y, alpha), out=buf), add.op.grad_fn, _add_vjp,
+                      (input, other), attrs=alpha)
     return record(x + _scaled(y, alpha), add.op.grad_fn, _add_vjp, (input, other), attrs=alpha)
+
+
+def _fits(buf: Any, x: Any, y: Any) -> bool:
+    """Whether ``x (op) y`` may be written into ``buf``, ``x``'s own array as ``scratch`` gave it:
+    the result has its shape and dtype (a same-dtype array broadcast into it, or a Python
+    float with a float array)."""
+    if x is not buf:  # (cast to another dtype first)
+        return False
+    if isinstance(y, float):
+        return True
+    return isinstance(y, xp.ndarray) and y.dtype == x.dtype and y.ndim <= x.ndim and \
+        broadcast_shapes(x.shape, y.shape) == x.shape
 
 
 @on_arrays
@@ -270,14 +287,17 @@ _BOOL_REFUSED = {
 
 
 def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str,
-           category: str = _EW, keep_int: bool = False) -> Any:
+           category: str = _EW, keep_int: bool = False, elide: bool = False) -> Any:
     """Declare a one-input op whose VJP needs its input (``saves='input'``), its output
-    (``'output'``) or nothing (``''``)."""
+    (``'output'``) or nothing (``''``). ``elide``: ``forward`` takes ``out=`` (a ufunc), so a
+    temporary input's array may take the result (core.scratch)."""
 
     save_input, out_only = saves == "input", (OUT,) if saves == "output" else ()
 
     @defop(name, [T()], grad_fns=grad_fn, doc=doc, category=category)
     def op(input: Tensor) -> Tensor:
+        # (first, see there: an op that does not save its input may write into it)
+        buf = scratch(input) if elide and not save_input else None
         if not isinstance(input, Tensor):
             check_tensor(input, name)  # raises torch's message
         x = input._data
@@ -289,6 +309,8 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
                 return record(xp.array(x, copy=True), grad_fn, vjp, (input,))
             if name in _BOOL_REFUSED:
                 raise DTypeError(_BOOL_REFUSED[name])
+        if buf is not None and x is buf:
+            return record(forward(x, out=buf), grad_fn, vjp, (input,), out_only)
         return record(forward(x), grad_fn, vjp, (input,), (input,) if save_input else out_only)
 
     op.__name__ = name
@@ -445,7 +467,8 @@ def sgn(x: Tensor) -> Tensor:
     return record(xp.sign(x._data), _SGN, _sign_vjp, (x,))
 
 neg = _unary("neg", "NegBackward0", "-input.", xp.negative, _neg_vjp, "", keep_int=True)
-exp = _unary("exp", "ExpBackward0", "e ** input.", xp.exp, _g_times(lambda y: y), "output")
+exp = _unary("exp", "ExpBackward0", "e ** input.", xp.exp, _g_times(lambda y: y), "output",
+             elide=True)
 exp2 = _unary("exp2", "Exp2Backward0", "2 ** input.", xp.exp2, _exp2_vjp, "output")
 log = _unary("log", "LogBackward0", "Natural logarithm.", xp.log, _log_vjp, "input")
 log1p = _unary("log1p", "Log1PBackward0", "log(1 + input).", xp.log1p, _log1p_vjp, "input")
@@ -466,7 +489,7 @@ cos: OpFunction = _unary("cos", "CosBackward0", "Cosine.", xp.cos, _g_times(lamb
 tan = _unary("tan", "TanBackward0", "Tangent.", xp.tan, _g_times(lambda y: add_scalar(y ** 2, 1)),
              "output")
 tanh = _unary("tanh", "TanhBackward0", "Hyperbolic tangent.", xp.tanh, _tanh_vjp, "output",
-              category=_ACT)
+              category=_ACT, elide=True)
 sigmoid = _unary("sigmoid", "SigmoidBackward0", "1 / (1 + e ** -input).",
                  lambda a: 1 / (1 + xp.exp(-a)), _sigmoid_vjp, "output", category=_ACT)
 relu = _unary("relu", "ReluBackward0", "max(input, 0); gradient 0 at 0.",
