@@ -221,6 +221,13 @@ def pow(input: Operand, exponent: Operand) -> Tensor:  # noqa: A001 - torch's na
     x, e = array_of(input, dt), array_of(exponent, dt)
     if dt.category == 1 and (xp.asarray(e) < 0).any():
         raise ArgumentError("Integers to negative integer powers are not allowed.")
+    if dt is dtypes.bool_:
+        # torch: a bool tensor to a bool number stays bool (x or not e); a bool tensor as the
+        # exponent has no kernel. (numpy's bool ** bool would be int8, a dtype torch lacks.)
+        if not isinstance(input, Tensor) or isinstance(exponent, Tensor):
+            raise DTypeError("\"pow\" not implemented for 'Bool'")
+        return record(x | (not e), pow.op.forms["PowBackward0"], _pow_ts_vjp, (input,),
+                      saved=(input,), attrs=e)
     if isinstance(input, Tensor) and isinstance(exponent, Tensor):
         return record(x ** e, pow.op.forms["PowBackward1"], _pow_tt_vjp, (input, exponent),
                       saved=(input, exponent, OUT))

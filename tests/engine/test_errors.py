@@ -162,3 +162,14 @@ def test_double_backward_needs_create_graph() -> None:
 def test_backward_with_empty_inputs() -> None:
     with raises("`inputs` argument to `backward()` cannot be empty."):
         (leaf() * 2).sum().backward(inputs=[])
+
+
+def test_pow_of_bools_follows_torch() -> None:
+    # found by the contract fuzz: numpy's bool ** bool is int8, a dtype the engine has no name for
+    t = ge.tensor([True, False])
+    assert ge.pow(t, False).tolist() == [True, True]
+    assert ge.pow(t, True).dtype is ge.bool_
+    assert t.clone().pow_(False).tolist() == [True, True]
+    for call in (lambda: ge.pow(t, t), lambda: ge.pow(False, t)):
+        with pytest.raises(ge.DTypeError, match="\"pow\" not implemented for 'Bool'"):
+            call()
