@@ -40,9 +40,13 @@ _LARGEST_SHARE = 8  # a program over 1/8 of the bytes bound is not cached
 MEMORY_PER_JSON_BYTE = 16
 
 
-def json_key(program: Any) -> tuple[bytes, int]:
-    """The key of a parsed ``program`` member, and its size (canonical JSON bytes)."""
+def json_key(program: Any, largest: int | None = None) -> tuple[bytes, int] | None:
+    """The key of a parsed ``program`` member, and its size (canonical JSON bytes); None for a
+    program whose estimated memory is over ``largest``, which the cache would not keep anyway
+    (hashing a program that carries megabytes of tensor data costs more than its compile)."""
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
+    if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
+        return None
     return _digest(b"program\0" + canonical), len(canonical)
 
 
@@ -70,9 +74,12 @@ def find_json(cache: CompileCache, document: Any) -> Found | None:
     if not isinstance(program, list):
         return None
     try:
-        key, size = json_key(program)
+        keyed = json_key(program, cache.largest)
     except orjson.JSONEncodeError:  # an integer past 64 bits: validation refuses the program
         return None
+    if keyed is None:
+        return None
+    key, size = keyed
     return Found(key, size * MEMORY_PER_JSON_BYTE, cache.get(key))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.compile_cache import CompileCache, json_key, source_key
+from service.compile_cache import MEMORY_PER_JSON_BYTE, CompileCache, find_json, json_key, source_key
 from service.compiler import Program
 from tests.service.helpers import ROOT, call, let
 
@@ -190,3 +190,14 @@ async def test_the_rest_of_a_cached_programs_body_is_still_validated(
         hit = await cached.post("/v1/run", json=request)
     assert uncached.status_code == hit.status_code == 422
     assert uncached.json() == hit.json()
+
+
+def test_a_program_too_large_to_keep_is_not_hashed() -> None:
+    # a program carrying a large tensor literal would never be kept (over 1/8 of the bytes bound),
+    # so it is not keyed at all: hashing megabytes of base64 cost more than compiling them
+    cache = CompileCache(entries=8, max_bytes=8 * 1024 * MEMORY_PER_JSON_BYTE)
+    small = [{"name": "x", "op": "ones", "attrs": {"size": [2]}}]
+    large = [{"name": "x", "op": "tensor", "args": [[0.5] * 2000]}]
+    assert find_json(cache, {"program": small}) is not None
+    assert find_json(cache, {"program": large}) is None
+    assert json_key(large) is not None  # (without a bound: keyed as before)
