@@ -41,7 +41,7 @@ from service.spellings import converters, index_value
 
 # ----- compiled nodes ---------------------------------------------------------------------------
 # Each kind of node runs itself: an expression's ``run(it)`` gives its value, a statement's
-# ``exec(it)`` executes it (``it``: the interpreter, service/interpreter.py, which the nodes call
+# ``execute(it)`` executes it (``it``: the interpreter, service/interpreter.py, which the nodes call
 # for everything but the most frequent steps). So the interpreter never asks what type a node
 # is, and a node holds nothing of one run: a compiled program serves any number of runs.
 # (Methods, not a closure per node: closures made compiling the tutorial three times slower.)
@@ -116,7 +116,7 @@ class Call:
     def run(self, it: Any) -> Any:
         return it._call(self)
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         bind = self.bind
         if bind is None:
@@ -137,7 +137,7 @@ class Print:
     sep: str = " "
     end: str = "\n"
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         it._print(self)
 
@@ -149,7 +149,7 @@ class While:
     max_iter: int | None
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         it._while(self)
 
@@ -161,7 +161,7 @@ class If:
     orelse: list[Stmt]
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         it._block(self.then if it._truth(self.cond) else self.orelse)
 
@@ -172,7 +172,7 @@ class SetGrad:
     value: Expr
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         it._set_grad(self)
 
@@ -183,7 +183,7 @@ class Block:
     body: list[Stmt]
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         with ge.set_grad_enabled(self.grad_enabled):
             it._block(self.body)
@@ -196,7 +196,7 @@ class For:
     body: list[Stmt]
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         it._for(self)
 
@@ -208,7 +208,7 @@ class Jump:
     leave: bool
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         raise Break if self.leave else Continue
 
@@ -219,7 +219,7 @@ class Assert:
     message: Expr | None
     path: Path
 
-    def exec(self, it: Any) -> None:
+    def execute(self, it: Any) -> None:
         it._tick(self.path)
         it._assert(self)
 

@@ -2,7 +2,7 @@
 
 The program comes compiled (service/json_compiler.py, for a body read straight into that form) or
 is compiled first (service/compiler.py) into plain nodes that know their JSON pointer and run
-themselves (a statement's ``exec``, an expression's ``run``, given the interpreter).
+themselves (a statement's ``execute``, an expression's ``run``, given the interpreter).
 ``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
 ``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
 is read as its parameter kind says (service/param_kinds.py). Every statement executed and every
@@ -232,7 +232,7 @@ class Interpreter:
 
     def _block(self, stmts: list[Stmt]) -> None:
         for st in stmts:
-            st.exec(self)  # (each kind of statement executes itself: service/compiler.py)
+            st.execute(self)  # (each kind of statement executes itself: service/compiler.py)
 
     def _set_grad(self, st: SetGrad) -> None:
         """``target.grad = value`` (a tensor or null)."""
