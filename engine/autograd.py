@@ -168,11 +168,14 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
         # ready nodes, the most recently created first (torch's order: see graph._SEQUENCE): a
-        # heap, and beside it ``follow``, a node that became ready while the heap was left as it
-        # was (a chain's next node: no heap operation for it)
+        # heap, and beside it:
         ready = [(-n.seq, n) for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
         heapq.heapify(ready)
+        # ``follow``: a node that became ready while the heap was left as it was (a chain's next
+        # node: no heap operation for it); ``carry``: its one gradient, when that went to no
+        # buffer (a single-output node reached by one edge: no list and no dict entry for it)
         follow: Node | None = None
+        carry: Any = None
         plain = needed is None and not wanted  # (a whole-graph pass: the common case)
         ran = 0
         # (this loop runs once per node: written for speed, its common case inline)
@@ -183,34 +186,57 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             if follow is None:
                 node = heapq.heappop(ready)[1]
             elif ready and ready[0][0] < -follow.seq:  # a more recent node waits in the heap
+                if carry is not None:  # (it waits in the heap: its gradient in a buffer)
+                    buffers[follow] = [carry]
+                    carry = None
                 node = heapq.heapreplace(ready, (-follow.seq, follow))[1]
                 follow = None
             else:
                 node, follow = follow, None
             grads_in: Any = None
-            buf = buffers.pop(node, None)
-            if buf is None:
-                pass
-            elif plain and len(buf) == 1 and node._retained is None and node.vjp is not None:
+            g = carry
+            if g is not None:
+                carry = buf = None
+            else:
+                buf = buffers.pop(node, None)
+                if buf is not None and len(buf) == 1:
+                    g = buf[0]
+            vjp = node.vjp
+            if g is not None and plain and vjp is not None and node._retained is None:
                 # one gradient, a VJP to run, nothing to capture or retain: _step, inline
-                g = buf[0]
-                vjp = node.vjp
-                if bare and getattr(vjp, "on_arrays", False) and _saved_alike(node):
-                    if g.__class__ is Tensor:
+                if bare and getattr(vjp, "on_arrays", False):
+                    # (_saved_alike, inline: every saved tensor has the output's dtype)
+                    saved = node._saved
+                    alike = saved is not None
+                    if alike:
+                        dtype = node.out_meta[0][1]
+                        for v in saved:
+                            if isinstance(v, Tensor) and v._data.dtype is not dtype:
+                                alike = False
+                                break
+                    if not alike:
+                        if g.__class__ is not Tensor:
+                            g = Tensor(g)
+                    elif g.__class__ is Tensor:
                         g = g._data
                 elif g.__class__ is not Tensor:
                     g = Tensor(g)
                 grads_in = vjp(node, g)
                 if check_anomaly:
-                    check_backward(node, grads_in, buf)
+                    check_backward(node, grads_in, buf if buf is not None else [g])
                 if node._saved and not retain_graph:  # (only what saved something frees it)
                     node._saved = node._output = node._held = None  # (Node.release, inline)
-            elif needed is None or node in needed:
-                if wanted and node in wanted:
-                    for nr in wanted[node]:
-                        captured[(node, nr)] = _tensor(buf[nr])
-                grads_in = _step(node, buf, needed, targets is None, retain_graph, create_graph,
-                                 check_anomaly, bare)
+            elif g is not None or buf is not None:
+                if buf is None:
+                    buf = [g]
+                g = None  # (buf holds it alone: an AccumulateGrad may adopt its array)
+                if needed is None or node in needed:
+                    if wanted and node in wanted:
+                        for nr in wanted[node]:
+                            captured[(node, nr)] = _tensor(buf[nr])
+                    grads_in = _step(node, buf, needed, targets is None, retain_graph,
+                                     create_graph, check_anomaly, bare)
+            buf = None
             # deliver what it computed for each input to the node behind that edge, and queue
             # each node whose last edge this was (inline, not a call: this runs once per node)
             i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
@@ -218,6 +244,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 i += 1
                 if nxt is None:
                     continue
+                left = pending[nxt] - 1
                 if grads_in is not None:
                     g = grads_in[i]
                     if g is not None and (needed is None or nxt in needed):
@@ -227,17 +254,19 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                         a = g._data if g.__class__ is Tensor else g
                         if len(meta) == 1 and nxt not in buffers and \
                                 a.shape == meta[0][0] and a.dtype is meta[0][1]:
+                            if not left and follow is None:  # its only gradient: carried
+                                follow, carry = nxt, g
+                                continue
                             buffers[nxt] = [g]
                         else:
                             _deliver(buffers, nxt, nr, g)
-                left = pending[nxt] - 1
                 if left:
                     pending[nxt] = left
                 elif follow is None:
                     follow = nxt
                 else:
                     heapq.heappush(ready, (-nxt.seq, nxt))
-            g = a = None  # (hold no gradient past its delivery: see backend.unshared)
+            g = a = grads_in = None  # (hold no gradient past its delivery: see backend.unshared)
     if targets is None:
         return []
     return [captured.get(t) for t in targets]

@@ -53,21 +53,24 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     Every op runs through here, forward and (under no_grad) in first-order backward passes, so it
     is written for speed: one grad-mode lookup, the edges of one or two inputs without a loop.
     """
-    if is_grad_enabled() and data.dtype.kind == "f":
+    if is_grad_enabled() and (dtype := data.dtype).kind == "f":
         n = len(inputs)
         first = inputs[0]
         # (graph.edge, inline for the common first input: a tensor with a history, not a view)
         if first.__class__ is Tensor and first._grad_fn is not None and first._base is None:
-            e0: Edge = (first._grad_fn, first._output_nr)
+            src = first._grad_fn
+            e0: Edge = (src, first._output_nr)
         else:
             e0 = edge(first)
+            src = e0[0]
         if n == 1:
             edges: tuple[Edge, ...] = (e0,)
         elif n == 2:
-            edges = (e0, edge(inputs[1]))
+            second = inputs[1]  # (a Python number's edge without a call: a scalar op's operand)
+            edges = (e0, edge(second) if second.__class__ is Tensor else NO_EDGE)
         else:
             edges = (e0, *map(edge, inputs[1:]))
-        if edges.count(NO_EDGE) != n:  # some input requires grad: record the op
+        if src is not None or edges.count(NO_EDGE) != n:  # some input requires grad: record
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
             for s in saved:
@@ -81,13 +84,13 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             # The node's out_meta: the very tuple of the node that made the first input when that
             # had the same shape and dtype (an elementwise op), so that a long chain of ops does
             # not keep three more small tuples alive per op (and for the garbage collector to walk)
-            src, meta = e0[0], None
+            meta = None
             if src is not None and e0[1] == 0:
                 meta = src.out_meta
-                if len(meta) != 1 or meta[0][1] is not data.dtype or meta[0][0] != data.shape:
+                if len(meta) != 1 or meta[0][1] is not dtype or meta[0][0] != data.shape:
                     meta = None
             node = Node(name, vjp, edges, saved, attrs,
-                        meta if meta is not None else ((data.shape, data.dtype),), output)
+                        meta if meta is not None else ((data.shape, dtype),), output)
             if moved:
                 node._versions = saved_versions(saved, Tensor)
             out = Tensor(data, True, node)

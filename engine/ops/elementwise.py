@@ -159,8 +159,9 @@ def mul(input: Tensor, other: Operand) -> Tensor:
 @on_arrays
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
-    gb = g * a if node.needs(1) else None  # (other's first: see _div_vjp)
-    return (g * b if node.needs(0) else None), gb
+    edges = node.next_functions  # (node.needs(i), inline: this runs once per mul in a backward)
+    gb = g * a if edges[1][0] is not None else None  # (other's first: see _div_vjp)
+    return (g * b if edges[0][0] is not None else None), gb
 
 
 @defop("div", [OperandParam("input"), OperandParam(), A("rounding_mode", "choice", None, optional=True,
@@ -391,9 +392,10 @@ def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
     """g * (1 - y**2): the gradient of tanh at its output y. (Bare arrays in, a bare array out:
     see graph.on_arrays.)"""
-    bare = not isinstance(g, Tensor)
+    bare = g.__class__ is not Tensor
     a, b = (g, y) if bare else (g._data, y._data)
-    if _alike(a, b):
+    # (_alike, inline: this runs once per tanh in a backward)
+    if getattr(a, "ndim", 0) > 0 and a.shape == b.shape and a.dtype == b.dtype:
         out = b * b  # the same roundings as a * (1 - b * b), in one temporary instead of three
         xp.subtract(1, out, out=out)
         xp.multiply(out, a, out=out)
@@ -440,7 +442,13 @@ def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 
 @on_arrays
 def _tanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (tanh_backward(g, node.saved(g)[0]),)
+    y = node.saved(g)[0]
+    if g.__class__ is not Tensor and getattr(g, "ndim", 0) > 0 and g.shape == y.shape and \
+            g.dtype == y.dtype:  # (tanh_backward's bare case, inline: once per tanh in a chain)
+        out = y * y
+        xp.subtract(1, out, out=out)
+        return (xp.multiply(out, g, out=out),)
+    return (tanh_backward(g, y),)
 
 
 @on_arrays
