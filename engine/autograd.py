@@ -208,7 +208,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                     # (_saved_alike, inline: every saved tensor has the output's dtype)
                     saved = node._saved
                     alike = saved is not None
-                    if alike:
+                    if saved is not None:
                         dtype = node.out_meta[0][1]
                         for v in saved:
                             if isinstance(v, Tensor) and v._data.dtype is not dtype:
@@ -317,12 +317,26 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
     from."""
     pending = dict.fromkeys(roots, 0)
     stack = list(pending)
+    pop, push = stack.pop, stack.append
     walked = 0
+    if parents is None:  # (the common case, on its own: this loop runs once per node)
+        while stack:
+            walked += 1
+            if not walked & 0x3FFF:  # (a walk makes no tensors: look at the clock now and then)
+                wake()
+            for nxt, _ in pop().next_functions:
+                if nxt is not None:
+                    if nxt in pending:
+                        pending[nxt] += 1
+                    else:
+                        pending[nxt] = 1
+                        push(nxt)
+        return pending
     while stack:
         walked += 1
-        if not walked & 0x3FFF:  # (a walk makes no tensors: look at the clock now and then)
+        if not walked & 0x3FFF:
             wake()
-        node = stack.pop()
+        node = pop()
         for nxt, _ in node.next_functions:
             if nxt is None:
                 continue
@@ -330,9 +344,8 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
                 pending[nxt] += 1
             else:
                 pending[nxt] = 1
-                stack.append(nxt)
-            if parents is not None:
-                parents.setdefault(nxt, []).append(node)
+                push(nxt)
+            parents.setdefault(nxt, []).append(node)
     return pending
 
 

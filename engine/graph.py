@@ -64,13 +64,14 @@ OutMeta = tuple[tuple[int, ...], Any]
 # (AddBackward0's operands) and which the rounding of three or more terms depends on. Only the
 # relative order of nodes means anything, so one process-wide counter serves every request.
 _SEQUENCE = itertools.count()
+next_seq = _SEQUENCE.__next__  # (the next number: a bound C method, for record's inline node)
 # torch gives AccumulateGrad the largest sequence number: a leaf's gradient is taken once complete
 _ACCUMULATE_FIRST = 1 << 62
 
 
 class Node:
-    # Every slot is set in __init__ (an unset slot would raise on read); ``record`` builds a node in
-    # one call.
+    # Every slot is set in __init__ (an unset slot would raise on read). ``record`` (ops/core.py)
+    # builds its nodes without a call to __init__, setting the same slots: keep the two in step.
     __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "_held", "attrs",
                  "out_meta", "_retained", "step", "_versions", "seq", "__weakref__")
 

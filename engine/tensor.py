@@ -45,7 +45,8 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, grad_fn: Node | None = None,
                  output_nr: int = 0) -> None:
         """Wrap backend array ``data`` (of a supported dtype) as a leaf. Use :func:`tensor` to build
-        one from Python data. (Ops pass ``grad_fn`` and ``output_nr`` for the outputs they record.)"""
+        one from Python data. (Ops pass ``grad_fn`` and ``output_nr`` for the outputs they record.
+        ``record`` in ops/core.py sets these same slots without a call here: keep them in step.)"""
         ctx = _current_context()
         self._ctx = None  # (charged only once admitted: admit raises when over the limit)
         if ctx is not None:

@@ -24,11 +24,12 @@ from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, edge
+from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, edge, next_seq
 from engine.tensor import Tensor
 from engine.versions import saved_versions
 
 Operand = Tensor | bool | int | float
+_new = object.__new__
 
 
 
@@ -58,7 +59,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
         first = inputs[0]
         # (graph.edge, inline for the common first input: a tensor with a history, not a view)
         if first.__class__ is Tensor and first._grad_fn is not None and first._base is None:
-            src = first._grad_fn
+            src: Node | None = first._grad_fn
             e0: Edge = (src, first._output_nr)
         else:
             e0 = edge(first)
@@ -89,12 +90,31 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                 meta = src.out_meta
                 if len(meta) != 1 or meta[0][1] is not dtype or meta[0][0] != data.shape:
                     meta = None
-            node = Node(name, vjp, edges, saved, attrs,
-                        meta if meta is not None else ((data.shape, dtype),), output)
-            if moved:
-                node._versions = saved_versions(saved, Tensor)
-            out = Tensor(data, True, node)
-            ctx = out._ctx
+            # Node(name, vjp, edges, saved, attrs, meta, output) and Tensor(data, True, node),
+            # their __init__ inline: a call frame each is a tenth of a chain op's cost. (Every slot
+            # of both is set, as their __init__ sets it: tests/engine/test_record_slots.py.)
+            node = _new(Node)
+            node._name = name
+            node.vjp = vjp
+            node.next_functions = edges
+            node._saved = saved
+            node._output = output
+            node._held = node._retained = node.step = None
+            node._versions = saved_versions(saved, Tensor) if moved else None
+            node.attrs = attrs
+            node.out_meta = meta if meta is not None else ((data.shape, dtype),)
+            node.seq = next_seq()
+            ctx = current_context()
+            if ctx is not None:
+                ctx.admit(data.size)  # (before the tensor exists: it raises when over a limit)
+            out = _new(Tensor)
+            out._ctx = ctx
+            out._data = data
+            out._requires_grad = True
+            out._grad = out._acc = out._base = out._vc = None
+            out._grad_fn = node
+            out._output_nr = 0
+            out._retains_grad = False
             if ctx is not None and ctx.detect_anomaly:
                 _check_anomaly(node, inputs, out)
             return out
