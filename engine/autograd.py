@@ -211,7 +211,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                     if saved is not None:
                         dtype = node.out_meta[0][1]
                         for v in saved:
-                            if isinstance(v, Tensor) and v._data.dtype is not dtype:
+                            if v.__class__ is Tensor and v._data.dtype is not dtype:
                                 alike = False
                                 break
                     if not alike:

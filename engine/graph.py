@@ -118,15 +118,15 @@ class Node:
                     vc = (v if base is None else base)._vc
                     if vc is not None and vc[0]:
                         check_versions(self, s, Tensor)
-        if like is not None and not isinstance(like, Tensor):
+        if like is not None and like.__class__ is not Tensor:
             out = self._output
             # (the two common cases without a loop: the output alone, two inputs)
             if out is not None and len(s) == 1:
                 return (out,)
             if out is None and len(s) == 2:
                 a, b = s
-                return (a._data if isinstance(a, Tensor) else a,
-                        b._data if isinstance(b, Tensor) else b)
+                return (a._data if a.__class__ is Tensor else a,
+                        b._data if b.__class__ is Tensor else b)
             return tuple([out if v is OUT else v._data if isinstance(v, Tensor) else v
                           for v in s])
         if self._output is None:

@@ -153,9 +153,10 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
        doc="input * other, broadcasting.", category=_EW)
 def mul(input: Tensor, other: Operand) -> Tensor:
     if other.__class__ is float and input.__class__ is Tensor and input._data.dtype.kind == "f":
-        # (_binary's answer for a float tensor and a Python float, without the call)
-        return record(input._data * other, mul.op.grad_fn, _mul_vjp, (input, other),
-                      saved=(input, other))
+        # (_binary's answer for a float tensor and a Python float, without the call; one tuple
+        # serves as the inputs and as what is saved)
+        args = (input, other)
+        return record(input._data * other, mul.op.grad_fn, _mul_vjp, args, args)
     x, y = _binary(input, other, "mul")
     return record(x * y, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
 
