@@ -261,8 +261,35 @@ def _in_order_groups(x: Any, step: int) -> Any:
 def _sequential(x: Any, axis: int) -> Any:
     """Sums along ``axis`` (not the last), adding in order. numpy's sum adds pairwise only along
     the axis fastest in memory; across a contiguous array's last axis of 2 or more columns it adds
-    row after row, in order, vectorised over the columns -- as fast as a sum gets. Otherwise the
-    last entry of a cumulative sum (strictly in order, but slower)."""
+    row after row, in order, vectorised over the columns -- as fast as a sum gets while those
+    columns are many. Over a few columns and many outer blocks (a cascade level of a large
+    tensor: 16 rows of 32 lanes, 16384 times) its inner loop is only the columns long, and
+    ``_added`` is twice as fast. Otherwise the last entry of a cumulative sum (strictly in order,
+    but slower)."""
+    n = x.shape[axis]
+    if 2 <= n <= _LOOP_TERMS and x.dtype.itemsize >= 4 and x.size // n >= _LOOP_MIN_WIDTH and \
+            math.prod(x.shape[axis + 1:]) < _LOOP_MAX_INNER:
+        return _added(x, axis)
     if x.shape[-1] >= 2 and x.flags.c_contiguous:
         return x.sum(axis=axis)
     return xp.take(xp.cumsum(x, axis=axis), -1, axis=axis)
+
+
+# When _sequential adds term by term (by measurement on numpy 2.4, float32 and float64): at most
+# this many terms (each is a call), each at least this many elements, and the part of each term
+# contiguous in memory (the columns) shorter than this (beyond it numpy's own sum is as fast).
+# (float16 never: numpy's sum of halves accumulates in float32, so term by term would differ.)
+_LOOP_TERMS = 64
+_LOOP_MIN_WIDTH = 2048
+_LOOP_MAX_INNER = 512
+
+
+def _added(x: Any, axis: int) -> Any:
+    """The sum along ``axis`` as whole-array additions, term after term, each added into the
+    first: each output element is ``((0 + x0) + x1) + ...``, numpy's sum here exactly (which
+    starts at +0: a sum of -0.0s is +0.0)."""
+    lead = (slice(None),) * axis
+    acc = x[(*lead, 0)] + 0.0  # (a new array: x0's values, its -0.0s made +0.0)
+    for j in range(1, x.shape[axis]):
+        xp.add(acc, x[(*lead, j)], out=acc)
+    return acc
