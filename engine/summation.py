@@ -53,6 +53,9 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
         # some 40 array calls would be most of the op's
         value = _small_sum(a, LANES_BYTES // a.itemsize, _ROUND[a.dtype.itemsize])
         return xp.full(out_shape, value, dtype=a.dtype)
+    direct = _contiguous(a, dims)
+    if direct is not None:
+        return (direct + 0.0).astype(a.dtype).reshape(out_shape)
     kept = [i for i in range(a.ndim) if i not in dims]
     loop = _iterator_dims(a, set(dims))
     # the array with its axes in the iterator's order (outermost first), merged dims flattened
@@ -73,6 +76,24 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
     total = total.reshape([a.shape[axis] for axis in kept_axes])
     total = total.transpose([kept_axes.index(axis) for axis in kept if axis in kept_axes])
     return total.astype(a.dtype).reshape(out_shape)
+
+
+def _contiguous(a: Any, dims: tuple[int, ...]) -> Any:
+    """The common large sums of a C-contiguous array straight to the kernel's strategy, without
+    the iterator's reordering, merging and the calls' bookkeeping below (some 40 Python calls:
+    half the cost of a bias gradient's sum): the whole array (TensorIterator merges it into one
+    contiguous dim: vectorised rows), or a matrix over its rows with whole groups of 4 vectors
+    of columns (a bias gradient: plain cascades down each column). The same array operations
+    as the general path takes for them, so the same bits (tests/engine/test_float_sum_paths.py
+    compares the two). None for any other sum."""
+    if not a.flags.c_contiguous or a.itemsize not in (4, 8):
+        return None
+    lanes = LANES_BYTES // a.itemsize
+    if len(dims) == a.ndim and a.size >= lanes:
+        return _vector_rows(a.reshape(1, -1), lanes)[0]
+    if dims == (0,) and a.ndim == 2 and a.shape[1] and not a.shape[1] % (_ROWS * lanes):
+        return _cascade(a[None])[0]
+    return None
 
 
 # Up to these many elements a whole-tensor sum is done in Python floats (by itemsize): doubles

@@ -90,3 +90,22 @@ def test_float16_never_takes_the_term_by_term_path() -> None:
     host = np.full((16, 4096, 8), 1.0 + 2.0 ** -10, dtype=np.float16)
     got = to_host(summation._sequential(from_host(host), 0))
     assert got.tolist() == host.sum(axis=0).tolist()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dims", [
+    ((256, 1024), None), ((256, 1024), [0]), ((3, 32), [0]), ((2, 64), [0]), ((17, 16), [0]),
+    ((5, 96), [0]), ((1000, 32), [0]), ((513,), None), ((4097,), None), ((300001,), None),
+    ((3, 7, 40), None), ((1, 64), [0]), ((64, 1), [0]), ((40, 48), [0]),
+])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_contiguous_sums_taken_directly_are_the_general_path_s(
+        dtype: str, shape: tuple[int, ...], dims: Any, keepdim: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    x = engine.tensor(_large(dtype, shape, specials=False))
+    with monkeypatch.context() as m:
+        m.setattr(summation, "_contiguous", lambda a, dims: None)
+        want = _hex(x.sum(dims, keepdim=keepdim) if dims else x.sum())
+        want_mean = _hex(x.mean(dims, keepdim=keepdim) if dims else x.mean())
+    assert _hex(x.sum(dims, keepdim=keepdim) if dims else x.sum()) == want
+    assert _hex(x.mean(dims, keepdim=keepdim) if dims else x.mean()) == want_mean
