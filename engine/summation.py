@@ -289,7 +289,7 @@ def _sequential(x: Any, axis: int) -> Any:
     but slower)."""
     n = x.shape[axis]
     if 2 <= n <= _LOOP_TERMS and x.dtype.itemsize >= 4 and x.size // n >= _LOOP_MIN_WIDTH and \
-            math.prod(x.shape[axis + 1:]) < _LOOP_MAX_INNER:
+            math.prod(x.shape[axis + 1:]) * x.dtype.itemsize <= _LOOP_MAX_INNER_BYTES:
         return _added(x, axis)
     if x.shape[-1] >= 2 and x.flags.c_contiguous:
         return x.sum(axis=axis)
@@ -298,11 +298,12 @@ def _sequential(x: Any, axis: int) -> Any:
 
 # When _sequential adds term by term (by measurement on numpy 2.4, float32 and float64): at most
 # this many terms (each is a call), each at least this many elements, and the part of each term
-# contiguous in memory (the columns) shorter than this (beyond it numpy's own sum is as fast).
+# contiguous in memory (the columns) at most this many bytes (from 512 on, numpy's own sum is as
+# fast or faster: a 1024x256 column sum took 60 us summed, 72 us term by term).
 # (float16 never: numpy's sum of halves accumulates in float32, so term by term would differ.)
 _LOOP_TERMS = 64
 _LOOP_MIN_WIDTH = 2048
-_LOOP_MAX_INNER = 512
+_LOOP_MAX_INNER_BYTES = 256
 
 
 def _added(x: Any, axis: int) -> Any:

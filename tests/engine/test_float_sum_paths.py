@@ -22,7 +22,7 @@ from tests.engine.test_float_sums import GOLDEN, _hex, _input
 def _force_added(monkeypatch: pytest.MonkeyPatch) -> None:
     """Term-by-term additions for every in-order sum of 2 to 64 terms, whatever their size."""
     monkeypatch.setattr(summation, "_LOOP_MIN_WIDTH", 1)
-    monkeypatch.setattr(summation, "_LOOP_MAX_INNER", 1 << 62)
+    monkeypatch.setattr(summation, "_LOOP_MAX_INNER_BYTES", 1 << 62)
 
 
 def _never_added(monkeypatch: pytest.MonkeyPatch) -> None:
