@@ -53,6 +53,9 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
         # some 40 array calls would be most of the op's
         value = _small_sum(a, LANES_BYTES // a.itemsize, _ROUND[a.dtype.itemsize])
         return xp.full(out_shape, value, dtype=a.dtype)
+    direct = _contiguous(a, dims)
+    if direct is not None:
+        return (direct + 0.0).astype(a.dtype).reshape(out_shape)
     kept = [i for i in range(a.ndim) if i not in dims]
     loop = _iterator_dims(a, set(dims))
     # the array with its axes in the iterator's order (outermost first), merged dims flattened
@@ -73,6 +76,24 @@ def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
     total = total.reshape([a.shape[axis] for axis in kept_axes])
     total = total.transpose([kept_axes.index(axis) for axis in kept if axis in kept_axes])
     return total.astype(a.dtype).reshape(out_shape)
+
+
+def _contiguous(a: Any, dims: tuple[int, ...]) -> Any:
+    """The common large sums of a C-contiguous array straight to the kernel's strategy, without
+    the iterator's reordering, merging and the calls' bookkeeping below (some 40 Python calls:
+    half the cost of a bias gradient's sum): the whole array (TensorIterator merges it into one
+    contiguous dim: vectorised rows), or a matrix over its rows with whole groups of 4 vectors
+    of columns (a bias gradient: plain cascades down each column). The same array operations
+    as the general path takes for them, so the same bits (tests/engine/test_float_sum_paths.py
+    compares the two). None for any other sum."""
+    if not a.flags.c_contiguous or a.itemsize not in (4, 8):
+        return None
+    lanes = LANES_BYTES // a.itemsize
+    if len(dims) == a.ndim and a.size >= lanes:
+        return _vector_rows(a.reshape(1, -1), lanes)[0]
+    if dims == (0,) and a.ndim == 2 and a.shape[1] and not a.shape[1] % (_ROWS * lanes):
+        return _cascade(a[None])[0]
+    return None
 
 
 # Up to these many elements a whole-tensor sum is done in Python floats (by itemsize): doubles
@@ -261,8 +282,36 @@ def _in_order_groups(x: Any, step: int) -> Any:
 def _sequential(x: Any, axis: int) -> Any:
     """Sums along ``axis`` (not the last), adding in order. numpy's sum adds pairwise only along
     the axis fastest in memory; across a contiguous array's last axis of 2 or more columns it adds
-    row after row, in order, vectorised over the columns -- as fast as a sum gets. Otherwise the
-    last entry of a cumulative sum (strictly in order, but slower)."""
+    row after row, in order, vectorised over the columns -- as fast as a sum gets while those
+    columns are many. Over a few columns and many outer blocks (a cascade level of a large
+    tensor: 16 rows of 32 lanes, 16384 times) its inner loop is only the columns long, and
+    ``_added`` is twice as fast. Otherwise the last entry of a cumulative sum (strictly in order,
+    but slower)."""
+    n = x.shape[axis]
+    if 2 <= n <= _LOOP_TERMS and x.dtype.itemsize >= 4 and x.size // n >= _LOOP_MIN_WIDTH and \
+            math.prod(x.shape[axis + 1:]) * x.dtype.itemsize <= _LOOP_MAX_INNER_BYTES:
+        return _added(x, axis)
     if x.shape[-1] >= 2 and x.flags.c_contiguous:
         return x.sum(axis=axis)
     return xp.take(xp.cumsum(x, axis=axis), -1, axis=axis)
+
+
+# When _sequential adds term by term (by measurement on numpy 2.4, float32 and float64): at most
+# this many terms (each is a call), each at least this many elements, and the part of each term
+# contiguous in memory (the columns) at most this many bytes (from 512 on, numpy's own sum is as
+# fast or faster: a 1024x256 column sum took 60 us summed, 72 us term by term).
+# (float16 never: numpy's sum of halves accumulates in float32, so term by term would differ.)
+_LOOP_TERMS = 64
+_LOOP_MIN_WIDTH = 2048
+_LOOP_MAX_INNER_BYTES = 256
+
+
+def _added(x: Any, axis: int) -> Any:
+    """The sum along ``axis`` as whole-array additions, term after term, each added into the
+    first: each output element is ``((0 + x0) + x1) + ...``, numpy's sum here exactly (which
+    starts at +0: a sum of -0.0s is +0.0)."""
+    lead = (slice(None),) * axis
+    acc = x[(*lead, 0)] + 0.0  # (a new array: x0's values, its -0.0s made +0.0)
+    for j in range(1, x.shape[axis]):
+        xp.add(acc, x[(*lead, j)], out=acc)
+    return acc

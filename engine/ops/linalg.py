@@ -8,6 +8,7 @@ from typing import Any
 from engine import dtypes, ops
 from engine.backend import xp
 from engine.errors import DTypeError, ShapeError
+from engine.grad_mode import is_grad_enabled
 from engine.graph import Node
 from engine.ops import shape as shape_ops
 from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
@@ -52,6 +53,8 @@ def mm_mat1_backward(g: Tensor, mat2: Tensor, mat1_column_major: bool) -> Tensor
     """The gradient of mat1 in mat1 @ mat2, in torch's form (mm's and addmm's backward)."""
     if mat1_column_major:
         return shape_ops.t(mm(mat2, shape_ops.t(g)))
+    if not is_grad_enabled() and g._data.dtype == mat2._data.dtype:
+        return _product(g._data, mat2._data.T)
     return mm(g, shape_ops.t(mat2))
 
 
@@ -59,7 +62,17 @@ def mm_mat2_backward(g: Tensor, mat1: Tensor, mat2_column_major: bool) -> Tensor
     """The gradient of mat2 in mat1 @ mat2, in torch's form."""
     if mat2_column_major:
         return shape_ops.t(mm(shape_ops.t(g), mat1))
+    if not is_grad_enabled() and g._data.dtype == mat1._data.dtype:
+        return _product(mat1._data.T, g._data)
     return mm(shape_ops.t(mat1), g)
+
+
+def _product(a: Any, b: Any) -> Tensor:
+    """``mm`` of two 2-d arrays of one float dtype when nothing is recorded (a first-order backward
+    pass): the same product of the same arrays, without the transposed view tensors, mm's
+    argument checks (a VJP's operands pass them) and an empty record."""
+    check_alloc((a.shape[0], b.shape[1]))
+    return Tensor(a @ b)
 
 
 def _mm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -1,0 +1,111 @@
+"""The faster ways engine/summation.py adds give the very bits of its plain ones (issue 18).
+
+The goldens (test_float_sums.py) stop at torch's serial limit of 32768 elements, below the sizes
+where ``_sequential`` adds term by term; so here every golden case runs again with that path forced
+on for every sum it does, and large tensors (a 256x1024 batch, as in the MLP bench) are summed both
+ways, specials included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import engine
+from engine import summation
+from engine.backend import DEVICE, from_host, to_host
+from tests.engine.test_float_sums import GOLDEN, _hex, _input
+
+
+def _force_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Term-by-term additions for every in-order sum of 2 to 64 terms, whatever their size."""
+    monkeypatch.setattr(summation, "_LOOP_MIN_WIDTH", 1)
+    monkeypatch.setattr(summation, "_LOOP_MAX_INNER_BYTES", 1 << 62)
+
+
+def _never_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(summation, "_LOOP_TERMS", 0)
+
+
+@pytest.mark.parametrize("case", GOLDEN[::3], ids=lambda c: f"{c['dtype']}-{c['shape']}-{c['dims']}")
+def test_golden_sums_added_term_by_term(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    _force_added(monkeypatch)
+    x = _input(case)
+    dims, keep = case["dims"], case["keepdim"]
+    total = x.sum() if dims is None else x.sum(dims, keepdim=keep)
+    if DEVICE != "cpu":  # (torch's order is kept on the CPU only: see test_float_sums.py)
+        want = [float.fromhex(v) for v in case["sum"]]
+        assert np.allclose(total.numpy().reshape(-1), want, rtol=1e-4, atol=1e-4)
+        return
+    assert _hex(total) == case["sum"]
+
+
+def _large(dtype: str, shape: tuple[int, ...], specials: bool) -> np.ndarray:
+    rng = np.random.default_rng(len(shape) * 1000 + sum(shape))
+    a = (rng.standard_normal(shape) * 2.0 ** rng.integers(-20, 20, shape)).astype(dtype)
+    if specials:
+        flat = a.reshape(-1)
+        flat[::97] = -0.0
+        flat[5::1009] = np.inf
+        flat[7::2003] = -np.inf
+        flat[11::4001] = np.nan
+        flat[13::509] = np.finfo(dtype).max
+    return a
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dims", [
+    ((256, 1024), None), ((256, 1024), [0]), ((256, 1024), [1]), ((300001,), None),
+    ((64, 48, 40), [0, 2]), ((4096, 33), [0]), ((33, 4096), None), ((257, 1023), [0]),
+])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("specials", [False, True])
+def test_large_sums_are_the_same_either_way(dtype: str, shape: tuple[int, ...], dims: Any,
+                                            transpose: bool, specials: bool,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    x = engine.tensor(_large(dtype, shape, specials))
+    if transpose:
+        x = x.transpose(0, -1)
+    with np.errstate(all="ignore"):  # (inf + -inf, on purpose)
+        with monkeypatch.context() as m:
+            _never_added(m)
+            want = [_hex(x.sum() if dims is None else x.sum(dims)), _hex(x.mean())]
+        got = [_hex(x.sum() if dims is None else x.sum(dims)), _hex(x.mean())]
+    assert got == want
+
+
+def test_added_starts_at_positive_zero_as_numpy_s_sum_does() -> None:
+    host = np.full((3, 4, 2), -0.0, dtype=np.float32)
+    host[1, 2:] = 1.5
+    got = to_host(summation._added(from_host(host), 1))
+    assert got.tobytes() == host.sum(axis=1).tobytes()
+    assert not np.signbit(got).any()
+
+
+def test_float16_never_takes_the_term_by_term_path() -> None:
+    # numpy accumulates a float16 sum in float32: term by term in float16 would round otherwise
+    host = np.full((16, 4096, 8), 1.0 + 2.0 ** -10, dtype=np.float16)
+    got = to_host(summation._sequential(from_host(host), 0))
+    assert got.tolist() == host.sum(axis=0).tolist()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dims", [
+    ((256, 1024), None), ((256, 1024), [0]), ((3, 32), [0]), ((2, 64), [0]), ((17, 16), [0]),
+    ((5, 96), [0]), ((1000, 32), [0]), ((513,), None), ((4097,), None), ((300001,), None),
+    ((3, 7, 40), None), ((1, 64), [0]), ((64, 1), [0]), ((40, 48), [0]),
+])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_contiguous_sums_taken_directly_are_the_general_path_s(
+        dtype: str, shape: tuple[int, ...], dims: Any, keepdim: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    x = engine.tensor(_large(dtype, shape, specials=False))
+    with monkeypatch.context() as m:
+        m.setattr(summation, "_contiguous", lambda a, dims: None)
+        want = _hex(x.sum(dims, keepdim=keepdim) if dims else x.sum())
+        want_mean = _hex(x.mean(dims, keepdim=keepdim) if dims else x.mean())
+    assert _hex(x.sum(dims, keepdim=keepdim) if dims else x.sum()) == want
+    assert _hex(x.mean(dims, keepdim=keepdim) if dims else x.mean()) == want_mean
