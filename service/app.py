@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from service import __version__, auth, metrics, problems
 from service.compile_cache import CompileCache
 from service.executor import Runner
+from service.fastpath import App
 from service.interpreter import Clock
 from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
@@ -22,7 +23,7 @@ from service.source.cache import TranslationCache
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
-               runner: Runner | None = None) -> FastAPI:
+               runner: Runner | None = None) -> App:
     """The gradserve app; settings default to the GRADSERVE_* environment. A test may give the
     clock that programs' deadlines run on (default time.monotonic) and the program runner."""
     settings = settings or Settings()
@@ -35,7 +36,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         runner.close()
 
     # /docs and /redoc are served by routers/docs.py, from packaged assets (no CDN)
-    app = FastAPI(title="gradserve", version=__version__, description=description(),
+    # (App: FastAPI with POST /v1/run answered without FastAPI's routing, service/fastpath.py)
+    app = App(title="gradserve", version=__version__, description=description(),
                   default_response_class=JSONResponse, lifespan=lifespan, docs_url=None,
                   redoc_url=None)
     app.state.settings = settings
