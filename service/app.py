@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,16 @@ from service.settings import Settings
 from service.source.cache import TranslationCache
 
 
+def _freeze_startup_objects() -> None:
+    """Move every object alive at the first start-up (modules, schemas, the op catalog: hundreds
+    of thousands) out of the garbage collector's sight, once per process: a request allocates
+    many tracked objects, and each full collection would walk all of those again (about 3% of a
+    one-statement request's instructions). Only the first start: a test process starts many apps,
+    and freezing again would keep whatever garbage was waiting at the time for good."""
+    if gc.get_freeze_count() == 0:  # (nothing frozen yet: the process's first start-up)
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                runner: Runner | None = None) -> App:
     """The gradserve app; settings default to the GRADSERVE_* environment. A test may give the
@@ -32,6 +43,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _freeze_startup_objects()
         yield
         runner.close()
 
