@@ -94,15 +94,19 @@ def _direct(scope: Scope) -> bool:
     body is declared non-empty and is sent as JSON."""
     if scope["path"] != PATH or scope["method"] != "POST" or scope.get("root_path"):
         return False
-    length = json = False
+    length: bool | None = None
+    json: bool | None = None
     for key, value in scope["headers"]:
         if key == b"content-length":
+            if length is not None:
+                return False  # (two lengths: FastAPI's path says what it says)
             length = value.isdigit() and int(value) > 0
         elif key == b"content-type":
-            json = is_json(value.decode("latin-1"))
+            if json is None:  # the first, as Request.headers.get reads it on FastAPI's path
+                json = is_json(value.decode("latin-1"))
         elif key == b"transfer-encoding":
             return False
-    return length and json
+    return bool(length and json)
 
 
 class App(FastAPI):

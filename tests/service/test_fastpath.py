@@ -151,6 +151,16 @@ async def test_the_direct_stack_counts_requests_under_the_route() -> None:
         assert _requests("/v1/run", "400") == before_bad + 1
 
 
+async def test_the_first_content_type_decides_as_on_fastapis_path() -> None:
+    async with _clients() as (direct, routed, *_):
+        body = json.dumps(TRIVIAL).encode()
+        for types in (["text/plain", "application/json"], ["application/json", "text/plain"]):
+            headers = [("content-type", t) for t in types]
+            a = await direct.post("/v1/run", content=body, headers=headers)
+            b = await routed.post("/v1/run", content=body, headers=headers)
+            assert _comparable(a) == _comparable(b), types
+
+
 async def test_other_routes_and_methods_are_fastapis() -> None:
     async with _clients() as (direct, routed, *_):
         for method, path in (("GET", "/v1/run"), ("POST", "/v1/run/"), ("POST", "/v1/translate"),
