@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from service import __version__, auth, metrics, problems
 from service.compile_cache import CompileCache
 from service.executor import Runner
+from service.fastpath import App
 from service.interpreter import Clock
 from service.middleware import BodyBudget, BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware, configure_access_log
@@ -21,8 +23,18 @@ from service.settings import Settings
 from service.source.cache import TranslationCache
 
 
+def _freeze_startup_objects() -> None:
+    """Move every object alive at the first start-up (modules, schemas, the op catalog: hundreds
+    of thousands) out of the garbage collector's sight, once per process: a request allocates
+    many tracked objects, and each full collection would walk all of those again (about 3% of a
+    one-statement request's instructions). Only the first start: a test process starts many apps,
+    and freezing again would keep whatever garbage was waiting at the time for good."""
+    if gc.get_freeze_count() == 0:  # (nothing frozen yet: the process's first start-up)
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
-               runner: Runner | None = None) -> FastAPI:
+               runner: Runner | None = None) -> App:
     """The gradserve app; settings default to the GRADSERVE_* environment. A test may give the
     clock that programs' deadlines run on (default time.monotonic) and the program runner."""
     settings = settings or Settings()
@@ -31,11 +43,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _freeze_startup_objects()
         yield
         runner.close()
 
     # /docs and /redoc are served by routers/docs.py, from packaged assets (no CDN)
-    app = FastAPI(title="gradserve", version=__version__, description=description(),
+    # (App: FastAPI with POST /v1/run answered without FastAPI's routing, service/fastpath.py)
+    app = App(title="gradserve", version=__version__, description=description(),
                   default_response_class=JSONResponse, lifespan=lifespan, docs_url=None,
                   redoc_url=None)
     app.state.settings = settings

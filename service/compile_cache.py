@@ -40,14 +40,57 @@ _LARGEST_SHARE = 8  # a program over 1/8 of the bytes bound is not cached
 MEMORY_PER_JSON_BYTE = 16
 
 
-def json_key(program: Any, largest: int | None = None) -> tuple[bytes, int] | None:
+def json_key(program: Any, largest: int | None = None, body_size: int | None = None
+             ) -> tuple[bytes, int] | None:
     """The key of a parsed ``program`` member, and its size (canonical JSON bytes); None for a
     program whose estimated memory is over ``largest``, which the cache would not keep anyway
-    (hashing a program that carries megabytes of tensor data costs more than its compile)."""
+    (hashing a program that carries megabytes of tensor data costs more than its compile).
+
+    ``body_size``: the length of the body the program came in, when known. A body too small to
+    hold a program over ``largest`` skips the look below; otherwise a lower bound of the
+    canonical length is taken first (:func:`_surely_longer`), so that a program with megabytes of
+    base64 is refused without writing them out again (orjson would scan every byte)."""
+    if largest is not None:
+        most = largest // MEMORY_PER_JSON_BYTE  # the longest canonical JSON kept
+        if (body_size is None or body_size > most) and _surely_longer(program, most):
+            return None
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
     if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
         return None
     return _digest(b"program\0" + canonical), len(canonical)
+
+
+# Lists longer than this are counted by their length alone (each item at least one byte and a
+# comma), not item by item: the bound stays a lower bound, and its cost stays small.
+_LONG_LIST = 4096
+
+
+def _surely_longer(program: Any, n: int) -> bool:
+    """Whether the canonical JSON of ``program`` is certainly over ``n`` bytes, from a lower
+    bound of its length: a string is at least its characters and two quotes, a number at least
+    a byte, a list its brackets, commas and items, an object its braces, commas, quoted keys,
+    colons and values. False means only "not certainly"."""
+    total = 0
+    stack = [program]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            total += len(v) + 2
+        elif t is list:
+            total += 2 + max(len(v) - 1, 0)
+            if len(v) > _LONG_LIST:
+                total += len(v)  # a byte each, at least
+            else:
+                stack += v
+        elif t is dict:
+            total += 2 + max(len(v) - 1, 0) + sum(len(k) + 3 for k in v)
+            stack += v.values()
+        else:
+            total += 1
+        if total > n:
+            return True
+    return False
 
 
 def source_key(source: str, inputs: frozenset[str]) -> bytes:
@@ -65,16 +108,17 @@ class Found:
     program: Program | None
 
 
-def find_json(cache: CompileCache, document: Any) -> Found | None:
-    """For a body (as parsed) with a JSON ``program``: where it stands in ``cache``. A program
-    found there validated and compiled before, so only the rest of the body needs validating."""
+def find_json(cache: CompileCache, document: Any, body_size: int | None = None) -> Found | None:
+    """For a body (as parsed; ``body_size`` bytes long, when known) with a JSON ``program``: where
+    it stands in ``cache``. A program found there validated and compiled before, so only the rest
+    of the body needs validating."""
     if not isinstance(document, dict) or "source" in document:
         return None
     program = document.get("program")
     if not isinstance(program, list):
         return None
     try:
-        keyed = json_key(program, cache.largest)
+        keyed = json_key(program, cache.largest, body_size)
     except orjson.JSONEncodeError:  # an integer past 64 bits: validation refuses the program
         return None
     if keyed is None:

@@ -213,9 +213,10 @@ class ProgramRoute(APIRoute):
     same signature. A body FastAPI would refuse before validating it (not sent as JSON, or
     empty) goes through FastAPI's own handler, which answers as it always has."""
 
-    def validate_body(self, document: Any, state: Any) -> Any:
-        """The endpoint's body: ``document`` validated against the route's model (``state``:
-        the app's, for a route that needs more of it than the settings)."""
+    def validate_body(self, document: Any, state: Any, size: int | None = None) -> Any:
+        """The endpoint's body: ``document`` (parsed from ``size`` bytes, if known) validated
+        against the route's model (``state``: the app's, for a route that needs more of it than
+        the settings)."""
         assert self.body_field is not None
         value, errors = self.body_field.validate(document, {}, loc=("body",))
         if errors:
@@ -224,27 +225,33 @@ class ProgramRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        endpoint = self.endpoint
-        if list(inspect.signature(endpoint).parameters) != ["body", "request"]:
+        if list(inspect.signature(self.endpoint).parameters) != ["body", "request"]:
             raise TypeError(f"{self.path}: a ProgramRoute endpoint takes (body, request)")
-
-        def prepare(body: bytes, state: Any) -> Any:
-            return self.validate_body(read_body(body, state.settings.max_nesting_depth), state)
 
         async def route(request: Request) -> Response:
             if is_json(request.headers.get("content-type", "")):
                 body = await request.body()
                 if body:
-                    state = request.app.state
-                    if len(body) >= OFF_LOOP_FROM:
-                        value = await asyncio.to_thread(prepare, body, state)
-                    else:
-                        value = prepare(body, state)
-                    response: Response = await endpoint(body=value, request=request)
-                    return response
+                    return await self.respond(request, body)
             return await handler(request)
 
         return route
+
+    async def respond(self, request: Request, body: bytes) -> Response:
+        """The answer to ``body``, a non-empty body sent as JSON (read already): measured,
+        parsed and validated (on a thread when it is large), then given to the endpoint.
+        service/fastpath.py calls this too."""
+        state = request.app.state
+        if len(body) >= OFF_LOOP_FROM:
+            value = await asyncio.to_thread(self._prepare, body, state)
+        else:
+            value = self._prepare(body, state)
+        response: Response = await self.endpoint(body=value, request=request)
+        return response
+
+    def _prepare(self, body: bytes, state: Any) -> Any:
+        return self.validate_body(read_body(body, state.settings.max_nesting_depth), state,
+                                  len(body))
 
 
 async def client_gone(request: Request) -> None:

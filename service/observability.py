@@ -23,7 +23,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +67,7 @@ def request_id(scope: Scope) -> str:
             if _VALID_ID.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # (as random as uuid4's hex, at a fifth of its cost)
 
 
 def program_finished(state: Any, report: RunReport) -> None:

@@ -76,9 +76,14 @@ class PiecesResponse(JSONResponse):
     """A JSON answer given as pieces (dumps_pieces), each sent as one body message."""
 
     def __init__(self, pieces: list[bytes], status_code: int = 200) -> None:
+        # The headers JSONResponse.__init__ would make (its rendering of b"" and header
+        # bookkeeping cost more than a small program's answer): length, then type.
         self.pieces = pieces
-        super().__init__(b"", status_code)
-        self.headers["content-length"] = str(sum(map(len, pieces)))
+        self.status_code = status_code
+        self.background = None
+        self.body = b""
+        self.raw_headers = [(b"content-length", b"%d" % sum(map(len, pieces))),
+                            (b"content-type", self.media_type.encode("latin-1"))]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code,

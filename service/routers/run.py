@@ -29,17 +29,25 @@ class RunRoute(ProgramRoute):
     straight into its compiled form where service/json_compiler.py takes it, else by the
     request models (which then say what is wrong, if anything)."""
 
-    def validate_body(self, document: Any, state: Any) -> Any:
-        found = find_json(state.programs, document)
+    def validate_body(self, document: Any, state: Any, size: int | None = None) -> Any:
+        found = find_json(state.programs, document, size)
+        body: Any
         if found is not None and found.program is not None:
-            body = super().validate_body({**document, "program": []}, state)
+            if len(document) == 1:  # only the program: the rest of the request is its defaults
+                body = _DEFAULTS.model_copy(update={"program": []})
+            else:
+                body = super().validate_body({**document, "program": []}, state, size)
         else:
             body = read_request(document, state.settings.max_nesting_depth)
             if body is None:
-                body = super().validate_body(document, state)
+                body = super().validate_body(document, state, size)
         body._found = found
         return body
 
+
+# A request of a program alone, validated: what such a body is once its program is found in the
+# compile cache (a copy per request: each notes its own _found)
+_DEFAULTS = RunRequest.model_validate({"program": []})
 
 router = APIRouter(tags=["run"], route_class=RunRoute)
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from service import problems
+from service.compiler import compile_program
 from service.errors import ProgramError
 from service.jsonbody import ProgramRoute, parse
-from service.program import Statement
+from service.program import MAX_INPUTS, Name, Statement
 from service.responses import JSONResponse
 from service.source.exporter import ExportError, export_program
-from service.source.request import translate_request
+from service.source.request import about_source, translate_request
 
 router = APIRouter(tags=["translate"], route_class=ProgramRoute)
 
@@ -27,6 +28,7 @@ class TranslateRequest(BaseModel):
                    "\nprint(x.grad)\n"},
         {"program": [{"name": "x", "op": "ones", "attrs": {"size": [2], "requires_grad": True}},
                      {"print": "x"}]},
+        {"source": "f = (x ** 2).sum()\nf.backward()\n", "inputs": ["x"]},
     ]})
 
     source: str | None = Field(None, description="PyTorch code, as POST /v1/run takes it.")
@@ -34,11 +36,25 @@ class TranslateRequest(BaseModel):
                                             "takes it.")
     seed: StrictInt | None = Field(None, ge=0, le=2**64 - 1, description="With program: the "
                                    "script seeds torch's generator with it.")
+    inputs: list[Name] | None = Field(
+        None, max_length=MAX_INPUTS, description="With source: the names POST /v1/run's inputs "
+        "would give (their values are not needed here). The source reads them as tensors bound "
+        "before its first line; each must be a name it reads and never assigns.")
+
+    @field_validator("inputs")
+    @classmethod
+    def _distinct(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            twice = next(n for i, n in enumerate(v) if n in v[:i])
+            raise ValueError(f"the name {twice!r} appears twice in inputs")
+        return v
 
     @model_validator(mode="after")
     def _one(self) -> TranslateRequest:
         if (self.source is None) == (self.program is None):
             raise ValueError("a request has exactly one of program and source")
+        if self.inputs is not None and self.source is None:
+            raise ValueError("inputs go with source: they name what the source reads")
         return self
 
 
@@ -64,7 +80,11 @@ class TranslateResponse(BaseModel):
 async def translate(body: TranslateRequest, request: Request) -> Any:
     settings = request.app.state.settings
     if body.source is not None:
-        translation, _ = translate_request(body.source, settings, request.app.state.translations)
+        inputs = frozenset(body.inputs or ())
+        translation, program = translate_request(body.source, settings,
+                                                 request.app.state.translations, inputs)
+        if body.inputs is not None:
+            _check_inputs(body.inputs, program, translation, settings.max_nesting_depth)
         answer: dict[str, Any] = {"program": translation.program}
         if translation.seed is not None:
             answer["seed"] = translation.seed
@@ -78,3 +98,18 @@ async def translate(body: TranslateRequest, request: Request) -> Any:
     except ExportError as exc:  # a program element with no torch spelling here
         raise ProgramError("invalid-program", f"cannot be written as torch: {exc}",
                            "/program") from None
+
+
+def _check_inputs(inputs: list[str], program: list[Any], translation: Any, max_depth: int) -> None:
+    """Each input names a name the translated program reads and never assigns, as POST /v1/run
+    checks when it runs it (a name the source never reads, or assigns, is no input)."""
+    try:
+        free = compile_program(program, max_depth).free_names
+    except ProgramError as err:
+        raise about_source(err, translation) from None
+    for i, name in enumerate(inputs):
+        if name not in free:
+            known = ", ".join(repr(n) for n in free) or "none"
+            raise ProgramError("invalid-program", f"the source has no input named {name!r}: an "
+                               "input gives a name the source reads and never assigns (this "
+                               f"source's: {known})", f"/inputs/{i}", name=name)

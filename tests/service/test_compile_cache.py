@@ -4,14 +4,17 @@ answers exactly as an uncached run does (problems and pointers included), and st
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
+from service import compile_cache
 from service.compile_cache import MEMORY_PER_JSON_BYTE, CompileCache, find_json, json_key, source_key
 from service.compiler import Program
 from tests.service.helpers import ROOT, call, let
@@ -201,3 +204,45 @@ def test_a_program_too_large_to_keep_is_not_hashed() -> None:
     assert find_json(cache, {"program": small}) is not None
     assert find_json(cache, {"program": large}) is None
     assert json_key(large) is not None  # (without a bound: keyed as before)
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    r = rng.random()
+    if depth > 4 or r < 0.3:
+        return rng.choice([1, -30, 1.5, 1e5, 1e-7, True, None, "", "ab", 'e\u0301"\\', "\u00e9"])
+    if r < 0.65:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 6))]
+    return {rng.choice(["a", "bb", "\u00e9", "k\n"]) + str(i): _random_json(rng, depth + 1)
+            for i in range(rng.randint(0, 4))}
+
+
+def test_the_length_bound_is_a_lower_bound() -> None:
+    # a program is refused unhashed only when its canonical JSON is surely over the bound
+    rng = random.Random(18)
+    for _ in range(3000):
+        v = _random_json(rng)
+        length = len(orjson.dumps(v, option=orjson.OPT_SORT_KEYS))
+        assert not compile_cache._surely_longer(v, length)
+        for n in range(length):
+            if compile_cache._surely_longer(v, n):
+                assert length > n
+    long_list = [0] * 5000  # counted by its length alone
+    assert compile_cache._surely_longer(long_list, 9_000)
+    assert not compile_cache._surely_longer(long_list, 10_001)
+
+
+def test_megabytes_of_base64_are_refused_without_writing_them_out(monkeypatch: Any) -> None:
+    cache = CompileCache(entries=8, max_bytes=8 * 1024 * MEMORY_PER_JSON_BYTE)
+    x = {"shape": [300_000], "datatype": "FP32", "b64": "A" * 400_000}
+    document = {"program": [{"name": "x", "op": "tensor", "args": [x]}]}
+
+    def refuse(*args: Any, **kwargs: Any) -> bytes:
+        raise AssertionError("the program was written out")
+
+    monkeypatch.setattr(compile_cache.orjson, "dumps", refuse)
+    assert find_json(cache, document, 400_100) is None
+    assert find_json(cache, document) is None
+    # a body small enough to hold only programs the cache keeps is keyed as before
+    monkeypatch.undo()
+    small = {"program": [{"name": "x", "op": "ones", "attrs": {"size": [2]}}]}
+    assert find_json(cache, small, 60) is not None

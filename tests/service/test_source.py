@@ -292,3 +292,43 @@ print(y)
     answer = await ok_source(asgi, source)
     assert answer["printed"] == ["0.0 True False", "tensor(0.7500)"]
     assert set(answer["values"]) == {"g", "ok", "first"}  # the hidden names are not outputs
+
+
+# ----- /v1/translate with inputs -----------------------------------------------------------------
+INPUT_SOURCE = "f = (x ** 2).sum()\nf.backward()\nprint(x.grad)\n"
+
+
+async def test_translate_with_inputs_gives_the_program_run_runs(asgi: httpx.AsyncClient) -> None:
+    # without inputs, x is unknown; with x as an input, the program reads x as a tensor
+    problem(await asgi.post("/v1/translate", json={"source": INPUT_SOURCE}), "unknown-name", 422,
+            "/source")
+    r = await asgi.post("/v1/translate", json={"source": INPUT_SOURCE, "inputs": ["x"]})
+    assert r.status_code == 200, r.text
+    program = r.json()["program"]
+    assert program[0] == {"name": "f", "op": "sum", "args": [{"op": "pow", "args": ["x", 2]}]}
+    x = {"shape": [2], "datatype": "FP32", "data": [1.0, 3.0], "requires_grad": True}
+    # the translated program, run with the input, answers as the source does
+    from_program = await ok(asgi, program, inputs={"x": x})
+    r = await run_source(asgi, INPUT_SOURCE, inputs={"x": x})
+    assert r.status_code == 200, r.text
+    assert from_program["printed"] == r.json()["printed"] == ["tensor([2., 6.])"]
+
+
+async def test_translate_inputs_problems(asgi: httpx.AsyncClient) -> None:
+    async def post(**body: Any) -> httpx.Response:
+        return await asgi.post("/v1/translate", json=body)
+
+    # a name the source never reads, or assigns, is no input (as /v1/run says when it runs it)
+    body = problem(await post(source=INPUT_SOURCE, inputs=["x", "w"]), "invalid-program", 422,
+                   "/inputs/1")
+    assert body["name"] == "w"
+    problem(await post(source="import torch\nx = torch.ones(2)\n", inputs=["x"]),
+            "invalid-program", 422, "/inputs/0")
+    problem(await post(source=INPUT_SOURCE, inputs=["x", "x"]), "invalid-program", 422,
+            "/inputs")
+    problem(await post(source=INPUT_SOURCE, inputs=["1x"]), "invalid-program", 422, "/inputs/0")
+    problem(await post(source=INPUT_SOURCE, inputs="x"), "invalid-program", 422, "/inputs")
+    # inputs go with a source only
+    problem(await post(program=[{"print": 1}], inputs=["x"]), "invalid-program", 422, "")
+    # an empty list is no inputs: x stays unknown
+    problem(await post(source=INPUT_SOURCE, inputs=[]), "unknown-name", 422, "/source")

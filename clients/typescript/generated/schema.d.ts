@@ -6776,6 +6776,12 @@ export interface components {
          *         }
          *       ]
          *     }
+         * @example {
+         *       "inputs": [
+         *         "x"
+         *       ],
+         *       "source": "f = (x ** 2).sum()\nf.backward()\n"
+         *     }
          */
         TranslateRequest: {
             /**
@@ -6793,6 +6799,11 @@ export interface components {
              * @description With program: the script seeds torch's generator with it.
              */
             seed?: number | null;
+            /**
+             * Inputs
+             * @description With source: the names POST /v1/run's inputs would give (their values are not needed here). The source reads them as tensors bound before its first line; each must be a name it reads and never assigns.
+             */
+            inputs?: components["schemas"]["Name"][] | null;
         };
         /**
          * TranslateResponse
