@@ -314,7 +314,7 @@ class Interpreter:
             self._tick(st.path)  # each further check of the condition is a step
 
     def _print(self, st: Print) -> None:
-        line = print_line([self._eval(e) for e in st.values], st.sep, st.end)
+        line = print_line([e.run(self) for e in st.values], st.sep, st.end)
         self._printed_chars += len(line) + 1
         cap = self.settings.max_printed_chars
         if self._printed_chars > cap:
@@ -341,7 +341,7 @@ class Interpreter:
             self._unpack(t, v, (*path, k))
 
     def _truth(self, e: Expr) -> bool:
-        v = self._eval(e)
+        v = e.run(self)
         if isinstance(v, ge.Tensor):
             if v.numel() != 1:
                 raise ProgramError("type-error", "Boolean value of Tensor with more than one "

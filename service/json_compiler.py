@@ -27,8 +27,10 @@ from pydantic import ValidationError
 from engine.registry import Param
 from service.compiler import (
     _INDEX_ATTRS,
+    _READS,
     Array,
     Block,
+    Call,
     Const,
     Expr,
     If,
@@ -273,8 +275,24 @@ class _JsonCompiler(_Compiler):
         if type(given) is not list or not least <= len(given) <= most:
             raise Unsupported
         depth += 1
-        args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
-        return _call_node(sig, args, _attrs(sig, c.get("attrs")), path, bind)
+        args: list[Expr] = []
+        shallow = depth <= self.max_depth
+        for i, a in enumerate(given):
+            # (a name or a number inline, as expr makes them: most arguments are one)
+            t = type(a)
+            if shallow and t is str and a not in _TOKENS and len(a) <= 64 and a.isascii() and \
+                    a.isidentifier():
+                where = (*path, "args", i)
+                self.reads.setdefault(a, where)
+                args.append(Ref(a, where))
+            elif shallow and (t is float or t is int and INT64_MIN <= a <= INT64_MAX):
+                args.append(Const(a, (*path, "args", i)))
+            else:
+                args.append(self.expr(a, (*path, "args", i), depth))
+        attrs = _attrs(sig, c.get("attrs"))
+        if not attrs:  # (then _call_node has nothing to convert: no spellings, no index names)
+            return Call(sig, args, attrs, path, bind, [], reads=_READS[sig.name])
+        return _call_node(sig, args, attrs, path, bind)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         if depth > self.max_depth:
