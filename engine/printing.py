@@ -31,7 +31,7 @@ prints as ``0.1000``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
 from typing import Any
 
 import numpy as np
@@ -124,81 +124,79 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return str(tuple(int(n) for n in shape))
 
 
-class _Formatter:
-    """Decides how every element of one tensor is rendered (step 2 above).
+def _texts(values: list[Any], *, floating: bool) -> tuple[list[str], int]:
+    """Every shown element rendered (step 2 above), right-aligned to the common width, in
+    row-major order; and that width.
 
-    It is built from the elements that will actually be shown, so the hidden
-    middle of a summarised tensor does not influence widths or modes. The
-    elements are at most a few thousand Python numbers, so plain list
-    operations beat numpy calls here (most printed tensors are tiny).
+    The mode and the width come from the elements that will actually be shown, so the hidden
+    middle of a summarised tensor does not influence them. Most printed tensors are tiny, so
+    this is one plain loop over Python numbers and C-level ``map`` calls (no numpy call and no
+    comprehension: each costs more than a few elements' work), each element formatted once.
     """
-
-    def __init__(self, shown: np.ndarray, *, floating: bool) -> None:
-        self.floating = floating
-        self.int_mode = True
-        self.sci_mode = False
-        self.max_width = 1
-
-        values = shown.reshape(-1).tolist()  # Python floats: exact for float16/float32
-        if not floating:
-            # Integers and bools print as Python's str() ("-3", "True").
-            self.max_width = max(1, *map(len, map(str, values)))
-            return
-
-        # Zeros, nans and infs carry no information about scale, so only the
-        # finite non-zero values choose the mode and the width (v - v is 0.0
-        # only for a finite v).
-        finite = [v for v in values if v and v - v == 0.0]
-        if not finite:
-            # Nothing to measure: stay in integer mode with width 1, which
-            # prints zeros as "0." and nan/inf as "nan"/"inf".
-            return
-
-        self.int_mode = all(map(float.is_integer, finite))
-        magnitudes = list(map(abs, finite))
-        largest, smallest = max(magnitudes), min(magnitudes)
-        self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
-
-        widths: Iterable[int]
-        if self.sci_mode:
-            widths = map(len, map(_SCI.format, finite))
-        elif self.int_mode:
-            # "+ 1" for the trailing "." that marks a float ("3.").
-            widths = (n + 1 for n in map(len, map(_WHOLE.format, finite)))
+    if not floating:
+        # Integers and bools print as Python's str() ("-3", "True").
+        texts = list(map(str, values))
+    else:
+        # Zeros, nans and infs carry no information about scale, so only the finite non-zero
+        # values choose the mode and the width (v - v is 0.0 only for a finite v).
+        largest, smallest, whole, nonfinite, unmeasured = 0.0, math.inf, True, False, False
+        for v in values:
+            if v - v != 0.0:
+                nonfinite = unmeasured = True
+            elif not v:
+                unmeasured = True
+            else:
+                m = v if v > 0.0 else -v
+                if m > largest:
+                    largest = m
+                if m < smallest:
+                    smallest = m
+                if whole and not v.is_integer():
+                    whole = False
+        if not largest:
+            # Nothing to measure: integer mode with width 1, which prints zeros as "0." and
+            # nan/inf as "nan"/"inf".
+            return _whole(values, nonfinite), 1
+        if largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4:
+            texts = list(map(_SCI, values))  # scientific: "1.2345e+03"
+        elif whole:
+            texts = _whole(values, nonfinite)
         else:
-            widths = map(len, map(_FIXED.format, finite))
-        self.max_width = max(1, *widths)
-
-    def format(self, value: float | int | bool) -> str:
-        """Render one element, right-aligned to the common width."""
-        if not self.floating:
-            text = str(value)
-        elif self.sci_mode:
-            text = _SCI.format(value)
-        elif self.int_mode:
-            text = _WHOLE.format(value)
-            # The "." shows that a whole number is a float; "nan"/"inf"
-            # are already unmistakably floats and get no dot.
-            if value - value == 0.0:
-                text += "."
-        else:
-            text = _FIXED.format(value)
-        # Values that were not measured (zeros, nan, inf, -0.) may be wider
-        # than ``max_width``; they are then printed as they are, unpadded.
-        return text.rjust(self.max_width)
+            texts = list(map(_FIXED, values))  # fixed point: "1.2345"
+        if unmeasured:
+            # Values that were not measured (zeros, nan, inf, -0.) may be wider than the
+            # width; they are then printed as they are, unpadded.
+            width = max(len(t) for t, v in zip(texts, values, strict=True) if v and v - v == 0.0)
+            return [t.rjust(width) for t in texts], width
+    lengths = list(map(len, texts))
+    width = max(lengths)
+    if min(lengths) == width:
+        return texts, width
+    return [t.rjust(width) for t in texts], width
 
 
-_SCI, _WHOLE, _FIXED = f"{{:.{PRECISION}e}}", "{:.0f}", f"{{:.{PRECISION}f}}"
+def _whole(values: list[float], nonfinite: bool) -> list[str]:
+    """Whole numbers: the "." shows that a whole number is a float; "nan"/"inf" are already
+    unmistakably floats and get no dot."""
+    if not nonfinite:
+        return list(map(_WHOLE, values))
+    return [_WHOLE(v) if v - v == 0.0 else f"{v:.0f}" for v in values]
+
+
+_SCI, _WHOLE, _FIXED = f"{{:.{PRECISION}e}}".format, "{:.0f}.".format, \
+    f"{{:.{PRECISION}f}}".format
 
 
 def _tensor_str(arr: np.ndarray, indent: int, *, floating: bool) -> str:
     """The bracketed body of a non-empty tensor, without prefix or suffixes."""
     summarize = arr.size > THRESHOLD
     shown = _summarized(arr) if summarize else arr
-    formatter = _Formatter(shown, floating=floating)
+    texts, width = _texts(shown.reshape(-1).tolist(), floating=floating)
+    if shown.ndim == 0:
+        return texts[0]
     # The axes whose middle is hidden: there, "..." goes between the first and last EDGEITEMS.
-    cut = tuple(summarize and n > 2 * EDGEITEMS for n in arr.shape)
-    return _nested_str(shown.tolist(), 0, cut, indent, formatter)
+    cut = tuple(n > 2 * EDGEITEMS for n in arr.shape) if summarize else (False,) * arr.ndim
+    return _nested_str(texts, shown.shape, cut, indent, width)
 
 
 def _summarized(arr: np.ndarray) -> np.ndarray:
@@ -210,37 +208,40 @@ def _summarized(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _nested_str(items: Any, axis: int, cut: tuple[bool, ...], indent: int,
-                formatter: _Formatter) -> str:
-    """Render ``items`` (nested lists from ``tolist``, at ``axis`` of the tensor) whose first
-    character sits at column ``indent``."""
-    ndim = len(cut) - axis
-    if ndim == 0:
-        return formatter.format(items)
-    if ndim == 1:
-        return _vector_str(items, cut[axis], indent, formatter)
-
-    # Each sub-tensor starts one column further right, after this "[".
-    parts = [_nested_str(sub, axis + 1, cut, indent + 1, formatter) for sub in items]
-    if cut[axis]:
-        parts.insert(EDGEITEMS, "...")
-    # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one
-    # blank line per dimension beyond a matrix.
-    separator = "," + "\n" * (ndim - 1) + " " * (indent + 1)
-    return "[" + separator.join(parts) + "]"
-
-
-def _vector_str(values: list[Any], cut: bool, indent: int, formatter: _Formatter) -> str:
-    """Render a 1-d piece, wrapping so lines stay within LINEWIDTH."""
+def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...], indent: int,
+                width: int) -> str:
+    """The nested lists of the shown elements (``texts``, row-major, of a tensor of ``shape``)
+    whose first "[" sits at column ``indent``: the 1-d rows first, then each enclosing
+    dimension from the innermost out."""
+    ndim, n = len(shape), shape[-1]
+    # Each level starts one column further right, after its enclosing "[".
+    row_indent = indent + ndim - 1
     # Every element takes its width plus ", ".
-    element_length = formatter.max_width + 2
-    per_line = max(1, (LINEWIDTH - indent) // element_length)
+    per_line = max(1, (LINEWIDTH - row_indent) // (width + 2))
+    if n <= per_line and not cut[-1]:  # (each row on one line: the usual case)
+        parts = ["[" + ", ".join(texts[i:i + n]) + "]" for i in range(0, len(texts), n)]
+    else:
+        parts = [_vector_str(texts[i:i + n], cut[-1], row_indent, per_line)
+                 for i in range(0, len(texts), n)]
+    for axis in range(ndim - 2, -1, -1):
+        # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one blank line per
+        # dimension beyond a matrix.
+        separator = "," + "\n" * (ndim - 1 - axis) + " " * (indent + axis + 1)
+        k, groups = shape[axis], []
+        for i in range(0, len(parts), k):
+            group = parts[i:i + k]
+            if cut[axis]:
+                group.insert(EDGEITEMS, "...")
+            groups.append("[" + separator.join(group) + "]")
+        parts = groups
+    return parts[0]
 
-    items = list(map(formatter.format, values))
+
+def _vector_str(items: list[str], cut: bool, indent: int, per_line: int) -> str:
+    """Render a 1-d piece (its elements' texts), wrapping so lines stay within LINEWIDTH."""
     if cut:
         # " ..." counts as an element when the line is split into chunks.
-        items.insert(EDGEITEMS, " ...")
-
+        items = [*items[:EDGEITEMS], " ...", *items[EDGEITEMS:]]
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 import engine as ge
 from service.encoding import NONFINITE
 from service.errors import ProgramError, limit_exceeded
-from service.param_kinds import READERS, Input, Reader
+from service.param_kinds import READERS, TAKES, Input, Reader
 from service.pointer import Path, pointer
 from service.program import (
     AssertStatement,
@@ -94,10 +94,20 @@ class Obj:
         return it._tensor(self)
 
 
-# each signature's inputs with their readers (service/param_kinds.py), in order
-_READS: dict[str, tuple[tuple[Reader, Input], ...]] = {
-    name: tuple((READERS[spec.kind], spec) for spec in sig.inputs)
+# each signature's inputs with their readers (service/param_kinds.py) and the types a reader
+# takes as they are (None: it must be called), in order
+_READS: dict[str, tuple[tuple[Reader, Input, Any], ...]] = {
+    name: tuple((READERS[spec.kind], spec, TAKES.get(READERS[spec.kind])) for spec in sig.inputs)
     for name, sig in SIGNATURES.items()}
+
+
+# How a call reads one argument (its plan, made when it is compiled): a name the input's kind
+# takes by type is looked up, a constant it takes is given as it is, a nested call is run and its
+# value checked by type; anything else, or a value of another type, goes to the kind's reader
+# (service/param_kinds.py), which answers as it always does.
+NAME, TAKEN, NESTED, READ = 0, 1, 2, 3
+# (how, the name / the constant / the nested call, the types the kind takes, reader, input, arg)
+Step = tuple[int, Any, Any, Reader, Input, "Expr"]
 
 
 @dataclass(slots=True)
@@ -111,20 +121,45 @@ class Call:
     refs: list[tuple[str, int | None, str]] = field(default_factory=list)
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
     attrs_path: Path | None = None
-    reads: tuple[tuple[Reader, Input], ...] = ()  # the signature's, from _READS
+    reads: tuple[tuple[Reader, Input, Any], ...] = ()  # the signature's, from _READS
+    # made from the above (__post_init__): how each argument is read, and the call's parts the
+    # interpreter reads at every run
+    plan: tuple[Step, ...] = ()
+    direct: Any = None  # the signature's ``direct``
+    cost: Any = None  # a builtin's cost, or None
+    name: str = ""  # the signature's name
+
+    def __post_init__(self) -> None:
+        plan: list[Step] = []
+        for (read, spec, takes), e in zip(self.reads, self.args, strict=False):
+            if takes is None:
+                plan.append((READ, None, None, read, spec, e))
+            elif isinstance(e, Ref):
+                plan.append((NAME, e.name, takes, read, spec, e))
+            elif isinstance(e, Const) and isinstance(e.value, takes):
+                plan.append((TAKEN, e.value, takes, read, spec, e))
+            elif isinstance(e, Call):
+                plan.append((NESTED, e, takes, read, spec, e))
+            else:
+                plan.append((READ, None, None, read, spec, e))
+        self.plan = tuple(plan)
+        sig = self.sig
+        self.direct, self.name = sig.direct, sig.name
+        self.cost = sig.builtin.cost if sig.builtin is not None else None
 
     def run(self, it: Any) -> Any:
         return it._call(self)
 
     def execute(self, it: Any) -> None:
         it._tick(self.path)
+        # (no second look at the clock before the call: the tick just looked)
         bind = self.bind
         if bind is None:
-            it._call(self)
+            it._call(self, False)
         elif type(bind) is str:
-            it.env[bind] = it._call(self)
+            it.env[bind] = it._call(self, False)
         else:
-            it._unpack(bind, it._call(self), (*self.path, "name"))
+            it._unpack(bind, it._call(self, False), (*self.path, "name"))
 
 
 Expr = Const | Ref | Array | Obj | Call

@@ -230,7 +230,8 @@ def _json_type(v: Any) -> str:
 # ----- encoding ---------------------------------------------------------------------------------
 def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
     """The wire form of ``t``'s values: shape, datatype and ``data`` or ``b64`` (Encoded)."""
-    arr = t.detach().numpy()
+    # (numpy() refuses a tensor that requires grad: only those need a detached alias first)
+    arr = t.detach().numpy() if t.requires_grad else t.numpy()
     wire = BY_DTYPE[t.dtype.name]
     out: dict[str, Any] = {"shape": list(arr.shape), "datatype": wire}
     if encoding == "base64":
@@ -251,7 +252,7 @@ def flat_json(arr: np.ndarray) -> bytes:
     """
     flat = np.ascontiguousarray(arr.reshape(-1))
     text = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)
-    if flat.dtype.kind != "f":
+    if flat.dtype.kind != "f" or b"null" not in text:  # (a finite float is never null)
         return text
     bad = flat[~np.isfinite(flat)]
     if not bad.size:

@@ -32,6 +32,9 @@ from engine import backend
 from service import encoding, hints, inline_policy
 from service.answer import build_answer
 from service.compiler import (
+    NAME,
+    NESTED,
+    TAKEN,
     Array,
     Assert,
     Break,
@@ -58,6 +61,7 @@ from service.program import RunRequest
 from service.settings import Settings
 from service.values import Size, type_name
 
+_UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 Clock = Callable[[], float]  # seconds, monotonic; time.monotonic unless a test holds it
 
 
@@ -110,6 +114,7 @@ class Interpreter:
     op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
     _ops_at: dict[str, str] = field(default_factory=dict)
+    _anomaly: bool = False  # the request's detect_anomaly
     # the compiled program: given (from the compile cache), else compiled by run(); shared
     # between runs, never changed
     program: Program | None = None
@@ -147,6 +152,7 @@ class Interpreter:
         self._preempt_at = budget.preempt_at
         self._soonest = min(self._preempt_at, self._deadline)
         self._max_steps = s.max_steps
+        self._anomaly = self.request.detect_anomaly
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
             with ge.execution(seed=self.request.seed, limits=budget.limits,
@@ -308,7 +314,7 @@ class Interpreter:
             self._tick(st.path)  # each further check of the condition is a step
 
     def _print(self, st: Print) -> None:
-        line = print_line([self._eval(e) for e in st.values], st.sep, st.end)
+        line = print_line([e.run(self) for e in st.values], st.sep, st.end)
         self._printed_chars += len(line) + 1
         cap = self.settings.max_printed_chars
         if self._printed_chars > cap:
@@ -335,7 +341,7 @@ class Interpreter:
             self._unpack(t, v, (*path, k))
 
     def _truth(self, e: Expr) -> bool:
-        v = self._eval(e)
+        v = e.run(self)
         if isinstance(v, ge.Tensor):
             if v.numel() != 1:
                 raise ProgramError("type-error", "Boolean value of Tensor with more than one "
@@ -366,26 +372,48 @@ class Interpreter:
         except ge.EngineError as err:
             raise self._engine_error(err, e.path) from None
 
-    def _call(self, c: Call) -> Any:
-        self._check_clock(c.path)
+    def _call(self, c: Call, check: bool = True) -> Any:
+        """Run a call: look at the clock (``check``: not when its statement's tick just did),
+        read its arguments, charge its cost, call it."""
+        if check:
+            now = self.clock()
+            if now > self._soonest:
+                self._clock_passed(now, c.path)
         # each argument as its input's kind reads it (service/param_kinds.py), given the values
-        # of the arguments before it
+        # of the arguments before it; the kinds that only check a value's type, inline (the
+        # compiled call's plan: service/compiler.py)
         values: list[Any] = []
-        for (read, spec), e in zip(c.reads, c.args, strict=False):
+        env = self.env
+        for how, x, takes, read, spec, e in c.plan:
+            if how == NAME:
+                v = env.get(x, _UNBOUND)
+                if v is not _UNBOUND and isinstance(v, takes):
+                    values.append(v)
+                    continue
+            elif how == TAKEN:
+                values.append(x)
+                continue
+            elif how == NESTED:
+                v = self._call(x)
+                if isinstance(v, takes):
+                    values.append(v)
+                    continue
+                e = Const(v, e.path)  # (the reader checks the value it has, not a second run)
             values.append(read(self, c, spec, e, values))
         attrs = self._resolve_refs(c) if c.refs else c.attrs
-        b = c.sig.builtin
-        if b is not None and b.cost is not None:
-            passes = b.cost(*values)
+        if c.cost is not None:
+            passes = c.cost(*values)
             if self.inline and inline_policy.too_many_passes(passes):
                 raise Preempted  # before the call: the budget is checked between calls only
             self._charge(passes, c.path)
-        if self.request.detect_anomaly:
+        if self._anomaly:
             # engine.anomaly's reports name the program step that recorded the offending node
             self._ctx.step = here = pointer(c.path)
-            self._ops_at[here] = c.sig.name
-        self.op_counts[c.sig.name] += 1
+            self._ops_at[here] = c.name
+        self.op_counts[c.name] += 1
         try:
+            if c.direct is not None:
+                return c.direct(*values, **attrs)
             return c.sig.call(values, attrs)
         except ge.AnomalyError as err:
             # the report also names the op, as the program called it, whose step made the node

@@ -20,7 +20,6 @@ program of the contract tests and fuzzers alike.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,8 +27,10 @@ from pydantic import ValidationError
 from engine.registry import Param
 from service.compiler import (
     _INDEX_ATTRS,
+    _READS,
     Array,
     Block,
+    Call,
     Const,
     Expr,
     If,
@@ -53,7 +54,6 @@ class Unsupported(Exception):
     """Not a program this path takes (or not a valid one): validate with the models instead."""
 
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # (\Z: "$" would let a final newline through)
 _CALL_KEYS = frozenset({"op", "args", "attrs", "name"})
 _WHILE_KEYS = frozenset({"while", "do", "max_iter"})
 _IF_KEYS = frozenset({"if", "then", "else"})
@@ -65,7 +65,9 @@ _REQUEST_KEYS = frozenset(RunRequest.model_fields) - {"source"}
 
 
 def _name(v: Any) -> bool:
-    return type(v) is str and len(v) <= 64 and v not in _TOKENS and _NAME.match(v) is not None
+    # (an ASCII identifier is what the models' pattern [A-Za-z_][A-Za-z0-9_]* matches)
+    return type(v) is str and len(v) <= 64 and v not in _TOKENS and v.isascii() and \
+        v.isidentifier()
 
 
 def _int64(v: Any) -> bool:
@@ -148,6 +150,9 @@ _ATTRS: dict[str, dict[str, Param]] = {name: {p.name: p for p in sig.attrs}
                                        for name, sig in SIGNATURES.items()}
 _REQUIRED: dict[str, frozenset[str]] = {
     name: frozenset(p.name for p in sig.attrs if p.required) for name, sig in SIGNATURES.items()}
+# op name -> the fewest and the most arguments it takes
+_ARITY: dict[str, tuple[int, int]] = {
+    name: (sig.min_args, len(sig.inputs)) for name, sig in SIGNATURES.items()}
 
 
 def _attrs(sig: Signature, given: Any) -> dict[str, Any]:
@@ -203,10 +208,13 @@ class _JsonCompiler(_Compiler):
     models; the nesting limit and the loop count are the base class's."""
 
     def statement(self, s: Any, path: Path, depth: int) -> Stmt:
-        self._deeper(depth, path)
+        if depth > self.max_depth:
+            self._deeper(depth, path)
         if type(s) is not dict:
             raise Unsupported
         keys = s.keys()
+        if "op" in s and keys <= _CALL_KEYS:  # (the most frequent statement first)
+            return self.call(s, path, depth, statement=True)
         if "print" in s:
             if len(s) != 1:
                 raise Unsupported
@@ -258,24 +266,43 @@ class _JsonCompiler(_Compiler):
             if not (statement and _name(bind)):
                 raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
             self.binds.add(bind)
+        least, most = _ARITY[sig.name]
         given = c.get("args", _ABSENT)
         if given is _ABSENT:
-            if sig.min_args:
+            if least:
                 raise Unsupported
             given = []
-        if type(given) is not list or not sig.min_args <= len(given) <= len(sig.inputs):
+        if type(given) is not list or not least <= len(given) <= most:
             raise Unsupported
-        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(given)]
-        return _call_node(sig, args, _attrs(sig, c.get("attrs")), path, bind)
+        depth += 1
+        args: list[Expr] = []
+        shallow = depth <= self.max_depth
+        for i, a in enumerate(given):
+            # (a name or a number inline, as expr makes them: most arguments are one)
+            t = type(a)
+            if shallow and t is str and a not in _TOKENS and len(a) <= 64 and a.isascii() and \
+                    a.isidentifier():
+                where = (*path, "args", i)
+                self.reads.setdefault(a, where)
+                args.append(Ref(a, where))
+            elif shallow and (t is float or t is int and INT64_MIN <= a <= INT64_MAX):
+                args.append(Const(a, (*path, "args", i)))
+            else:
+                args.append(self.expr(a, (*path, "args", i), depth))
+        attrs = _attrs(sig, c.get("attrs"))
+        if not attrs:  # (then _call_node has nothing to convert: no spellings, no index names)
+            return Call(sig, args, attrs, path, bind, [], reads=_READS[sig.name])
+        return _call_node(sig, args, attrs, path, bind)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
-        self._deeper(depth, path)
+        if depth > self.max_depth:
+            self._deeper(depth, path)
         t = type(a)
         if t is str:
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
-            if _name(a):
-                self._read(a, path)
+            if len(a) <= 64 and a.isascii() and a.isidentifier():  # (as _name checks)
+                self.reads.setdefault(a, path)
                 return Ref(a, path)
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):

@@ -89,6 +89,12 @@ def wrong_argument(c: Call, arg: str, v: Any, expected: str, path: Path) -> Prog
                         f"not {type_name(v)}", pointer(path))
 
 
+# reader -> the types of the values it takes as they are (the kinds that only check a value's
+# type): the interpreter takes such a value without calling the reader (service/compiler.py's
+# call plan), and calls it for anything else, which then answers as the reader always does
+TAKES: dict[Reader, type | tuple[type, ...]] = {}
+
+
 def _typed(types: type | tuple[type, ...], expected: str) -> Reader:
     """The reader of a kind that is any value of ``types``."""
 
@@ -98,6 +104,7 @@ def _typed(types: type | tuple[type, ...], expected: str) -> Reader:
             return v
         raise wrong_argument(c, spec.name, v, expected, e.path)
 
+    TAKES[read] = types
     return read
 
 
@@ -133,6 +140,9 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
 
 def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
     return e.run(ev)  # (the Python-value calls check what they take themselves)
+
+
+TAKES[_read_any] = object
 
 
 def _element(ev: Evaluator, c: Call, spec: Input, item: Any, path: Path) -> ge.Tensor | None:

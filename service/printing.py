@@ -16,7 +16,10 @@ from service.values import ReturnTypes, Size
 
 def print_line(values: Sequence[Any], sep: str = " ", end: str = "\n") -> str:
     """What ``print(*values, sep=sep, end=end)`` writes, less one final newline."""
-    line = sep.join(to_str(v) for v in values) + end
+    line = sep.join([v if isinstance(v, str) else to_repr(v) for v in values])
+    if end == "\n":  # (print's default: the line as it is)
+        return line
+    line += end
     return line[:-1] if line.endswith("\n") else line
 
 

@@ -27,10 +27,22 @@ class Signature:
     call: Callable[[list[Any], dict[str, Any]], Any]
     op: OpDef | None = None  # the engine op, or None for a builtin
     builtin: Builtin | None = None
+    # the function when ``call(values, attrs)`` is just ``direct(*values, **attrs)`` (a builtin;
+    # an engine op of one output whose inputs come first, in order: most ops), which the
+    # interpreter then calls itself
+    direct: Callable[..., Any] | None = None
 
     @property
     def min_args(self) -> int:
         return sum(1 for i in self.inputs if i.required)
+
+
+def _positional(op: OpDef) -> bool:
+    """Whether the op's inputs are its function's first parameters, in order."""
+    names = [p.name for p in op.inputs]
+    params = list(inspect.signature(op.fn).parameters.values())[:len(names)]
+    return [p.name for p in params] == names and all(
+        p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
 
 
 def _engine_call(op: OpDef) -> Callable[[list[Any], dict[str, Any]], Any]:
@@ -39,9 +51,7 @@ def _engine_call(op: OpDef) -> Callable[[list[Any], dict[str, Any]], Any]:
     # An op's inputs and attrs may interleave in torch's order (gather's input, dim, index), so
     # inputs go by keyword -- unless they are the function's first parameters, in order (most
     # ops), where the cheaper positional call means the same.
-    params = list(inspect.signature(op.fn).parameters.values())[:len(names)]
-    positional = [p.name for p in params] == names and all(
-        p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+    positional = _positional(op)
 
     def call(values: list[Any], attrs: dict[str, Any]) -> Any:
         if positional:
@@ -61,14 +71,16 @@ def _from_op(name: str, op: OpDef) -> Signature:
     inputs = tuple(Input(p.name, p.kind, required=p.required,
                          nullable=p.optional or (not p.required and p.default is None), doc=p.doc)
                    for p in op.inputs)
-    return Signature(name, inputs, op.attrs, op.doc, op.category, _engine_call(op), op=op)
+    direct = op.fn if len(op.outputs) == 1 and _positional(op) else None
+    return Signature(name, inputs, op.attrs, op.doc, op.category, _engine_call(op), op=op,
+                     direct=direct)
 
 
 def _from_builtin(b: Builtin) -> Signature:
     def call(values: list[Any], attrs: dict[str, Any]) -> Any:
         return b.run(*values, **attrs)
 
-    return Signature(b.name, b.inputs, b.attrs, b.doc, b.category, call, builtin=b)
+    return Signature(b.name, b.inputs, b.attrs, b.doc, b.category, call, builtin=b, direct=b.run)
 
 
 def _build() -> dict[str, Signature]:

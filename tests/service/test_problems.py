@@ -116,7 +116,9 @@ async def test_a_bug_is_a_500_that_says_where(make_client: Callable[..., Any],
     def boom(values: list[Any], attrs: dict[str, Any]) -> Any:
         raise ZeroDivisionError("secret internals")
 
-    monkeypatch.setitem(SIGNATURES, "numel", dataclasses.replace(SIGNATURES["numel"], call=boom))
+    # (direct=None: the interpreter then calls ``call``, not the engine function itself)
+    monkeypatch.setitem(SIGNATURES, "numel",
+                        dataclasses.replace(SIGNATURES["numel"], call=boom, direct=None))
     async with make_client() as c:
         r = await post(c, [{"print": 1}, {"print": {"op": "numel", "args": [[1.0]]}}])
     problem(r, "internal-error", 500, "/program/1/print")
