@@ -204,20 +204,8 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             vjp = node.vjp
             if g is not None and plain and vjp is not None and node._retained is None:
                 # one gradient, a VJP to run, nothing to capture or retain: _step, inline
-                if bare and getattr(vjp, "on_arrays", False):
-                    # (_saved_alike, inline: every saved tensor has the output's dtype)
-                    saved = node._saved
-                    alike = saved is not None
-                    if saved is not None:
-                        dtype = node.out_meta[0][1]
-                        for v in saved:
-                            if v.__class__ is Tensor and v._data.dtype is not dtype:
-                                alike = False
-                                break
-                    if not alike:
-                        if g.__class__ is not Tensor:
-                            g = Tensor(g)
-                    elif g.__class__ is Tensor:
+                if bare and getattr(vjp, "on_arrays", False) and _saved_alike(node):
+                    if g.__class__ is Tensor:
                         g = g._data
                 elif g.__class__ is not Tensor:
                     g = Tensor(g)

@@ -218,11 +218,8 @@ def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...],
     row_indent = indent + ndim - 1
     # Every element takes its width plus ", ".
     per_line = max(1, (LINEWIDTH - row_indent) // (width + 2))
-    if n <= per_line and not cut[-1]:  # (each row on one line: the usual case)
-        parts = ["[" + ", ".join(texts[i:i + n]) + "]" for i in range(0, len(texts), n)]
-    else:
-        parts = [_vector_str(texts[i:i + n], cut[-1], row_indent, per_line)
-                 for i in range(0, len(texts), n)]
+    parts = [_vector_str(texts[i:i + n], cut[-1], row_indent, per_line)
+             for i in range(0, len(texts), n)]
     for axis in range(ndim - 2, -1, -1):
         # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one blank line per
         # dimension beyond a matrix.

@@ -122,12 +122,8 @@ class Call:
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
     attrs_path: Path | None = None
     reads: tuple[tuple[Reader, Input, Any], ...] = ()  # the signature's, from _READS
-    # made from the above (__post_init__): how each argument is read, and the call's parts the
-    # interpreter reads at every run
+    # made from the above (__post_init__): how each argument is read
     plan: tuple[Step, ...] = ()
-    direct: Any = None  # the signature's ``direct``
-    cost: Any = None  # a builtin's cost, or None
-    name: str = ""  # the signature's name
 
     def __post_init__(self) -> None:
         plan: list[Step] = []
@@ -143,9 +139,6 @@ class Call:
             else:
                 plan.append((READ, None, None, read, spec, e))
         self.plan = tuple(plan)
-        sig = self.sig
-        self.direct, self.name = sig.direct, sig.name
-        self.cost = sig.builtin.cost if sig.builtin is not None else None
 
     def run(self, it: Any) -> Any:
         return it._call(self)
@@ -270,6 +263,14 @@ class Program:
     # names the program reads and never binds -> the pointer of the first read (in program order):
     # the names an ``inputs`` member may give
     free_names: dict[str, str]
+
+    def not_an_input(self, name: str, where: str, noun: str = "program") -> ProgramError:
+        """The problem for an input ``name`` (given at ``where``) that is none of the free names
+        (``noun``: what the request called the program: a source in /v1/translate)."""
+        known = ", ".join(repr(n) for n in self.free_names) or "none"
+        return ProgramError("invalid-program", f"the {noun} has no input named {name!r}: an "
+                            f"input gives a name the {noun} reads and never assigns (this "
+                            f"{noun}'s: {known})", where, name=name)
 
 
 # ----- compile ----------------------------------------------------------------------------------

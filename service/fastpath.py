@@ -29,7 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.jsonbody import ProgramRoute
-from service.problems import _is_json as is_json
+from service.problems import is_json
 
 PATH = "/v1/run"
 

@@ -145,7 +145,7 @@ class Interpreter:
             self.program = compile_program(self.request.program, s.max_nesting_depth)
         program = self.program
         if self.request.inputs is not None:
-            _check_input_names(self.request.inputs, program.free_names)
+            _check_input_names(self.request.inputs, program)
         # The engine checks the deadline (and cancellation) inside long calls too: backward
         # passes, jacobians, functional steps.
         budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)
@@ -376,9 +376,7 @@ class Interpreter:
         """Run a call: look at the clock (``check``: not when its statement's tick just did),
         read its arguments, charge its cost, call it."""
         if check:
-            now = self.clock()
-            if now > self._soonest:
-                self._clock_passed(now, c.path)
+            self._check_clock(c.path)
         # each argument as its input's kind reads it (service/param_kinds.py), given the values
         # of the arguments before it; the kinds that only check a value's type, inline (the
         # compiled call's plan: service/compiler.py)
@@ -401,20 +399,22 @@ class Interpreter:
                 e = Const(v, e.path)  # (the reader checks the value it has, not a second run)
             values.append(read(self, c, spec, e, values))
         attrs = self._resolve_refs(c) if c.refs else c.attrs
-        if c.cost is not None:
-            passes = c.cost(*values)
+        sig = c.sig
+        b = sig.builtin
+        if b is not None and b.cost is not None:
+            passes = b.cost(*values)
             if self.inline and inline_policy.too_many_passes(passes):
                 raise Preempted  # before the call: the budget is checked between calls only
             self._charge(passes, c.path)
         if self._anomaly:
             # engine.anomaly's reports name the program step that recorded the offending node
             self._ctx.step = here = pointer(c.path)
-            self._ops_at[here] = c.name
-        self.op_counts[c.name] += 1
+            self._ops_at[here] = sig.name
+        self.op_counts[sig.name] += 1
         try:
-            if c.direct is not None:
-                return c.direct(*values, **attrs)
-            return c.sig.call(values, attrs)
+            if sig.direct is not None:
+                return sig.direct(*values, **attrs)
+            return sig.call(values, attrs)
         except ge.AnomalyError as err:
             # the report also names the op, as the program called it, whose step made the node
             step = err.report.get("step")
@@ -466,15 +466,13 @@ class Interpreter:
             raise self._unknown_name(name, path) from None
 
 
-def _check_input_names(inputs: dict[str, Any], free_names: dict[str, str]) -> None:
+def _check_input_names(inputs: dict[str, Any], program: Program) -> None:
     """Every input names a name the program reads and never assigns, and every such name is
     given: otherwise the problem, about /inputs."""
+    free_names = program.free_names
     for name in inputs:
         if name not in free_names:
-            known = ", ".join(repr(n) for n in free_names) or "none"
-            raise ProgramError("invalid-program", f"the program has no input named {name!r}: an "
-                               "input gives a name the program reads and never assigns (this "
-                               f"program's: {known})", pointer(("inputs", name)), name=name)
+            raise program.not_an_input(name, pointer(("inputs", name)))
     for name, where in free_names.items():
         if name not in inputs:
             raise ProgramError("unknown-name", f"inputs does not give {name!r}, which the "

@@ -27,10 +27,8 @@ from pydantic import ValidationError
 from engine.registry import Param
 from service.compiler import (
     _INDEX_ATTRS,
-    _READS,
     Array,
     Block,
-    Call,
     Const,
     Expr,
     If,
@@ -208,8 +206,7 @@ class _JsonCompiler(_Compiler):
     models; the nesting limit and the loop count are the base class's."""
 
     def statement(self, s: Any, path: Path, depth: int) -> Stmt:
-        if depth > self.max_depth:
-            self._deeper(depth, path)
+        self._deeper(depth, path)
         if type(s) is not dict:
             raise Unsupported
         keys = s.keys()
@@ -274,35 +271,17 @@ class _JsonCompiler(_Compiler):
             given = []
         if type(given) is not list or not least <= len(given) <= most:
             raise Unsupported
-        depth += 1
-        args: list[Expr] = []
-        shallow = depth <= self.max_depth
-        for i, a in enumerate(given):
-            # (a name or a number inline, as expr makes them: most arguments are one)
-            t = type(a)
-            if shallow and t is str and a not in _TOKENS and len(a) <= 64 and a.isascii() and \
-                    a.isidentifier():
-                where = (*path, "args", i)
-                self.reads.setdefault(a, where)
-                args.append(Ref(a, where))
-            elif shallow and (t is float or t is int and INT64_MIN <= a <= INT64_MAX):
-                args.append(Const(a, (*path, "args", i)))
-            else:
-                args.append(self.expr(a, (*path, "args", i), depth))
-        attrs = _attrs(sig, c.get("attrs"))
-        if not attrs:  # (then _call_node has nothing to convert: no spellings, no index names)
-            return Call(sig, args, attrs, path, bind, [], reads=_READS[sig.name])
-        return _call_node(sig, args, attrs, path, bind)
+        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(given)]
+        return _call_node(sig, args, _attrs(sig, c.get("attrs")), path, bind)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
-        if depth > self.max_depth:
-            self._deeper(depth, path)
+        self._deeper(depth, path)
         t = type(a)
         if t is str:
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
-            if len(a) <= 64 and a.isascii() and a.isidentifier():  # (as _name checks)
-                self.reads.setdefault(a, path)
+            if _name(a):
+                self._read(a, path)
                 return Ref(a, path)
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):

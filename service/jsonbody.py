@@ -44,7 +44,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from service.errors import ProgramError, limit_exceeded
-from service.problems import _is_json as is_json
+from service.problems import is_json
 
 # JSON levels a program may use beyond two per level of max_nesting_depth: the body object, the
 # program array, a print's {"values": [...]}, tensor objects' shape arrays, attrs objects and the

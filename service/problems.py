@@ -178,7 +178,7 @@ def body_too_large(exc: BodyTooLarge, instance: str) -> ProblemResponse:
 
 
 # ----- exception handlers -----------------------------------------------------------------------
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/")
                                            and media.endswith("+json"))
@@ -195,7 +195,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
         e = next(e for e in errors if e["type"] == "json_invalid")
         reason = (e.get("ctx") or {}).get("error", "malformed")
         return problem(path, "invalid-json", 400, f"the body is not valid JSON: {reason}", "")
-    if not _is_json(ctype) and isinstance(exc.body, bytes):
+    if not is_json(ctype) and isinstance(exc.body, bytes):
         return problem(path, "unsupported-media-type", 415,
                        f"send the program as application/json, not {ctype or 'untyped bytes'}", "")
     document = exc.body

@@ -45,13 +45,12 @@ def _positional(op: OpDef) -> bool:
         p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
 
 
-def _engine_call(op: OpDef) -> Callable[[list[Any], dict[str, Any]], Any]:
+def _engine_call(op: OpDef, positional: bool) -> Callable[[list[Any], dict[str, Any]], Any]:
     names = [p.name for p in op.inputs]
     several = len(op.outputs) > 1
     # An op's inputs and attrs may interleave in torch's order (gather's input, dim, index), so
-    # inputs go by keyword -- unless they are the function's first parameters, in order (most
-    # ops), where the cheaper positional call means the same.
-    positional = _positional(op)
+    # inputs go by keyword -- unless they are the function's first parameters, in order
+    # (``positional``: most ops), where the cheaper positional call means the same.
 
     def call(values: list[Any], attrs: dict[str, Any]) -> Any:
         if positional:
@@ -71,9 +70,10 @@ def _from_op(name: str, op: OpDef) -> Signature:
     inputs = tuple(Input(p.name, p.kind, required=p.required,
                          nullable=p.optional or (not p.required and p.default is None), doc=p.doc)
                    for p in op.inputs)
-    direct = op.fn if len(op.outputs) == 1 and _positional(op) else None
-    return Signature(name, inputs, op.attrs, op.doc, op.category, _engine_call(op), op=op,
-                     direct=direct)
+    positional = _positional(op)
+    direct = op.fn if len(op.outputs) == 1 and positional else None
+    return Signature(name, inputs, op.attrs, op.doc, op.category, _engine_call(op, positional),
+                     op=op, direct=direct)
 
 
 def _from_builtin(b: Builtin) -> Signature:

@@ -104,12 +104,9 @@ def _check_inputs(inputs: list[str], program: list[Any], translation: Any, max_d
     """Each input names a name the translated program reads and never assigns, as POST /v1/run
     checks when it runs it (a name the source never reads, or assigns, is no input)."""
     try:
-        free = compile_program(program, max_depth).free_names
+        compiled = compile_program(program, max_depth)
     except ProgramError as err:
         raise about_source(err, translation) from None
     for i, name in enumerate(inputs):
-        if name not in free:
-            known = ", ".join(repr(n) for n in free) or "none"
-            raise ProgramError("invalid-program", f"the source has no input named {name!r}: an "
-                               "input gives a name the source reads and never assigns (this "
-                               f"source's: {known})", f"/inputs/{i}", name=name)
+        if name not in compiled.free_names:
+            raise compiled.not_an_input(name, f"/inputs/{i}", "source")
