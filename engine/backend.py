@@ -129,6 +129,19 @@ def writable(a: Any) -> bool:
     return bool((a._a if NAME == "strict" else a).flags.writeable)
 
 
+def with_number(fn: Any, a: Any, number: Any) -> Any:
+    """``fn(a, number)`` for ``a``, an array, and ``number``, a Python number. Where ``a`` repeats
+    one value (every stride 0: the expanded gradient of a sum, a broadcast view), ``fn`` runs on
+    that one value and the result is filled in: the same bits in every element, written once
+    rather than read through a zero stride (a million floats: 0.14 ms against 0.39 ms)."""
+    if a.__class__ is not xp.ndarray or a.size < 2 or any(a.strides):
+        return fn(a, number)
+    one = fn(a[(slice(0, 1),) * a.ndim], number)  # (an array: the op's own dtype promotion)
+    out = xp.empty(a.shape, dtype=one.dtype)
+    out[...] = one
+    return out
+
+
 def unshared(a: Any, holders: int) -> bool:
     """Whether array ``a`` owns its memory and nothing but the caller's ``holders`` references
     reaches it: then no tensor, node or view can see its values, so the caller may adopt it

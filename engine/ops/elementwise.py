@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from engine import dtypes, ops
-from engine.backend import xp
+from engine.backend import with_number, xp
 from engine.errors import ArgumentError, DTypeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node, on_arrays
@@ -156,9 +156,12 @@ def mul(input: Tensor, other: Operand) -> Tensor:
         # (_binary's answer for a float tensor and a Python float, without the call; one tuple
         # serves as the inputs and as what is saved)
         args = (input, other)
-        return record(input._data * other, mul.op.grad_fn, _mul_vjp, args, args)
+        return record(with_number(xp.multiply, input._data, other), mul.op.grad_fn, _mul_vjp,
+                      args, args)
     x, y = _binary(input, other, "mul")
-    return record(x * y, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
+    # (an expanded gradient times a number, as in the VJP of x * 2 under sum: one product, filled)
+    out = with_number(xp.multiply, x, y) if y.__class__ in (int, float) else x * y
+    return record(out, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
 
 
 @on_arrays
