@@ -37,7 +37,7 @@ from service.encoding import NONFINITE, Resolve
 from service.errors import ProgramError
 from service.pointer import Path, pointer
 from service.scalars import Float, Int64, Name, Token, to_float, token_to_float
-from service.values import Size, type_name
+from service.values import Decoded, Size, type_name
 
 if TYPE_CHECKING:
     from service.compiler import Call, Expr
@@ -114,14 +114,17 @@ _read_tensor = _typed(ge.Tensor, "Tensor")
 def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
     # torch.tensor's data: a literal is decoded straight into the requested dtype (0.1 as float64
     # must not pass through float32 first); a name or a call must be a tensor or a Python value.
+    # (what is decoded here, for this call alone, goes as Decoded: torch.tensor need not copy it)
     items = ev.literal(e)
     if items is NOT_LITERAL:
         v = e.run(ev)
         if isinstance(v, (bool, int, float, list)):
             # a Python number or list computed at run time (torch.tensor(math.pi / 4))
-            return ev.decode(v, e.path, c.attrs.get("dtype"))
+            return Decoded(ev.decode(v, e.path, c.attrs.get("dtype")))
         if isinstance(v, ge.Tensor):
-            return v
+            from service.compiler import Obj  # (here: service/compiler.py imports this module)
+
+            return Decoded(v) if type(e) is Obj else v  # (a tensor object is decoded afresh)
         raise wrong_argument(c, spec.name, v, "Tensor", e.path)
     if items is None:
         raise wrong_argument(c, spec.name, None, "an array, a number or a tensor", e.path)
@@ -135,7 +138,7 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
                            f"{name!r} is {type_name(v)}" + (f" (use {name}.item())" if isinstance(
                                v, ge.Tensor) else ""), pointer((*e.path, *parts)))
 
-    return ev.decode(items, e.path, c.attrs.get("dtype"), number)
+    return Decoded(ev.decode(items, e.path, c.attrs.get("dtype"), number))
 
 
 def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:

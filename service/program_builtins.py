@@ -24,7 +24,7 @@ from engine.errors import NOT_REQUIRING_GRAD
 from engine.registry import Param
 from service.errors import ProgramError
 from service.param_kinds import Input
-from service.values import Size
+from service.values import Decoded, Size
 
 
 @dataclass(frozen=True)
@@ -202,9 +202,17 @@ def _functional(name: str, inputs: tuple[Input, ...], run: Callable[..., Any], d
     return Builtin(name, inputs, _FN_ATTRS, run, doc, "functional", returns, cost)
 
 
-def _tensor(data: ge.Tensor, *, dtype: str | None = None, requires_grad: bool = False) -> ge.Tensor:
-    # ``data`` was decoded with ``dtype`` already (input kind "data", service/param_kinds.py); torch.tensor
-    # always copies, and raises its own message for requires_grad on an integer dtype.
+def _tensor(data: ge.Tensor | Decoded, *, dtype: str | None = None, requires_grad: bool = False
+            ) -> ge.Tensor:
+    # A literal was decoded with ``dtype`` already (input kind "data", service/param_kinds.py);
+    # torch.tensor always copies, and raises its own message for requires_grad on an integer
+    # dtype. What was decoded for this call alone (Decoded) needs no copy when its dtype is right.
+    if isinstance(data, Decoded):
+        t = data.tensor
+        if (dtype is None or ge.dtypes.get(dtype) is t.dtype) and \
+                (t.dtype.is_floating_point or not requires_grad):
+            return t.requires_grad_() if requires_grad else t
+        data = t
     return ge.tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 

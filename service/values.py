@@ -1,5 +1,6 @@
 """The non-tensor values a program can hold, typed so that printing and encoding can tell them
-apart: ``torch.Size`` (what ``shape`` returns) and torch's named result tuples (``max(dim=...)``)."""
+apart: ``torch.Size`` (what ``shape`` returns) and torch's named result tuples (``max(dim=...)``);
+and :class:`Decoded`, ``torch.tensor``'s data as its reader hands it over."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def type_name(v: Any) -> str:
     if isinstance(v, Size):
         return "torch.Size"
     return type(v).__name__
+
+
+class Decoded:
+    """``torch.tensor``'s data decoded for that one call: an array literal or a tensor object
+    written in its arguments (service/param_kinds.py). No name, node or view reaches the tensor,
+    so the new leaf may be that tensor itself rather than torch's copy of it (for a million-element
+    base64 tensor the copy was a twentieth of the request). Never bound to a name."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: ge.Tensor) -> None:
+        self.tensor = tensor
