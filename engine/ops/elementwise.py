@@ -156,11 +156,14 @@ def mul(input: Tensor, other: Operand) -> Tensor:
         # (_binary's answer for a float tensor and a Python float, without the call; one tuple
         # serves as the inputs and as what is saved)
         args = (input, other)
-        return record(with_number(xp.multiply, input._data, other), mul.op.grad_fn, _mul_vjp,
-                      args, args)
+        x = input._data
+        # (a view times a number may be an expanded gradient, as in the VJP of x * 2.0 under
+        # sum: backend.with_number computes its one product and fills it in)
+        out = x * other if x.base is None else with_number(xp.multiply, x, other)
+        return record(out, mul.op.grad_fn, _mul_vjp, args, args)
     x, y = _binary(input, other, "mul")
-    # (an expanded gradient times a number, as in the VJP of x * 2 under sum: one product, filled)
-    out = with_number(xp.multiply, x, y) if y.__class__ in (int, float) else x * y
+    out = with_number(xp.multiply, x, y) if y.__class__ in (int, float) and \
+        x.base is not None else x * y
     return record(out, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
 
 
