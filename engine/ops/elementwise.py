@@ -15,6 +15,7 @@ from engine.errors import ArgumentError, DTypeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node, on_arrays
 from engine.ops.core import (
+    ELIDE_MIN_BYTES,
     OUT,
     Operand,
     array_of,
@@ -415,10 +416,19 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
                                    saved=(g, y))
 
 
+# The smallest first temporary a fused backward works in place on (numpy's own threshold for
+# reusing temporaries, as core.scratch uses): below it the in-place ufuncs cost more than the arrays
+# they save. (tests/engine/test_inplace_threshold.py forces both sides and compares.)
+INPLACE_MIN_BYTES = ELIDE_MIN_BYTES
+
+
 def _alike(a: Any, b: Any) -> bool:
-    """Whether ``a`` and ``b`` are arrays of one shape and dtype: then a fused backward may work
-    in place on its first temporary (no promotion or broadcasting can change the result)."""
-    return getattr(a, "ndim", 0) > 0 and a.shape == b.shape and a.dtype == b.dtype
+    """Whether a fused backward should work in place on its first temporary: ``a`` and ``b`` are
+    arrays of one shape and dtype (so no promotion or broadcasting can change the result) and
+    large enough for the temporaries saved to pay. (For small arrays a ufunc with ``out=`` costs
+    more than one that allocates: numpy checks the output array; the values are the same.)"""
+    return getattr(a, "nbytes", 0) >= INPLACE_MIN_BYTES and a.shape == b.shape and \
+        a.dtype == b.dtype
 
 
 def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:

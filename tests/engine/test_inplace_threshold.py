@@ -1,0 +1,130 @@
+"""The fused backwards (tanh's, sigmoid's, a square's) work in place on their first temporary only
+for arrays of at least ``elementwise.INPLACE_MIN_BYTES`` (below it the composite form, which
+allocates, is cheaper). Both forms must answer the same bits: these tests force each side (no
+threshold, no in-place at all) and compare gradients, second-order gradients and graphs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import engine as ge
+from engine.ops import elementwise
+
+Program = Callable[[], dict[str, Any]]
+
+
+def _leaf(dtype: str, n: int = 7, seed: int = 0) -> ge.Tensor:
+    values = np.sin(np.arange(n) * 1.3 + seed) * 1.7
+    return ge.tensor(values, dtype=dtype, requires_grad=True)
+
+
+def _graph(t: ge.Tensor | None) -> list[str]:
+    """The grad_fn names along a tensor's first edges (its chain), for comparing graphs."""
+    names = []
+    fn = None if t is None else t.grad_fn
+    while fn is not None:
+        names.append(fn.name())
+        fn = next((n for n, _ in fn.next_functions if n is not None), None)
+    return names
+
+
+def _seen(found: dict[str, Any]) -> dict[str, Any]:
+    """Every value as dtype and exact bytes, and every tensor's chain of grad_fn names."""
+    out: dict[str, Any] = {}
+    for k, v in found.items():
+        if isinstance(v, ge.Tensor):
+            a = v.detach().numpy()
+            out[k] = (str(a.dtype), a.shape, a.tobytes(), _graph(v))
+        else:
+            out[k] = v
+    return out
+
+
+def _chain(dtype: str, op: str) -> Program:
+    def program() -> dict[str, Any]:
+        x = _leaf(dtype)
+        y = x
+        for _ in range(30):
+            y = getattr(y, op)() * 1.01
+        y.sum().backward()
+        return {"grad": x.grad}
+    return program
+
+
+def _square(dtype: str) -> Program:
+    def program() -> dict[str, Any]:
+        x = _leaf(dtype)
+        (x ** 2 * 0.5).sum().backward()
+        return {"grad": x.grad}
+    return program
+
+
+def _second_order(dtype: str, op: str) -> Program:
+    def program() -> dict[str, Any]:
+        x = _leaf(dtype)
+        g = _leaf(dtype, seed=3)
+        y = getattr(x, op)()
+        (gx,) = ge.grad([y], [x], [g], create_graph=True)
+        gg = ge.grad([gx.sum()], [x, g])
+        return {"gx": gx, "ggx": gg[0], "ggg": gg[1]}
+    return program
+
+
+def _mixed(op: str) -> Program:
+    """A float32 output reached by a float64 gradient (no in-place form either way)."""
+    def program() -> dict[str, Any]:
+        x = _leaf("float32")
+        y = getattr(x, op)()
+        (gx,) = ge.grad([y], [x], [_leaf("float64", seed=5)])
+        return {"gx": gx}
+    return program
+
+
+PROGRAMS: dict[str, Program] = {
+    **{f"chain_{op}_{dt}": _chain(dt, op) for op in ("tanh", "sigmoid")
+       for dt in ("float32", "float64")},
+    **{f"square_{dt}": _square(dt) for dt in ("float32", "float64")},
+    **{f"second_order_{op}_{dt}": _second_order(dt, op) for op in ("tanh", "sigmoid")
+       for dt in ("float32", "float64")},
+    **{f"mixed_{op}": _mixed(op) for op in ("tanh", "sigmoid")},
+}
+
+
+@pytest.mark.parametrize("in_context", [False, True], ids=["bare", "in_context"])
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_in_place_and_composite_forms_answer_alike(name: str, in_context: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    program = PROGRAMS[name]
+
+    def run(threshold: int) -> dict[str, Any]:
+        monkeypatch.setattr(elementwise, "INPLACE_MIN_BYTES", threshold)
+        if in_context:  # (gradients are tensors there: the recorded path, not bare arrays)
+            with ge.execution(seed=0):
+                return _seen(program())
+        return _seen(program())
+
+    in_place, composite = run(0), run(1 << 62)
+    assert in_place == composite
+
+
+def test_small_arrays_take_the_composite_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default threshold keeps a chain's tiny arrays off the in-place form (and a large
+    one on it): the ufuncs' ``out=`` is what the threshold is about."""
+    calls: list[str] = []
+    real = elementwise.xp.subtract
+
+    def subtract(*args: Any, **kwargs: Any) -> Any:
+        calls.append("out" if "out" in kwargs else "new")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(elementwise.xp, "subtract", subtract)
+    small = np.ones(8, np.float32)
+    elementwise.tanh_backward(small, small)
+    assert calls == []  # (1 - b * b: an operator, no subtract call)
+    big = np.ones(elementwise.INPLACE_MIN_BYTES // 4, np.float32)
+    elementwise.tanh_backward(big, big)
+    assert calls == ["out"]
