@@ -398,6 +398,13 @@ def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (g / add_scalar(x, 1),)
 
 
+# 1 as a 0-d array of each float dtype, for the ``1 - y`` of the fused backwards below: numpy
+# takes an array of the same dtype for less than a Python number (which it converts on every
+# call); the same value, so the same roundings. (Never written to: nothing else sees them.)
+_ONE = {one.dtype: one for one in (xp.ones((), dtype=dt.np)
+                                   for dt in (dtypes.float32, dtypes.float64))}
+
+
 # torch differentiates tanh and sigmoid through dedicated backward functions: one kernel each,
 # themselves differentiable (TanhBackwardBackward0, ...). The same here: one engine op where the
 # composite g * (1 - y * y) would be three, which matters for long chains of small tensors.
@@ -411,7 +418,7 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
         xp.subtract(1, out, out=out)
         xp.multiply(out, a, out=out)
     else:
-        out = a * (1 - b * b)
+        out = a * (_ONE.get(b.dtype, 1) - b * b)
     return out if bare else record(out, _TANH_TWICE, _tanh_backward_vjp, (g, y),
                                    saved=(g, y))
 
@@ -424,11 +431,12 @@ INPLACE_MIN_BYTES = ELIDE_MIN_BYTES
 
 def _alike(a: Any, b: Any) -> bool:
     """Whether a fused backward should work in place on its first temporary: ``a`` and ``b`` are
-    arrays of one shape and dtype (so no promotion or broadcasting can change the result) and
-    large enough for the temporaries saved to pay. (For small arrays a ufunc with ``out=`` costs
-    more than one that allocates: numpy checks the output array; the values are the same.)"""
-    return getattr(a, "nbytes", 0) >= INPLACE_MIN_BYTES and a.shape == b.shape and \
-        a.dtype == b.dtype
+    arrays (not 0-d: numpy answers those with scalars) of one shape and dtype (so no promotion or
+    broadcasting can change the result) and large enough for the temporaries saved to pay. (For
+    small arrays a ufunc with ``out=`` costs more than one that allocates: numpy checks the output
+    array; the values are the same.)"""
+    return getattr(a, "ndim", 0) > 0 and a.nbytes >= INPLACE_MIN_BYTES and \
+        a.shape == b.shape and a.dtype == b.dtype
 
 
 def _tanh_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
@@ -449,7 +457,7 @@ def sigmoid_backward(g: Tensor, y: Tensor) -> Tensor:
         xp.multiply(out, b, out=out)
         xp.multiply(out, a, out=out)
     else:
-        out = a * (b * (1 - b))
+        out = a * (b * (_ONE.get(b.dtype, 1) - b))
     return out if bare else record(out, _SIGMOID_TWICE, _sigmoid_backward_vjp, (g, y),
                                    saved=(g, y))
 

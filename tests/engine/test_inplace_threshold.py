@@ -1,7 +1,8 @@
 """The fused backwards (tanh's, sigmoid's, a square's) work in place on their first temporary only
 for arrays of at least ``elementwise.INPLACE_MIN_BYTES`` (below it the composite form, which
-allocates, is cheaper). Both forms must answer the same bits: these tests force each side (no
-threshold, no in-place at all) and compare gradients, second-order gradients and graphs."""
+allocates, is cheaper), and the composite form takes its ``1 - y`` from a 0-d array of y's dtype
+(``elementwise._ONE``) instead of the Python number. Each form must answer the same bits: these
+tests force each side and compare gradients, second-order gradients and graphs."""
 
 from __future__ import annotations
 
@@ -74,6 +75,15 @@ def _second_order(dtype: str, op: str) -> Program:
     return program
 
 
+def _scalar(dtype: str, op: str) -> Program:
+    """0-d tensors: numpy answers scalars, not arrays, for their arithmetic."""
+    def program() -> dict[str, Any]:
+        x = ge.tensor(0.37, dtype=dtype, requires_grad=True)
+        getattr(getattr(x, op)() * 1.01, op)().backward()
+        return {"grad": x.grad}
+    return program
+
+
 def _mixed(op: str) -> Program:
     """A float32 output reached by a float64 gradient (no in-place form either way)."""
     def program() -> dict[str, Any]:
@@ -90,8 +100,17 @@ PROGRAMS: dict[str, Program] = {
     **{f"square_{dt}": _square(dt) for dt in ("float32", "float64")},
     **{f"second_order_{op}_{dt}": _second_order(dt, op) for op in ("tanh", "sigmoid")
        for dt in ("float32", "float64")},
+    **{f"scalar_{op}_{dt}": _scalar(dt, op) for op in ("tanh", "sigmoid")
+       for dt in ("float32", "float64")},
     **{f"mixed_{op}": _mixed(op) for op in ("tanh", "sigmoid")},
 }
+
+
+def _in(in_context: bool, program: Program) -> dict[str, Any]:
+    if in_context:  # (gradients are tensors there: the recorded path, not bare arrays)
+        with ge.execution(seed=0):
+            return _seen(program())
+    return _seen(program())
 
 
 @pytest.mark.parametrize("in_context", [False, True], ids=["bare", "in_context"])
@@ -102,13 +121,39 @@ def test_in_place_and_composite_forms_answer_alike(name: str, in_context: bool,
 
     def run(threshold: int) -> dict[str, Any]:
         monkeypatch.setattr(elementwise, "INPLACE_MIN_BYTES", threshold)
-        if in_context:  # (gradients are tensors there: the recorded path, not bare arrays)
-            with ge.execution(seed=0):
-                return _seen(program())
-        return _seen(program())
+        return _in(in_context, program)
 
     in_place, composite = run(0), run(1 << 62)
     assert in_place == composite
+
+
+@pytest.mark.parametrize("in_context", [False, True], ids=["bare", "in_context"])
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_one_as_an_array_answers_as_the_number(name: str, in_context: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    with_arrays = _in(in_context, PROGRAMS[name])
+    monkeypatch.setattr(elementwise, "_ONE", {})  # (every dtype falls back to the number 1)
+    assert _in(in_context, PROGRAMS[name]) == with_arrays
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_backwards_bits_over_many_values(dtype: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every form of tanh's and sigmoid's backward on 4096 values spread over their whole range
+    (saturated outputs included): the same bits."""
+    y = ge.tensor(np.linspace(-1.0, 1.0, 4096), dtype=dtype)._data
+    g = ge.tensor(np.geomspace(1e-30, 1e30, 4096), dtype=dtype)._data
+
+    def forms() -> list[bytes]:
+        return [ge.tensor(f(g, y)).numpy().tobytes()
+                for f in (elementwise.tanh_backward, elementwise.sigmoid_backward)]
+
+    default = forms()
+    monkeypatch.setattr(elementwise, "INPLACE_MIN_BYTES", 0)
+    assert forms() == default
+    monkeypatch.setattr(elementwise, "INPLACE_MIN_BYTES", 1 << 62)
+    monkeypatch.setattr(elementwise, "_ONE", {})
+    assert forms() == default
 
 
 def test_small_arrays_take_the_composite_form() -> None:
