@@ -71,6 +71,10 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"numpy(\.|$)"
 
 NAME: str = os.environ.get("GRADSERVE_BACKEND", "numpy").strip().lower() or "numpy"
 xp, DEVICE = _load(NAME)
+# Whether arrays live in host memory: there a Python number that several ufunc calls take is
+# cheaper as a 0-d array made once (numpy converts a number on every call, and an array of the
+# other operand's dtype costs it less); on a device, making that array is a copy to it.
+ON_HOST: bool = DEVICE == "cpu"
 
 
 def to_host(a: Any) -> numpy.ndarray:

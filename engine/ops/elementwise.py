@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from engine import dtypes, ops
-from engine.backend import with_number, xp
+from engine.backend import ON_HOST, with_number, xp
 from engine.errors import ArgumentError, DTypeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node, on_arrays
@@ -155,13 +155,20 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def mul(input: Tensor, other: Operand) -> Tensor:
     if other.__class__ is float and input.__class__ is Tensor and input._data.dtype.kind == "f":
         # (_binary's answer for a float tensor and a Python float, without the call; one tuple
-        # serves as the inputs and as what is saved)
+        # serves as the inputs and as what is saved.) On the host the number goes in as a 0-d
+        # array of the tensor's dtype, kept for the backward (attrs: see backend.ON_HOST): made by
+        # numpy's own conversion of the number, so the same bits.
         args = (input, other)
         x = input._data
-        # (a view times a number may be an expanded gradient, as in the VJP of x * 2.0 under
-        # sum: backend.with_number computes its one product and fills it in)
-        out = x * other if x.base is None else with_number(xp.multiply, x, other)
-        return record(out, mul.op.grad_fn, _mul_vjp, args, args)
+        if x.base is not None:
+            # (a view times a number may be an expanded gradient, as in the VJP of x * 2.0 under
+            # sum: backend.with_number computes its one product and fills it in)
+            out = with_number(xp.multiply, x, other)
+            return record(out, mul.op.grad_fn, _mul_vjp, args, args)
+        if ON_HOST:
+            c = xp.asarray(other, dtype=x.dtype)
+            return record(x * c, mul.op.grad_fn, _mul_vjp, args, args, c)
+        return record(x * other, mul.op.grad_fn, _mul_vjp, args, args)
     x, y = _binary(input, other, "mul")
     out = with_number(xp.multiply, x, y) if y.__class__ in (int, float) and \
         x.base is not None else x * y
@@ -171,6 +178,9 @@ def mul(input: Tensor, other: Operand) -> Tensor:
 @on_arrays
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
+    c = node.attrs  # (the number ``b`` as a 0-d array, when mul's forward made one)
+    if c is not None and g.__class__ is not Tensor and g.dtype is c.dtype:
+        b = c
     edges = node.next_functions  # (node.needs(i), inline: this runs once per mul in a backward)
     gb = g * a if edges[1][0] is not None else None  # (other's first: see _div_vjp)
     return (g * b if edges[0][0] is not None else None), gb
