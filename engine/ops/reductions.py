@@ -382,7 +382,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     p = 2.0 if p == "fro" else float(p)
     x = floating(input)
     dims = wrap_dims(dim, input.ndim)
-    ax = xp.abs(x)
+    ax = xp.abs(x) if p != 2 else None  # (the 2-norm, the default, needs no |x|)
     if p == math.inf:
         out = xp.max(ax, axis=dims, keepdims=keepdim) if x.size else xp.zeros(
             _kept_shape(x.shape, dims, keepdim), dtype=x.dtype)
@@ -392,8 +392,8 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         out = xp.sum(ax != 0, axis=dims, keepdims=keepdim).astype(x.dtype)
     elif p == 1:
         out = xp.sum(ax, axis=dims, keepdims=keepdim)
-    elif p == 2:
-        out = xp.sqrt(xp.sum(x * x, axis=dims, keepdims=keepdim))
+    elif p == 2:  # (the array's own sum: numpy's module-level sum wraps the same reduction)
+        out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
     else:
         out = xp.sum(ax ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
     given = () if dim is None else dims  # torch's vector_norm: no dim is an empty dim list
