@@ -286,8 +286,11 @@ class _JsonCompiler(_Compiler):
         if t is str:
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
-            if a in self.reads or _name(a):  # (a name read before was checked then)
-                self._read(a, path)
+            reads = self.reads
+            if a in reads:  # (checked when it was first read)
+                return Ref(a, path)
+            if _name(a):
+                reads[a] = path  # (the first read: _read, inline)
                 return Ref(a, path)
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
