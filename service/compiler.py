@@ -128,14 +128,13 @@ class Call:
     def __post_init__(self) -> None:
         plan: list[Step] = []
         for (read, spec, takes), e in zip(self.reads, self.args, strict=False):
-            t = type(e)  # (exact types: every node class is final; cheaper than isinstance)
             if takes is None:
                 plan.append((READ, None, None, read, spec, e))
-            elif t is Ref:
+            elif isinstance(e, Ref):
                 plan.append((NAME, e.name, takes, read, spec, e))
-            elif t is Const and isinstance(e.value, takes):
+            elif isinstance(e, Const) and isinstance(e.value, takes):
                 plan.append((TAKEN, e.value, takes, read, spec, e))
-            elif t is Call:
+            elif isinstance(e, Call):
                 plan.append((NESTED, e, takes, read, spec, e))
             else:
                 plan.append((READ, None, None, read, spec, e))
