@@ -148,10 +148,10 @@ _ATTRS: dict[str, dict[str, Param]] = {name: {p.name: p for p in sig.attrs}
                                        for name, sig in SIGNATURES.items()}
 _REQUIRED: dict[str, frozenset[str]] = {
     name: frozenset(p.name for p in sig.attrs if p.required) for name, sig in SIGNATURES.items()}
-# op name -> its signature and the fewest and the most arguments it takes, for the ops this path
-# compiles (not those with index attrs): one lookup per call
-_OPS: dict[str, tuple[Signature, int, int]] = {
-    name: (sig, sig.min_args, len(sig.inputs)) for name, sig in SIGNATURES.items()
+# op name -> the fewest and the most arguments it takes, for the ops this path compiles (not
+# those with index attrs)
+_ARITY: dict[str, tuple[int, int]] = {
+    name: (sig.min_args, len(sig.inputs)) for name, sig in SIGNATURES.items()
     if not _INDEX_ATTRS[name]}
 
 
@@ -259,10 +259,11 @@ class _JsonCompiler(_Compiler):
         if not c.keys() <= _CALL_KEYS:
             raise Unsupported
         op = c["op"]
-        found = _OPS.get(op) if type(op) is str else None
-        if found is None:  # (an unknown op, or one with index attrs: the models')
+        arity = _ARITY.get(op) if type(op) is str else None
+        if arity is None:  # (an unknown op, or one with index attrs: the models')
             raise Unsupported
-        sig, least, most = found
+        # (the signature read from SIGNATURES at each compile, never kept here: tests replace one)
+        sig, (least, most) = SIGNATURES[op], arity
         bind = c.get("name")
         if bind is not None:
             if not (statement and _name(bind)):
