@@ -239,6 +239,8 @@ def _vector_str(items: list[str], cut: bool, indent: int, per_line: int) -> str:
     if cut:
         # " ..." counts as an element when the line is split into chunks.
         items = [*items[:EDGEITEMS], " ...", *items[EDGEITEMS:]]
+    elif len(items) <= per_line:  # (one line: most printed rows)
+        return "[" + ", ".join(items) + "]"
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 
