@@ -218,6 +218,8 @@ def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...],
     row_indent = indent + ndim - 1
     # Every element takes its width plus ", ".
     per_line = max(1, (LINEWIDTH - row_indent) // (width + 2))
+    if ndim == 1:  # (a vector: its one row is the whole text)
+        return _vector_str(texts, cut[0], row_indent, per_line)
     parts = [_vector_str(texts[i:i + n], cut[-1], row_indent, per_line)
              for i in range(0, len(texts), n)]
     for axis in range(ndim - 2, -1, -1):
@@ -239,6 +241,8 @@ def _vector_str(items: list[str], cut: bool, indent: int, per_line: int) -> str:
     if cut:
         # " ..." counts as an element when the line is split into chunks.
         items = [*items[:EDGEITEMS], " ...", *items[EDGEITEMS:]]
+    elif len(items) <= per_line:  # (one line: most printed rows)
+        return "[" + ", ".join(items) + "]"
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 

@@ -148,9 +148,11 @@ _ATTRS: dict[str, dict[str, Param]] = {name: {p.name: p for p in sig.attrs}
                                        for name, sig in SIGNATURES.items()}
 _REQUIRED: dict[str, frozenset[str]] = {
     name: frozenset(p.name for p in sig.attrs if p.required) for name, sig in SIGNATURES.items()}
-# op name -> the fewest and the most arguments it takes
+# op name -> the fewest and the most arguments it takes, for the ops this path compiles (not
+# those with index attrs)
 _ARITY: dict[str, tuple[int, int]] = {
-    name: (sig.min_args, len(sig.inputs)) for name, sig in SIGNATURES.items()}
+    name: (sig.min_args, len(sig.inputs)) for name, sig in SIGNATURES.items()
+    if not _INDEX_ATTRS[name]}
 
 
 def _attrs(sig: Signature, given: Any) -> dict[str, Any]:
@@ -206,7 +208,8 @@ class _JsonCompiler(_Compiler):
     models; the nesting limit and the loop count are the base class's."""
 
     def statement(self, s: Any, path: Path, depth: int) -> Stmt:
-        self._deeper(depth, path)
+        if depth > self.max_depth:  # (tested here: a call per node cost more than the test)
+            self._deeper(depth, path)
         if type(s) is not dict:
             raise Unsupported
         keys = s.keys()
@@ -255,15 +258,17 @@ class _JsonCompiler(_Compiler):
     def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
         if not c.keys() <= _CALL_KEYS:
             raise Unsupported
-        sig = SIGNATURES.get(c["op"]) if type(c["op"]) is str else None
-        if sig is None or _INDEX_ATTRS[sig.name]:
+        op = c["op"]
+        arity = _ARITY.get(op) if type(op) is str else None
+        if arity is None:  # (an unknown op, or one with index attrs: the models')
             raise Unsupported
+        # (the signature read from SIGNATURES at each compile, never kept here: tests replace one)
+        sig, (least, most) = SIGNATURES[op], arity
         bind = c.get("name")
         if bind is not None:
             if not (statement and _name(bind)):
                 raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
             self.binds.add(bind)
-        least, most = _ARITY[sig.name]
         given = c.get("args", _ABSENT)
         if given is _ABSENT:
             if least:
@@ -271,17 +276,22 @@ class _JsonCompiler(_Compiler):
             given = []
         if type(given) is not list or not least <= len(given) <= most:
             raise Unsupported
-        args = [self.expr(a, (*path, "args", i), depth + 1) for i, a in enumerate(given)]
+        depth += 1
+        args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
         return _call_node(sig, args, _attrs(sig, c.get("attrs")), path, bind)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
-        self._deeper(depth, path)
+        if depth > self.max_depth:
+            self._deeper(depth, path)
         t = type(a)
         if t is str:
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
+            reads = self.reads
+            if a in reads:  # (checked when it was first read)
+                return Ref(a, path)
             if _name(a):
-                self._read(a, path)
+                reads[a] = path  # (the first read: _read, inline)
                 return Ref(a, path)
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):

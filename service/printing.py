@@ -16,7 +16,11 @@ from service.values import ReturnTypes, Size
 
 def print_line(values: Sequence[Any], sep: str = " ", end: str = "\n") -> str:
     """What ``print(*values, sep=sep, end=end)`` writes, less one final newline."""
-    line = sep.join([v if isinstance(v, str) else to_repr(v) for v in values])
+    if len(values) == 1:  # (most prints: one value, without a list to join)
+        v = values[0]
+        line = v if isinstance(v, str) else to_repr(v)
+    else:
+        line = sep.join([v if isinstance(v, str) else to_repr(v) for v in values])
     if end == "\n":  # (print's default: the line as it is)
         return line
     line += end
