@@ -253,16 +253,29 @@ def _cascade(x: Any) -> Any:
     n = x.shape[1]
     ceil_log2 = 1 if n <= 2 else (n - 1).bit_length()
     step = 1 << max(4, ceil_log2 // _LEVELS)
+    # The levels' leftovers, then the last level, are added in order. An empty one is a zero:
+    # adding +0 changes nothing but a -0.0 (to +0.0), and once it has been added no later sum is
+    # -0.0. So empty ones are skipped (no zeros array, no addition: a bias gradient's 256 rows
+    # leave none) and one "+ 0.0" at the end stands for them: the same bits.
     level = x
-    leftovers = []
+    acc = None
+    zeros = False
     for _ in range(_LEVELS - 1):  # level j's flushes become level j+1's values
-        whole = level.shape[1] // step * step
-        leftovers.append(_in_order(level[:, whole:]))
+        n = level.shape[1]
+        whole = n // step * step
+        if whole == n:
+            zeros = True
+        else:
+            extra = _in_order(level[:, whole:])
+            acc = extra if acc is None else acc + extra
+        if not whole:  # (every level above is empty)
+            return _in_order(level) if acc is None else acc + 0.0  # (none: no values at all)
         level = _in_order_groups(level[:, :whole], step)
-    acc = leftovers[0]
-    for extra in (*leftovers[1:], _in_order(level)):
-        acc = acc + extra
-    return acc
+    extra = _in_order(level)
+    if acc is None:
+        return extra + 0.0  # (``zeros``: at least the first level's leftovers were empty)
+    acc = acc + extra
+    return acc + 0.0 if zeros else acc
 
 
 def _in_order(x: Any) -> Any:
