@@ -55,14 +55,14 @@ def test_column_sum_is_the_general_path_byte_for_byte(
     cols = groups * 4 * summation.LANES_BYTES // np.dtype(dtype).itemsize
     if rows * cols > 1 << 21:
         cols = 4 * summation.LANES_BYTES // np.dtype(dtype).itemsize
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # (inf + -inf and overflows, on purpose)
         a = from_host(_matrix(dtype, rows, cols, fill))
-    got = summation.column_sum(a)
-    if DEVICE != "cpu":  # (torch's CUDA order is another: the plain backend sum there)
-        assert got is None
-        return
-    want = to_host(_general(a, monkeypatch))
-    got = to_host(got)
+        got = summation.column_sum(a)
+        if DEVICE != "cpu":  # (torch's CUDA order is another: the plain backend sum there)
+            assert got is None
+            return
+        want = to_host(_general(a, monkeypatch))
+        got = to_host(got)
     assert got.shape == want.shape == (cols,) and got.dtype == want.dtype
     assert got.tobytes() == want.tobytes()
 
@@ -70,11 +70,13 @@ def test_column_sum_is_the_general_path_byte_for_byte(
 @pytest.mark.parametrize("case", ["transposed", "sliced columns", "float16", "int64", "vector",
                                   "3-d", "odd columns", "no rows", "no columns"])
 def test_column_sum_declines_what_it_does_not_cover(case: str) -> None:
-    a = np.ones((64, 128), dtype=np.float32)
-    a = {"transposed": a.T, "sliced columns": a[:, :64], "float16": a.astype(np.float16),
-         "int64": a.astype(np.int64), "vector": a[0], "3-d": a.reshape(4, 16, 128),
-         "odd columns": a[:, :40].copy(), "no rows": a[:0], "no columns": a[:, :0]}[case]
-    assert summation.column_sum(from_host(a)) is None
+    host = np.ones((64, 128), dtype=np.float32)
+    a = from_host(host)  # (the views made on the backend's array: from_host may copy)
+    a = {"transposed": a.T, "sliced columns": a[:, :64], "float16": from_host(host.astype(
+        np.float16)), "int64": from_host(host.astype(np.int64)), "vector": a[0],
+         "3-d": a.reshape(4, 16, 128), "odd columns": from_host(host[:, :40].copy()),
+         "no rows": a[:0], "no columns": a[:, :0]}[case]
+    assert summation.column_sum(a) is None
 
 
 def test_column_sum_is_a_fresh_writable_array() -> None:
@@ -83,9 +85,8 @@ def test_column_sum_is_a_fresh_writable_array() -> None:
     if DEVICE != "cpu":
         assert got is None
         return
-    assert not np.shares_memory(got, a) and got.flags.writeable and got.flags.owndata
-    got += 1.0
-    assert to_host(a).sum() == 256 * 64
+    got += 1.0  # (writable, and a's values stay)
+    assert to_host(got).tolist() == [257.0] * 64 and to_host(a).sum() == 256 * 64
 
 
 def _bias_step(dtype: str, rows: int, cols: int, create_graph: bool) -> tuple[Any, ...]:
