@@ -27,6 +27,7 @@ from engine.context import wake
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import is_grad_enabled, set_grad_enabled
 from engine.graph import AccumulateGrad, Node, edge
+from engine.summation import column_sum
 from engine.tensor import Tensor
 from engine.versions import bump
 
@@ -424,8 +425,10 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node) -> Tensor:
     if lead and not inner and not is_grad_enabled():
         # leading dims only (a bias's gradient): summed away, the result has the shape itself, a
         # fresh array and not a view of one (so that a leaf's .grad may take it: _accumulate).
-        # Recording, the keepdim form below: its graph is torch's.
-        return ops.sum(g, list(range(lead)))
+        # Recording, the keepdim form below: its graph is torch's. A matrix's rows: the lean
+        # column sum where it applies (the same bits as ops.sum's, without its per-call Python).
+        summed = column_sum(g._data) if lead == 1 else None
+        return ops.sum(g, list(range(lead))) if summed is None else Tensor(summed)
     dims = list(range(lead)) + inner
     if dims:
         g = ops.sum(g, dims, keepdim=True)

@@ -96,6 +96,43 @@ def _contiguous(a: Any, dims: tuple[int, ...]) -> Any:
     return None
 
 
+
+def column_sum(a: Any) -> Any:
+    """A matrix summed over its rows as torch's kernel sums it, or None where this lean form does
+    not apply: a bias's gradient, C-contiguous float32/float64 (n, cols) with whole groups of 4
+    vectors of columns, which the kernel sums by plain cascades down each column (what
+    ``_contiguous`` hands to ``_cascade``). Here the cascade's levels are numpy calls on the
+    matrix itself (for a batch of 256: two sums and the final + 0.0) where the general path makes
+    some 25 Python calls around the same arithmetic, which inside a training step, right after
+    the large products, cost a bias sum more than its additions (issue 18). The same additions
+    in the same order:
+    ``sum`` over a C-contiguous array's non-last axis adds row after row (see ``_sequential``);
+    tests/engine/test_column_sum.py compares it with the general path byte for byte. A fresh
+    array, never a view of ``a``."""
+    if DEVICE != "cpu" or a.ndim != 2 or a.dtype.kind != "f" or a.itemsize not in (4, 8) or \
+            not a.flags.c_contiguous:
+        return None
+    n, cols = a.shape
+    if not n or not cols or cols % (_ROWS * LANES_BYTES // a.itemsize):
+        return None
+    step = 1 << max(4, (1 if n <= 2 else (n - 1).bit_length()) // _LEVELS)  # (as _cascade's)
+    level = a
+    acc: Any = None
+    for _ in range(_LEVELS - 1):  # each level's leftovers in order, then its flushes move up
+        m = level.shape[0]
+        whole = m - m % step
+        if whole < m:  # (one row is its own sum: a view, never written to)
+            left = level[whole] if whole + 1 == m else level[whole:].sum(axis=0)
+            acc = left if acc is None else acc + left
+        if not whole:
+            break
+        level = level[:whole].reshape(-1, step, cols).sum(axis=1)
+    else:
+        last = level.sum(axis=0)
+        acc = last if acc is None else acc + last
+    return acc + 0.0  # (torch's output starts at +0, and empty levels add zeros: -0.0 is +0.0)
+
+
 # Up to these many elements a whole-tensor sum is done in Python floats (by itemsize): doubles
 # add as float64 does; float32 sums round each addition (exact: a double holds the exact sum of
 # two floats' worth of bits, so rounding it once is float32's own rounding).
@@ -253,16 +290,29 @@ def _cascade(x: Any) -> Any:
     n = x.shape[1]
     ceil_log2 = 1 if n <= 2 else (n - 1).bit_length()
     step = 1 << max(4, ceil_log2 // _LEVELS)
+    # The levels' leftovers, then the last level, are added in order. An empty one is a zero:
+    # adding +0 changes nothing but a -0.0 (to +0.0), and once it has been added no later sum is
+    # -0.0. So empty ones are skipped (no zeros array, no addition: a bias gradient's 256 rows
+    # leave none) and one "+ 0.0" at the end stands for them: the same bits.
     level = x
-    leftovers = []
+    acc = None
+    zeros = False
     for _ in range(_LEVELS - 1):  # level j's flushes become level j+1's values
-        whole = level.shape[1] // step * step
-        leftovers.append(_in_order(level[:, whole:]))
+        n = level.shape[1]
+        whole = n // step * step
+        if whole == n:
+            zeros = True
+        else:
+            extra = _in_order(level[:, whole:])
+            acc = extra if acc is None else acc + extra
+        if not whole:  # (every level above is empty)
+            return _in_order(level) if acc is None else acc + 0.0  # (none: no values at all)
         level = _in_order_groups(level[:, :whole], step)
-    acc = leftovers[0]
-    for extra in (*leftovers[1:], _in_order(level)):
-        acc = acc + extra
-    return acc
+    extra = _in_order(level)
+    if acc is None:
+        return extra + 0.0  # (``zeros``: at least the first level's leftovers were empty)
+    acc = acc + extra
+    return acc + 0.0 if zeros else acc
 
 
 def _in_order(x: Any) -> Any:

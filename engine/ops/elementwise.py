@@ -92,8 +92,10 @@ def _fits(buf: Any, x: Any, y: Any) -> bool:
         return False
     if isinstance(y, float):
         return True
-    return isinstance(y, xp.ndarray) and y.dtype == x.dtype and y.ndim <= x.ndim and \
-        broadcast_shapes(x.shape, y.shape) == x.shape
+    if not isinstance(y, xp.ndarray) or y.dtype != x.dtype or y.ndim > x.ndim:
+        return False
+    # (a bias: the same trailing dims, decided without broadcasting the shapes)
+    return y.shape == x.shape[x.ndim - y.ndim:] or broadcast_shapes(x.shape, y.shape) == x.shape
 
 
 @on_arrays
@@ -279,12 +281,13 @@ def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     if e == 2 and not is_grad_enabled():
         # x ** 1 is x and 2 * x is exact: the same values as the formula below in two passes
         # and one new array instead of three (a squared loss's backward); recording, the
-        # formula's own graph
-        twice = x * 2
-        if _alike(twice._data, g._data):
-            xp.multiply(twice._data, g._data, out=twice._data)  # a fresh array: nobody else has it
-            return (twice,)
-        return (g * twice,)
+        # formula's own graph. (``x * 2`` on the array: what mul would compute, without an op's
+        # dispatch and record in a pass that records nothing)
+        twice = x._data * 2
+        if _alike(twice, g._data):
+            xp.multiply(twice, g._data, out=twice)  # a fresh array: nobody else has it
+            return (Tensor(twice),)
+        return (g * Tensor(twice),)
     return (g * mul_scalar(x ** (e - 1), e),)
 
 

@@ -29,18 +29,22 @@ def _same_dtype(op: str, a: Tensor, b: Tensor) -> None:
 @defop("mm", [T(), T("mat2")], grad_fns="MmBackward0", doc="Matrix product of two 2-d tensors.",
        category=_LA)
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    check_tensor(input, "mm")
-    check_tensor(mat2, "mm", "mat2")
-    if input.ndim != 2 or mat2.ndim != 2:
-        bad = input if input.ndim != 2 else mat2
-        raise ShapeError(f"{'self' if bad is input else 'mat2'} must be a matrix")
-    if input.shape[1] != mat2.shape[0]:
-        raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x{input.shape[1]} "
-                         f"and {mat2.shape[0]}x{mat2.shape[1]})")
-    _same_dtype("addmm_impl_cpu_", input, mat2)
-    check_alloc((input.shape[0], mat2.shape[1]))
-    return record(input._data @ mat2._data, mm.op.grad_fn, _mm_vjp, (input, mat2),
-                  saved=(input, mat2), attrs=(column_major(input._data), column_major(mat2._data)))
+    # (the checks read the arrays: an MLP layer's product is one of a few ops per layer, each of
+    # whose Python steps costs more right after a large product has filled the caches)
+    if input.__class__ is not Tensor or mat2.__class__ is not Tensor:
+        check_tensor(input, "mm")
+        check_tensor(mat2, "mm", "mat2")
+    a, b = input._data, mat2._data
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeError(f"{'self' if a.ndim != 2 else 'mat2'} must be a matrix")
+    (n, k), (k2, m) = a.shape, b.shape
+    if k != k2:
+        raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{k} and {k2}x{m})")
+    if a.dtype != b.dtype or a.dtype.kind == "b":  # (_same_dtype passes any other pair)
+        _same_dtype("addmm_impl_cpu_", input, mat2)
+    check_alloc((n, m))
+    return record(a @ b, mm.op.grad_fn, _mm_vjp, (input, mat2), saved=(input, mat2),
+                  attrs=(column_major(a), column_major(b)))
 
 
 def column_major(a: Any) -> bool:
@@ -181,6 +185,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     """torch.matmul, built from the same steps as torch (so its grad_fn chain is torch's):
     dot / mv / mm for 1-d and 2-d operands; a batched operand against a 1-d or 2-d one is folded
     into a single mm or mv; two batched operands broadcast their batch dims and use bmm."""
+    if input.__class__ is Tensor and other.__class__ is Tensor and \
+            input._data.ndim == 2 and other._data.ndim == 2:
+        return mm(input, other)  # (an MLP layer's product: the dispatch below would choose it)
     check_tensor(input, "matmul")
     check_tensor(other, "matmul", "other")
     da, db = input.ndim, other.ndim
