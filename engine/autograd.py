@@ -222,7 +222,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 if needed is None or node in needed:
                     if wanted and node in wanted:
                         for nr in wanted[node]:
-                            captured[(node, nr)] = _tensor(buf[nr])
+                            captured[(node, nr)] = _captured(buf[nr])
                     grads_in = _step(node, buf, needed, targets is None, retain_graph,
                                      create_graph, check_anomaly, bare)
             buf = None
@@ -404,6 +404,21 @@ def _saved_alike(node: Node) -> bool:
 def _tensor(g: Any) -> Any:
     """A gradient as a tensor (None stays None)."""
     return g if g is None or isinstance(g, Tensor) else Tensor(g)
+
+
+def _captured(g: Any) -> Any:
+    """A gradient that autograd.grad hands out, as a tensor. A broadcast array that is no view's
+    (a mean's quotient passed on unspread to a consumer that only reads it: reductions._reads_only)
+    is copied here, so the caller gets a new writable tensor, as torch's; an expand's view (sum's
+    gradient) stays the view that torch's is too, and a recorded gradient (create_graph) stays
+    itself (the broadcast is made in first-order passes only)."""
+    if g is None:
+        return None
+    if g.__class__ is Tensor:
+        if g._grad_fn is None and g._base is None and backend.spread(g._data):
+            return Tensor(xp.array(g._data, copy=True))
+        return g
+    return Tensor(xp.array(g, copy=True) if backend.spread(g) else g)
 
 
 def _array(g: Any) -> Any:

@@ -133,6 +133,12 @@ def writable(a: Any) -> bool:
     return bool((a._a if NAME == "strict" else a).flags.writeable)
 
 
+def spread(a: Any) -> bool:
+    """Whether array ``a`` repeats one element along some dim (a stride of 0 over more than one
+    place: a broadcast view). numpy's are read-only and CuPy's are not, so the strides say it."""
+    return a.size > 1 and any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides, strict=True))
+
+
 def with_number(fn: Any, a: Any, number: Any) -> Any:
     """``fn(a, number)`` for ``a``, an array, and ``number``, a Python number. Where ``a`` repeats
     one value (every stride 0: the expanded gradient of a sum, a broadcast view), ``fn`` runs on

@@ -25,7 +25,7 @@ from engine.ops.core import (
     record_multi,
     unsqueeze_multiple,
 )
-from engine.ops.elementwise import pow_into_temporary
+from engine.ops.elementwise import _pow_ts_vjp, pow_into_temporary
 from engine.ops.elementwise import sgn as _sgn
 from engine.ops.indexing import narrow
 from engine.ops.scalar_ops import div_scalar, mul_scalar
@@ -112,24 +112,41 @@ def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # torch: the sum's gradient divided by the count, a number in C++ (DivBackward1)
     shape, dims, keepdim, count = node.attrs
     if not is_grad_enabled():  # (a first-order pass: no graph to record, values only)
+        if _reads_only(node):
+            return (Tensor(_spread_quotient(g._data, shape, dims, keepdim, count, fresh=False)),)
         return (Tensor(_spread_quotient(g._data, shape, dims, keepdim, count)),)
     if node.name() == mean.op.forms["MeanBackward0"]:
         return (div_scalar(ops.expand(g, list(shape)), count),)
     return (div_scalar(expand_reduced(g, shape, dims, keepdim), count),)
 
 
+def _reads_only(node: Node) -> bool:
+    """Whether the one consumer of a mean's gradient only reads it, so that it may get the
+    quotient as a broadcast view instead of a new array (a squared loss's backward: one 1 MB
+    array and its fill fewer). That consumer is pow(x, 2)'s first-order VJP, which multiplies it
+    into an array of its own. Where the gradient is also user-visible, the capture of
+    autograd.grad copies it (autograd._captured) and retain_grad's accumulation copies it."""
+    nxt = node.next_functions[0][0]
+    return nxt is not None and nxt.vjp is _pow_ts_vjp and nxt.attrs == 2
+
+
 def _spread_quotient(g: Any, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool,
-                     count: int) -> Any:
+                     count: int, fresh: bool = True) -> Any:
     """``expand(g) / count`` as a new array of ``shape``: each of g's elements divided once, then
     copied to the places the expansion would repeat it at. The same values (the same division of
     the same number), contiguous and writable as torch's quotient, without dividing a broadcast
-    array element by element (a mean's backward over a large tensor: four times the cost)."""
+    array element by element (a mean's backward over a large tensor: four times the cost).
+    Not ``fresh``: the divided elements as a read-only broadcast view of ``shape`` (the same
+    values, no copy), for a consumer that only reads it (_reads_only)."""
+    if not math.prod(shape):  # (an empty result divides nothing: no 0/0 warning)
+        return xp.empty(shape, dtype=g.dtype)
+    q = xp.divide(g, count)
+    if dims and not keepdim and shape:  # (torch's unsqueeze of each reduced dim)
+        q = xp.reshape(q, [1 if i in dims else s for i, s in enumerate(shape)])
+    if not fresh and q.dtype == g.dtype:
+        return xp.broadcast_to(q, shape)
     out = xp.empty(shape, dtype=g.dtype)
-    if out.size:  # (an empty result divides nothing: no 0/0 warning)
-        q = xp.divide(g, count)
-        if dims and not keepdim and shape:  # (torch's unsqueeze of each reduced dim)
-            q = xp.reshape(q, [1 if i in dims else s for i, s in enumerate(shape)])
-        out[...] = q
+    out[...] = q
     return out
 
 
