@@ -20,7 +20,11 @@ and fails with a bare 400 on bytes that are not UTF-8 or on an integer of more t
 
 A body of 64 KiB or more is measured, parsed and validated against the route's model on a thread
 (``OFF_LOOP_FROM``): a 10 MB program takes seconds to go through, and the event loop must keep
-answering health probes meanwhile. The validated model goes straight to the endpoint: FastAPI
+answering health probes meanwhile. A route whose endpoint runs on a thread anyway
+(``prepares_on_worker``: POST /v1/run, whose large programs always run in the pool) gets such a
+body :class:`Unprepared` instead, and prepares it first thing on its worker: one hop to a thread
+and back per request instead of two (a few tenths of a millisecond each on a multi-megabyte body,
+whose caches go cold in between). The validated model goes straight to the endpoint: FastAPI
 neither parses nor validates again, nor solves dependencies per request (:class:`ProgramRoute`).
 
 Once the body is read, :func:`client_gone` can watch the connection: service/executor.py uses it
@@ -34,8 +38,10 @@ import asyncio
 import inspect
 import json
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
-from typing import Any
+from typing import Any, TypeVar
 
 import jiter
 import numpy as np
@@ -204,6 +210,23 @@ def _invalid(detail: str) -> ProgramError:
 # program takes seconds to go through, and health probes must answer meanwhile.
 OFF_LOOP_FROM = 1 << 16
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Unprepared:
+    """A large body handed to a ``prepares_on_worker`` endpoint before it is measured, parsed
+    and validated: ``prepare()`` does that (on the endpoint's worker thread) and returns the
+    endpoint's body, or raises the problem the route would have answered."""
+
+    prepare: Callable[[], Any]
+
+
+def prepared(body: T) -> T:
+    """``body`` itself, or, when it is :class:`Unprepared`, the body it prepares into (call it on
+    a worker thread: it parses megabytes)."""
+    return body.prepare() if isinstance(body, Unprepared) else body
+
 
 class ProgramRoute(APIRoute):
     """A route whose JSON body is measured, parsed and validated here (see the module docstring),
@@ -212,6 +235,10 @@ class ProgramRoute(APIRoute):
     program's time in the server) is skipped, while FastAPI still documents the route from the
     same signature. A body FastAPI would refuse before validating it (not sent as JSON, or
     empty) goes through FastAPI's own handler, which answers as it always has."""
+
+    # True for a route whose endpoint runs every large body's work on a worker thread and calls
+    # ``prepared(body)`` there first: it gets a large body Unprepared (one hop instead of two).
+    prepares_on_worker = False
 
     def validate_body(self, document: Any, state: Any, size: int | None = None) -> Any:
         """The endpoint's body: ``document`` (parsed from ``size`` bytes, if known) validated
@@ -242,8 +269,12 @@ class ProgramRoute(APIRoute):
         parsed and validated (on a thread when it is large), then given to the endpoint.
         service/fastpath.py calls this too."""
         state = request.app.state
+        value: Any
         if len(body) >= OFF_LOOP_FROM:
-            value = await asyncio.to_thread(self._prepare, body, state)
+            if self.prepares_on_worker:
+                value = Unprepared(partial(self._prepare, body, state))
+            else:
+                value = await asyncio.to_thread(self._prepare, body, state)
         else:
             value = self._prepare(body, state)
         response: Response = await self.endpoint(body=value, request=request)

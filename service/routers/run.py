@@ -15,7 +15,7 @@ from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.json_compiler import read_request
-from service.jsonbody import ProgramRoute, client_gone
+from service.jsonbody import ProgramRoute, client_gone, prepared
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import PiecesResponse, dumps_pieces
@@ -27,7 +27,10 @@ class RunRoute(ProgramRoute):
     without FastAPI's dependency solving), whose program is taken from the app's compile cache
     when it was compiled before (only the rest of the body is validated then), else validated
     straight into its compiled form where service/json_compiler.py takes it, else by the
-    request models (which then say what is wrong, if anything)."""
+    request models (which then say what is wrong, if anything). A large body is prepared on the
+    worker that runs its program (``prepares_on_worker``)."""
+
+    prepares_on_worker = True
 
     def validate_body(self, document: Any, state: Any, size: int | None = None) -> Any:
         found = find_json(state.programs, document, size)
@@ -64,21 +67,26 @@ router = APIRouter(tags=["run"], route_class=RunRoute)
 async def run(body: RunRequest, request: Request) -> Response:
     # (called by ProgramRoute without FastAPI's dependency solving: service/deps.py)
     settings, runner, clock = settings_of(request), runner_of(request), clock_of(request)
-    # The deadline runs from here: time spent waiting for a thread counts toward it.
+    # The deadline runs from here: time spent waiting for a thread (and, for a large body,
+    # parsing and validating it there) counts toward it.
     deadline = clock() + settings.request_timeout
 
     def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
-        program, translation = body, None
-        if body.source is not None:  # translated here too: long sources stay off the event loop
-            program, translation = program_request(body, settings,
+        # A large body comes Unprepared (ProgramRoute): parsed and validated here, on the worker
+        # (always a thread: inline_policy never runs such a body inline); its problems raise.
+        request_body = prepared(body)
+        program, translation = request_body, None
+        if request_body.source is not None:  # translated here too: long sources stay off the loop
+            program, translation = program_request(request_body, settings,
                                                    request.app.state.translations)
         programs = request.app.state.programs
-        found = body._found if translation is None else find_source(programs, body, translation)
+        found = request_body._found if translation is None else \
+            find_source(programs, request_body, translation)
         cached = found.program if found is not None else None
         # (a program validated straight into its compiled form comes compiled: RunRoute)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
-                                  deadline=deadline, program=cached or body._compiled,
+                                  deadline=deadline, program=cached or request_body._compiled,
                                   program_cached=cached is not None)
         report = interpreter.run()
         if found is not None and cached is None and interpreter.program is not None:
