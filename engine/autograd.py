@@ -412,13 +412,10 @@ def _captured(g: Any) -> Any:
     is copied here, so the caller gets a new writable tensor, as torch's; an expand's view (sum's
     gradient) stays the view that torch's is too, and a recorded gradient (create_graph) stays
     itself (the broadcast is made in first-order passes only)."""
-    if g is None:
-        return None
-    if g.__class__ is Tensor:
-        if g._grad_fn is None and g._base is None and backend.spread(g._data):
-            return Tensor(xp.array(g._data, copy=True))
-        return g
-    return Tensor(xp.array(g, copy=True) if backend.spread(g) else g)
+    t = _tensor(g)
+    if t is not None and t._grad_fn is None and t._base is None and backend.spread(t._data):
+        return Tensor(xp.array(t._data, copy=True))
+    return t
 
 
 def _array(g: Any) -> Any:

@@ -30,7 +30,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from engine.backend import DEVICE, xp
+from engine.backend import ON_HOST, xp
 
 # The width of the vectors torch's sum kernel adds in: 32 bytes (4 doubles, 8 floats). Measured
 # against torch 2.13's CPU wheel: the same answers with ATEN_CPU_CAPABILITY=default and =avx512
@@ -44,7 +44,7 @@ _LEVELS = 4
 def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
     """``a`` summed over ``dims`` (non-negative, sorted) as torch's CPU kernel sums it."""
     out_shape = tuple(1 if i in dims else s for i, s in enumerate(a.shape) if keepdim or i not in dims)
-    if DEVICE != "cpu" or a.dtype.kind != "f" or a.size == 0:
+    if not ON_HOST or a.dtype.kind != "f" or a.size == 0:
         return xp.asarray(xp.sum(a, axis=dims, keepdims=keepdim))
     if all(a.shape[d] == 1 for d in dims):  # nothing is added but the output's zero
         return (a + 0.0).astype(a.dtype).reshape(out_shape)
@@ -96,7 +96,6 @@ def _contiguous(a: Any, dims: tuple[int, ...]) -> Any:
     return None
 
 
-
 def column_sum(a: Any) -> Any:
     """A matrix summed over its rows as torch's kernel sums it, or None where this lean form does
     not apply: a bias's gradient, C-contiguous float32/float64 (n, cols) with whole groups of 4
@@ -109,13 +108,13 @@ def column_sum(a: Any) -> Any:
     ``sum`` over a C-contiguous array's non-last axis adds row after row (see ``_sequential``);
     tests/engine/test_column_sum.py compares it with the general path byte for byte. A fresh
     array, never a view of ``a``."""
-    if DEVICE != "cpu" or a.ndim != 2 or a.dtype.kind != "f" or a.itemsize not in (4, 8) or \
+    if not ON_HOST or a.ndim != 2 or a.dtype.kind != "f" or a.itemsize not in (4, 8) or \
             not a.flags.c_contiguous:
         return None
     n, cols = a.shape
     if not n or not cols or cols % (_ROWS * LANES_BYTES // a.itemsize):
         return None
-    step = 1 << max(4, (1 if n <= 2 else (n - 1).bit_length()) // _LEVELS)  # (as _cascade's)
+    step = _cascade_step(n)
     level = a
     acc: Any = None
     for _ in range(_LEVELS - 1):  # each level's leftovers in order, then its flushes move up
@@ -287,9 +286,7 @@ def _row_sum(x: Any) -> Any:
 
 def _cascade(x: Any) -> Any:
     """multi_row_sum of each column: levels of 2**p values summed in order and flushed upward."""
-    n = x.shape[1]
-    ceil_log2 = 1 if n <= 2 else (n - 1).bit_length()
-    step = 1 << max(4, ceil_log2 // _LEVELS)
+    step = _cascade_step(x.shape[1])
     # The levels' leftovers, then the last level, are added in order. An empty one is a zero:
     # adding +0 changes nothing but a -0.0 (to +0.0), and once it has been added no later sum is
     # -0.0. So empty ones are skipped (no zeros array, no addition: a bias gradient's 256 rows
@@ -313,6 +310,13 @@ def _cascade(x: Any) -> Any:
         return extra + 0.0  # (``zeros``: at least the first level's leftovers were empty)
     acc = acc + extra
     return acc + 0.0 if zeros else acc
+
+
+def _cascade_step(n: int) -> int:
+    """How many values of one level the kernel's cascade adds into each of the next level's, for
+    ``n`` values in all (shared by ``_cascade`` and ``column_sum``)."""
+    ceil_log2 = 1 if n <= 2 else (n - 1).bit_length()
+    return 1 << max(4, ceil_log2 // _LEVELS)
 
 
 def _in_order(x: Any) -> Any:

@@ -314,9 +314,7 @@ class Interpreter:
             self._tick(st.path)  # each further check of the condition is a step
 
     def _print(self, st: Print) -> None:
-        exprs = st.values
-        values = [exprs[0].run(self)] if len(exprs) == 1 else [e.run(self) for e in exprs]
-        line = print_line(values, st.sep, st.end)
+        line = print_line([e.run(self) for e in st.values], st.sep, st.end)
         self._printed_chars += len(line) + 1
         cap = self.settings.max_printed_chars
         if self._printed_chars > cap:

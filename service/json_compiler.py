@@ -287,11 +287,10 @@ class _JsonCompiler(_Compiler):
         if t is str:
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
-            reads = self.reads
-            if a in reads:  # (checked when it was first read)
+            if a in self.reads:  # (a name read before: checked then)
                 return Ref(a, path)
             if _name(a):
-                reads[a] = path  # (the first read: _read, inline)
+                self._read(a, path)
                 return Ref(a, path)
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):

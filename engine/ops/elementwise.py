@@ -162,19 +162,19 @@ def mul(input: Tensor, other: Operand) -> Tensor:
         # numpy's own conversion of the number, so the same bits.
         args = (input, other)
         x = input._data
-        if x.base is not None:
-            # (a view times a number may be an expanded gradient, as in the VJP of x * 2.0 under
-            # sum: backend.with_number computes its one product and fills it in)
-            out = with_number(xp.multiply, x, other)
-            return record(out, mul.op.grad_fn, _mul_vjp, args, args)
-        if ON_HOST:
-            c = xp.asarray(other, dtype=x.dtype)
-            return record(x * c, mul.op.grad_fn, _mul_vjp, args, args, c)
-        return record(x * other, mul.op.grad_fn, _mul_vjp, args, args)
+        c = xp.asarray(other, dtype=x.dtype) if ON_HOST and x.base is None else None
+        out = _times_number(x, other) if c is None else x * c
+        return record(out, mul.op.grad_fn, _mul_vjp, args, args, c)
     x, y = _binary(input, other, "mul")
-    out = with_number(xp.multiply, x, y) if y.__class__ in (int, float) and \
-        x.base is not None else x * y
+    out = _times_number(x, y) if y.__class__ in (int, float) else x * y
     return record(out, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
+
+
+def _times_number(x: Any, number: Any) -> Any:
+    """``x * number`` for an array ``x``. A view may be an expanded gradient (the VJP of x * 2.0
+    under sum): backend.with_number computes its one product and fills it in; a fresh array skips
+    that check (a chain's every mul)."""
+    return x * number if x.base is None else with_number(xp.multiply, x, number)
 
 
 @on_arrays

@@ -6,7 +6,6 @@ tests force each side and compare gradients, second-order gradients and graphs."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,35 +13,8 @@ import pytest
 
 import engine as ge
 from engine.ops import elementwise
-
-Program = Callable[[], dict[str, Any]]
-
-
-def _leaf(dtype: str, n: int = 7, seed: int = 0) -> ge.Tensor:
-    values = np.sin(np.arange(n) * 1.3 + seed) * 1.7
-    return ge.tensor(values, dtype=dtype, requires_grad=True)
-
-
-def _graph(t: ge.Tensor | None) -> list[str]:
-    """The grad_fn names along a tensor's first edges (its chain), for comparing graphs."""
-    names = []
-    fn = None if t is None else t.grad_fn
-    while fn is not None:
-        names.append(fn.name())
-        fn = next((n for n, _ in fn.next_functions if n is not None), None)
-    return names
-
-
-def _seen(found: dict[str, Any]) -> dict[str, Any]:
-    """Every value as dtype and exact bytes, and every tensor's chain of grad_fn names."""
-    out: dict[str, Any] = {}
-    for k, v in found.items():
-        if isinstance(v, ge.Tensor):
-            a = v.detach().numpy()
-            out[k] = (str(a.dtype), a.shape, a.tobytes(), _graph(v))
-        else:
-            out[k] = v
-    return out
+from tests.engine.fast_paths import Program, run_seen
+from tests.engine.fast_paths import leaf as _leaf
 
 
 def _chain(dtype: str, op: str) -> Program:
@@ -106,13 +78,6 @@ PROGRAMS: dict[str, Program] = {
 }
 
 
-def _in(in_context: bool, program: Program) -> dict[str, Any]:
-    if in_context:  # (gradients are tensors there: the recorded path, not bare arrays)
-        with ge.execution(seed=0):
-            return _seen(program())
-    return _seen(program())
-
-
 @pytest.mark.parametrize("in_context", [False, True], ids=["bare", "in_context"])
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_in_place_and_composite_forms_answer_alike(name: str, in_context: bool,
@@ -121,7 +86,7 @@ def test_in_place_and_composite_forms_answer_alike(name: str, in_context: bool,
 
     def run(threshold: int) -> dict[str, Any]:
         monkeypatch.setattr(elementwise, "INPLACE_MIN_BYTES", threshold)
-        return _in(in_context, program)
+        return run_seen(program, in_context)
 
     in_place, composite = run(0), run(1 << 62)
     assert in_place == composite
@@ -131,9 +96,9 @@ def test_in_place_and_composite_forms_answer_alike(name: str, in_context: bool,
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_one_as_an_array_answers_as_the_number(name: str, in_context: bool,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    with_arrays = _in(in_context, PROGRAMS[name])
+    with_arrays = run_seen(PROGRAMS[name], in_context)
     monkeypatch.setattr(elementwise, "_ONE", {})  # (every dtype falls back to the number 1)
-    assert _in(in_context, PROGRAMS[name]) == with_arrays
+    assert run_seen(PROGRAMS[name], in_context) == with_arrays
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

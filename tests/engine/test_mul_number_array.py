@@ -6,7 +6,6 @@ itself) and compare every value bit for bit, every dtype and every graph."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,8 +13,7 @@ import pytest
 
 import engine as ge
 from engine.ops import elementwise
-
-Program = Callable[[], dict[str, Any]]
+from tests.engine.fast_paths import Program, leaf, run_seen
 
 # numbers whose float32 conversion rounds, overflows, underflows or is special
 NUMBERS = [1.01, -0.3, 1e-300, 1e300, -1e300, 3.4028236e38, float("nan"), math.inf, -0.0, 0.0,
@@ -23,21 +21,7 @@ NUMBERS = [1.01, -0.3, 1e-300, 1e300, -1e300, 3.4028236e38, float("nan"), math.i
 
 
 def _leaf(dtype: str, seed: int = 0) -> ge.Tensor:
-    values = np.sin(np.arange(6) * 1.3 + seed) * 1.7
-    return ge.tensor(values, dtype=dtype, requires_grad=True)
-
-
-def _seen(found: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in found.items():
-        if isinstance(v, ge.Tensor):
-            a = v.detach().numpy()
-            fn = v.grad_fn
-            out[k] = (str(a.dtype), a.shape, a.tobytes(), None if fn is None else fn.name(),
-                      None if fn is None else [n is not None for n, _ in fn.next_functions])
-        else:
-            out[k] = v
-    return out
+    return leaf(dtype, 6, seed)
 
 
 def _times(dtype: str, number: float) -> Program:
@@ -102,16 +86,10 @@ PROGRAMS: dict[str, Program] = {
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_number_as_array_answers_as_the_number(name: str, in_context: bool,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    def run() -> dict[str, Any]:
-        if in_context:  # (gradients are tensors there: the VJP takes the recorded path)
-            with ge.execution(seed=0):
-                return _seen(PROGRAMS[name]())
-        return _seen(PROGRAMS[name]())
-
     monkeypatch.setattr(elementwise, "ON_HOST", True)
-    as_array = run()
+    as_array = run_seen(PROGRAMS[name], in_context)
     monkeypatch.setattr(elementwise, "ON_HOST", False)
-    assert run() == as_array
+    assert run_seen(PROGRAMS[name], in_context) == as_array
 
 
 def test_the_array_is_kept_for_the_backward_only_on_the_host(
