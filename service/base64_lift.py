@@ -25,10 +25,12 @@ the body is valid JSON with the text in its place, nested as deep.
 from __future__ import annotations
 
 import binascii
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from service.encoding import Base64Text, b64decode
+from service.encoding import DATATYPES, Base64Text, b64_length, b64decode
 
 # Texts shorter than this stay with the parser: their copy costs it little.
 LIFT_FROM = 1 << 16
@@ -41,6 +43,11 @@ _MOST_LEFT = 1 << 16
 _MOST_QUOTES = 4096
 _REACH = 1 << 16
 _KEY = b'"b64"'
+# A tensor object's shape and datatype, written in the bytes before its "b64" key
+_HINT_REACH = 256
+_SHAPE = re.compile(rb'"shape"[ \t\n\r]*:[ \t\n\r]*\[([0-9 \t\n\r,]*)\]')
+_DATATYPE = re.compile(rb'"datatype"[ \t\n\r]*:[ \t\n\r]*"([A-Z0-9]+)"')
+_ITEMSIZE = {wire.encode(): dtype.itemsize for wire, (_, dtype) in DATATYPES.items()}
 _SPACE = frozenset(b" \t\n\r")
 _COLON, _QUOTE = ord(":"), ord('"')
 
@@ -91,7 +98,7 @@ def lift(body: bytes, shortest: int) -> Lifted | None:
         if body.startswith(_KEY, at):
             start = _string_after_colon(body, at + len(_KEY))
             if start != -1:
-                end = body.find(b'"', start)
+                end = _closing_quote(body, at, start)
                 if end == -1:
                     return None  # (not JSON)
                 if end - start >= shortest:
@@ -111,6 +118,25 @@ def lift(body: bytes, shortest: int) -> Lifted | None:
     pieces.append(body[copied:])
     left = b"".join(pieces)
     return Lifted(left, texts) if len(left) <= _MOST_LEFT else None
+
+
+def _closing_quote(body: bytes, at: int, start: int) -> int:
+    """The first quote from ``start``, where the text of the ``b64`` key at ``at`` starts: where
+    the shape and datatype written before the key say it is (as the tensor object's fields are
+    documented, and usually sent), else searched for -- a pass over the text saved. (A wrong
+    guess fails decoding, a text with no quote in it, or is not a quote: either way the guess
+    is the first quote only where it is right.)"""
+    window = body[max(0, at - _HINT_REACH):at]
+    shapes, datatypes = _SHAPE.findall(window), _DATATYPE.findall(window)
+    if shapes and datatypes and datatypes[-1] in _ITEMSIZE:
+        try:
+            numel = math.prod(int(n) for n in shapes[-1].split(b",") if n.strip())
+        except ValueError:  # (not a list of integers)
+            numel = -1
+        end = start + b64_length(numel * _ITEMSIZE[datatypes[-1]])
+        if numel >= 0 and body[end:end + 1] == b'"':
+            return end
+    return body.find(b'"', start)
 
 
 def _string_after_colon(body: bytes, at: int) -> int:

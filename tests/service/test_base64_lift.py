@@ -93,6 +93,7 @@ LIFTED: dict[str, bytes] = {
     "fp64": _dumps(_scale(_obj("FP64", _floats("<f8", _N // 2)))),
     "int64": _dumps(_reduce(_INT64)),
     "bool": _dumps(_reduce(_BOOL)),
+    "b64 before shape": _dumps(_scale(dict(reversed(_FP32.items())))),
     "spaces and newlines": _dumps(_scale(_FP32), indent=2).replace(b'"b64": ', b'"b64" \n:\t '),
     "an input": _dumps({**_scale("x"), "program": _scale(_FP32)["program"][1:],
                         "inputs": {"x": {**_FP32, "requires_grad": True}}}),
