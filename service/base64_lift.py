@@ -4,8 +4,9 @@ A 1,000,000-element FP32 tensor object carries 5.3 MB of base64. The parser (jit
 text and copies it into a str, which is then decoded: two passes and 5.3 MB written, cache-cold,
 before the program even starts (0.7-1.5 ms of a request of some 7). :func:`lift` instead finds
 each ``"b64": "<text>"`` with a long text in the body's bytes (its closing quote where the
-tensor object's shape and datatype put it, else by a memchr), decodes the text right there (strictly, from a memoryview of the body), and puts a short
-placeholder in its place; the parser reads the few hundred bytes left, and
+tensor object's shape and datatype put it, else by a memchr), decodes the text right there
+(strictly, from a memoryview of the body), and puts a short placeholder in its place; the
+parser reads the few hundred bytes left, and
 :meth:`Lifted.place` puts a :class:`~service.encoding.Base64Text` (the text's bytes, decoded
 already) where each placeholder landed in the document.
 
