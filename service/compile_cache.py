@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from service.compiler import Program
+from service.encoding import Base64Text
 from service.program import RunRequest
 from service.source.translator import Translation
 
@@ -51,13 +52,18 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
     canonical length is taken first (:func:`_surely_longer`), so that a program with megabytes of
     base64 is refused without writing them out again (orjson would scan every byte)."""
     if largest is not None:
-        most = largest // MEMORY_PER_JSON_BYTE  # the longest canonical JSON kept
+        most = longest_json(largest)
         if (body_size is None or body_size > most) and _surely_longer(program, most):
             return None
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
     if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
         return None
     return _digest(b"program\0" + canonical), len(canonical)
+
+
+def longest_json(largest: int) -> int:
+    """The longest canonical JSON of a program whose memory is at most ``largest``."""
+    return largest // MEMORY_PER_JSON_BYTE
 
 
 # Lists longer than this are counted by their length alone (each item at least one byte and a
@@ -75,7 +81,7 @@ def _surely_longer(program: Any, n: int) -> bool:
     while stack:
         v = stack.pop()
         t = type(v)
-        if t is str:
+        if t is str or t is Base64Text:  # (a long text /v1/run's route read itself)
             total += len(v) + 2
         elif t is list:
             total += 2 + max(len(v) - 1, 0)
@@ -176,6 +182,8 @@ class CompileCache:
         probation_bytes = max(1, max_bytes // _PROBATION_SHARE)
         self.enabled = entries > 0 and max_bytes > 0
         self.largest = max_bytes // _LARGEST_SHARE
+        # (a program holding a string this long is never kept: service/routers/run.py)
+        self.longest_json = longest_json(self.largest)
         self._probation = _Segment(probation_entries, probation_bytes)
         self._protected = _Segment(max(0, entries - probation_entries),
                                    max(0, max_bytes - probation_bytes))

@@ -272,15 +272,17 @@ class ProgramRoute(APIRoute):
         value: Any
         if len(body) >= OFF_LOOP_FROM:
             if self.prepares_on_worker:
-                value = Unprepared(partial(self._prepare, body, state))
+                value = Unprepared(partial(self.prepare, body, state))
             else:
-                value = await asyncio.to_thread(self._prepare, body, state)
+                value = await asyncio.to_thread(self.prepare, body, state)
         else:
-            value = self._prepare(body, state)
+            value = self.prepare(body, state)
         response: Response = await self.endpoint(body=value, request=request)
         return response
 
-    def _prepare(self, body: bytes, state: Any) -> Any:
+    def prepare(self, body: bytes, state: Any) -> Any:
+        """The endpoint's body: ``body`` measured, parsed and validated, or the problem raised
+        (ProgramError, RequestValidationError)."""
         return self.validate_body(read_body(body, state.settings.max_nesting_depth), state,
                                   len(body))
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
+from service.base64_lift import LIFT_FROM, lift
 from service.compile_cache import find_json, find_source
 from service.deps import clock_of, runner_of, settings_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.json_compiler import read_request
-from service.jsonbody import ProgramRoute, client_gone, prepared
+from service.jsonbody import ProgramRoute, client_gone, prepared, read_body
 from service.observability import program_finished
 from service.program import RunRequest, RunResponse
 from service.responses import PiecesResponse, dumps_pieces
@@ -31,6 +34,19 @@ class RunRoute(ProgramRoute):
     worker that runs its program (``prepares_on_worker``)."""
 
     prepares_on_worker = True
+
+    def prepare(self, body: bytes, state: Any) -> Any:
+        # A body's long base64 texts are read from its bytes, not by the parser
+        # (service/base64_lift.py); any doubt, and any problem, goes the general way, which
+        # answers it as it always has. (Only texts longer than any program the compile cache
+        # keeps: a cached program never holds the body's bytes.)
+        lifted = lift(body, max(LIFT_FROM, state.programs.longest_json))
+        if lifted is not None:
+            with suppress(ProgramError, RequestValidationError):
+                document = lifted.place(read_body(lifted.body, state.settings.max_nesting_depth))
+                if document is not None:
+                    return self.validate_body(document, state, len(body))
+        return super().prepare(body, state)
 
     def validate_body(self, document: Any, state: Any, size: int | None = None) -> Any:
         found = find_json(state.programs, document, size)
