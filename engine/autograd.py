@@ -408,7 +408,7 @@ def _tensor(g: Any) -> Any:
 
 def _captured(g: Any) -> Any:
     """A gradient that autograd.grad hands out, as a tensor: a new array where it is a broadcast
-    view made in the pass (a mean's quotient, see graph.takes_spread), so the caller gets a new
+    view made in the pass (a mean's quotient, see graph.takes_broadcast), so the caller gets a new
     writable tensor, as torch's. An expand's view (sum's gradient) stays the view torch's is too
     (it is a view tensor: ``_base``), and a recorded gradient (create_graph) stays itself (the
     broadcast is made in first-order passes only)."""

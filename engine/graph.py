@@ -36,7 +36,7 @@ def on_arrays(vjp: VJP) -> VJP:
     return vjp
 
 
-def takes_spread(vjp: VJP) -> VJP:
+def takes_broadcast(vjp: VJP) -> VJP:
     """Mark a VJP that may be given a read-only broadcast gradient (a mean's quotient not spread
     into a new array, in a first-order pass: see reductions._mean_vjp). It uses its gradient only
     in elementwise arithmetic (+ - * / and comparisons, whose IEEE results do not depend on
@@ -44,7 +44,7 @@ def takes_spread(vjp: VJP) -> VJP:
     gradient on nor saves or writes into it. (A layout-sensitive reader, a torch-order sum or a
     matrix product, could add in another order; a VJP passing it on, add's, would hand it to
     one.) What leaves a backward pass is copied where it is such a view (autograd._own)."""
-    vjp.takes_spread = True  # type: ignore[attr-defined]
+    vjp.takes_broadcast = True  # type: ignore[attr-defined]
     return vjp
 
 

@@ -112,22 +112,22 @@ def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # torch: the sum's gradient divided by the count, a number in C++ (DivBackward1)
     shape, dims, keepdim, count = node.attrs
     if not is_grad_enabled():  # (a first-order pass: no graph to record, values only)
-        fresh = not _takes_spread(node.next_functions[0][0])
+        fresh = not _takes_broadcast(node.next_functions[0][0])
         return (Tensor(_spread_quotient(g._data, shape, dims, keepdim, count, fresh)),)
     if node.name() == mean.op.forms["MeanBackward0"]:
         return (div_scalar(ops.expand(g, list(shape)), count),)
     return (div_scalar(expand_reduced(g, shape, dims, keepdim), count),)
 
 
-def _takes_spread(consumer: Node | None) -> bool:
+def _takes_broadcast(consumer: Node | None) -> bool:
     """Whether the node a mean's gradient goes to may take it as a read-only broadcast view of the
     quotients instead of a new array (one array of the input's size and its fill fewer: a squared
     loss's backward). Its VJP must say that it only reads its gradient elementwise
-    (graph.takes_spread), and what it saved must be C-ordered: numpy lays a ufunc's result out
+    (graph.takes_broadcast), and what it saved must be C-ordered: numpy lays a ufunc's result out
     after its operands' strides, where a broadcast's leave it to the others, so only then is the
     result laid out (and later summed) as it is from a new C-ordered gradient. A gradient that
     leaves the pass is copied where it is such a view (autograd._own)."""
-    if consumer is None or not getattr(consumer.vjp, "takes_spread", False):
+    if consumer is None or not getattr(consumer.vjp, "takes_broadcast", False):
         return False
     saved = consumer._saved
     if saved is None:  # (freed: its VJP raises torch's error)
@@ -146,7 +146,7 @@ def _spread_quotient(g: Any, shape: tuple[int, ...], dims: tuple[int, ...], keep
     the same number), contiguous and writable as torch's quotient, without dividing a broadcast
     array element by element (a mean's backward over a large tensor: four times the cost).
     Not ``fresh``: the divided elements as a read-only broadcast view of ``shape`` (the same
-    values, no copy) where they are C-ordered (see _takes_spread)."""
+    values, no copy) where they are C-ordered (see _takes_broadcast)."""
     if not math.prod(shape):  # (an empty result divides nothing: no 0/0 warning)
         return xp.empty(shape, dtype=g.dtype)
     q = xp.divide(g, count)

@@ -1,6 +1,6 @@
 """A mean's first-order gradient may go on as a read-only broadcast view of its quotients (issue
 18: one new array of the input's size and its fill fewer), to a node whose VJP only reads it
-elementwise (graph.takes_spread) and whose saved arrays are C-ordered (reductions._takes_spread).
+elementwise (graph.takes_broadcast) and whose saved arrays are C-ordered (reductions._takes_broadcast).
 What anyone can see stays what it was, and torch's:
 
 * every gradient has the same bits and the same layout as with the quotient spread into a new
@@ -49,13 +49,13 @@ def _seen(t: Any) -> tuple[Any, ...]:
 
 
 def _spread_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reductions, "_takes_spread", lambda consumer: False)
+    monkeypatch.setattr(reductions, "_takes_broadcast", lambda consumer: False)
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     seen: list[bool] = []
-    real = reductions._takes_spread
-    monkeypatch.setattr(reductions, "_takes_spread",
+    real = reductions._takes_broadcast
+    monkeypatch.setattr(reductions, "_takes_broadcast",
                         lambda consumer: seen.append(real(consumer)) or seen[-1])
     return seen
 
