@@ -407,15 +407,22 @@ def _tensor(g: Any) -> Any:
 
 
 def _captured(g: Any) -> Any:
-    """A gradient that autograd.grad hands out, as a tensor. A broadcast array that is no view's
-    (a mean's quotient passed on unspread to a consumer that only reads it: reductions._reads_only)
-    is copied here, so the caller gets a new writable tensor, as torch's; an expand's view (sum's
-    gradient) stays the view that torch's is too, and a recorded gradient (create_graph) stays
-    itself (the broadcast is made in first-order passes only)."""
+    """A gradient that autograd.grad hands out, as a tensor: a new array where it is a broadcast
+    view made in the pass (a mean's quotient, see graph.takes_broadcast), so the caller gets a new
+    writable tensor, as torch's. An expand's view (sum's gradient) stays the view torch's is too
+    (it is a view tensor: ``_base``), and a recorded gradient (create_graph) stays itself (the
+    broadcast is made in first-order passes only)."""
     t = _tensor(g)
-    if t is not None and t._grad_fn is None and t._base is None and backend.spread(t._data):
-        return Tensor(xp.array(t._data, copy=True))
+    if t is not None and t._grad_fn is None and t._base is None and backend.repeats(t._data):
+        return Tensor(_own(t._data))
     return t
+
+
+def _own(a: Any) -> Any:
+    """A new array with the values of gradient array ``a``, for a gradient that leaves the pass.
+    Where ``a`` is a broadcast view (backend.repeats) it is C-ordered, as torch's new gradient is
+    (a copy in ``a``'s own order would follow its zero strides into another layout)."""
+    return xp.array(a, copy=True, order="C" if backend.repeats(a) else "K")
 
 
 def _array(g: Any) -> Any:
@@ -469,7 +476,7 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, owned: bool = False) -
         if create_graph:
             t._grad = ops.copy_(ops.zeros_like(g), g)
         else:  # (a copy unless owned: g may be another leaf's gradient too, or the caller's seed)
-            t._grad = Tensor(g._data if owned else xp.array(g._data, copy=True))
+            t._grad = Tensor(g._data if owned else _own(g._data))
     elif create_graph:
         t._grad = old + g
     else:

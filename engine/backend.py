@@ -133,9 +133,12 @@ def writable(a: Any) -> bool:
     return bool((a._a if NAME == "strict" else a).flags.writeable)
 
 
-def spread(a: Any) -> bool:
-    """Whether array ``a`` repeats one element along some dim (a stride of 0 over more than one
-    place: a broadcast view). numpy's are read-only and CuPy's are not, so the strides say it."""
+def repeats(a: Any) -> bool:
+    """Whether array ``a`` is no gradient to hand out as it is: a broadcast view (a stride of 0
+    over more than one place: one element seen at several) or read-only (numpy's broadcast views
+    and views of them are; CuPy's are writable, hence the strides)."""
+    if not writable(a):
+        return True
     return a.size > 1 and any(s == 0 and n > 1 for n, s in zip(a.shape, a.strides, strict=True))
 
 
@@ -161,8 +164,8 @@ def unshared(a: Any, holders: int) -> bool:
         return False
     if sys.getrefcount(a) > holders + 2:  # (+ this function's parameter and getrefcount's)
         return False
-    if NAME == "cupy":  # pragma: no cover - GPU only
-        return a.base is None
+    if NAME == "cupy":  # pragma: no cover - GPU only (its broadcast views are writable)
+        return a.base is None and not repeats(a)
     if NAME == "strict":  # the wrapper must be the one reference to its host array
         a = a._a
         return a.base is None and sys.getrefcount(a) <= 3 and bool(a.flags.writeable)

@@ -36,6 +36,18 @@ def on_arrays(vjp: VJP) -> VJP:
     return vjp
 
 
+def takes_broadcast(vjp: VJP) -> VJP:
+    """Mark a VJP that may be given a read-only broadcast gradient (a mean's quotient not spread
+    into a new array, in a first-order pass: see reductions._mean_vjp). It uses its gradient only
+    in elementwise arithmetic (+ - * / and comparisons, whose IEEE results do not depend on
+    the operands' memory layout), writes its results into new arrays, and neither passes the
+    gradient on nor saves or writes into it. (A layout-sensitive reader, a torch-order sum or a
+    matrix product, could add in another order; a VJP passing it on, add's, would hand it to
+    one.) What leaves a backward pass is copied where it is such a view (autograd._own)."""
+    vjp.takes_broadcast = True  # type: ignore[attr-defined]
+    return vjp
+
+
 def keeps_missing(vjp: VJP) -> VJP:
     """Mark a multi-output node's VJP that takes None for an output no gradient reached (torch's
     undefined gradient), instead of zeros: a fused double backward answers None for an input whose

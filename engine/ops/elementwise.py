@@ -13,7 +13,7 @@ from engine import dtypes, ops
 from engine.backend import ON_HOST, with_number, xp
 from engine.errors import ArgumentError, DTypeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import Node, on_arrays
+from engine.graph import Node, on_arrays, takes_broadcast
 from engine.ops.core import (
     ELIDE_MIN_BYTES,
     OUT,
@@ -218,6 +218,7 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
 
 
 @on_arrays
+@takes_broadcast
 def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)
     # torch's generated VJPs compute the inputs' gradients in the alphabetical order of its
@@ -273,6 +274,7 @@ def pow_into_temporary(a: Tensor, e: float) -> Tensor:
                   attrs=e)
 
 
+@takes_broadcast
 def _pow_ts_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved()
     e = node.attrs
@@ -358,10 +360,12 @@ def _g_times(f: Any, arrays: bool = True) -> Any:
         (s,) = node.saved(g)
         return (g * f(s),)
 
-    return on_arrays(vjp) if arrays else vjp
+    marked = takes_broadcast(vjp)  # (g times a new array: see graph.takes_broadcast)
+    return on_arrays(marked) if arrays else marked
 
 
 @on_arrays
+@takes_broadcast
 def _neg_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (-g,)
 
@@ -371,6 +375,7 @@ def _sign_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 @on_arrays
+@takes_broadcast
 def _relu_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
     return (threshold_backward(g, y, 0),)
@@ -394,18 +399,21 @@ def _threshold_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 
 
 @on_arrays
+@takes_broadcast
 def _sqrt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
     return (g / mul_scalar(y, 2),)
 
 
 @on_arrays
+@takes_broadcast
 def _log_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved(g)
     return (g / x,)
 
 
 @on_arrays
+@takes_broadcast
 def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (x,) = node.saved(g)
     return (g / add_scalar(x, 1),)
@@ -487,6 +495,7 @@ def _tanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 
 
 @on_arrays
+@takes_broadcast
 def _sigmoid_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (sigmoid_backward(g, node.saved(g)[0]),)
 
@@ -495,18 +504,21 @@ _LN2 = math.log(2.0)
 
 
 @on_arrays
+@takes_broadcast
 def _exp2_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
     return (mul_scalar(g * y, _LN2),)  # torch: grad * result * M_LN2
 
 
 @on_arrays
+@takes_broadcast
 def _rsqrt_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
     return (mul_scalar(g, -0.5) * y ** 3,)  # torch: -0.5 * grad * result.pow(3)
 
 
 @on_arrays
+@takes_broadcast
 def _reciprocal_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     (y,) = node.saved(g)
     return (-g * (y * y),)

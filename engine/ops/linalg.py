@@ -9,7 +9,7 @@ from engine import dtypes, ops
 from engine.backend import xp
 from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import Node
+from engine.graph import Node, on_arrays
 from engine.ops import shape as shape_ops
 from engine.ops.core import broadcast_shapes, check_alloc, check_tensor, record
 from engine.registry import T, defop
@@ -53,38 +53,47 @@ def column_major(a: Any) -> bool:
     return a.strides[0] == a.itemsize and a.strides[1] == a.shape[0] * a.itemsize
 
 
-def mm_mat1_backward(g: Tensor, mat2: Tensor, mat1_column_major: bool) -> Tensor:
-    """The gradient of mat1 in mat1 @ mat2, in torch's form (mm's and addmm's backward)."""
+def mm_mat1_backward(g: Any, mat2: Any, mat1_column_major: bool) -> Any:
+    """The gradient of mat1 in mat1 @ mat2, in torch's form (mm's and addmm's backward). A bare
+    ``g`` (a first-order pass on arrays, graph.on_arrays; never column-major) with a bare
+    ``mat2`` gives a bare array."""
     if mat1_column_major:
         return shape_ops.t(mm(mat2, shape_ops.t(g)))
+    if g.__class__ is not Tensor:
+        return _product(g, mat2.T)
     if not is_grad_enabled() and g._data.dtype == mat2._data.dtype:
-        return _product(g._data, mat2._data.T)
+        return Tensor(_product(g._data, mat2._data.T))
     return mm(g, shape_ops.t(mat2))
 
 
-def mm_mat2_backward(g: Tensor, mat1: Tensor, mat2_column_major: bool) -> Tensor:
-    """The gradient of mat2 in mat1 @ mat2, in torch's form."""
+def mm_mat2_backward(g: Any, mat1: Any, mat2_column_major: bool) -> Any:
+    """The gradient of mat2 in mat1 @ mat2, in torch's form (bare arrays as mm_mat1_backward)."""
     if mat2_column_major:
         return shape_ops.t(mm(shape_ops.t(g), mat1))
+    if g.__class__ is not Tensor:
+        return _product(mat1.T, g)
     if not is_grad_enabled() and g._data.dtype == mat1._data.dtype:
-        return _product(mat1._data.T, g._data)
+        return Tensor(_product(mat1._data.T, g._data))
     return mm(shape_ops.t(mat1), g)
 
 
-def _product(a: Any, b: Any) -> Tensor:
+def _product(a: Any, b: Any) -> Any:
     """``mm`` of two 2-d arrays of one float dtype when nothing is recorded (a first-order backward
-    pass): the same product of the same arrays, without the transposed view tensors, mm's
-    argument checks (a VJP's operands pass them) and an empty record."""
+    pass), as an array: the same product of the same arrays, without the transposed view tensors,
+    mm's argument checks (a VJP's operands pass them) and an empty record."""
     check_alloc((a.shape[0], b.shape[1]))
-    return Tensor(a @ b)
+    return a @ b
 
 
-def _mm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
+@on_arrays
+def _mm_vjp(node: Node, g: Any) -> tuple[Any, ...]:
     # (torch's generated backward computes its inputs' gradients in the alphabetical order of their
     # names, here mat2 before self: that order decides how gradients meeting later are added, so
     # every VJP here follows it)
-    a, b = node.saved()
     a_cols, b_cols = node.attrs
+    if (a_cols or b_cols) and g.__class__ is not Tensor:  # (torch's transposed forms: view tensors)
+        g = Tensor(g)
+    a, b = node.saved(g)
     gb = mm_mat2_backward(g, a, b_cols) if node.needs(1) else None
     return (mm_mat1_backward(g, b, a_cols) if node.needs(0) else None), gb
 

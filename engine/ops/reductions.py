@@ -25,7 +25,7 @@ from engine.ops.core import (
     record_multi,
     unsqueeze_multiple,
 )
-from engine.ops.elementwise import _pow_ts_vjp, pow_into_temporary
+from engine.ops.elementwise import pow_into_temporary
 from engine.ops.elementwise import sgn as _sgn
 from engine.ops.indexing import narrow
 from engine.ops.scalar_ops import div_scalar, mul_scalar
@@ -112,22 +112,31 @@ def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # torch: the sum's gradient divided by the count, a number in C++ (DivBackward1)
     shape, dims, keepdim, count = node.attrs
     if not is_grad_enabled():  # (a first-order pass: no graph to record, values only)
-        if _reads_only(node):
-            return (Tensor(_spread_quotient(g._data, shape, dims, keepdim, count, fresh=False)),)
-        return (Tensor(_spread_quotient(g._data, shape, dims, keepdim, count)),)
+        fresh = not _takes_broadcast(node.next_functions[0][0])
+        return (Tensor(_spread_quotient(g._data, shape, dims, keepdim, count, fresh)),)
     if node.name() == mean.op.forms["MeanBackward0"]:
         return (div_scalar(ops.expand(g, list(shape)), count),)
     return (div_scalar(expand_reduced(g, shape, dims, keepdim), count),)
 
 
-def _reads_only(node: Node) -> bool:
-    """Whether the one consumer of a mean's gradient only reads it, so that it may get the
-    quotient as a broadcast view instead of a new array (a squared loss's backward: one 1 MB
-    array and its fill fewer). That consumer is pow(x, 2)'s first-order VJP, which multiplies it
-    into an array of its own. Where the gradient is also user-visible, the capture of
-    autograd.grad copies it (autograd._captured) and retain_grad's accumulation copies it."""
-    nxt = node.next_functions[0][0]
-    return nxt is not None and nxt.vjp is _pow_ts_vjp and nxt.attrs == 2
+def _takes_broadcast(consumer: Node | None) -> bool:
+    """Whether the node a mean's gradient goes to may take it as a read-only broadcast view of the
+    quotients instead of a new array (one array of the input's size and its fill fewer: a squared
+    loss's backward). Its VJP must say that it only reads its gradient elementwise
+    (graph.takes_broadcast), and what it saved must be C-ordered: numpy lays a ufunc's result out
+    after its operands' strides, where a broadcast's leave it to the others, so only then is the
+    result laid out (and later summed) as it is from a new C-ordered gradient. A gradient that
+    leaves the pass is copied where it is such a view (autograd._own)."""
+    if consumer is None or not getattr(consumer.vjp, "takes_broadcast", False):
+        return False
+    saved = consumer._saved
+    if saved is None:  # (freed: its VJP raises torch's error)
+        return False
+    for v in saved:
+        a = consumer._output if v is OUT else v._data if v.__class__ is Tensor else None
+        if a is not None and not a.flags.c_contiguous:
+            return False
+    return True
 
 
 def _spread_quotient(g: Any, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool,
@@ -137,13 +146,13 @@ def _spread_quotient(g: Any, shape: tuple[int, ...], dims: tuple[int, ...], keep
     the same number), contiguous and writable as torch's quotient, without dividing a broadcast
     array element by element (a mean's backward over a large tensor: four times the cost).
     Not ``fresh``: the divided elements as a read-only broadcast view of ``shape`` (the same
-    values, no copy), for a consumer that only reads it (_reads_only)."""
+    values, no copy) where they are C-ordered (see _takes_broadcast)."""
     if not math.prod(shape):  # (an empty result divides nothing: no 0/0 warning)
         return xp.empty(shape, dtype=g.dtype)
     q = xp.divide(g, count)
     if dims and not keepdim and shape:  # (torch's unsqueeze of each reduced dim)
         q = xp.reshape(q, [1 if i in dims else s for i, s in enumerate(shape)])
-    if not fresh and q.dtype == g.dtype:
+    if not fresh and q.dtype == g.dtype and q.flags.c_contiguous:
         return xp.broadcast_to(q, shape)
     out = xp.empty(shape, dtype=g.dtype)
     out[...] = q

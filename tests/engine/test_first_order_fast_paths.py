@@ -73,6 +73,28 @@ def test_mm_backward_same_values_both_ways(dtype: str, a_t: bool, b_t: bool) -> 
     assert plain == recorded
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
+def test_mm_backward_on_arrays_hands_out_what_its_tensor_form_does(dtype: str, a_t: bool,
+                                                                  b_t: bool) -> None:
+    # a bare first-order pass runs mm's VJP on arrays (graph.on_arrays); an execution context runs
+    # it on tensors: the gradients must be the same bits, layouts and views (torch's transposed
+    # forms hand out view tensors: _is_view), captured and accumulated alike
+    def run() -> list[Any]:
+        a = _data(1, [6, 4] if a_t else [4, 6], dtype).requires_grad_(True)
+        b = _data(2, [5, 6] if b_t else [6, 5], dtype).requires_grad_(True)
+        ma, mb = (a.t() if a_t else a * 1.0), (b.t() if b_t else b * 1.0)
+        out = (ma @ mb).tanh().sum()
+        grads = list(ge.grad(out, [ma, mb, a, b], retain_graph=True))
+        out.backward()
+        return [(str(g.dtype), g.shape, g.detach().numpy().tobytes(), g._is_view(),
+                 g._data.strides) for g in [*grads, a.grad, b.grad]]
+
+    bare = run()
+    with ge.execution(seed=0):
+        assert run() == bare
+
+
 def test_linear_backward_same_values_both_ways() -> None:
     x, w, b = _data(1, [4, 6]), _data(2, [5, 6]), _data(3, [5])
     plain, recorded = _both(lambda x, w, b: ops.linear(x, w, b).pow(2).mean(), [x, w, b])

@@ -109,3 +109,20 @@ def test_contiguous_sums_taken_directly_are_the_general_path_s(
         want_mean = _hex(x.mean(dims, keepdim=keepdim) if dims else x.mean())
     assert _hex(x.sum(dims, keepdim=keepdim) if dims else x.sum()) == want
     assert _hex(x.mean(dims, keepdim=keepdim) if dims else x.mean()) == want_mean
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("groups", [1, 2, 3, 15, 16, 17, 255, 256, 257, 4096, 8192, 8193])
+@pytest.mark.parametrize("fill", ["values", "specials", "negative_zeros", "overflowing"])
+def test_whole_vectors_adds_as_vector_rows_does(dtype: str, groups: int, fill: str) -> None:
+    # (a sum of whole groups of 4 vectors, as a large mean's: 1 to 3 cascade levels, leftovers)
+    lanes = summation.LANES_BYTES // np.dtype(dtype).itemsize
+    host = _large(dtype, (groups * 4 * lanes,), fill == "specials")
+    if fill == "negative_zeros":
+        host[:] = -0.0
+    elif fill == "overflowing":
+        host = np.abs(host) + np.finfo(dtype).max / 8
+    a = from_host(host)
+    want = to_host(summation._vector_rows(a.reshape(1, -1), lanes)[0])
+    got = to_host(summation._whole_vectors(a, lanes))
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
