@@ -40,7 +40,7 @@ from service.scalars import Float, Int64, Name, Token, to_float, token_to_float
 from service.values import Decoded, Size, type_name
 
 if TYPE_CHECKING:
-    from service.compiler import Call, Expr
+    from service.closures import Call, Expr
 
 
 # ----- inputs -----------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ class Input:
 
 class Evaluator(Protocol):
     """What a reader asks of the interpreter running the call (an argument's value is
-    ``e.run(evaluator)``: each kind of expression evaluates itself, service/compiler.py)."""
+    ``e.run(evaluator)``: each kind of expression evaluates itself, service/closures.py)."""
 
     def literal(self, e: Expr) -> Any:
         """The argument as the request wrote it, when it is an array literal (a nested list) or
@@ -90,7 +90,7 @@ def wrong_argument(c: Call, arg: str, v: Any, expected: str, path: Path) -> Prog
 
 
 # reader -> the types of the values it takes as they are (the kinds that only check a value's
-# type): the interpreter takes such a value without calling the reader (service/compiler.py's
+# type): the interpreter takes such a value without calling the reader (service/closures.py's
 # call plan), and calls it for anything else, which then answers as the reader always does
 TAKES: dict[Reader, type | tuple[type, ...]] = {}
 
@@ -122,7 +122,7 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
             # a Python number or list computed at run time (torch.tensor(math.pi / 4))
             return Decoded(ev.decode(v, e.path, c.attrs.get("dtype")))
         if isinstance(v, ge.Tensor):
-            from service.compiler import Obj  # (here: service/compiler.py imports this module)
+            from service.closures import Obj  # (here: service/closures.py imports this module)
 
             return Decoded(v) if type(e) is Obj else v  # (a tensor object is decoded afresh)
         raise wrong_argument(c, spec.name, v, "Tensor", e.path)

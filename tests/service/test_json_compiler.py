@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import math
+import types
 from typing import Any
 
 import pytest
@@ -16,10 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from service import closures
 from service.compiler import compile_program as compile_models
 from service.errors import ProgramError
 from service.json_compiler import read_request
 from service.program import RunRequest
+from service.signatures import Signature
 from tests.reliability.test_program_fuzz import programs
 from tests.service.helpers import ROOT
 
@@ -30,15 +34,27 @@ SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def _plain(node: Any) -> Any:
-    """A compiled node as comparable values (attrs in key order; NaN as its text)."""
+def _plain(node: Any, seen: frozenset[int] = frozenset()) -> Any:
+    """A compiled program as comparable values: each step (a closure of service/closures.py) as
+    its code and what it holds; a node's fields; attrs in key order; NaN as its text. (A call's
+    node and its function hold each other: the second visit is a marker.)"""
+    if isinstance(node, functools.partial):
+        return ("partial", _plain(node.func, seen), _plain(node.args, seen))
+    if isinstance(node, types.FunctionType) and node.__module__ == closures.__name__ and \
+            node.__closure__:
+        if id(node) in seen:
+            return ("again", node.__qualname__)
+        seen = seen | {id(node)}
+        return (node.__qualname__, [_plain(cell.cell_contents, seen) for cell in node.__closure__])
+    if isinstance(node, Signature):
+        return ("signature", node.name)
     if dataclasses.is_dataclass(node):
         return (type(node).__name__,
-                *(_plain(getattr(node, f.name)) for f in dataclasses.fields(node)))
+                *(_plain(getattr(node, f.name), seen) for f in dataclasses.fields(node)))
     if isinstance(node, dict):
-        return sorted((k, _plain(v)) for k, v in node.items())
+        return sorted((k, _plain(v, seen)) for k, v in node.items())
     if isinstance(node, (list, tuple)):
-        return [_plain(v) for v in node]
+        return [_plain(v, seen) for v in node]
     if isinstance(node, float) and math.isnan(node):
         return "nan"
     return node
