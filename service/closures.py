@@ -16,8 +16,8 @@ program serves any number of runs, on any thread (the compile cache, service/com
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -87,17 +87,26 @@ class Obj:
 
 @dataclass(slots=True)
 class Call:
-    """A call, as its arguments' readers and its errors see it; ``run(it)`` (set by
-    :func:`call`) calls it and gives its value."""
+    """A call as an argument (or a condition, a printed value): ``run(it)`` calls it and gives
+    its value (made by :func:`call`)."""
+
+    run: Callable[[Any], Any]
+    path: Path
+
+
+@dataclass(slots=True)
+class Site:
+    """A call, as its arguments' readers and its errors see it. (Not the :class:`Call` node: the
+    function that runs a call holds its site, and a site that held the function back would make
+    every compiled call a reference cycle, left for the garbage collector.)"""
 
     sig: Signature
     attrs: dict[str, Any]
     path: Path
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
-    refs: list[tuple[str, int | None, str]] = field(default_factory=list)
+    refs: Sequence[tuple[str, int | None, str]] = ()
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
     attrs_path: Path | None = None
-    run: Callable[[Any], Any] = None  # type: ignore[assignment]
 
 
 Expr = Const | Ref | Array | Obj | Call
@@ -137,39 +146,26 @@ def _plan(sig: Signature, args: list[Expr]) -> tuple[Plan, ...]:
 
 
 _UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
+_NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
 
 
-def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
-         refs: list[tuple[str, int | None, str]] | None = None) -> Call:
-    """A call of ``sig`` as an argument (or a condition, a printed value): its node, whose
-    ``run(it)`` calls it and gives its value."""
-    c = Call(sig, attrs, path, refs or [])
-    c.run = partial(_invoker(c, args, None), False)
-    return c
+def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, statement: bool,
+         bind: str | list[Any] | None = None,
+         refs: list[tuple[str, int | None, str]] | None = None,
+         attrs_path: Path | None = None) -> Any:
+    """A call of ``sig``: as a ``statement``, its step (ticks, calls, binds the value to
+    ``bind``: a name, or names to unpack into); else its :class:`Call` node (an argument, a
+    condition, a printed value). Either runs one function, given ``statement`` by ``partial``
+    (in C): a call is one Python frame."""
+    c = Site(sig, attrs, path, refs or _NO_REFS, attrs_path)
 
-
-def call_statement(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
-                   bind: str | list[Any] | None = None,
-                   refs: list[tuple[str, int | None, str]] | None = None,
-                   attrs_path: Path | None = None) -> Step:
-    """A call of ``sig`` as a statement: its step ticks, calls, and binds the value to ``bind``
-    (a name, or names to unpack into)."""
-    return partial(_invoker(Call(sig, attrs, path, refs or [], attrs_path), args, bind), True)
-
-
-def _invoker(c: Call, args: list[Expr], bind: str | list[Any] | None
-             ) -> Callable[[bool, Interpreter], Any]:
-    """The function that runs call ``c``: as a statement (its first argument true) or as an
-    expression. One function for both, given its first argument by ``partial`` (in C): a call
-    is then one Python frame."""
-    sig, attrs, path = c.sig, c.attrs, c.path
-    plan = _plan(sig, args)
-    name, direct, general = sig.name, sig.direct, sig.call
-    cost = sig.builtin.cost if sig.builtin is not None else None
-    resolve = bool(c.refs)
-    unpack_at = (*path, "name")
-
-    def invoke(statement: bool, it: Interpreter) -> Any:
+    # (what it needs given as defaults, not taken from the enclosing scope: one tuple, where a
+    # closure makes a cell per name, each an object the garbage collector then tracks)
+    def invoke(statement: bool, it: Interpreter, c: Site = c, plan: tuple[Plan, ...] = _plan(
+            sig, args), bind: Any = bind, path: Path = c.path, attrs: dict[str, Any] = c.attrs,
+            name: str = sig.name, direct: Any = sig.direct, general: Any = sig.call,
+            cost: Any = sig.builtin.cost if sig.builtin is not None else None,
+            resolve: bool = bool(c.refs)) -> Any:
         # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
         # so that one statement with a wide expression cannot outrun the deadline by much
         if statement:
@@ -226,10 +222,12 @@ def _invoker(c: Call, args: list[Expr], bind: str | list[Any] | None
         if type(bind) is str:
             env[bind] = v
         else:
-            it.unpack(bind, v, unpack_at)
+            it.unpack(bind, v, (*path, "name"))
         return None
 
-    return invoke
+    if statement:
+        return partial(invoke, True)
+    return Call(partial(invoke, False), path)
 
 
 # ----- statements -------------------------------------------------------------------------------
@@ -258,7 +256,9 @@ def _iteration(it: Interpreter, body: list[Step]) -> bool:
 
 
 def print_(values: list[Expr], path: Path, sep: str = " ", end: str = "\n") -> Step:
-    def execute(it: Interpreter) -> None:
+    # (given as defaults, as a call's are: the most frequent statement after calls)
+    def execute(it: Interpreter, values: list[Expr] = values, path: Path = path, sep: str = sep,
+                end: str = end) -> None:
         it.tick(path)
         line = print_line([e.run(it) for e in values], sep, end)
         it.printed_chars += len(line) + 1

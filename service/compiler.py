@@ -149,7 +149,7 @@ class _Compiler:
         refs = _as_python(sig, attrs)
         for name, j, v in refs:  # the tensor names in its index attrs are read
             self._read(v, (*path, "attrs", name) if j is None else (*path, "attrs", name, j))
-        return _built(sig, args, attrs, path, c.name, statement, refs)
+        return closures.call(sig, args, attrs, path, statement, c.name, refs)
 
     def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Step:
         """``target[index] = value``: a call of the engine's setitem op."""
@@ -161,8 +161,8 @@ class _Compiler:
             self._read(v, (*path, "setitem", 1) if j is None else (*path, "setitem", 1, j))
         args = [self.expr(target, (*path, "setitem", 0), depth + 1),
                 self.expr(value, (*path, "setitem", 2), depth + 1)]
-        return closures.call_statement(SIGNATURES["setitem"], args, {"index": index}, path, None,
-                                       refs, attrs_path=(*path, "setitem", 1))
+        return closures.call(SIGNATURES["setitem"], args, {"index": index}, path, True, None,
+                             refs, attrs_path=(*path, "setitem", 1))
 
     def _read(self, name: str, path: Path) -> None:
         self.reads.setdefault(name, path)
@@ -196,16 +196,6 @@ class _Compiler:
         if isinstance(a, TensorObject):
             return Obj(a, path)
         return Const(a, path)
-
-
-def _built(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
-           bind: str | list[Any] | None, statement: bool,
-           refs: list[tuple[str, int | None, str]] | None = None) -> Any:
-    """The call of ``sig`` built (service/closures.py): its step, or (not a ``statement``) its
-    node."""
-    if statement:
-        return closures.call_statement(sig, args, attrs, path, bind, refs)
-    return closures.call(sig, args, attrs, path, refs)
 
 
 def _as_python(sig: Signature, attrs: dict[str, Any]) -> list[tuple[str, int | None, str]]:

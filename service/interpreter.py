@@ -32,7 +32,7 @@ import engine as ge
 from engine import backend
 from service import encoding, hints, inline_policy
 from service.answer import build_answer
-from service.closures import Array, Call, Const, Expr, Obj
+from service.closures import Array, Const, Expr, Obj, Site
 from service.compiler import Program, compile_program
 from service.encoding import EncodingError
 from service.errors import ProgramError, limit_exceeded
@@ -267,7 +267,7 @@ class Interpreter:
         except ge.EngineError as err:
             raise self.engine_error(err, e.path) from None
 
-    def resolve_refs(self, c: Call) -> dict[str, Any]:
+    def resolve_refs(self, c: Site) -> dict[str, Any]:
         """The attrs with each tensor name in an index replaced by its tensor (x[mask])."""
         attrs = dict(c.attrs)
         for key, j, name in c.refs:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from engine.registry import Param
 from service import closures
 from service.closures import Array, Const, Expr, Ref, Step
-from service.compiler import _INDEX_ATTRS, Program, _as_python, _built, _Compiler
+from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
 from service.encoding import NONFINITE
 from service.errors import ProgramError
 from service.pointer import Path
@@ -269,8 +269,9 @@ class _JsonCompiler(_Compiler):
         depth += 1
         args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
         attrs = _attrs(sig, c.get("attrs"))
-        _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
-        return _built(sig, args, attrs, path, bind, statement)
+        if _SPELLED[op]:
+            _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
+        return closures.call(sig, args, attrs, path, statement, bind)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         if depth > self.max_depth:

@@ -35,17 +35,18 @@ SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=
 
 
 def _plain(node: Any, seen: frozenset[int] = frozenset()) -> Any:
-    """A compiled program as comparable values: each step (a closure of service/closures.py) as
-    its code and what it holds; a node's fields; attrs in key order; NaN as its text. (A call's
-    node and its function hold each other: the second visit is a marker.)"""
+    """A compiled program as comparable values: each step (a function service/closures.py
+    makes) as its name and what it holds (its closure's cells, its defaults); a node's fields;
+    attrs in key order; NaN as its text."""
     if isinstance(node, functools.partial):
         return ("partial", _plain(node.func, seen), _plain(node.args, seen))
     if isinstance(node, types.FunctionType) and node.__module__ == closures.__name__ and \
-            node.__closure__:
+            "<locals>" in node.__qualname__:
         if id(node) in seen:
             return ("again", node.__qualname__)
         seen = seen | {id(node)}
-        return (node.__qualname__, [_plain(cell.cell_contents, seen) for cell in node.__closure__])
+        held = [cell.cell_contents for cell in node.__closure__ or ()]
+        return (node.__qualname__, _plain(held, seen), _plain(node.__defaults__, seen))
     if isinstance(node, Signature):
         return ("signature", node.name)
     if dataclasses.is_dataclass(node):
