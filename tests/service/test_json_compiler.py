@@ -34,28 +34,25 @@ SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def _plain(node: Any, seen: frozenset[int] = frozenset()) -> Any:
+def _plain(node: Any) -> Any:
     """A compiled program as comparable values: each step (a function service/closures.py
     makes) as its name and what it holds (its closure's cells, its defaults); a node's fields;
     attrs in key order; NaN as its text."""
     if isinstance(node, functools.partial):
-        return ("partial", _plain(node.func, seen), _plain(node.args, seen))
+        return ("partial", _plain(node.func), _plain(node.args))
     if isinstance(node, types.FunctionType) and node.__module__ == closures.__name__ and \
             "<locals>" in node.__qualname__:
-        if id(node) in seen:
-            return ("again", node.__qualname__)
-        seen = seen | {id(node)}
         held = [cell.cell_contents for cell in node.__closure__ or ()]
-        return (node.__qualname__, _plain(held, seen), _plain(node.__defaults__, seen))
+        return (node.__qualname__, _plain(held), _plain(node.__defaults__))
     if isinstance(node, Signature):
         return ("signature", node.name)
     if dataclasses.is_dataclass(node):
         return (type(node).__name__,
-                *(_plain(getattr(node, f.name), seen) for f in dataclasses.fields(node)))
+                *(_plain(getattr(node, f.name)) for f in dataclasses.fields(node)))
     if isinstance(node, dict):
-        return sorted((k, _plain(v, seen)) for k, v in node.items())
+        return sorted((k, _plain(v)) for k, v in node.items())
     if isinstance(node, (list, tuple)):
-        return [_plain(v, seen) for v in node]
+        return [_plain(v) for v in node]
     if isinstance(node, float) and math.isnan(node):
         return "nan"
     return node
