@@ -1,7 +1,9 @@
-"""The compile pass: a validated program (pydantic models) to small plain nodes for the interpreter.
+"""The compile pass: a validated program (pydantic models) to its steps, the closures the
+interpreter runs (service/closures.py builds them).
 
-Each node carries the JSON pointer path of the request element it came from, calls carry their
-resolved signature and their attrs as a dict, so the run needs no further lookups. The pass also
+Each step and each expression node keeps the JSON pointer path of the request element it came
+from, calls their resolved signature and their attrs as a dict, so the run needs no further
+lookups. The pass also
 enforces the nesting limit (calls, blocks and array literals) and that only statements bind names,
 and notes the program's free names (read somewhere, bound nowhere): the names ``inputs`` may give.
 A compiled :class:`Program` holds no per-run state, so one may serve many runs (the compile cache,
@@ -10,15 +12,15 @@ service/compile_cache.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-import engine as ge
+from service import closures
+from service.closures import Array, Const, Expr, Obj, Ref, Step
 from service.encoding import NONFINITE
 from service.errors import ProgramError, limit_exceeded
-from service.param_kinds import READERS, TAKES, Input, Reader
 from service.pointer import Path, pointer
 from service.program import (
     AssertStatement,
@@ -39,227 +41,12 @@ from service.program import (
 from service.signatures import SIGNATURES, Signature
 from service.spellings import converters, index_value
 
-# ----- compiled nodes ---------------------------------------------------------------------------
-# Each kind of node runs itself: an expression's ``run(it)`` gives its value, a statement's
-# ``execute(it)`` executes it (``it``: the interpreter, service/interpreter.py, which the nodes call
-# for everything but the most frequent steps). So the interpreter never asks what type a node
-# is, and a node holds nothing of one run: a compiled program serves any number of runs.
-# (Methods, not a closure per node: closures made compiling the tutorial three times slower.)
-
-
-class Break(Exception):
-    """A ``break`` on its way to the innermost loop."""
-
-
-class Continue(Exception):
-    """A ``continue`` on its way to the innermost loop."""
-
-
-@dataclass(slots=True)
-class Const:
-    value: Any  # a number, a bool or None
-    path: Path
-
-    def run(self, it: Any) -> Any:
-        return self.value
-
-
-@dataclass(slots=True)
-class Ref:
-    name: str
-    path: Path
-
-    def run(self, it: Any) -> Any:
-        try:
-            return it.env[self.name]
-        except KeyError:
-            raise it._unknown_name(self.name, self.path) from None
-
-
-@dataclass(slots=True)
-class Array:
-    items: list[Any]  # the raw nested list: a tensor literal, or a list of tensors for "tensors"
-    path: Path
-
-    def run(self, it: Any) -> Any:
-        return it._tensor(self)
-
-
-@dataclass(slots=True)
-class Obj:
-    tensor: TensorObject
-    path: Path
-
-    def run(self, it: Any) -> Any:
-        return it._tensor(self)
-
-
-# each signature's inputs with their readers (service/param_kinds.py) and the types a reader
-# takes as they are (None: it must be called), in order
-_READS: dict[str, tuple[tuple[Reader, Input, Any], ...]] = {
-    name: tuple((READERS[spec.kind], spec, TAKES.get(READERS[spec.kind])) for spec in sig.inputs)
-    for name, sig in SIGNATURES.items()}
-
-
-# How a call reads one argument (its plan, made when it is compiled): a name the input's kind
-# takes by type is looked up, a constant it takes is given as it is, a nested call is run and its
-# value checked by type; anything else, or a value of another type, goes to the kind's reader
-# (service/param_kinds.py), which answers as it always does.
-NAME, TAKEN, NESTED, READ = 0, 1, 2, 3
-# (how, the name / the constant / the nested call, the types the kind takes, reader, input, arg)
-Step = tuple[int, Any, Any, Reader, Input, "Expr"]
-
-
-@dataclass(slots=True)
-class Call:
-    sig: Signature
-    args: list[Expr]
-    attrs: dict[str, Any]
-    path: Path
-    bind: str | list[Any] | None = None  # a name, or names to unpack into (nested lists)
-    # tensor names inside "index" attrs: (attr, position in its item list or None, name)
-    refs: list[tuple[str, int | None, str]] = field(default_factory=list)
-    # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
-    attrs_path: Path | None = None
-    reads: tuple[tuple[Reader, Input, Any], ...] = ()  # the signature's, from _READS
-    # made from the above (__post_init__): how each argument is read
-    plan: tuple[Step, ...] = ()
-
-    def __post_init__(self) -> None:
-        plan: list[Step] = []
-        for (read, spec, takes), e in zip(self.reads, self.args, strict=False):
-            if takes is None:
-                plan.append((READ, None, None, read, spec, e))
-            elif isinstance(e, Ref):
-                plan.append((NAME, e.name, takes, read, spec, e))
-            elif isinstance(e, Const) and isinstance(e.value, takes):
-                plan.append((TAKEN, e.value, takes, read, spec, e))
-            elif isinstance(e, Call):
-                plan.append((NESTED, e, takes, read, spec, e))
-            else:
-                plan.append((READ, None, None, read, spec, e))
-        self.plan = tuple(plan)
-
-    def run(self, it: Any) -> Any:
-        return it._call(self)
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        # (no second look at the clock before the call: the tick just looked)
-        bind = self.bind
-        if bind is None:
-            it._call(self, False)
-        elif type(bind) is str:
-            it.env[bind] = it._call(self, False)
-        else:
-            it._unpack(bind, it._call(self, False), (*self.path, "name"))
-
-
-Expr = Const | Ref | Array | Obj | Call
-
-
-@dataclass(slots=True)
-class Print:
-    values: list[Expr]
-    path: Path
-    sep: str = " "
-    end: str = "\n"
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        it._print(self)
-
-
-@dataclass(slots=True)
-class While:
-    cond: Expr
-    body: list[Stmt]
-    max_iter: int | None
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        it._while(self)
-
-
-@dataclass(slots=True)
-class If:
-    cond: Expr
-    then: list[Stmt]
-    orelse: list[Stmt]
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        it._block(self.then if it._truth(self.cond) else self.orelse)
-
-
-@dataclass(slots=True)
-class SetGrad:
-    target: Expr
-    value: Expr
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        it._set_grad(self)
-
-
-@dataclass(slots=True)
-class Block:
-    grad_enabled: bool
-    body: list[Stmt]
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        with ge.set_grad_enabled(self.grad_enabled):
-            it._block(self.body)
-
-
-@dataclass(slots=True)
-class For:
-    target: str | list[Any]
-    iterable: Expr
-    body: list[Stmt]
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        it._for(self)
-
-
-@dataclass(slots=True)
-class Jump:
-    """break (``leave``) or continue."""
-
-    leave: bool
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        raise Break if self.leave else Continue
-
-
-@dataclass(slots=True)
-class Assert:
-    cond: Expr
-    message: Expr | None
-    path: Path
-
-    def execute(self, it: Any) -> None:
-        it._tick(self.path)
-        it._assert(self)
-
-
-Stmt = Call | Print | While | If | Block | SetGrad | For | Jump | Assert
-
 
 @dataclass(frozen=True, slots=True)
 class Program:
     """A compiled program: never changed by a run, so runs (and threads) may share it."""
 
-    body: list[Stmt]
+    body: list[Step]
     # names the program reads and never binds -> the pointer of the first read (in program order):
     # the names an ``inputs`` member may give
     free_names: dict[str, str]
@@ -289,58 +76,62 @@ class _Compiler:
                 pointer(path))
         return depth
 
-    def block(self, stmts: list[Any], path: Path, depth: int) -> list[Stmt]:
+    def block(self, stmts: list[Any], path: Path, depth: int) -> list[Step]:
         return [self.statement(s, (*path, i), depth) for i, s in enumerate(stmts)]
 
-    def statement(self, s: Any, path: Path, depth: int) -> Stmt:
+    def statement(self, s: Any, path: Path, depth: int) -> Step:
         self._deeper(depth, path)
         if isinstance(s, CallBase):
             return self.call(s, path, depth, statement=True)
         if isinstance(s, PrintStatement):
             v = s.value
             if isinstance(v, PrintValues):
-                return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
-                              for i, a in enumerate(v.values)], path, v.sep, v.end)
-            return Print([self.expr(v, (*path, "print"), depth + 1)], path)
+                return closures.print_([self.expr(a, (*path, "print", "values", i), depth + 1)
+                                        for i, a in enumerate(v.values)], path, v.sep, v.end)
+            return closures.print_([self.expr(v, (*path, "print"), depth + 1)], path)
         if isinstance(s, WhileStatement):
-            return While(self.expr(s.cond, (*path, "while"), depth + 1),
-                         self.loop(s.body, (*path, "do"), depth + 1), s.max_iter, path)
+            return closures.while_(self.expr(s.cond, (*path, "while"), depth + 1),
+                                   self.loop(s.body, (*path, "do"), depth + 1), s.max_iter, path)
         if isinstance(s, ForStatement):
             self.binds.update(_flat(s.target))
-            return For(s.target, self.expr(s.iterable, (*path, "in"), depth + 1),
-                       self.loop(s.body, (*path, "do"), depth + 1), path)
+            return closures.for_(s.target, self.expr(s.iterable, (*path, "in"), depth + 1),
+                                 self.loop(s.body, (*path, "do"), depth + 1), path)
         if isinstance(s, (BreakStatement, ContinueStatement)):
             if not self.loops:
                 word = "break" if isinstance(s, BreakStatement) else "continue"
                 raise ProgramError("invalid-program", f"'{word}' outside loop", pointer(path))
-            return Jump(isinstance(s, BreakStatement), path)
+            return closures.jump(isinstance(s, BreakStatement), path)
         if isinstance(s, AssertStatement):
             message = None if s.message is None else \
                 self.expr(s.message, (*path, "message"), depth + 1)
-            return Assert(self.expr(s.cond, (*path, "assert"), depth + 1), message, path)
+            return closures.assert_(self.expr(s.cond, (*path, "assert"), depth + 1), message,
+                                    path)
         if isinstance(s, IfStatement):
-            return If(self.expr(s.cond, (*path, "if"), depth + 1),
-                      self.block(s.then, (*path, "then"), depth + 1),
-                      self.block(s.orelse or [], (*path, "else"), depth + 1), path)
+            return closures.if_(self.expr(s.cond, (*path, "if"), depth + 1),
+                                self.block(s.then, (*path, "then"), depth + 1),
+                                self.block(s.orelse or [], (*path, "else"), depth + 1), path)
         if isinstance(s, SetItemStatement):
             return self.setitem(s, path, depth)
         if isinstance(s, SetGradStatement):
             target, value = s.grad
-            return SetGrad(self.expr(target, (*path, "set_grad", 0), depth + 1),
-                           self.expr(value, (*path, "set_grad", 1), depth + 1), path)
+            return closures.set_grad(self.expr(target, (*path, "set_grad", 0), depth + 1),
+                                     self.expr(value, (*path, "set_grad", 1), depth + 1), path)
         if isinstance(s, NoGradStatement):
-            return Block(False, self.block(s.body, (*path, "no_grad"), depth + 1), path)
+            return closures.grad_mode(False, self.block(s.body, (*path, "no_grad"), depth + 1),
+                                      path)
         assert isinstance(s, EnableGradStatement)
-        return Block(True, self.block(s.body, (*path, "enable_grad"), depth + 1), path)
+        return closures.grad_mode(True, self.block(s.body, (*path, "enable_grad"), depth + 1),
+                                  path)
 
-    def loop(self, stmts: list[Any], path: Path, depth: int) -> list[Stmt]:
+    def loop(self, stmts: list[Any], path: Path, depth: int) -> list[Step]:
         self.loops += 1
         try:
             return self.block(stmts, path, depth)
         finally:
             self.loops -= 1
 
-    def call(self, c: CallBase, path: Path, depth: int, statement: bool = False) -> Call:
+    def call(self, c: CallBase, path: Path, depth: int, statement: bool = False) -> Any:
+        """The call's node (an argument), or its step (``statement``)."""
         if c.name is not None and not statement:
             raise ProgramError("invalid-program", "only a statement can bind a name; give this "
                                "call its own statement", pointer((*path, "name")))
@@ -355,11 +146,12 @@ class _Compiler:
             attrs = {k: held[k] for k in given} if given else {}
         else:
             attrs = c.attrs.model_dump(exclude_unset=True)
-        call = _call_node(sig, args, attrs, path, c.name)
-        self._read_refs(call)
-        return call
+        refs = _as_python(sig, attrs)
+        for name, j, v in refs:  # the tensor names in its index attrs are read
+            self._read(v, (*path, "attrs", name) if j is None else (*path, "attrs", name, j))
+        return closures.call(sig, args, attrs, path, statement, c.name, refs)
 
-    def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Call:
+    def setitem(self, s: SetItemStatement, path: Path, depth: int) -> Step:
         """``target[index] = value``: a call of the engine's setitem op."""
         target, index, value = s.item
         index = index_value(_plain(index))  # (the wire's slices and Ellipsis, as Python's)
@@ -369,17 +161,11 @@ class _Compiler:
             self._read(v, (*path, "setitem", 1) if j is None else (*path, "setitem", 1, j))
         args = [self.expr(target, (*path, "setitem", 0), depth + 1),
                 self.expr(value, (*path, "setitem", 2), depth + 1)]
-        sig = SIGNATURES["setitem"]
-        return Call(sig, args, {"index": index}, path, None, refs,
-                    attrs_path=(*path, "setitem", 1), reads=_READS[sig.name])
+        return closures.call(SIGNATURES["setitem"], args, {"index": index}, path, True, None,
+                             refs, attrs_path=(*path, "setitem", 1))
 
     def _read(self, name: str, path: Path) -> None:
         self.reads.setdefault(name, path)
-
-    def _read_refs(self, c: Call) -> None:
-        """Note the tensor names in a call's index attrs as read."""
-        for name, j, v in c.refs:
-            self._read(v, (*c.path, "attrs", name) if j is None else (*c.path, "attrs", name, j))
 
     def program(self, program: list[Any]) -> Program:
         """A request's program compiled, with its free names."""
@@ -412,10 +198,9 @@ class _Compiler:
         return Const(a, path)
 
 
-def _call_node(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path,
-               bind: str | list[Any] | None) -> Call:
-    """The call of ``sig``, its attrs (as the request gave them, validated) made Python's values
-    and the tensor names in its index attrs listed."""
+def _as_python(sig: Signature, attrs: dict[str, Any]) -> list[tuple[str, int | None, str]]:
+    """A call's attrs (as the request gave them, validated) made Python's values, in place; the
+    tensor names in its index attrs: (attr, position in its item list or None, name)."""
     spelled = _SPELLED[sig.name]
     if spelled:  # the wire's spellings of slices, Ellipsis, infinity: as Python's values
         for name, convert in spelled.items():
@@ -428,7 +213,7 @@ def _call_node(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Pa
             continue
         items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
         refs += [(name, j, v) for j, v in items if isinstance(v, str)]
-    return Call(sig, args, attrs, path, bind, refs, reads=_READS[sig.name])
+    return refs
 
 
 def _flat(target: str | list[Any]) -> list[str]:

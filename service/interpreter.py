@@ -1,9 +1,10 @@
 """Runs a validated program on the engine.
 
-The program comes compiled (service/json_compiler.py, for a body read straight into that form) or
-is compiled first (service/compiler.py) into plain nodes that know their JSON pointer and run
-themselves (a statement's ``execute``, an expression's ``run``, given the interpreter).
-``Interpreter.run`` then executes them define-by-run: names bind as they are assigned,
+The program comes compiled (service/json_compiler.py, for a body read straight into that form; or
+the compile cache) or is compiled first (service/compiler.py): into steps, closures that each
+execute one statement (service/closures.py). ``Interpreter.run`` executes them define-by-run,
+each given the interpreter, which holds the run's state and the checks they share (the tick, the
+clock, the budgets, the errors' forms): names bind as they are assigned,
 ``while``/``if`` evaluate their conditions on live tensors, blocks switch grad mode, each argument
 is read as its parameter kind says (service/param_kinds.py). Every statement executed and every
 loop condition is a step; the step budget, the loop budget, the deadline (on the run's clock:
@@ -31,37 +32,17 @@ import engine as ge
 from engine import backend
 from service import encoding, hints, inline_policy
 from service.answer import build_answer
-from service.compiler import (
-    NAME,
-    NESTED,
-    TAKEN,
-    Array,
-    Assert,
-    Break,
-    Call,
-    Const,
-    Continue,
-    Expr,
-    For,
-    Obj,
-    Print,
-    Program,
-    SetGrad,
-    Stmt,
-    While,
-    compile_program,
-)
+from service.closures import Array, Const, Expr, Obj, Site
+from service.compiler import Program, compile_program
 from service.encoding import EncodingError
-from service.errors import InternalError, ProgramError, limit_exceeded
+from service.errors import ProgramError, limit_exceeded
 from service.inline_policy import Preempted
 from service.param_kinds import NOT_LITERAL, wrong_argument
 from service.pointer import Path, pointer
-from service.printing import print_line, to_str
 from service.program import RunRequest
 from service.settings import Settings
 from service.values import Size, type_name
 
-_UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 Clock = Callable[[], float]  # seconds, monotonic; time.monotonic unless a test holds it
 
 
@@ -105,16 +86,16 @@ class Interpreter:
     loop_iterations: int = 0
     # when the program must have ended (on the clock); None: request_timeout from its start
     deadline: float | None = None
-    _printed_chars: int = 0
+    printed_chars: int = 0
     _deadline: float = 0.0
     _preempt_at: float = math.inf
-    _soonest: float = math.inf  # the earlier of the two: the clock's only test when all is well
+    soonest: float = math.inf  # the earlier of the two: the clock's only test when all is well
     _max_steps: int = 0
     _ctx: Any = None  # the engine's ExecutionContext while running
     op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
     _ops_at: dict[str, str] = field(default_factory=dict)
-    _anomaly: bool = False  # the request's detect_anomaly
+    anomaly: bool = False  # the request's detect_anomaly
     # the compiled program: given (from the compile cache), else compiled by run(); shared
     # between runs, never changed
     program: Program | None = None
@@ -150,9 +131,9 @@ class Interpreter:
         # passes, jacobians, functional steps.
         budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)
         self._preempt_at = budget.preempt_at
-        self._soonest = min(self._preempt_at, self._deadline)
+        self.soonest = min(self._preempt_at, self._deadline)
         self._max_steps = s.max_steps
-        self._anomaly = self.request.detect_anomaly
+        self.anomaly = self.request.detect_anomaly
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
             with ge.execution(seed=self.request.seed, limits=budget.limits,
@@ -162,7 +143,8 @@ class Interpreter:
                 self._ctx = ctx
                 if self.request.inputs:
                     self._bind_inputs(self.request.inputs)
-                self._block(program.body)
+                for step in program.body:
+                    step(self)
                 stats = {"steps": self.steps, "loop_iterations": self.loop_iterations,
                          "elapsed_s": round(self.clock() - started, 6),
                          "peak_alive_elements": ctx.peak, "allocated_elements": ctx.allocated,
@@ -178,28 +160,29 @@ class Interpreter:
         for name, given in inputs.items():
             path = ("inputs", name)
             if isinstance(given, list):
-                self.env[name] = self._tensor(Array(given, path))
+                self.env[name] = self.tensor(Array(given, path))
                 continue
-            tensor = self._tensor(Obj(given, path))
+            tensor = self.tensor(Obj(given, path))
             if given.requires_grad:
                 try:
                     tensor.requires_grad_(True)
                 except ge.EngineError as err:
-                    raise self._engine_error(err, (*path, "requires_grad")) from None
+                    raise self.engine_error(err, (*path, "requires_grad")) from None
             self.env[name] = tensor
 
-    # ----- statements -------------------------------------------------------------------------
-    def _tick(self, path: Path) -> None:
+    # ----- what the compiled steps ask (service/closures.py) ---------------------------------
+    def tick(self, path: Path) -> None:
+        """A step: counted against the step budget; the clock and cancellation looked at."""
         self.steps += 1
         if self.steps > self._max_steps:
-            self._charge(0, path)  # (raises: the step limit)
+            self.charge(0, path)  # (raises: the step limit)
         now = self.clock()
-        if now > self._soonest:
-            self._clock_passed(now, path)
+        if now > self.soonest:
+            self.clock_passed(now, path)
         if self.cancelled.is_set():
             raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
 
-    def _charge(self, n: int, path: Path) -> None:
+    def charge(self, n: int, path: Path) -> None:
         """Count ``n`` steps (a statement, or the backward passes a call is about to run)."""
         self.steps += n
         s = self.settings
@@ -207,15 +190,11 @@ class Interpreter:
             raise limit_exceeded("max_steps", self.steps, s.max_steps,
                                  f"the program ran more than {s.max_steps} steps", pointer(path))
 
-    def _check_clock(self, path: Path) -> None:
-        """The deadline, and the inline budget. Checked at every statement and before every call,
-        so that one statement with a wide expression cannot outrun the deadline by much
-        (cancellation, which nobody waits for, only at statements)."""
-        now = self.clock()
-        if now > self._soonest:
-            self._clock_passed(now, path)
-
-    def _clock_passed(self, now: float, path: Path) -> None:
+    def clock_passed(self, now: float, path: Path) -> None:
+        """The clock passed ``soonest``: past the inline budget, Preempted; past the deadline,
+        the request_timeout problem. (Looked at every statement and before every call, so that
+        one statement with a wide expression cannot outrun the deadline by much; cancellation,
+        which nobody waits for, only at statements.)"""
         if now > self._preempt_at:
             raise Preempted
         if now > self._deadline:
@@ -225,7 +204,7 @@ class Interpreter:
                                  f"the program ran longer than {s.request_timeout} seconds",
                                  pointer(path))
 
-    def _engine_error(self, err: ge.EngineError, path: Path) -> Exception:
+    def engine_error(self, err: ge.EngineError, path: Path) -> Exception:
         """The ProgramError for an engine error at ``path``, or Preempted when an inline run
         trips the inline cap rather than a configured limit."""
         if self.inline and isinstance(err, ge.DeadlineExceeded) and \
@@ -236,98 +215,27 @@ class Interpreter:
             return Preempted()
         return ProgramError.from_engine(err, pointer(path))
 
-    def _block(self, stmts: list[Stmt]) -> None:
-        for st in stmts:
-            st.execute(self)  # (each kind of statement executes itself: service/compiler.py)
+    def note_step(self, path: Path, op: str) -> None:
+        """detect_anomaly: engine.anomaly's reports name the program step that recorded the
+        offending node; the op its call named is kept for the report."""
+        self._ctx.step = here = pointer(path)
+        self._ops_at[here] = op
 
-    def _set_grad(self, st: SetGrad) -> None:
-        """``target.grad = value`` (a tensor or null)."""
-        target, value = self._eval(st.target), self._eval(st.value)
-        if not isinstance(target, ge.Tensor):
-            raise ProgramError("type-error", f"set_grad: the target must be a Tensor, not "
-                               f"{type_name(target)}", pointer(st.target.path))
-        if value is not None and not isinstance(value, ge.Tensor):
-            raise ProgramError("type-error", "assigned grad expected to be a Tensor or None but "
-                               f"got grad of type {type_name(value)}", pointer(st.value.path))
-        try:
-            target.grad = value
-        except ge.EngineError as err:
-            raise self._engine_error(err, st.path) from None
+    def anomaly_error(self, err: ge.AnomalyError, path: Path) -> ProgramError:
+        # the report also names the op, as the program called it, whose step made the node
+        step = err.report.get("step")
+        err.report = {"op": self._ops_at.get(step) if isinstance(step, str) else None,
+                      **err.report}
+        return ProgramError.from_engine(err, pointer(path))
 
-    def _loop_cap(self, max_iter: int | None) -> tuple[str, int]:
+    def loop_cap(self, max_iter: int | None) -> tuple[str, int]:
+        """The limit a loop runs under: its own max_iter, or the settings' (the lower)."""
         s = self.settings
         if max_iter is not None and max_iter <= s.max_loop_iterations:
             return "max_iter", max_iter
         return "max_loop_iterations", s.max_loop_iterations
 
-    def _iteration(self, body: list[Stmt]) -> bool:
-        """Run one iteration of a loop body; False when it ends the loop (break)."""
-        self.loop_iterations += 1
-        try:
-            self._block(body)
-        except Continue:
-            pass
-        except Break:
-            return False
-        return True
-
-    def _for(self, st: For) -> None:
-        items = self._eval(st.iterable)
-        if isinstance(items, ge.Tensor):
-            if items.ndim == 0:
-                raise ProgramError("type-error", "iteration over a 0-d tensor",
-                                   pointer(st.iterable.path))
-            rows, tensor = items.shape[0], items
-            items = (tensor[i] for i in range(rows))  # its rows, as torch iterates a tensor
-        elif not isinstance(items, (range, list, tuple)):
-            raise ProgramError("type-error", f"'{type_name(items)}' object is not iterable",
-                               pointer(st.iterable.path))
-        limit, cap = self._loop_cap(None)
-        for n, item in enumerate(items, 1):
-            if n > cap:
-                raise limit_exceeded(limit, n, cap, f"the for loop did not end within {cap} "
-                                     "iterations", pointer(st.path))
-            self._unpack(st.target, item, (*st.path, "for"))
-            if not self._iteration(st.body):
-                break
-            self._tick(st.path)  # each further element is a step
-
-    def _assert(self, st: Assert) -> None:
-        if self._truth(st.cond):
-            return
-        detail = "AssertionError"
-        if st.message is not None:
-            detail = f"AssertionError: {to_str(self._eval(st.message))}"[:1000]
-        raise ProgramError("assertion-error", detail, pointer(st.path))
-
-    def _while(self, st: While) -> None:
-        limit, cap = self._loop_cap(st.max_iter)
-        n = 0
-        while self._truth(st.cond):
-            n += 1
-            if n > cap:
-                where = (*st.path, "max_iter") if limit == "max_iter" else st.path
-                raise limit_exceeded(limit, n, cap, f"the while loop did not end within {cap} "
-                                     "iterations", pointer(where))
-            if not self._iteration(st.body):
-                break
-            self._tick(st.path)  # each further check of the condition is a step
-
-    def _print(self, st: Print) -> None:
-        line = print_line([e.run(self) for e in st.values], st.sep, st.end)
-        self._printed_chars += len(line) + 1
-        cap = self.settings.max_printed_chars
-        if self._printed_chars > cap:
-            raise limit_exceeded("max_printed_chars", self._printed_chars, cap,
-                                 f"print statements produced more than {cap} characters",
-                                 pointer(st.path))
-        self.printed.append(line)
-
-    def _bind(self, st: Call, value: Any) -> None:
-        if st.bind is not None:
-            self._unpack(st.bind, value, (*st.path, "name"))
-
-    def _unpack(self, target: str | list[Any], value: Any, path: Path) -> None:
+    def unpack(self, target: str | list[Any], value: Any, path: Path) -> None:
         """Bind ``value`` to a name, or unpack a tuple into a list of targets (nested lists
         unpack nested tuples, as Python's ``(a, b), (c, d) = value``)."""
         if isinstance(target, str):
@@ -338,27 +246,14 @@ class Interpreter:
             raise ProgramError("type-error", f"cannot unpack {got} into {len(target)} names",
                                pointer(path))
         for k, (t, v) in enumerate(zip(target, value, strict=True)):
-            self._unpack(t, v, (*path, k))
+            self.unpack(t, v, (*path, k))
 
-    def _truth(self, e: Expr) -> bool:
-        v = e.run(self)
-        if isinstance(v, ge.Tensor):
-            if v.numel() != 1:
-                raise ProgramError("type-error", "Boolean value of Tensor with more than one "
-                                   "value is ambiguous", pointer(e.path))
-            return bool(v.item())
-        return bool(v)
-
-    # ----- expressions ------------------------------------------------------------------------
-    def _eval(self, e: Expr) -> Any:
-        return e.run(self)  # (each kind of expression evaluates itself: service/compiler.py)
-
-    def _unknown_name(self, name: str, path: Path) -> ProgramError:
+    def unknown_name(self, name: str, path: Path) -> ProgramError:
         return ProgramError("unknown-name", hints.unknown_name(name, self.env), pointer(path),
                             name=name)
 
-    def _tensor(self, e: Array | Obj, dtype: str | None = None,
-                resolve: encoding.Resolve | None = None) -> ge.Tensor:
+    def tensor(self, e: Array | Obj, dtype: str | None = None,
+               resolve: encoding.Resolve | None = None) -> ge.Tensor:
         """Decode a literal or tensor object, refusing it before allocation if over the limits;
         ``resolve`` reads the names a literal may hold (torch.tensor's data)."""
         try:
@@ -370,68 +265,9 @@ class Interpreter:
             raise ProgramError("invalid-tensor", err.message, pointer((*e.path, *err.parts))) \
                 from None
         except ge.EngineError as err:
-            raise self._engine_error(err, e.path) from None
+            raise self.engine_error(err, e.path) from None
 
-    def _call(self, c: Call, check: bool = True) -> Any:
-        """Run a call: look at the clock (``check``: not when its statement's tick just did),
-        read its arguments, charge its cost, call it."""
-        if check:
-            self._check_clock(c.path)
-        # each argument as its input's kind reads it (service/param_kinds.py), given the values
-        # of the arguments before it; the kinds that only check a value's type, inline (the
-        # compiled call's plan: service/compiler.py)
-        values: list[Any] = []
-        env = self.env
-        for how, x, takes, read, spec, e in c.plan:
-            if how == NAME:
-                v = env.get(x, _UNBOUND)
-                if v is not _UNBOUND and isinstance(v, takes):
-                    values.append(v)
-                    continue
-            elif how == TAKEN:
-                values.append(x)
-                continue
-            elif how == NESTED:
-                v = self._call(x)
-                if isinstance(v, takes):
-                    values.append(v)
-                    continue
-                e = Const(v, e.path)  # (the reader checks the value it has, not a second run)
-            values.append(read(self, c, spec, e, values))
-        attrs = self._resolve_refs(c) if c.refs else c.attrs
-        sig = c.sig
-        b = sig.builtin
-        if b is not None and b.cost is not None:
-            passes = b.cost(*values)
-            if self.inline and inline_policy.too_many_passes(passes):
-                raise Preempted  # before the call: the budget is checked between calls only
-            self._charge(passes, c.path)
-        if self._anomaly:
-            # engine.anomaly's reports name the program step that recorded the offending node
-            self._ctx.step = here = pointer(c.path)
-            self._ops_at[here] = sig.name
-        self.op_counts[sig.name] += 1
-        try:
-            if sig.direct is not None:
-                return sig.direct(*values, **attrs)
-            return sig.call(values, attrs)
-        except ge.AnomalyError as err:
-            # the report also names the op, as the program called it, whose step made the node
-            step = err.report.get("step")
-            err.report = {"op": self._ops_at.get(step) if isinstance(step, str) else None,
-                          **err.report}
-            raise ProgramError.from_engine(err, pointer(c.path)) from None
-        except ge.EngineError as err:
-            raise self._engine_error(err, c.path) from None
-        except ProgramError as err:
-            err.pointer = err.pointer or pointer(c.path)
-            raise
-        except Preempted:
-            raise
-        except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
-            raise InternalError(pointer(c.path)) from exc
-
-    def _resolve_refs(self, c: Call) -> dict[str, Any]:
+    def resolve_refs(self, c: Site) -> dict[str, Any]:
         """The attrs with each tensor name in an index replaced by its tensor (x[mask])."""
         attrs = dict(c.attrs)
         for key, j, name in c.refs:
@@ -457,13 +293,13 @@ class Interpreter:
 
     def decode(self, items: Any, path: Path, dtype: str | None = None,
                resolve: encoding.Resolve | None = None) -> ge.Tensor:
-        return self._tensor(Array(items, path), dtype, resolve)
+        return self.tensor(Array(items, path), dtype, resolve)
 
     def lookup(self, name: str, path: Path) -> Any:
         try:
             return self.env[name]
         except KeyError:
-            raise self._unknown_name(name, path) from None
+            raise self.unknown_name(name, path) from None
 
 
 def _check_input_names(inputs: dict[str, Any], program: Program) -> None:

@@ -25,21 +25,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.registry import Param
-from service.compiler import (
-    _INDEX_ATTRS,
-    Array,
-    Block,
-    Const,
-    Expr,
-    If,
-    Print,
-    Program,
-    Ref,
-    Stmt,
-    While,
-    _call_node,
-    _Compiler,
-)
+from service import closures
+from service.closures import Array, Const, Expr, Ref, Step
+from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
 from service.encoding import NONFINITE
 from service.errors import ProgramError
 from service.pointer import Path
@@ -207,7 +195,7 @@ class _JsonCompiler(_Compiler):
     """service/compiler.py's compiler, reading (and checking) the request's JSON instead of the
     models; the nesting limit and the loop count are the base class's."""
 
-    def statement(self, s: Any, path: Path, depth: int) -> Stmt:
+    def statement(self, s: Any, path: Path, depth: int) -> Step:
         if depth > self.max_depth:  # (tested here: a call per node cost more than the test)
             self._deeper(depth, path)
         if type(s) is not dict:
@@ -225,35 +213,37 @@ class _JsonCompiler(_Compiler):
             max_iter = s.get("max_iter")
             if max_iter is not None and not (type(max_iter) is int and max_iter >= 1):
                 raise Unsupported
-            return While(self.expr(s["while"], (*path, "while"), depth + 1),
-                         self.loop(_list(s["do"]), (*path, "do"), depth + 1), max_iter, path)
+            return closures.while_(self.expr(s["while"], (*path, "while"), depth + 1),
+                                   self.loop(_list(s["do"]), (*path, "do"), depth + 1), max_iter,
+                                   path)
         if "if" in s:
             if not keys <= _IF_KEYS or "then" not in s:
                 raise Unsupported
             orelse = s.get("else")
-            return If(self.expr(s["if"], (*path, "if"), depth + 1),
-                      self.block(_list(s["then"]), (*path, "then"), depth + 1),
-                      self.block([] if orelse is None else _list(orelse), (*path, "else"),
-                                 depth + 1), path)
+            return closures.if_(self.expr(s["if"], (*path, "if"), depth + 1),
+                                self.block(_list(s["then"]), (*path, "then"), depth + 1),
+                                self.block([] if orelse is None else _list(orelse),
+                                           (*path, "else"), depth + 1), path)
         for key, enabled in (("no_grad", False), ("enable_grad", True)):
             if key in s:
                 if len(s) != 1:
                     raise Unsupported
-                return Block(enabled, self.block(_list(s[key]), (*path, key), depth + 1), path)
+                return closures.grad_mode(enabled, self.block(_list(s[key]), (*path, key),
+                                                              depth + 1), path)
         if not _OTHER_STATEMENTS.isdisjoint(keys) or "op" not in s:
             raise Unsupported
         return self.call(s, path, depth, statement=True)
 
-    def print(self, v: Any, path: Path, depth: int) -> Print:
+    def print(self, v: Any, path: Path, depth: int) -> Step:
         if type(v) is dict and "values" in v:
             if not v.keys() <= _PRINT_KEYS:
                 raise Unsupported
             sep, end = v.get("sep", " "), v.get("end", "\n")
             if not (_short(sep) and _short(end)):
                 raise Unsupported
-            return Print([self.expr(a, (*path, "print", "values", i), depth + 1)
-                          for i, a in enumerate(_list(v["values"]))], path, sep, end)
-        return Print([self.expr(v, (*path, "print"), depth + 1)], path)
+            return closures.print_([self.expr(a, (*path, "print", "values", i), depth + 1)
+                                    for i, a in enumerate(_list(v["values"]))], path, sep, end)
+        return closures.print_([self.expr(v, (*path, "print"), depth + 1)], path)
 
     def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
         if not c.keys() <= _CALL_KEYS:
@@ -278,7 +268,10 @@ class _JsonCompiler(_Compiler):
             raise Unsupported
         depth += 1
         args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
-        return _call_node(sig, args, _attrs(sig, c.get("attrs")), path, bind)
+        attrs = _attrs(sig, c.get("attrs"))
+        if _SPELLED[op]:
+            _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
+        return closures.call(sig, args, attrs, path, statement, bind)
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         if depth > self.max_depth:

@@ -40,7 +40,7 @@ from service.scalars import Float, Int64, Name, Token, to_float, token_to_float
 from service.values import Decoded, Size, type_name
 
 if TYPE_CHECKING:
-    from service.compiler import Call, Expr
+    from service.closures import Expr, Site
 
 
 # ----- inputs -----------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ class Input:
 
 class Evaluator(Protocol):
     """What a reader asks of the interpreter running the call (an argument's value is
-    ``e.run(evaluator)``: each kind of expression evaluates itself, service/compiler.py)."""
+    ``e.run(evaluator)``: each kind of expression evaluates itself, service/closures.py)."""
 
     def literal(self, e: Expr) -> Any:
         """The argument as the request wrote it, when it is an array literal (a nested list) or
@@ -80,17 +80,17 @@ class Evaluator(Protocol):
 NOT_LITERAL: Any = object()
 
 # reader(evaluator, call, input, argument, values of the arguments before it) -> the input's value
-Reader = Callable[["Evaluator", "Call", Input, "Expr", list[Any]], Any]
+Reader = Callable[["Evaluator", "Site", Input, "Expr", list[Any]], Any]
 
 
-def wrong_argument(c: Call, arg: str, v: Any, expected: str, path: Path) -> ProgramError:
+def wrong_argument(c: Site, arg: str, v: Any, expected: str, path: Path) -> ProgramError:
     """The type-error for an argument that is not of its kind (torch's wording)."""
     return ProgramError("type-error", f"{c.sig.name}(): argument '{arg}' must be {expected}, "
                         f"not {type_name(v)}", pointer(path))
 
 
 # reader -> the types of the values it takes as they are (the kinds that only check a value's
-# type): the interpreter takes such a value without calling the reader (service/compiler.py's
+# type): the interpreter takes such a value without calling the reader (service/closures.py's
 # call plan), and calls it for anything else, which then answers as the reader always does
 TAKES: dict[Reader, type | tuple[type, ...]] = {}
 
@@ -98,7 +98,7 @@ TAKES: dict[Reader, type | tuple[type, ...]] = {}
 def _typed(types: type | tuple[type, ...], expected: str) -> Reader:
     """The reader of a kind that is any value of ``types``."""
 
-    def read(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
+    def read(ev: Evaluator, c: Site, spec: Input, e: Expr, before: list[Any]) -> Any:
         v = e.run(ev)
         if isinstance(v, types) or v is None and spec.nullable:
             return v
@@ -111,7 +111,7 @@ def _typed(types: type | tuple[type, ...], expected: str) -> Reader:
 _read_tensor = _typed(ge.Tensor, "Tensor")
 
 
-def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
+def _read_data(ev: Evaluator, c: Site, spec: Input, e: Expr, before: list[Any]) -> Any:
     # torch.tensor's data: a literal is decoded straight into the requested dtype (0.1 as float64
     # must not pass through float32 first); a name or a call must be a tensor or a Python value.
     # (what is decoded here, for this call alone, goes as Decoded: torch.tensor need not copy it)
@@ -122,7 +122,7 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
             # a Python number or list computed at run time (torch.tensor(math.pi / 4))
             return Decoded(ev.decode(v, e.path, c.attrs.get("dtype")))
         if isinstance(v, ge.Tensor):
-            from service.compiler import Obj  # (here: service/compiler.py imports this module)
+            from service.closures import Obj  # (here: service/closures.py imports this module)
 
             return Decoded(v) if type(e) is Obj else v  # (a tensor object is decoded afresh)
         raise wrong_argument(c, spec.name, v, "Tensor", e.path)
@@ -141,14 +141,14 @@ def _read_data(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) 
     return Decoded(ev.decode(items, e.path, c.attrs.get("dtype"), number))
 
 
-def _read_any(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
+def _read_any(ev: Evaluator, c: Site, spec: Input, e: Expr, before: list[Any]) -> Any:
     return e.run(ev)  # (the Python-value calls check what they take themselves)
 
 
 TAKES[_read_any] = object
 
 
-def _element(ev: Evaluator, c: Call, spec: Input, item: Any, path: Path) -> ge.Tensor | None:
+def _element(ev: Evaluator, c: Site, spec: Input, item: Any, path: Path) -> ge.Tensor | None:
     """One element of an array given for ``tensors`` or ``tensor_or_tensors``: a name, an array
     literal or (nullable inputs only) null."""
     if isinstance(item, list):
@@ -163,7 +163,7 @@ def _element(ev: Evaluator, c: Call, spec: Input, item: Any, path: Path) -> ge.T
     raise wrong_argument(c, spec.name, v, "an array of tensors", path)
 
 
-def _read_tensors(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]) -> Any:
+def _read_tensors(ev: Evaluator, c: Site, spec: Input, e: Expr, before: list[Any]) -> Any:
     # an array (of names, literals or nulls) is a list of tensors; so is one tensor, or a tuple
     items = ev.literal(e)
     if isinstance(items, list):
@@ -179,7 +179,7 @@ def _read_tensors(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any
     return list(v)
 
 
-def _read_tensor_or_tensors(ev: Evaluator, c: Call, spec: Input, e: Expr, before: list[Any]
+def _read_tensor_or_tensors(ev: Evaluator, c: Site, spec: Input, e: Expr, before: list[Any]
                             ) -> Any:
     """torch.autograd.functional's "Tensor or tuple of Tensors": an array (or a tuple value)
     gives a tuple, anything else one tensor. With ``spec.like`` (v, shaped like the inputs), an

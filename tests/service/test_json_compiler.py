@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import math
+import types
 from typing import Any
 
 import pytest
@@ -16,10 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from service import closures
 from service.compiler import compile_program as compile_models
 from service.errors import ProgramError
 from service.json_compiler import read_request
 from service.program import RunRequest
+from service.signatures import Signature
 from tests.reliability.test_program_fuzz import programs
 from tests.service.helpers import ROOT
 
@@ -31,7 +35,17 @@ SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=
 
 
 def _plain(node: Any) -> Any:
-    """A compiled node as comparable values (attrs in key order; NaN as its text)."""
+    """A compiled program as comparable values: each step (a function service/closures.py
+    makes) as its name and what it holds (its closure's cells, its defaults); a node's fields;
+    attrs in key order; NaN as its text."""
+    if isinstance(node, functools.partial):
+        return ("partial", _plain(node.func), _plain(node.args))
+    if isinstance(node, types.FunctionType) and node.__module__ == closures.__name__ and \
+            "<locals>" in node.__qualname__:
+        held = [cell.cell_contents for cell in node.__closure__ or ()]
+        return (node.__qualname__, _plain(held), _plain(node.__defaults__))
+    if isinstance(node, Signature):
+        return ("signature", node.name)
     if dataclasses.is_dataclass(node):
         return (type(node).__name__,
                 *(_plain(getattr(node, f.name)) for f in dataclasses.fields(node)))
