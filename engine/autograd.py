@@ -1,8 +1,13 @@
 """Reverse-mode differentiation: ``backward`` and ``grad`` with torch's meaning.
 
-The pass is iterative (no recursion, so a chain of 100,000 ops is fine): one walk counts the edges
-into each node reachable from the outputs; then each node runs once, when all of them have been
-walked, that is after every gradient meant for it has arrived (Kahn's topological order).
+The pass is iterative (no recursion, so a chain of 100,000 ops is fine). Each node runs once, after
+every gradient meant for it has arrived; of the nodes that may run, the most recent first (torch's
+order). A whole-graph pass needs no count of the edges into each node for that: an op's node is
+always more recent than the nodes of its inputs, so the most recent node reached so far has had
+every gradient it will get. Only a leaf's AccumulateGrad (more recent than any op) must know when
+its last edge has been walked: it knows how many edges to it were ever made, and the graph is
+counted only when that is more than the pass walks (see _execute). A pass for ``inputs`` (which
+runs only the nodes leading to them) counts every node's edges first (Kahn's algorithm).
 Gradients arriving at a node are checked against the shape and dtype of the tensor they belong to:
 a broadcast gradient is summed back to that shape here, once for every op, and cast to that
 tensor's dtype (so a leaf's grad keeps the leaf's dtype).
@@ -26,7 +31,7 @@ from engine.context import current as current_context
 from engine.context import wake
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import is_grad_enabled, set_grad_enabled
-from engine.graph import AccumulateGrad, Node, edge
+from engine.graph import ACCUMULATE_FIRST, AccumulateGrad, Node, edge
 from engine.summation import column_sum
 from engine.tensor import Tensor
 from engine.versions import bump
@@ -130,11 +135,13 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
             raise AutogradError(errors.no_grad_fn(i))
         roots.append((node, nr, seeds[i]))
 
-    parents: dict[Node, list[Node]] | None = None if targets is None else {}
-    pending = _count_edges([r[0] for r in roots], parents)
+    pending: dict[Node, int] | None = None
     needed = None
-    if parents is not None:
-        needed = _leading_to([n for n, _ in targets or ()], pending, parents)
+    if _counts_first(roots, targets):
+        parents: dict[Node, list[Node]] | None = None if targets is None else {}
+        pending = _count_edges([r[0] for r in roots], parents)
+        if parents is not None:
+            needed = _leading_to([n for n, _ in targets or ()], pending, parents)
     wanted: dict[Node, list[int]] = {}
     for n, nr in targets or ():
         wanted.setdefault(n, []).append(nr)
@@ -155,22 +162,41 @@ def _run(outputs: Sequence[Tensor], seeds: Sequence[Tensor | None], retain_graph
             ctx.in_backward = outer
 
 
-def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, int],
+def _counts_first(roots: list[tuple[Node, int, Tensor | None]], targets: list[Target] | None
+                  ) -> bool:
+    """Whether the pass counts the edges into every node before it starts (see the module's
+    docstring): to find the nodes that lead to ``targets``, or when an output is a leaf (its
+    AccumulateGrad, the most recent node, may still have edges to it from the other outputs)."""
+    return targets is not None or any(r[0].seq >= ACCUMULATE_FIRST for r in roots)
+
+
+def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, int] | None,
              needed: set[Node] | None, wanted: dict[Node, list[int]], targets: list[Target] | None,
              retain_graph: bool, create_graph: bool, check_anomaly: bool, bare: bool
              ) -> list[Tensor | None]:
-    """Run each node once every edge into it has been walked (Kahn's algorithm, on ``pending``
-    from _count_edges): by then every gradient meant for it has arrived. With ``bare``, gradients
-    between VJPs that run on arrays stay bare arrays (buffers hold tensors or arrays)."""
+    """Run each node once every gradient meant for it has arrived, the most recent first. With
+    ``pending`` (from _count_edges): once every edge into it has been walked (Kahn's algorithm).
+    Without: an op's node as soon as no more recent node has been reached (``by_seq``; none of
+    them can reach it any more), an AccumulateGrad once as many edges into it have been walked as
+    were ever made to it (``uses``), or, when that is more, as the graph left to run has (counted
+    then, once: _recount). With ``bare``, gradients between VJPs that run on arrays stay bare
+    arrays (buffers hold tensors or arrays; None: reached, no gradient yet)."""
     captured: dict[Target, Tensor | None] = {}
-    buffers: dict[Node, list[Any]] = {}
+    buffers: dict[Node, list[Any] | None] = {}
+    by_seq = pending is None
+    counted = not by_seq  # (whether ``pending`` counts the edges into AccumulateGrads exactly)
+    if pending is None:
+        pending = {}  # (by_seq: the edges AccumulateGrads still wait for)
     with set_grad_enabled(create_graph):
         for node, nr, seed in roots:
             if seed is not None:
                 _deliver(buffers, node, nr, seed)
+            elif by_seq:
+                buffers.setdefault(node, None)
         # ready nodes, the most recently created first (torch's order: see graph._SEQUENCE): a
         # heap, and beside it:
-        ready = [(-n.seq, n) for n in dict.fromkeys(r[0] for r in roots) if not pending[n]]
+        ready = [(-n.seq, n) for n in dict.fromkeys(r[0] for r in roots)
+                 if by_seq or not pending[n]]
         heapq.heapify(ready)
         # ``follow``: a node that became ready while the heap was left as it was (a chain's next
         # node: no heap operation for it); ``carry``: its one gradient, when that went to no
@@ -190,6 +216,8 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 if carry is not None:  # (it waits in the heap: its gradient in a buffer)
                     buffers[follow] = [carry]
                     carry = None
+                elif follow not in buffers:  # (reached, with no gradient: see by_seq)
+                    buffers[follow] = None
                 node = heapq.heapreplace(ready, (-follow.seq, follow))[1]
                 follow = None
             else:
@@ -233,7 +261,20 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                 i += 1
                 if nxt is None:
                     continue
-                left = pending[nxt] - 1
+                if not by_seq:
+                    left = pending[nxt] - 1
+                elif nxt.seq < ACCUMULATE_FIRST:  # an op's node: queued when first reached
+                    if nxt is follow:  # (reached before, in this loop)
+                        left = -1
+                        if carry is not None:  # (another edge to it: its gradients in a buffer)
+                            buffers[nxt] = [carry]
+                            carry = None
+                    else:
+                        left = -1 if nxt in buffers else 0
+                elif counted:  # an AccumulateGrad
+                    left = pending[nxt] - 1
+                else:  # (uncounted, ``pending`` holds the waiting ones only)
+                    left = pending.pop(nxt, nxt.uses) - 1  # type: ignore[attr-defined]
                 if grads_in is not None:
                     g = grads_in[i]
                     if g is not None and (needed is None or nxt in needed):
@@ -249,13 +290,25 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                             buffers[nxt] = [g]
                         else:
                             _deliver(buffers, nxt, nr, g)
-                if left:
+                if left > 0:
                     pending[nxt] = left
+                elif left:  # (queued before)
+                    continue
                 elif follow is None:
                     follow = nxt
                 else:
                     heapq.heappush(ready, (-nxt.seq, nxt))
+                    if nxt not in buffers:
+                        buffers[nxt] = None
             g = a = grads_in = None  # (hold no gradient past its delivery: see backend.unshared)
+            if not counted and pending:  # (an edge to a waiting one may be in no graph: count)
+                counted = True
+                pending, done = _recount(pending, ready, follow)
+                for acc in done:
+                    if follow is None:
+                        follow = acc
+                    else:
+                        heapq.heappush(ready, (-acc.seq, acc))
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
@@ -338,6 +391,20 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
     return pending
 
 
+def _recount(waiting: dict[Node, int], ready: list[tuple[int, Node]], follow: Node | None
+             ) -> tuple[dict[Node, int], list[Node]]:
+    """In a by_seq pass (see _execute): the edges each AccumulateGrad still waits for, counted in
+    the graph left to run (the nodes reached and not yet run, and every node they reach: no other
+    node can still pass a gradient on), and the ``waiting`` ones (reached, with fewer edges walked
+    than were made to them) that wait for none."""
+    frontier = [n for _, n in ready]
+    if follow is not None:
+        frontier.append(follow)
+    left = {n: c for n, c in _count_edges(frontier, None).items()
+            if c and n.seq >= ACCUMULATE_FIRST}
+    return left, [n for n in waiting if n not in left]
+
+
 def _leading_to(targets: list[Node], pending: dict[Node, int], parents: dict[Node, list[Node]]
                 ) -> set[Node]:
     """The reachable nodes (those in ``pending``) from which some target can be reached, reachable
@@ -356,7 +423,7 @@ def _leading_to(targets: list[Node], pending: dict[Node, int], parents: dict[Nod
     return needed
 
 
-def _deliver(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
+def _deliver(buffers: dict[Node, list[Any] | None], node: Node, nr: int, g: Any) -> None:
     """Add gradient ``g`` (a tensor, or in a bare pass an array) for output ``nr`` of ``node`` to
     its buffer, first reduced to that output's shape and cast to its dtype where they differ."""
     meta = node.out_meta

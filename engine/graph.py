@@ -77,8 +77,9 @@ OutMeta = tuple[tuple[int, ...], Any]
 # relative order of nodes means anything, so one process-wide counter serves every request.
 _SEQUENCE = itertools.count()
 next_seq = _SEQUENCE.__next__  # (the next number: a bound C method, for record's inline node)
-# torch gives AccumulateGrad the largest sequence number: a leaf's gradient is taken once complete
-_ACCUMULATE_FIRST = 1 << 62
+# torch gives AccumulateGrad the largest sequence number: a leaf's gradient is taken once complete.
+# (Every op node's number is below it: the backward pass tells the two kinds apart by it.)
+ACCUMULATE_FIRST = 1 << 62
 
 
 class Node:
@@ -175,12 +176,17 @@ class Node:
 class AccumulateGrad(Node):
     """The sink for a leaf's gradient: backward adds what reaches it into ``variable.grad``."""
 
-    __slots__ = ("variable",)
+    __slots__ = ("variable", "uses")
 
     def __init__(self, variable: Tensor) -> None:
         super().__init__("AccumulateGrad", None, (), (), None, ((variable.shape, variable._data.dtype),))
-        self.seq += _ACCUMULATE_FIRST
+        self.seq += ACCUMULATE_FIRST
         self.variable = variable
+        # How many edges into this node ``edge`` has handed out: at least the number of edges into
+        # it from any graph (more when a consumer has gone, or an edge was asked for and not
+        # kept). When a backward pass has walked that many, the leaf's gradient is complete
+        # without counting the graph's edges first (autograd._execute).
+        self.uses = 0
 
 
 NO_EDGE: Edge = (None, 0)
@@ -200,7 +206,9 @@ def edge(v: Any) -> Edge:
         if fn is not None:
             return (fn, v._output_nr)
         if v._requires_grad:
-            return (accumulator(v), 0)
+            acc = accumulator(v)
+            acc.uses += 1
+            return (acc, 0)
     return NO_EDGE
 
 
