@@ -233,7 +233,11 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             vjp = node.vjp
             if g is not None and plain and vjp is not None and node._retained is None:
                 # one gradient, a VJP to run, nothing to capture or retain: _step, inline
-                if bare and getattr(vjp, "on_arrays", False) and _saved_alike(node):
+                # (a node that saved its output alone (tanh, exp, ...): _saved_alike, answered)
+                saved = node._saved
+                if bare and getattr(vjp, "on_arrays", False) and (
+                        node._output is not None and saved is not None and len(saved) == 1
+                        or _saved_alike(node)):
                     if g.__class__ is Tensor:
                         g = g._data
                 elif g.__class__ is not Tensor:
@@ -463,7 +467,7 @@ def _saved_alike(node: Node) -> bool:
         return False
     dtype = node.out_meta[0][1]
     for v in saved:  # noqa: SIM110 - a loop, not all(...): this runs once per node
-        if isinstance(v, Tensor) and v._data.dtype is not dtype:
+        if v.__class__ is Tensor and v._data.dtype is not dtype:
             return False
     return True
 

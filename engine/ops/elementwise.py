@@ -14,6 +14,7 @@ from engine.backend import ON_HOST, with_number, xp
 from engine.errors import ArgumentError, DTypeError
 from engine.grad_mode import is_grad_enabled
 from engine.graph import Node, on_arrays, takes_broadcast
+from engine.ops import core
 from engine.ops.core import (
     ELIDE_MIN_BYTES,
     OUT,
@@ -328,11 +329,15 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
     temporary input's array may take the result (core.scratch)."""
 
     save_input, out_only = saves == "input", (OUT,) if saves == "output" else ()
+    may_elide = elide and not save_input
 
     @defop(name, [T()], grad_fns=grad_fn, doc=doc, category=category)
     def op(input: Tensor) -> Tensor:
-        # (first, see there: an op that does not save its input may write into it)
-        buf = scratch(input) if elide and not save_input else None
+        # (first, see there: an op that does not save its input may write into it; scratch's
+        # own first test, the array's size, made here: most arrays are too small, and the call
+        # would cost a tenth of a small op)
+        buf = scratch(input) if may_elide and input.__class__ is Tensor and \
+            input._data.nbytes >= core.ELIDE_MIN_BYTES else None
         if not isinstance(input, Tensor):
             check_tensor(input, name)  # raises torch's message
         x = input._data
@@ -434,7 +439,8 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
     see graph.on_arrays.)"""
     bare = g.__class__ is not Tensor
     a, b = (g, y) if bare else (g._data, y._data)
-    if _alike(a, b):
+    # (_alike's size test first, without the call: a chain of small tensors never gets past it)
+    if getattr(a, "nbytes", 0) >= INPLACE_MIN_BYTES and _alike(a, b):
         out = b * b  # the same roundings as a * (1 - b * b), in one temporary instead of three
         xp.subtract(1, out, out=out)
         xp.multiply(out, a, out=out)

@@ -218,3 +218,13 @@ def test_create_graph_and_second_order(monkeypatch: pytest.MonkeyPatch) -> None:
         return [x, w], [out], run
 
     _run_both(build, monkeypatch)
+
+
+@pytest.mark.parametrize("op", ["tanh", "exp", "sigmoid", "exp2", "rsqrt", "reciprocal"])
+def test_a_node_that_saved_its_output_alone_runs_on_arrays(op: str) -> None:
+    """The backward loop answers _saved_alike's question without the call for a node that saved
+    its output alone: the same answer (nothing else saved, so every saved tensor is alike)."""
+    (x,) = _leaves(1)
+    node = getattr(x * 1.0, op)().grad_fn
+    assert node._output is not None and len(node._saved) == 1
+    assert autograd._saved_alike(node)
