@@ -156,19 +156,29 @@ def _rsub_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @defop("mul", [OperandParam("input"), OperandParam()], grad_fns="MulBackward0",
        doc="input * other, broadcasting.", category=_EW)
 def mul(input: Tensor, other: Operand) -> Tensor:
+    # torch saves each operand only for the other's gradient: times a Python number (which takes
+    # none) or a tensor that requires none, the other operand alone, so a later in-place change
+    # of the one not saved does not stop backward (and the graph does not keep it alive).
     if other.__class__ is float and input.__class__ is Tensor and input._data.dtype.kind == "f":
-        # (_binary's answer for a float tensor and a Python float, without the call; one tuple
-        # serves as the inputs and as what is saved.) On the host the number goes in as a 0-d
-        # array of the tensor's dtype, kept for the backward (attrs: see backend.ON_HOST): made by
-        # numpy's own conversion of the number, so the same bits.
-        args = (input, other)
+        # (_binary's answer for a float tensor and a Python float, without the call.) On the host
+        # the number goes in as a 0-d array of the tensor's dtype, kept for the backward (attrs:
+        # see backend.ON_HOST): made by numpy's own conversion of the number, so the same bits.
         x = input._data
         c = xp.asarray(other, dtype=x.dtype) if ON_HOST and x.base is None else None
         out = _times_number(x, other) if c is None else x * c
-        return record(out, mul.op.grad_fn, _mul_vjp, args, args, c)
+        return record(out, mul.op.grad_fn, _mul_vjp, (input, other), (None, other), c)
     x, y = _binary(input, other, "mul")
-    out = _times_number(x, y) if y.__class__ in (int, float) else x * y
-    return record(out, mul.op.grad_fn, _mul_vjp, (input, other), saved=(input, other))
+    if y.__class__ in (int, float):  # (other: a number)
+        return record(_times_number(x, y), mul.op.grad_fn, _mul_vjp, (input, other),
+                      (None, other))
+    saved = (input if _takes_grad(other) else None, other if _takes_grad(input) else None) \
+        if is_grad_enabled() else ()  # (nothing is recorded without grad mode)
+    return record(x * y, mul.op.grad_fn, _mul_vjp, (input, other), saved)
+
+
+def _takes_grad(v: Operand) -> bool:
+    """Whether ``record`` gives operand ``v`` an edge (when it records at all)."""
+    return v.__class__ is Tensor and v.requires_grad
 
 
 def _times_number(x: Any, number: Any) -> Any:
@@ -180,7 +190,7 @@ def _times_number(x: Any, number: Any) -> Any:
 
 @on_arrays
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    a, b = node.saved(g)
+    a, b = node.saved(g)  # (a is None when b is a Python number: see mul)
     c = node.attrs  # (the number ``b`` as a 0-d array, when mul's forward made one)
     if c is not None and g.__class__ is not Tensor and g.dtype is c.dtype:
         b = c

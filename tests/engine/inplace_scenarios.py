@@ -149,6 +149,26 @@ def nonleaf_mul_backward(T: Any) -> dict[str, Any]:  # noqa: N803
 
 
 @scenario
+def times_a_number_saves_no_tensor(T: Any) -> dict[str, Any]:  # noqa: N803
+    # torch saves each operand of mul only for the other's gradient: times a Python number, the
+    # tensor is not saved and may change in place before backward; times a tensor, it is
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = y * 3.0 + 2 * y + y * 0.5
+    y.add_(1)
+    z.sum().backward()
+    a = x * 1.0
+    k = T.tensor([2.0, 3.0])
+    b = a * k
+    a.mul_(2)
+    m = T.tensor([4.0, 5.0])
+    c = m * (x * 1.0)
+    m.add_(1)  # (saved: x's gradient needs it)
+    return {"x": describe(x), "z": describe(z), "times_tensor": error(lambda: b.sum().backward()),
+            "saved_changed": error(lambda: c.sum().backward())}
+
+
+@scenario
 def augmented_assignments(T: Any) -> dict[str, Any]:  # noqa: N803
     x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x + 0
