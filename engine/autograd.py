@@ -261,7 +261,9 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             # deliver what it computed for each input to the node behind that edge, and queue
             # each node whose last edge this was (inline, not a call: this runs once per node)
             i = -1  # (an index of our own: zip() would cost more than the rest of this loop)
-            for nxt, nr in node.next_functions:
+            edges = iter(node.edges)  # (node, output_nr, ...: Node.edges)
+            for nxt in edges:
+                nr = next(edges)
                 i += 1
                 if nxt is None:
                     continue
@@ -271,14 +273,14 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                     if nxt is follow:  # (reached before, in this loop)
                         left = -1
                         if carry is not None:  # (another edge to it: its gradients in a buffer)
-                            buffers[nxt] = [carry]
+                            buffers[follow] = [carry]
                             carry = None
                     else:
                         left = -1 if nxt in buffers else 0
                 elif counted:  # an AccumulateGrad
                     left = pending[nxt] - 1
                 else:  # (uncounted, ``pending`` holds the waiting ones only)
-                    left = pending.pop(nxt, nxt.uses) - 1  # type: ignore[attr-defined]
+                    left = pending.pop(nxt, nxt.uses) - 1  # (nxt: an AccumulateGrad)
                 if grads_in is not None:
                     g = grads_in[i]
                     if g is not None and (needed is None or nxt in needed):
@@ -336,7 +338,7 @@ def _step(node: Node, buf: list[Any], needed: set[Node] | None, accumulate: bool
         return None
     if node._retained:
         _fill_retained(node, buf, create_graph)
-    if needed is not None and not any(n in needed for n, _ in node.next_functions):
+    if needed is not None and not any(n in needed for n in node.edges[::2]):
         return None
     if len(buf) == 1:
         g = buf[0]
@@ -370,7 +372,7 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
             walked += 1
             if not walked & 0x3FFF:  # (a walk makes no tensors: look at the clock now and then)
                 wake()
-            for nxt, _ in pop().next_functions:
+            for nxt in pop().edges[::2]:
                 if nxt is not None:
                     if nxt in pending:
                         pending[nxt] += 1
@@ -383,7 +385,7 @@ def _count_edges(roots: list[Node], parents: dict[Node, list[Node]] | None) -> d
         if not walked & 0x3FFF:
             wake()
         node = pop()
-        for nxt, _ in node.next_functions:
+        for nxt in node.edges[::2]:
             if nxt is None:
                 continue
             if nxt in pending:

@@ -85,7 +85,10 @@ ACCUMULATE_FIRST = 1 << 62
 class Node:
     # Every slot is set in __init__ (an unset slot would raise on read). ``record`` (ops/core.py)
     # builds its nodes without a call to __init__, setting the same slots: keep the two in step.
-    __slots__ = ("_name", "vjp", "next_functions", "_saved", "_output", "_held", "attrs",
+    # ``edges``: next_functions flat, (node, output_nr, node, output_nr, ...): one tuple per node,
+    # not one more per input, for the garbage collector to walk while the graph lives (a chain's
+    # run -2 %); ``next_functions`` makes torch's pairs when read.
+    __slots__ = ("_name", "vjp", "edges", "_saved", "_output", "_held", "attrs",
                  "out_meta", "_retained", "step", "_versions", "seq", "__weakref__")
 
     def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
@@ -93,7 +96,7 @@ class Node:
                  output: Any = None) -> None:
         self._name = name
         self.vjp = vjp
-        self.next_functions = next_functions
+        self.edges = flat(next_functions)
         self._saved: tuple[Any, ...] | None = saved
         self._output = output  # the array of the output, when ``saved`` holds OUT
         self._held: Charge | None = None  # that array's charge, once its tensor has gone
@@ -111,9 +114,18 @@ class Node:
     def __repr__(self) -> str:
         return f"<{self._name} object>"
 
+    @property
+    def next_functions(self) -> tuple[Edge, ...]:
+        """torch's next_functions: a ``(node, output_nr)`` pair per input (a new tuple on each
+        read, as torch's)."""
+        e = self.edges
+        if len(e) == 2:  # (one input: the common case)
+            return ((e[0], e[1]),)
+        return tuple(zip(e[::2], e[1::2], strict=True))
+
     def needs(self, i: int) -> bool:
         """Whether input ``i`` takes a gradient (torch's needs_input_grad)."""
-        return self.next_functions[i][0] is not None
+        return self.edges[2 * i] is not None
 
     def saved(self, like: Any = None) -> tuple[Any, ...]:
         """The saved tensors, unpacked; torch's error once they have been freed. ``like`` is the
@@ -190,6 +202,11 @@ class AccumulateGrad(Node):
 
 
 NO_EDGE: Edge = (None, 0)
+
+
+def flat(edges: tuple[Edge, ...]) -> tuple[Any, ...]:
+    """Edges as a node keeps them (Node.edges): the pairs' items in one tuple."""
+    return tuple([x for e in edges for x in e])
 
 
 def edge(v: Any) -> Edge:

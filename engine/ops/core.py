@@ -24,7 +24,7 @@ from engine.context import current as current_context
 from engine.dtypes import DType
 from engine.errors import DTypeError, ShapeError
 from engine.grad_mode import is_grad_enabled
-from engine.graph import NO_EDGE, OUT, VJP, Edge, Node, edge, next_seq
+from engine.graph import NO_EDGE, OUT, VJP, Node, edge, flat, next_seq
 from engine.tensor import Tensor
 from engine.versions import saved_versions
 
@@ -60,18 +60,22 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
         # (graph.edge, inline for the common first input: a tensor with a history, not a view)
         if first.__class__ is Tensor and first._grad_fn is not None and first._base is None:
             src: Node | None = first._grad_fn
-            e0: Edge = (src, first._output_nr)
+            nr: int = first._output_nr
         else:
-            e0 = edge(first)
-            src = e0[0]
+            src, nr = edge(first)
+        # the node's edges, flat (Node.edges), and whether any input requires grad
         if n == 1:
-            edges: tuple[Edge, ...] = (e0,)
+            edges: tuple[Any, ...] = (src, nr)
+            needed = src is not None
         elif n == 2:
             second = inputs[1]  # (a Python number's edge without a call: a scalar op's operand)
-            edges = (e0, edge(second) if second.__class__ is Tensor else NO_EDGE)
+            src1, nr1 = edge(second) if second.__class__ is Tensor else NO_EDGE
+            edges = (src, nr, src1, nr1)
+            needed = src is not None or src1 is not None
         else:
-            edges = (e0, *map(edge, inputs[1:]))
-        if src is not None or edges.count(NO_EDGE) != n:  # some input requires grad: record
+            edges = flat(((src, nr), *map(edge, inputs[1:])))
+            needed = any(e is not None for e in edges[::2])
+        if needed:  # some input requires grad: record
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
             for s in saved:
@@ -86,7 +90,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             # had the same shape and dtype (an elementwise op), so that a long chain of ops does
             # not keep three more small tuples alive per op (and for the garbage collector to walk)
             meta = None
-            if src is not None and e0[1] == 0:
+            if src is not None and nr == 0:
                 meta = src.out_meta
                 if len(meta) != 1 or meta[0][1] is not dtype or meta[0][0] != data.shape:
                     meta = None
@@ -96,7 +100,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             node = _new(Node)
             node._name = name
             node.vjp = vjp
-            node.next_functions = edges
+            node.edges = edges
             node._saved = saved
             node._output = output
             node._held = node._retained = node.step = None

@@ -194,9 +194,9 @@ def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     c = node.attrs  # (the number ``b`` as a 0-d array, when mul's forward made one)
     if c is not None and g.__class__ is not Tensor and g.dtype is c.dtype:
         b = c
-    edges = node.next_functions  # (node.needs(i), inline: this runs once per mul in a backward)
-    gb = g * a if edges[1][0] is not None else None  # (other's first: see _div_vjp)
-    return (g * b if edges[0][0] is not None else None), gb
+    edges = node.edges  # (node.needs(i), inline: this runs once per mul in a backward)
+    gb = g * a if edges[2] is not None else None  # (other's first: see _div_vjp)
+    return (g * b if edges[0] is not None else None), gb
 
 
 @defop("div", [OperandParam("input"), OperandParam(), A("rounding_mode", "choice", None, optional=True,

@@ -31,7 +31,7 @@ def _no_grad_through(t: ge.Tensor) -> ge.Tensor:
 
 
 class _Edges(tuple):  # type: ignore[type-arg]
-    """A node's next_functions that log each time the backward loop passes its gradients on (a
+    """A node's edges (Node.edges) that log each time the backward loop passes its gradients on (a
     node reached with no gradient runs no VJP, but is passed through all the same)."""
 
     log: Log
@@ -62,10 +62,10 @@ def _watch(roots: list[ge.Tensor], base: int, log: Log) -> None:
         if getattr(node.vjp, "on_arrays", False):
             graph.on_arrays(logged)
         node.vjp = logged
-        edges = _Edges(node.next_functions)
+        edges = _Edges(node.edges)
         edges.log, edges.label = log, label
-        node.next_functions = edges
-        stack.extend(n for n, _ in edges)
+        node.edges = edges
+        stack.extend(n for n, _ in node.next_functions)
 
 
 Build = Callable[[], tuple[list[ge.Tensor], list[ge.Tensor], Callable[[], None]]]
