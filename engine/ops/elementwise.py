@@ -211,7 +211,10 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
         if dt.category < 2:
             dt = dtypes.DEFAULT_FLOAT
         x, y = array_of(input, dt), array_of(other, dt)
-        return record(x / y, div.op.forms["DivBackward0"], _div_vjp, (input, other), saved=(input, other))
+        # torch saves the divisor whenever it records and the dividend only for the divisor's
+        # gradient, so a later in-place change of a dividend not saved does not stop backward
+        saved = (input if _takes_grad(other) else None, other) if is_grad_enabled() else ()
+        return record(x / y, div.op.forms["DivBackward0"], _div_vjp, (input, other), saved)
     if rounding_mode not in ("trunc", "floor"):
         raise ArgumentError(
             "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
@@ -231,7 +234,7 @@ def div(input: Tensor, other: Operand, rounding_mode: str | None = None) -> Tens
 @on_arrays
 @takes_broadcast
 def _div_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    a, b = node.saved(g)
+    a, b = node.saved(g)  # (a is None unless b takes a gradient: see div)
     # torch's generated VJPs compute the inputs' gradients in the alphabetical order of its
     # argument names (other before self), so those nodes come first in creation order, which
     # decides the order of the next backward pass (graph._SEQUENCE)

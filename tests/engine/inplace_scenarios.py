@@ -169,6 +169,35 @@ def times_a_number_saves_no_tensor(T: Any) -> dict[str, Any]:  # noqa: N803
 
 
 @scenario
+def over_a_number_saves_no_dividend(T: Any) -> dict[str, Any]:  # noqa: N803
+    # torch saves div's divisor whenever it records and the dividend only for the divisor's
+    # gradient: over a number (or a tensor that requires no grad) the dividend may change in place
+    # before backward; over a tensor requiring grad it may not, nor may a saved divisor
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = y / 2.0 + y / 4
+    y.add_(1)
+    z.sum().backward()
+    a = x * 1.0
+    b = a / T.tensor([2.0, 3.0])
+    a.mul_(2)
+    b.sum().backward()
+    c = x * 1.0
+    d = c / (x * 2.0)
+    c.add_(1)  # (saved: the divisor's gradient needs it)
+    k = T.tensor([4.0, 5.0])
+    e = (x * 1.0) / k
+    k.add_(1)  # (the divisor: always saved)
+    m = T.tensor([4.0, 5.0])
+    f = m / (x * 1.0)
+    m.add_(1)  # (saved: the divisor requires grad)
+    return {"x": describe(x), "z": describe(z), "b": describe(b),
+            "over_tensor": error(lambda: d.sum().backward()),
+            "divisor_changed": error(lambda: e.sum().backward()),
+            "dividend_changed": error(lambda: f.sum().backward())}
+
+
+@scenario
 def augmented_assignments(T: Any) -> dict[str, Any]:  # noqa: N803
     x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x + 0
