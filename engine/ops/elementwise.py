@@ -189,6 +189,7 @@ def _times_number(x: Any, number: Any) -> Any:
 
 
 @on_arrays
+@takes_broadcast  # (reads g only in g * a and g * b, new arrays)
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     a, b = node.saved(g)  # (a is None when b is a Python number: see mul)
     c = node.attrs  # (the number ``b`` as a 0-d array, when mul's forward made one)
@@ -513,6 +514,7 @@ def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 
 
 @on_arrays
+@takes_broadcast  # (tanh_backward's in-place steps write into its own b * b, never into g)
 def _tanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     return (tanh_backward(g, node.saved(g)[0]),)
 

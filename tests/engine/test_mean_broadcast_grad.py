@@ -83,6 +83,12 @@ _CONSUMERS: dict[str, Callable[[ge.Tensor, ge.Tensor], ge.Tensor]] = {
     "div_by": lambda x, p: x / p,
     "div_of": lambda x, p: p / (p + x * 0.0),
     "div_number": lambda x, p: x / 3.0,
+    "tanh": lambda x, p: x.tanh(),
+    "mul_by": lambda x, p: x * p,
+    "mul_of": lambda x, p: p * (x + 0.0),
+    "mul_self": lambda x, p: x * x,
+    "mul_number": lambda x, p: x * 3.0,
+    "mul_int": lambda x, p: x * 2,
 }
 # the forms of mean (and what follows it, to a scalar)
 _MEANS: dict[str, Callable[[ge.Tensor], ge.Tensor]] = {
@@ -120,7 +126,8 @@ def test_same_bits_and_layout_as_a_new_quotient(monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("consumer", ["pow2", "exp", "sigmoid", "div_by", "relu"])
+@pytest.mark.parametrize("consumer", ["pow2", "exp", "sigmoid", "div_by", "relu", "tanh",
+                                      "mul_by"])
 def test_same_bits_with_overflow_inf_nan_and_negative_zero(monkeypatch: pytest.MonkeyPatch,
                                                            consumer: str, dtype: str) -> None:
     new = [_seen(g) for g in _run(consumer, "all", [256, 300], dtype, "specials")]
@@ -142,8 +149,8 @@ def _mlp_like() -> dict[str, Any]:
 _DECLINED: dict[str, Callable[[ge.Tensor], ge.Tensor]] = {
     "leaf": lambda x: x.mean(),  # an AccumulateGrad keeps it: a new array it adopts is cheaper
     "add": lambda x: (x + 1.0).mean(),  # passes its gradient on
-    "tanh": lambda x: x.tanh().mean(),  # not marked (engine20's VJP)
-    "mul": lambda x: (x * x).mean(),  # not marked (engine20's VJP)
+    "t_tanh": lambda x: x.t().tanh().mean(),  # tanh saved its F-ordered output
+    "t_mul": lambda x: (x.t() * x.t()).mean(),  # mul saved F-ordered operands
     "mm": lambda x: (x @ x.t()).mean(),  # a matrix product reads by layout
     "sum_to": lambda x: (x + x[0]).mean(),  # add's, then a torch-order sum (_sum_to)
     "t_pow": lambda x: (x.t() ** 2).mean(),  # pow saved a transposed (F-ordered) input
@@ -175,7 +182,7 @@ def test_taken_in_the_mlp_step_and_the_same_bits(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("detect_anomaly", [False, True])
-@pytest.mark.parametrize("consumer", ["pow2", "sigmoid", "div_by"])
+@pytest.mark.parametrize("consumer", ["pow2", "sigmoid", "div_by", "tanh", "mul_by"])
 def test_same_in_an_execution_context(monkeypatch: pytest.MonkeyPatch, consumer: str,
                                       detect_anomaly: bool) -> None:
     # (there gradients are tensors and the VJPs take their tensor path)
@@ -190,7 +197,7 @@ def test_same_in_an_execution_context(monkeypatch: pytest.MonkeyPatch, consumer:
     assert new == run()
 
 
-@pytest.mark.parametrize("consumer", ["pow2", "exp", "sigmoid"])
+@pytest.mark.parametrize("consumer", ["pow2", "exp", "sigmoid", "tanh", "mul_self"])
 def test_create_graph_keeps_its_recorded_gradients(monkeypatch: pytest.MonkeyPatch,
                                                    consumer: str) -> None:
     # with create_graph the mean records torch's expand / DivBackward1: no view is ever made
