@@ -204,6 +204,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
         follow: Node | None = None
         carry: Any = None
         plain = needed is None and not wanted  # (a whole-graph pass: the common case)
+        accumulate_first = ACCUMULATE_FIRST  # (a local: read once per edge)
         ran = 0
         # (this loop runs once per node: written for speed, its common case inline)
         while ready or follow is not None:
@@ -233,10 +234,14 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             vjp = node.vjp
             if g is not None and plain and vjp is not None and node._retained is None:
                 # one gradient, a VJP to run, nothing to capture or retain: _step, inline
-                # (a node that saved its output alone (tanh, exp, ...): _saved_alike, answered)
+                # (_saved_alike answered without the call, which costs a chain ~2 k instructions
+                # a node, for the two common cases: a node that saved its output alone (tanh,
+                # exp, ...), and two saved values neither of them a tensor (x * 2.0: None, 2.0))
                 saved = node._saved
-                if bare and getattr(vjp, "on_arrays", False) and (
-                        node._output is not None and saved is not None and len(saved) == 1
+                if bare and getattr(vjp, "on_arrays", False) and saved is not None and (
+                        node._output is not None and len(saved) == 1
+                        or len(saved) == 2 and saved[0].__class__ is not Tensor
+                        and saved[1].__class__ is not Tensor
                         or _saved_alike(node)):
                     if g.__class__ is Tensor:
                         g = g._data
@@ -269,7 +274,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                     continue
                 if not by_seq:
                     left = pending[nxt] - 1
-                elif nxt.seq < ACCUMULATE_FIRST:  # an op's node: queued when first reached
+                elif nxt.seq < accumulate_first:  # an op's node: queued when first reached
                     if nxt is follow:  # (reached before, in this loop)
                         left = -1
                         if carry is not None:  # (another edge to it: its gradients in a buffer)
@@ -289,7 +294,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
                         meta = nxt.out_meta
                         a = g._data if g.__class__ is Tensor else g
                         if len(meta) == 1 and nxt not in buffers and \
-                                a.shape == meta[0][0] and a.dtype is meta[0][1]:
+                                (meta := meta[0])[1] is a.dtype and a.shape == meta[0]:
                             if not left and follow is None:  # its only gradient: carried
                                 follow, carry = nxt, g
                                 continue
