@@ -191,10 +191,14 @@ def _times_number(x: Any, number: Any) -> Any:
 @on_arrays
 @takes_broadcast  # (reads g only in g * a and g * b, new arrays)
 def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    a, b = node.saved(g)  # (a is None when b is a Python number: see mul)
-    c = node.attrs  # (the number ``b`` as a 0-d array, when mul's forward made one)
-    if c is not None and g.__class__ is not Tensor and g.dtype is c.dtype:
-        b = c
+    c = node.attrs  # (the number as a 0-d array, when mul's forward made one)
+    if c is not None and g.__class__ is not Tensor and g.dtype is c.dtype and \
+            node._saved is not None:
+        # mul's forward saved (None, the number) with it: no tensor to check for in-place
+        # changes or to unpack, so node.saved's call (a tenth of a chain's backward) is left out
+        a, b = None, c
+    else:
+        a, b = node.saved(g)  # (a is None when b is a Python number: see mul)
     edges = node.edges  # (node.needs(i), inline: this runs once per mul in a backward)
     gb = g * a if edges[2] is not None else None  # (other's first: see _div_vjp)
     return (g * b if edges[0] is not None else None), gb
@@ -516,7 +520,12 @@ def _sigmoid_backward_vjp(node: Node, gg: Tensor) -> tuple[Any, ...]:
 @on_arrays
 @takes_broadcast  # (tanh_backward's in-place steps write into its own b * b, never into g)
 def _tanh_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
-    return (tanh_backward(g, node.saved(g)[0]),)
+    y = node._output
+    # (node.saved's answer without the call, for a bare gradient: the output, while it is kept
+    # (not freed) and unchanged in place (versions.watch_output would have set _versions))
+    if y is None or node._versions is not None or g.__class__ is Tensor:
+        y = node.saved(g)[0]
+    return (tanh_backward(g, y),)
 
 
 @on_arrays
