@@ -206,11 +206,15 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
         plain = needed is None and not wanted  # (a whole-graph pass: the common case)
         accumulate_first = ACCUMULATE_FIRST  # (a local: read once per edge)
         ran = 0
+        # (wake() looks at the clock of the execution context, which a pass cannot enter or
+        # leave: with none it does nothing, and a chain's every node would count for it)
+        timed = current_context() is not None
         # (this loop runs once per node: written for speed, its common case inline)
         while ready or follow is not None:
-            ran += 1
-            if not ran & 0x3FF:  # (add's VJP passes its gradient on, making no tensor to look)
-                wake()
+            if timed:  # (add's VJP passes its gradient on, making no tensor to look)
+                ran += 1
+                if not ran & 0x3FF:
+                    wake()
             if follow is None:
                 node = heapq.heappop(ready)[1]
             elif ready and ready[0][0] < -follow.seq:  # a more recent node waits in the heap
