@@ -131,7 +131,9 @@ Plan = tuple[int, Any, Any, Reader, Input, Expr]
 
 def _plan(sig: Signature, args: list[Expr]) -> tuple[Plan, ...]:
     plan: list[Plan] = []
-    for (read, spec, takes), e in zip(_READS[sig.name], args, strict=False):
+    # (zip without strict=: a keyword makes zip's call the slow one; the compilers checked the
+    # count of args, never more than the inputs)
+    for (read, spec, takes), e in zip(_READS[sig.name], args):  # noqa: B905
         if takes is None:
             plan.append((READ, None, None, read, spec, e))
         elif type(e) is Ref:

@@ -52,7 +52,7 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
     canonical length is taken first (:func:`_surely_longer`), so that a program with megabytes of
     base64 is refused without writing them out again (orjson would scan every byte)."""
     if largest is not None:
-        most = longest_json(largest)
+        most = largest // MEMORY_PER_JSON_BYTE  # (longest_json's, without a call per request)
         if (body_size is None or body_size > most) and _surely_longer(program, most):
             return None
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)

@@ -44,8 +44,6 @@ _CALL_KEYS = frozenset({"op", "args", "attrs", "name"})
 _WHILE_KEYS = frozenset({"while", "do", "max_iter"})
 _IF_KEYS = frozenset({"if", "then", "else"})
 _PRINT_KEYS = frozenset({"values", "sep", "end"})
-# the keys that make any other statement: this path leaves those to the models
-_OTHER_STATEMENTS = frozenset({"setitem", "set_grad", "for", "break", "continue", "assert"})
 _TOKENS = frozenset(NONFINITE)
 _REQUEST_KEYS = frozenset(RunRequest.model_fields) - {"source"}
 
@@ -230,9 +228,9 @@ class _JsonCompiler(_Compiler):
                     raise Unsupported
                 return closures.grad_mode(enabled, self.block(_list(s[key]), (*path, key),
                                                               depth + 1), path)
-        if not _OTHER_STATEMENTS.isdisjoint(keys) or "op" not in s:
-            raise Unsupported
-        return self.call(s, path, depth, statement=True)
+        # (anything else: another statement, or a call with a key no call has, which the first
+        # test left here)
+        raise Unsupported
 
     def print(self, v: Any, path: Path, depth: int) -> Step:
         if type(v) is dict and "values" in v:
@@ -246,8 +244,7 @@ class _JsonCompiler(_Compiler):
         return closures.print_([self.expr(v, (*path, "print"), depth + 1)], path)
 
     def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
-        if not c.keys() <= _CALL_KEYS:
-            raise Unsupported
+        # (c: a dict with "op" and no key a call does not have; its callers checked)
         op = c["op"]
         arity = _ARITY.get(op) if type(op) is str else None
         if arity is None:  # (an unknown op, or one with index attrs: the models')
@@ -268,7 +265,9 @@ class _JsonCompiler(_Compiler):
             raise Unsupported
         depth += 1
         args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
-        attrs = _attrs(sig, c.get("attrs"))
+        given_attrs = c.get("attrs")
+        # (most calls have none, nor any required: no call for those)
+        attrs = {} if given_attrs is None and not _REQUIRED[op] else _attrs(sig, given_attrs)
         if _SPELLED[op]:
             _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
         return closures.call(sig, args, attrs, path, statement, bind)
@@ -288,7 +287,7 @@ class _JsonCompiler(_Compiler):
             raise Unsupported
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
             return Const(a, path)
-        if t is dict and "op" in a:
+        if t is dict and "op" in a and a.keys() <= _CALL_KEYS:
             return self.call(a, path, depth)
         if t is list and _literal(a):
             # An array adds one level per dimension (as service/compiler.py counts them)

@@ -39,7 +39,11 @@ class RunRoute(ProgramRoute):
         # A body's long base64 texts are read from its bytes, not by the parser
         # (service/base64_lift.py); any doubt, and any problem, goes the general way, which
         # answers it as it always has. (Only texts longer than any program the compile cache
-        # keeps: a cached program never holds the body's bytes.)
+        # keeps: a cached program never holds the body's bytes.) A body shorter than the
+        # shortest text lifted has none, and is not looked at: the usual body, on every
+        # request's path (no lift call, no look-up of the cache's bound on the app's state).
+        if len(body) < LIFT_FROM:
+            return ProgramRoute.prepare(self, body, state)
         lifted = lift(body, max(LIFT_FROM, state.programs.longest_json))
         if lifted is not None:
             with suppress(ProgramError, RequestValidationError):
