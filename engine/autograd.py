@@ -496,7 +496,7 @@ def _captured(g: Any) -> Any:
     broadcast is made in first-order passes only)."""
     t = _tensor(g)
     if t is not None and t._grad_fn is None and t._base is None and backend.repeats(t._data):
-        return Tensor(_own(t._data))
+        return Tensor(xp.array(t._data, copy=True, order="C"))  # (_own's copy of a broadcast)
     return t
 
 

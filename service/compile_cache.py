@@ -52,18 +52,13 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
     canonical length is taken first (:func:`_surely_longer`), so that a program with megabytes of
     base64 is refused without writing them out again (orjson would scan every byte)."""
     if largest is not None:
-        most = largest // MEMORY_PER_JSON_BYTE  # (longest_json's, without a call per request)
+        most = largest // MEMORY_PER_JSON_BYTE  # the longest canonical JSON kept
         if (body_size is None or body_size > most) and _surely_longer(program, most):
             return None
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
     if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
         return None
     return _digest(b"program\0" + canonical), len(canonical)
-
-
-def longest_json(largest: int) -> int:
-    """The longest canonical JSON of a program whose memory is at most ``largest``."""
-    return largest // MEMORY_PER_JSON_BYTE
 
 
 # Lists longer than this are counted by their length alone (each item at least one byte and a
@@ -182,8 +177,9 @@ class CompileCache:
         probation_bytes = max(1, max_bytes // _PROBATION_SHARE)
         self.enabled = entries > 0 and max_bytes > 0
         self.largest = max_bytes // _LARGEST_SHARE
-        # (a program holding a string this long is never kept: service/routers/run.py)
-        self.longest_json = longest_json(self.largest)
+        # the longest canonical JSON kept (json_key's bound): a program holding a string this
+        # long never is (service/routers/run.py)
+        self.longest_json = self.largest // MEMORY_PER_JSON_BYTE
         self._probation = _Segment(probation_entries, probation_bytes)
         self._protected = _Segment(max(0, entries - probation_entries),
                                    max(0, max_bytes - probation_bytes))

@@ -43,7 +43,7 @@ class RunRoute(ProgramRoute):
         # shortest text lifted has none, and is not looked at: the usual body, on every
         # request's path (no lift call, no look-up of the cache's bound on the app's state).
         if len(body) < LIFT_FROM:
-            return ProgramRoute.prepare(self, body, state)
+            return super().prepare(body, state)
         lifted = lift(body, max(LIFT_FROM, state.programs.longest_json))
         if lifted is not None:
             with suppress(ProgramError, RequestValidationError):
