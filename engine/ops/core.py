@@ -30,6 +30,8 @@ from engine.versions import saved_versions
 
 Operand = Tensor | bool | int | float
 _new = object.__new__
+# float32's array dtype (a singleton), for the common case of the tests for a floating dtype
+F32 = dtypes.float32.dtype
 
 
 
@@ -54,7 +56,8 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     Every op runs through here, forward and (under no_grad) in first-order backward passes, so it
     is written for speed: one grad-mode lookup, the edges of one or two inputs without a loop.
     """
-    if is_grad_enabled() and (dtype := data.dtype).kind == "f":
+    # (float32 by identity first: reading ``kind`` costs a tenth of what record itself does)
+    if is_grad_enabled() and ((dtype := data.dtype) is F32 or dtype.kind == "f"):
         n = len(inputs)
         first = inputs[0]
         # (graph.edge, inline for the common first input: a tensor with a history, not a view)

@@ -17,6 +17,7 @@ from engine.graph import Node, on_arrays, takes_broadcast
 from engine.ops import core
 from engine.ops.core import (
     ELIDE_MIN_BYTES,
+    F32,
     OUT,
     Operand,
     array_of,
@@ -159,21 +160,26 @@ def mul(input: Tensor, other: Operand) -> Tensor:
     # torch saves each operand only for the other's gradient: times a Python number (which takes
     # none) or a tensor that requires none, the other operand alone, so a later in-place change
     # of the one not saved does not stop backward (and the graph does not keep it alive).
-    if other.__class__ is float and input.__class__ is Tensor and input._data.dtype.kind == "f":
+    if other.__class__ is float and input.__class__ is Tensor and \
+            ((dt := (x := input._data).dtype) is F32 or dt.kind == "f"):
         # (_binary's answer for a float tensor and a Python float, without the call.) On the host
         # the number goes in as a 0-d array of the tensor's dtype, kept for the backward (attrs:
         # see backend.ON_HOST): made by numpy's own conversion of the number, so the same bits.
-        x = input._data
-        c = xp.asarray(other, dtype=x.dtype) if ON_HOST and x.base is None else None
+        # (The dtype positional: a keyword costs the call an argument parse.)
+        c = xp.asarray(other, dt) if ON_HOST and x.base is None else None
         out = _times_number(x, other) if c is None else x * c
-        return record(out, mul.op.grad_fn, _mul_vjp, (input, other), (None, other), c)
+        return record(out, _MUL, _mul_vjp, (input, other), (None, other), c)
     x, y = _binary(input, other, "mul")
     if y.__class__ in (int, float):  # (other: a number)
-        return record(_times_number(x, y), mul.op.grad_fn, _mul_vjp, (input, other),
-                      (None, other))
+        return record(_times_number(x, y), _MUL, _mul_vjp, (input, other), (None, other))
     saved = (input if _takes_grad(other) else None, other if _takes_grad(input) else None) \
         if is_grad_enabled() else ()  # (nothing is recorded without grad mode)
-    return record(x * y, mul.op.grad_fn, _mul_vjp, (input, other), saved)
+    return record(x * y, _MUL, _mul_vjp, (input, other), saved)
+
+
+# mul's grad_fn as its declaration gives it, read once: ``mul.op.grad_fn`` costs two attribute
+# look-ups through a function's __dict__, a tenth of a chain's mul
+_MUL = mul.op.grad_fn
 
 
 def _takes_grad(v: Operand) -> bool:
@@ -356,11 +362,12 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
         # would cost a tenth of a small op)
         buf = scratch(input) if may_elide and input.__class__ is Tensor and \
             input._data.nbytes >= core.ELIDE_MIN_BYTES else None
-        if not isinstance(input, Tensor):
-            check_tensor(input, name)  # raises torch's message
+        if input.__class__ is not Tensor:
+            check_tensor(input, name)  # raises torch's message (or passes a subclass)
         x = input._data
         if not keep_int:
-            if x.dtype.kind != "f":
+            dt = x.dtype
+            if dt is not F32 and dt.kind != "f":  # (float32 by identity: see record)
                 x = floating(input)
         elif x.dtype == xp.bool_:
             if name == "sign":  # torch: the signs of False and True
@@ -448,7 +455,7 @@ def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 _ONE = {one.dtype: one for one in (xp.ones((), dtype=dt.np)
                                    for dt in (dtypes.float32, dtypes.float64))}
 # (float32's, by identity first: hashing a dtype for the dict costs more than the ufunc saves)
-_F32 = xp.dtype(dtypes.float32.np)
+_F32 = F32
 _ONE_F32 = _ONE[_F32]
 
 
