@@ -6,8 +6,10 @@ order). A whole-graph pass needs no count of the edges into each node for that: 
 always more recent than the nodes of its inputs, so the most recent node reached so far has had
 every gradient it will get. Only a leaf's AccumulateGrad (more recent than any op) must know when
 its last edge has been walked: it knows how many edges to it were ever made, and the graph is
-counted only when that is more than the pass walks (see _execute). A pass for ``inputs`` (which
-runs only the nodes leading to them) counts every node's edges first (Kahn's algorithm).
+counted only when that is more than the pass walks (see _execute); in a first-order pass on bare
+arrays a chain's nodes (one input with an edge each) run in _chain, without that walk. A pass
+for ``inputs`` (which runs only the nodes leading to them) counts every node's edges first
+(Kahn's algorithm).
 Gradients arriving at a node are checked against the shape and dtype of the tensor they belong to:
 a broadcast gradient is summed back to that shape here, once for every op, and cast to that
 tensor's dtype (so a leaf's grad keeps the leaf's dtype).
@@ -209,12 +211,17 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
         # (wake() looks at the clock of the execution context, which a pass cannot enter or
         # leave: with none it does nothing, and a chain's every node would count for it)
         timed = current_context() is not None
+        # (a first-order whole-graph pass outside an execution context: a chain's nodes run in
+        # _chain, without the walk below; no anomaly check, no clock to look at there)
+        chain = by_seq and plain and bare
         # (this loop runs once per node: written for speed, its common case inline)
         while ready or follow is not None:
             if timed:  # (add's VJP passes its gradient on, making no tensor to look)
                 ran += 1
                 if not ran & 0x3FF:
                     wake()
+            if chain and carry is not None and follow is not None:  # (carry: follow's)
+                follow, carry = _chain(follow, carry, ready, buffers, retain_graph)
             if follow is None:
                 node = heapq.heappop(ready)[1]
             elif ready and ready[0][0] < -follow.seq:  # a more recent node waits in the heap
@@ -238,15 +245,7 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
             vjp = node.vjp
             if g is not None and plain and vjp is not None and node._retained is None:
                 # one gradient, a VJP to run, nothing to capture or retain: _step, inline
-                # (_saved_alike answered without the call, which costs a chain ~2 k instructions
-                # a node, for the two common cases: a node that saved its output alone (tanh,
-                # exp, ...), and two saved values neither of them a tensor (x * 2.0: None, 2.0))
-                saved = node._saved
-                if bare and getattr(vjp, "on_arrays", False) and saved is not None and (
-                        node._output is not None and len(saved) == 1
-                        or len(saved) == 2 and saved[0].__class__ is not Tensor
-                        and saved[1].__class__ is not Tensor
-                        or _saved_alike(node)):
+                if bare and _on_arrays(node):
                     if g.__class__ is Tensor:
                         g = g._data
                 elif g.__class__ is not Tensor:
@@ -327,6 +326,43 @@ def _execute(roots: list[tuple[Node, int, Tensor | None]], pending: dict[Node, i
     if targets is None:
         return []
     return [captured.get(t) for t in targets]
+
+
+def _chain(node: Node, g: Any, ready: list[tuple[int, Node]], buffers: dict[Node, Any],
+           retain_graph: bool) -> tuple[Node, Any]:
+    """In a first-order whole-graph pass on bare arrays (see _execute), run ``node``, reached with
+    its one gradient ``g`` carried, and the nodes after it for as long as each one's only input
+    with an edge leads to an op's node not reached before and its gradient has that node's shape
+    and dtype: what _execute's loop does for them (the same VJP calls in the same order, the same
+    frees), without its walk over each node's edges (half of a chain's backward loop). Returns the
+    pass's next ``(follow, carry)``: the node it stopped at and its carried gradient, not run (one
+    that waits behind a more recent node in ``ready``, or that the loop must run), or, when a
+    gradient needed reducing or casting (into its buffer) or none came, the node it goes to
+    next, with no carried gradient: the state the loop would be in."""
+    while not (ready and ready[0][0] < -node.seq):
+        edges = node.edges
+        n = len(edges)
+        if not (n == 2 or n == 4 and edges[2] is None):  # (one input, or a number beside it)
+            break
+        nxt = edges[0]
+        vjp = node.vjp
+        if nxt is None or nxt.seq >= ACCUMULATE_FIRST or nxt in buffers or vjp is None or \
+                node._retained is not None or not _on_arrays(node):
+            break
+        if g.__class__ is Tensor:
+            g = g._data
+        g = vjp(node, g)[0]  # (the gradient for its one edge: the others lead nowhere)
+        if node._saved and not retain_graph:  # (Node.release, inline, as the loop's)
+            node._saved = node._output = node._held = None
+        if g is None:  # (reached, no gradient: queued next, as the walk queues it)
+            return nxt, None
+        meta = nxt.out_meta
+        a = g._data if g.__class__ is Tensor else g
+        if len(meta) != 1 or (meta := meta[0])[1] is not a.dtype or a.shape != meta[0]:
+            _deliver(buffers, nxt, edges[1], g)
+            return nxt, None
+        node = nxt
+    return node, g
 
 
 def _step(node: Node, buf: list[Any], needed: set[Node] | None, accumulate: bool,
@@ -468,7 +504,16 @@ def _deliver(buffers: dict[Node, list[Any] | None], node: Node, nr: int, g: Any)
 def _on_arrays(node: Node) -> bool:
     """Whether ``node``'s VJP may run on bare arrays: it is written for that (graph.on_arrays) and
     every tensor it saved has its output's dtype (so numpy's promotion is torch's)."""
-    return bool(getattr(node.vjp, "on_arrays", False)) and _saved_alike(node)
+    if not getattr(node.vjp, "on_arrays", False):
+        return False
+    saved = node._saved
+    # (_saved_alike answered without its loop, which costs a chain ~2 k instructions a node, for
+    # the two common cases: a node that saved its output alone (tanh, exp, ...), and two saved
+    # values neither of them a tensor (x * 2.0: None, 2.0))
+    return saved is not None and (node._output is not None and len(saved) == 1
+                                  or len(saved) == 2 and saved[0].__class__ is not Tensor
+                                  and saved[1].__class__ is not Tensor
+                                  or _saved_alike(node))
 
 
 def _saved_alike(node: Node) -> bool:

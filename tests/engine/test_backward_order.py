@@ -57,7 +57,10 @@ def _watch(roots: list[ge.Tensor], base: int, log: Log) -> None:
 
         def logged(n: graph.Node, g: Any, _vjp: Any = node.vjp, _label: str = label) -> Any:
             log.append(("vjp", _label))
-            return _vjp(n, g)
+            out = _vjp(n, g)
+            if sys._getframe(1).f_code.co_name == "_chain":  # (it passes on what its VJPs give)
+                log.append(("passed", _label))
+            return out
 
         if getattr(node.vjp, "on_arrays", False):
             graph.on_arrays(logged)
@@ -71,15 +74,23 @@ def _watch(roots: list[ge.Tensor], base: int, log: Log) -> None:
 Build = Callable[[], tuple[list[ge.Tensor], list[ge.Tensor], Callable[[], None]]]
 
 
+def _unchained(node: graph.Node, g: Any, *args: Any) -> tuple[graph.Node, Any]:
+    """autograd._chain running no node: the loop runs them all."""
+    return node, g
+
+
 def _run_both(build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Build the graph (its leaves, its outputs and what to run) and run its passes by_seq and
-    with the edges counted first: the same VJPs and leaf accumulations in the same order, the
-    same gradients to the bit, the same error if any."""
+    """Build the graph (its leaves, its outputs and what to run) and run its passes by_seq (with
+    and without _chain's run of a chain's nodes) and with the edges counted first: the same VJPs
+    and leaf accumulations in the same order, the same gradients to the bit, the same error if
+    any."""
     answers = []
-    for counted in (False, True):
+    for way in ("by_seq", "unchained", "counted"):
         with monkeypatch.context() as m:
-            if counted:
+            if way == "counted":
                 m.setattr(autograd, "_counts_first", lambda roots, targets: True)
+            elif way == "unchained":
+                m.setattr(autograd, "_chain", _unchained)
             log: Log = []
             base = next(graph._SEQUENCE)
             leaves, outs, run = build()
@@ -101,7 +112,7 @@ def _run_both(build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
             grads = [None if x.grad is None else x.grad.detach().numpy().tobytes()
                      for x in leaves]
             answers.append((log, grads, error))
-    assert answers[0] == answers[1]
+    assert answers[0] == answers[1] == answers[2]
     assert answers[0][0], "no node ran"
 
 
@@ -228,3 +239,71 @@ def test_a_node_that_saved_its_output_alone_runs_on_arrays(op: str) -> None:
     node = getattr(x * 1.0, op)().grad_fn
     assert node._output is not None and len(node._saved) == 1
     assert autograd._saved_alike(node)
+
+
+@graph.on_arrays
+def _none_on_arrays(node: graph.Node, g: Any) -> tuple[Any, ...]:
+    return (None,)
+
+
+def _constant(dtype: str) -> ge.Tensor:
+    """A tensor that requires no grad: a product with it has one edge, its gradient the other
+    operand's shape and the product's dtype."""
+    return ge.tensor(np.linspace(0.5, 2, 4), dtype=dtype)
+
+
+_CHAINS: dict[str, Callable[[ge.Tensor], ge.Tensor]] = {
+    # autograd._chain's cases: each node's one input with an edge, a number beside it, ...
+    "tanh_mul": lambda x: ((x.tanh() * 1.01).tanh() * 1.01).tanh() * 0.5,
+    "int_and_exp": lambda x: ((x * 2).exp() * 0.25).sigmoid() / 3.0,
+    # ... a gradient to cast (into float64's node from float32's) or to reduce (an expand's) ...
+    "dtype_change": lambda x: ((x.tanh() * 2.0).double().tanh() * 3.0).float().tanh(),
+    "expanded": lambda x: (x.tanh().expand(3, 4).tanh() * 2.0).sum(1).tanh(),
+    "reduced_by_a_constant": lambda x: ((x.tanh().sum() * 2.0) * _constant("float32")).tanh(),
+    "cast_by_a_constant": lambda x: ((x.tanh() * 2.0) * _constant("float64")).tanh() * 2.0,
+    # ... a node that passes no gradient on, as an on_arrays VJP, and one that is not on_arrays
+    "none_on_arrays": lambda x: record((x.tanh() * 2.0)._data * 1, "NoneBackward", _none_on_arrays,
+                                       (x.tanh() * 2.0,)).tanh() + x.exp(),
+    "none_not_on_arrays": lambda x: _no_grad_through(x.tanh() * 2.0).tanh() * 3.0 + x,
+    # ... two consumers of one result (a node reached twice: the loop's), a node that saved
+    # a tensor, a leaf in the middle
+    "fork": lambda x: (lambda t: (t * 2.0).tanh() * (t * 3.0).exp())(x.tanh() * 1.5),
+    "saved_tensor": lambda x: (x.tanh() * x).sin() * 2.0,
+}
+
+
+@pytest.mark.parametrize("retain", [False, True])
+@pytest.mark.parametrize("case", sorted(_CHAINS))
+def test_chains_run_as_the_loop_runs_them(case: str, retain: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """autograd._chain runs a chain's nodes as the backward loop does: the same VJPs in the same
+    order, the same bits; where it stops (a cast, a reduction, no gradient, a node it does not
+    run) the loop goes on from the same state. Retained, a second pass; freed, its error."""
+
+    def build() -> tuple[list[ge.Tensor], list[ge.Tensor], Callable[[], None]]:
+        (x,) = _leaves(1)
+        out = _CHAINS[case](x)
+        if out.ndim:
+            out = out.sum()
+
+        def run() -> None:
+            out.backward(retain_graph=retain)
+            out.backward()  # (retained: a second pass; freed: torch's error)
+
+        return [x], [out], run
+
+    _run_both(build, monkeypatch)
+
+
+def test_a_chain_stops_at_a_changed_saved_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tanh whose saved output was changed in place: the chain's VJP raises torch's error, as
+    the loop's does, after the same nodes."""
+
+    def build() -> tuple[list[ge.Tensor], list[ge.Tensor], Callable[[], None]]:
+        (x,) = _leaves(1)
+        t = (x * 2.0).tanh()
+        out = ((t * 3.0).tanh() * 0.5).sum()
+        t.add_(1)
+        return [x], [out], lambda: out.backward()
+
+    _run_both(build, monkeypatch)
