@@ -28,6 +28,9 @@ from engine.graph import NO_EDGE, OUT, VJP, Node, edge, flat, next_seq
 from engine.tensor import Tensor
 from engine.versions import saved_versions
 
+# ``saved`` of an op whose VJP needs its output alone (tanh, exp, ...): record knows it by identity
+SAVES_OUTPUT: tuple[Any, ...] = (OUT,)
+
 Operand = Tensor | bool | int | float
 _new = object.__new__
 # float32's array dtype (a singleton), for the common case of the tests for a floating dtype
@@ -81,14 +84,17 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
         if needed:  # some input requires grad: record
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
-            for s in saved:
-                if s is OUT:
-                    output = data
-                elif s.__class__ is Tensor:
-                    base = s._base
-                    vc = (s if base is None else base)._vc
-                    if vc is not None and vc[0]:
-                        moved = True
+            if saved is SAVES_OUTPUT:  # (the output alone: the loop's answer, without the loop)
+                output = data
+            else:
+                for s in saved:
+                    if s is OUT:
+                        output = data
+                    elif s.__class__ is Tensor:
+                        base = s._base
+                        vc = (s if base is None else base)._vc
+                        if vc is not None and vc[0]:
+                            moved = True
             # The node's out_meta: the very tuple of the node that made the first input when that
             # had the same shape and dtype (an elementwise op), so that a long chain of ops does
             # not keep three more small tuples alive per op (and for the garbage collector to walk)

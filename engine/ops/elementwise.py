@@ -19,6 +19,7 @@ from engine.ops.core import (
     ELIDE_MIN_BYTES,
     F32,
     OUT,
+    SAVES_OUTPUT,
     Operand,
     array_of,
     broadcast_shapes,
@@ -352,7 +353,7 @@ def _unary(name: str, grad_fn: str, doc: str, forward: Any, vjp: Any, saves: str
     (``'output'``) or nothing (``''``). ``elide``: ``forward`` takes ``out=`` (a ufunc), so a
     temporary input's array may take the result (core.scratch)."""
 
-    save_input, out_only = saves == "input", (OUT,) if saves == "output" else ()
+    save_input, out_only = saves == "input", SAVES_OUTPUT if saves == "output" else ()
     may_elide = elide and not save_input
 
     @defop(name, [T()], grad_fns=grad_fn, doc=doc, category=category)

@@ -8,7 +8,9 @@ import numpy as np
 
 import engine as ge
 from engine.context import execution
-from engine.graph import Node
+from engine.graph import OUT, Node
+from engine.ops.core import SAVES_OUTPUT, record
+from engine.ops.elementwise import _tanh_vjp
 from engine.tensor import Tensor
 
 _UNSET = object()
@@ -54,3 +56,17 @@ def test_recorded_tensor_has_every_slot_of_init() -> None:
             assert made.pop("_ctx") is not None
             assert expected.pop("_ctx") is None
         assert made == expected
+
+
+def test_saves_output_is_what_the_loop_over_saved_answers() -> None:
+    """record knows ``SAVES_OUTPUT`` by identity, without its loop over ``saved``: the node it
+    makes is the one an equal tuple of its own (through the loop) makes, slot for slot."""
+    x = ge.tensor(np.linspace(-1.0, 1.0, 4, dtype=np.float32), requires_grad=True)
+    y = x * 2.0
+    nodes = []
+    for saved in (SAVES_OUTPUT, (OUT,)):
+        out = record(np.tanh(y._data), "TanhBackward0", _tanh_vjp, (y,), saved)
+        nodes.append(_slots(out._grad_fn, Node))
+        assert out._grad_fn._output is out._data
+        del nodes[-1]["seq"], nodes[-1]["_output"]
+    assert nodes[0] == nodes[1]
