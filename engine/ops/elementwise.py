@@ -468,8 +468,9 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
     see graph.on_arrays.)"""
     bare = g.__class__ is not Tensor
     a, b = (g, y) if bare else (g._data, y._data)
-    # (_alike's size test first, without the call: a chain of small tensors never gets past it)
-    if getattr(a, "nbytes", 0) >= INPLACE_MIN_BYTES and _alike(a, b):
+    # (_alike's size test first, without the call: a chain of small tensors never gets past it;
+    # on b, the saved output, always an array or a numpy scalar: _alike asks the same size of a)
+    if b.nbytes >= INPLACE_MIN_BYTES and _alike(a, b):
         out = b * b  # the same roundings as a * (1 - b * b), in one temporary instead of three
         xp.subtract(1, out, out=out)
         xp.multiply(out, a, out=out)
