@@ -399,6 +399,13 @@ std = _spread("std", "StdBackward0")
        doc="Vector p-norm (p = a number, 'fro' (= 2), 'inf' or '-inf') of all elements or over dim.",
        category=_RED)
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    if p == "fro" and dim is None and input.__class__ is Tensor and \
+            (x := input._data).dtype.kind == "f":
+        # The default form (t.norm(): a loop's stopping test), past the checks it cannot fail
+        # and the other p's tests: on a small tensor they cost as much as the arithmetic. The
+        # same values and record as below (tests/engine/test_norm_sum.py compares the two).
+        return record(_two_norm(x, tuple(range(x.ndim)), keepdim), norm.op.grad_fn, _norm_vjp,
+                      (input,), saved=(input, OUT), attrs=((), keepdim, 2.0))
     check_tensor(input, "norm")
     if isinstance(p, bool) or (isinstance(p, str) and p != "fro"):
         raise ArgumentError(f"norm(): unsupported p {p!r}; use a number or 'fro'")
@@ -418,13 +425,20 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         out = xp.sum(ax != 0, axis=dims, keepdims=keepdim).astype(x.dtype)
     elif p == 1:
         out = xp.sum(ax, axis=dims, keepdims=keepdim)
-    elif p == 2:  # (the array's own sum: numpy's module-level sum wraps the same reduction)
-        out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
+    elif p == 2:
+        return record(_two_norm(x, dims, keepdim), norm.op.grad_fn, _norm_vjp,
+                      (input,), saved=(input, OUT), attrs=(() if dim is None else dims, keepdim, p))
     else:
         out = xp.sum(ax ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
     given = () if dim is None else dims  # torch's vector_norm: no dim is an empty dim list
     return record(xp.asarray(out, dtype=x.dtype), norm.op.grad_fn, _norm_vjp,
                   (input,), saved=(input, OUT), attrs=(given, keepdim, p))
+
+
+def _two_norm(x: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
+    """The 2-norm (the default) of float array ``x`` over ``dims``: no |x| needed. (The array's
+    own sum: numpy's module-level sum wraps the same reduction.) An array of x's dtype."""
+    return xp.asarray(xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim)), dtype=x.dtype)
 
 
 def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
