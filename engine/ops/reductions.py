@@ -92,6 +92,12 @@ def _sum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @defop("mean", [T(), _DIMS, _KEEP], grad_fns=("MeanBackward0", "MeanBackward1"),
        doc="Mean of all elements, or over dim.", category=_RED)
 def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
+    if dim is NOT_GIVEN and input.__class__ is Tensor and (x := input._data).dtype.kind == "f":
+        # The default form (loss.mean()), past the checks it cannot fail and the dim handling:
+        # on a small tensor they cost a third of the op (tests/engine/test_float_sum_paths.py
+        # compares it with mean(x, None), the general path's)
+        return _mean(input, x, tuple(range(x.ndim)), keepdim, (), x.size,
+                     mean.op.forms["MeanBackward0"])
     check_tensor(input, "mean")
     given = dim is not NOT_GIVEN
     dim = dim if given else None
@@ -102,10 +108,15 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
         )
     dims = wrap_dims(dim, input.ndim)
     count = math.prod(input.shape[d] for d in dims)
-    out = xp.asarray(torch_sum(input._data, dims, keepdim) / count)  # (torch's CPU mean: sum / n)
     name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
-    return record(out, name, _mean_vjp, (input,),
-                  attrs=(input.shape, _listed(dim, dims), keepdim, count))
+    return _mean(input, input._data, dims, keepdim, _listed(dim, dims), count, name)
+
+
+def _mean(input: Tensor, x: Any, dims: tuple[int, ...], keepdim: bool, listed: tuple[int, ...],
+          count: int, name: str) -> Tensor:
+    """The mean of ``input`` (array ``x``) over ``dims``, ``count`` elements each, recorded."""
+    out = xp.asarray(torch_sum(x, dims, keepdim) / count)  # (torch's CPU mean: sum / n)
+    return record(out, name, _mean_vjp, (input,), attrs=(input.shape, listed, keepdim, count))
 
 
 def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

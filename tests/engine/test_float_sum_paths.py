@@ -177,3 +177,30 @@ def test_sums_shorter_than_a_vector_are_the_general_path_s(dtype: str, fill: str
                 with np.errstate(all="ignore"):
                     expect = _in_python_floats(host.tolist(), dtype)
                 assert np.asarray(expect, dtype=dtype).tobytes() == to_host(got._data).tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 2), (5, 7), (2, 3, 4), (0, 3), (40, 48)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_default_mean_shortcut_answers_as_the_general_path(dtype: str, shape: tuple[int, ...],
+                                                           keepdim: bool) -> None:
+    # x.mean() (reductions.mean's shortcut) against x.mean(None) (the general path; its node is
+    # MeanBackward1, the rest is the same): value bits, node attributes, gradient bits
+    host = _large(dtype, shape, specials=False)
+    seen = []
+    for dim in ((), (None,)):
+        x = engine.tensor(host, requires_grad=True)
+        with np.errstate(all="ignore"):
+            out = x.mean(*dim, keepdim=keepdim)
+            node = out.grad_fn
+            attrs = node.attrs
+            out.sum().backward()
+        a, g = to_host(out._data), to_host(x.grad._data)
+        seen.append((node.name(), a.dtype, a.shape, a.tobytes(), attrs, g.dtype, g.tobytes()))
+    assert seen[0][0] == "MeanBackward0" and seen[1][0] == "MeanBackward1"
+    assert seen[0][1:] == seen[1][1:]
+
+
+def test_default_mean_shortcut_leaves_integers_to_the_general_path() -> None:
+    with pytest.raises(engine.errors.DTypeError, match="could not infer output dtype"):
+        engine.tensor([1, 2]).mean()
