@@ -204,3 +204,23 @@ def test_default_mean_shortcut_answers_as_the_general_path(dtype: str, shape: tu
 def test_default_mean_shortcut_leaves_integers_to_the_general_path() -> None:
     with pytest.raises(engine.errors.DTypeError, match="could not infer output dtype"):
         engine.tensor([1, 2]).mean()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 2), (5, 7), (2, 3, 4), (0, 3), (40, 48)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_default_sum_shortcut_answers_as_the_general_path(dtype: str, shape: tuple[int, ...],
+                                                          keepdim: bool) -> None:
+    # x.sum() (reductions.sum's shortcut) against x.sum(dtype=<its own>) (the general path, the
+    # same SumBackward0): value bits, node, attributes, gradient bits
+    host = _large(dtype, shape, specials=False)
+    seen = []
+    for kwargs in ({}, {"dtype": dtype}):
+        x = engine.tensor(host, requires_grad=True)
+        out = x.sum(keepdim=keepdim, **kwargs)
+        node = out.grad_fn
+        attrs = node.attrs
+        out.sum().backward()
+        a, g = to_host(out._data), to_host(x.grad._data)
+        seen.append((node.name(), a.dtype, a.shape, a.tobytes(), attrs, g.dtype, g.tobytes()))
+    assert seen[0] == seen[1]
