@@ -179,48 +179,35 @@ def test_sums_shorter_than_a_vector_are_the_general_path_s(dtype: str, fill: str
                 assert np.asarray(expect, dtype=dtype).tobytes() == to_host(got._data).tobytes()
 
 
+# (the general path's call for each op's default form: mean's dim None names MeanBackward1, the
+# rest is the same; sum given its own dtype is SumBackward0 as well)
+_GENERAL_FORMS = {"mean": ({"dim": None}, "MeanBackward1"), "sum": ({"dtype": None}, "SumBackward0")}
+
+
+@pytest.mark.parametrize("op", ["mean", "sum"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 2), (5, 7), (2, 3, 4), (0, 3), (40, 48)])
 @pytest.mark.parametrize("keepdim", [False, True])
-def test_default_mean_shortcut_answers_as_the_general_path(dtype: str, shape: tuple[int, ...],
-                                                           keepdim: bool) -> None:
-    # x.mean() (reductions.mean's shortcut) against x.mean(None) (the general path; its node is
-    # MeanBackward1, the rest is the same): value bits, node attributes, gradient bits
+def test_default_reduction_shortcuts_answer_as_the_general_path(
+        op: str, dtype: str, shape: tuple[int, ...], keepdim: bool) -> None:
+    # x.mean() / x.sum() (reductions' shortcuts for the default form of a float tensor) against
+    # the general path: value bits, node attributes, gradient bits
     host = _large(dtype, shape, specials=False)
+    general, general_name = _GENERAL_FORMS[op]
     seen = []
-    for dim in ((), (None,)):
+    for kwargs in ({}, {k: dtype if k == "dtype" else v for k, v in general.items()}):
         x = engine.tensor(host, requires_grad=True)
         with np.errstate(all="ignore"):
-            out = x.mean(*dim, keepdim=keepdim)
+            out = getattr(x, op)(keepdim=keepdim, **kwargs)
             node = out.grad_fn
             attrs = node.attrs
             out.sum().backward()
         a, g = to_host(out._data), to_host(x.grad._data)
         seen.append((node.name(), a.dtype, a.shape, a.tobytes(), attrs, g.dtype, g.tobytes()))
-    assert seen[0][0] == "MeanBackward0" and seen[1][0] == "MeanBackward1"
+    assert seen[0][0] == op.capitalize() + "Backward0" and seen[1][0] == general_name
     assert seen[0][1:] == seen[1][1:]
 
 
 def test_default_mean_shortcut_leaves_integers_to_the_general_path() -> None:
     with pytest.raises(engine.errors.DTypeError, match="could not infer output dtype"):
         engine.tensor([1, 2]).mean()
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 2), (5, 7), (2, 3, 4), (0, 3), (40, 48)])
-@pytest.mark.parametrize("keepdim", [False, True])
-def test_default_sum_shortcut_answers_as_the_general_path(dtype: str, shape: tuple[int, ...],
-                                                          keepdim: bool) -> None:
-    # x.sum() (reductions.sum's shortcut) against x.sum(dtype=<its own>) (the general path, the
-    # same SumBackward0): value bits, node, attributes, gradient bits
-    host = _large(dtype, shape, specials=False)
-    seen = []
-    for kwargs in ({}, {"dtype": dtype}):
-        x = engine.tensor(host, requires_grad=True)
-        out = x.sum(keepdim=keepdim, **kwargs)
-        node = out.grad_fn
-        attrs = node.attrs
-        out.sum().backward()
-        a, g = to_host(out._data), to_host(x.grad._data)
-        seen.append((node.name(), a.dtype, a.shape, a.tobytes(), attrs, g.dtype, g.tobytes()))
-    assert seen[0] == seen[1]
