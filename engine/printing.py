@@ -220,6 +220,22 @@ def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...],
     per_line = max(1, (LINEWIDTH - row_indent) // (width + 2))
     if ndim == 1:  # (a vector: its one row is the whole text)
         return _vector_str(texts, cut[0], row_indent, per_line)
+    if ndim == 2 and n <= per_line and not cut[0] and not cut[1]:
+        # A matrix whose rows each fit on one line (most printed matrices): the rows joined by
+        # the separator _nested_general puts between them, with its brackets folded in (one
+        # join where the general way makes a call per row and a group per level); the same text
+        # (tests/engine/test_printing.py checks both ways)
+        rows = map(", ".join, zip(*[iter(texts)] * n, strict=True))  # (n at a time)
+        return "[[" + ("],\n" + " " * (indent + 1) + "[").join(rows) + "]]"
+    return _nested_general(texts, shape, cut, indent, per_line)
+
+
+def _nested_general(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...], indent: int,
+                    per_line: int) -> str:
+    """``_nested_str`` of a tensor of 2 or more dims, any layout: its rows (``per_line``
+    elements a line), then each enclosing dimension from the innermost out."""
+    ndim, n = len(shape), shape[-1]
+    row_indent = indent + ndim - 1
     parts = [_vector_str(texts[i:i + n], cut[-1], row_indent, per_line)
              for i in range(0, len(texts), n)]
     for axis in range(ndim - 2, -1, -1):

@@ -43,16 +43,24 @@ _LEVELS = 4
 
 def torch_sum(a: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
     """``a`` summed over ``dims`` (non-negative, sorted) as torch's CPU kernel sums it."""
+    n = a.size
+    if ON_HOST and len(dims) == a.ndim and n > 1 and a.dtype.kind == "f" and a.flags.c_contiguous:
+        # The common small whole sums (loss.sum(), a mean), tried before the general path's
+        # bookkeeping (out_shape, the size-1 test), which costs a tiny tensor's sum more than its
+        # additions. (One element is left to the size-1 path below: it makes -0.0 +0.0.)
+        lanes = LANES_BYTES // a.itemsize
+        if n < lanes:  # the kernel's scalar row_sum: one in-order sum, in the array's dtype
+            return _scalar_row_sum(a.reshape(-1)).reshape((1,) * a.ndim if keepdim else ())
+        if n <= _SMALL[a.itemsize]:
+            # in Python floats: the array path's fixed cost of some 40 array calls would be most
+            # of the op's
+            value = _small_sum(a, lanes, _ROUND[a.itemsize])
+            return xp.full((1,) * a.ndim if keepdim else (), value, dtype=a.dtype)
     out_shape = tuple(1 if i in dims else s for i, s in enumerate(a.shape) if keepdim or i not in dims)
-    if not ON_HOST or a.dtype.kind != "f" or a.size == 0:
+    if not ON_HOST or a.dtype.kind != "f" or n == 0:
         return xp.asarray(xp.sum(a, axis=dims, keepdims=keepdim))
     if all(a.shape[d] == 1 for d in dims):  # nothing is added but the output's zero
         return (a + 0.0).astype(a.dtype).reshape(out_shape)
-    if len(dims) == a.ndim and a.size <= _SMALL[a.dtype.itemsize] and a.flags.c_contiguous:
-        # the common small case (loss.sum()), in Python floats: the array path's fixed cost of
-        # some 40 array calls would be most of the op's
-        value = _small_sum(a, LANES_BYTES // a.itemsize, _ROUND[a.dtype.itemsize])
-        return xp.full(out_shape, value, dtype=a.dtype)
     direct = _contiguous(a, dims)
     if direct is not None:
         return (direct + 0.0).astype(a.dtype).reshape(out_shape)
@@ -145,13 +153,8 @@ _ROUND: dict[int, Callable[[float], float]] = {
 def _small_sum(a: Any, lanes: int, rnd: Callable[[float], float]) -> float:
     """A contiguous whole sum short enough that no cascade level flushes twice (at most 31
     rows per stream), so each stream is a plain running sum: a few small array steps, then the
-    lanes added in Python floats."""
+    lanes added in Python floats. (At least one vector: a shorter one is ``_scalar_row_sum``'s.)"""
     n = a.size
-    if n < lanes:  # scalar row_sum: four interleaved streams, leftovers, then the others
-        values = a.reshape(-1).tolist()
-        streams = [values[k:n - n % 4:4] for k in range(4)]
-        first = _running(rnd, 0.0, [*streams[0], *values[n - n % 4:]])
-        return _running(rnd, first, [_running(rnd, 0.0, t) for t in streams[1:]])
     flat = a.reshape(-1)
     whole = n // lanes
     rows = whole // 4  # vectors: stream k takes vectors r*4 + k, each lane its own sum
@@ -164,6 +167,21 @@ def _small_sum(a: Any, lanes: int, rnd: Callable[[float], float]) -> float:
     lane_sums = ((first + streams[lanes:2 * lanes]) + streams[2 * lanes:3 * lanes]) + \
         streams[3 * lanes:]
     return _running(rnd, 0.0, [*flat[whole * lanes:].tolist(), *lane_sums.tolist()])
+
+
+def _scalar_row_sum(flat: Any) -> Any:
+    """The kernel's scalar row_sum of a contiguous row shorter than one vector (``_small_sum``'s
+    first branch), as a 1-element array: its four interleaved streams have at most one element
+    each here, so the additions are one chain: element 0, the leftovers past the first four, then
+    elements 1, 2 and 3 (each stream starts at +0, and so does the total: the final "+ 0.0"
+    stands for those zeros, which change only a -0.0). One cumulative sum adds that chain in
+    order and rounds each addition to the array's dtype, as the kernel does: three array calls
+    where the Python-float form makes a rounding call per addition (tests/engine/
+    test_float_sum_paths.py compares the two)."""
+    n = flat.shape[0]
+    if n > _ILP:
+        flat = flat[[0, *range(_ILP, n), *range(1, _ILP)]]
+    return flat.cumsum()[-1:] + 0.0
 
 
 def _running(rnd: Callable[[float], float], start: float, values: list[float]) -> float:

@@ -24,11 +24,11 @@ _RG = A("requires_grad", "bool", False)
 
 
 def _shape(size: Sequence[int]) -> tuple[int, ...]:
-    shape = tuple(int(s) for s in size)
-    for s in shape:
-        if s < 0:
-            raise ArgumentError(f"Trying to create tensor with negative dimension {s}: "
-                                f"[{', '.join(map(str, shape))}]")
+    shape = tuple(map(int, size))
+    if shape and min(shape) < 0:  # (torch names the first negative one)
+        s = next(s for s in shape if s < 0)
+        raise ArgumentError(f"Trying to create tensor with negative dimension {s}: "
+                            f"[{', '.join(map(str, shape))}]")
     check_alloc(shape, "tensor")
     return shape
 
@@ -70,7 +70,7 @@ def _leaf(arr: Any, requires_grad: bool) -> Tensor:
     if requires_grad:
         if not t.dtype.is_floating_point:  # (a factory's own words, not requires_grad_'s)
             raise AutogradError(INT_REQUIRES_GRAD_CTOR)
-        t.requires_grad_(True)
+        t._requires_grad = True  # (all requires_grad_ would do to a new float leaf)
     return t
 
 

@@ -62,15 +62,21 @@ def check_result_dtype(input: Tensor, dt: dtypes.DType) -> None:
        category=_RED)
 def sum(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, dtype: str | None = None
         ) -> Tensor:  # noqa: A001
-    check_tensor(input, "sum")
-    given = dim is not NOT_GIVEN
-    dims = wrap_dims(dim if given else None, input.ndim)
-    out_dt = dtypes.get(dtype) or (input.dtype if input.dtype.category == 2 else dtypes.int64)
-    if dtype is not None:
-        check_result_dtype(input, out_dt)
-    a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
+    if dim is NOT_GIVEN and dtype is None and input.__class__ is Tensor and \
+            (a := input._data).dtype.kind == "f":
+        # The default form of a float tensor (loss.sum()), past the checks it cannot fail and
+        # the dim and dtype handling: on a small tensor they cost half the op
+        # (tests/engine/test_float_sum_paths.py compares it with the general path)
+        dims = tuple(range(a.ndim))
+    else:
+        check_tensor(input, "sum")
+        dims = wrap_dims(None if dim is NOT_GIVEN else dim, input.ndim)
+        out_dt = dtypes.get(dtype) or (input.dtype if input.dtype.category == 2 else dtypes.int64)
+        if dtype is not None:
+            check_result_dtype(input, out_dt)
+        a = input._data if input._data.dtype == out_dt.np else input._data.astype(out_dt.np)
     out = torch_sum(a, dims, keepdim)  # (torch's order of additions: its last bits)
-    if not given:
+    if dim is NOT_GIVEN:
         return record(out, sum.op.forms["SumBackward0"], _sum_vjp, (input,), attrs=(input.shape, (), False))
     return record(out, sum.op.forms["SumBackward1"], _sum_vjp, (input,),
                   attrs=(input.shape, _listed(dim, dims), keepdim))
@@ -92,6 +98,12 @@ def _sum_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 @defop("mean", [T(), _DIMS, _KEEP], grad_fns=("MeanBackward0", "MeanBackward1"),
        doc="Mean of all elements, or over dim.", category=_RED)
 def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
+    if dim is NOT_GIVEN and input.__class__ is Tensor and (x := input._data).dtype.kind == "f":
+        # The default form (loss.mean()), past the checks it cannot fail and the dim handling:
+        # on a small tensor they cost a third of the op (tests/engine/test_float_sum_paths.py
+        # compares it with mean(x, None), the general path's)
+        return _mean(input, x, tuple(range(x.ndim)), keepdim, (), x.size,
+                     mean.op.forms["MeanBackward0"])
     check_tensor(input, "mean")
     given = dim is not NOT_GIVEN
     dim = dim if given else None
@@ -102,10 +114,15 @@ def mean(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False) -> Tensor:
         )
     dims = wrap_dims(dim, input.ndim)
     count = math.prod(input.shape[d] for d in dims)
-    out = xp.asarray(torch_sum(input._data, dims, keepdim) / count)  # (torch's CPU mean: sum / n)
     name = mean.op.forms["MeanBackward1"] if given else mean.op.forms["MeanBackward0"]
-    return record(out, name, _mean_vjp, (input,),
-                  attrs=(input.shape, _listed(dim, dims), keepdim, count))
+    return _mean(input, input._data, dims, keepdim, _listed(dim, dims), count, name)
+
+
+def _mean(input: Tensor, x: Any, dims: tuple[int, ...], keepdim: bool, listed: tuple[int, ...],
+          count: int, name: str) -> Tensor:
+    """The mean of ``input`` (array ``x``) over ``dims``, ``count`` elements each, recorded."""
+    out = xp.asarray(torch_sum(x, dims, keepdim) / count)  # (torch's CPU mean: sum / n)
+    return record(out, name, _mean_vjp, (input,), attrs=(input.shape, listed, keepdim, count))
 
 
 def _mean_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
@@ -399,6 +416,13 @@ std = _spread("std", "StdBackward0")
        doc="Vector p-norm (p = a number, 'fro' (= 2), 'inf' or '-inf') of all elements or over dim.",
        category=_RED)
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    if p == "fro" and dim is None and input.__class__ is Tensor and \
+            (x := input._data).dtype.kind == "f":
+        # The default form (t.norm(): a loop's stopping test), past the checks it cannot fail
+        # and the other p's tests: on a small tensor they cost as much as the arithmetic. The
+        # same values and record as below (tests/engine/test_norm_sum.py compares the two).
+        return record(_two_norm(x, tuple(range(x.ndim)), keepdim), norm.op.grad_fn, _norm_vjp,
+                      (input,), saved=(input, OUT), attrs=((), keepdim, 2.0))
     check_tensor(input, "norm")
     if isinstance(p, bool) or (isinstance(p, str) and p != "fro"):
         raise ArgumentError(f"norm(): unsupported p {p!r}; use a number or 'fro'")
@@ -418,13 +442,20 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         out = xp.sum(ax != 0, axis=dims, keepdims=keepdim).astype(x.dtype)
     elif p == 1:
         out = xp.sum(ax, axis=dims, keepdims=keepdim)
-    elif p == 2:  # (the array's own sum: numpy's module-level sum wraps the same reduction)
-        out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
+    elif p == 2:
+        return record(_two_norm(x, dims, keepdim), norm.op.grad_fn, _norm_vjp,
+                      (input,), saved=(input, OUT), attrs=(() if dim is None else dims, keepdim, p))
     else:
         out = xp.sum(ax ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
     given = () if dim is None else dims  # torch's vector_norm: no dim is an empty dim list
     return record(xp.asarray(out, dtype=x.dtype), norm.op.grad_fn, _norm_vjp,
                   (input,), saved=(input, OUT), attrs=(given, keepdim, p))
+
+
+def _two_norm(x: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
+    """The 2-norm (the default) of float array ``x`` over ``dims``: no |x| needed. (The array's
+    own sum: numpy's module-level sum wraps the same reduction.) An array of x's dtype."""
+    return xp.asarray(xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim)), dtype=x.dtype)
 
 
 def _norm_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

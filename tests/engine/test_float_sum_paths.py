@@ -126,3 +126,88 @@ def test_whole_vectors_adds_as_vector_rows_does(dtype: str, groups: int, fill: s
     want = to_host(summation._vector_rows(a.reshape(1, -1), lanes)[0])
     got = to_host(summation._whole_vectors(a, lanes))
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def _in_python_floats(values: list[float], dtype: str) -> float:
+    """The kernel's scalar row_sum written out (four interleaved streams, each from +0, the
+    leftovers added to the first, then the other three), each addition rounded to ``dtype``."""
+    rnd = (lambda v: float(np.float32(v))) if dtype == "float32" else float
+    n, total, streams = len(values), 0.0, [0.0] * 4
+    whole = n - n % 4
+    for k in range(4):
+        for v in values[k:whole:4]:
+            streams[k] = rnd(streams[k] + v)
+    total = streams[0]
+    for v in values[whole:]:
+        total = rnd(total + v)
+    for k in range(1, 4):
+        total = rnd(total + streams[k])
+    return total
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("fill", ["values", "specials", "negative_zeros", "cancelling"])
+def test_sums_shorter_than_a_vector_are_the_general_path_s(dtype: str, fill: str) -> None:
+    # summation._scalar_row_sum (a whole contiguous sum shorter than one vector: loss.sum(), the
+    # tutorial's means) against the general path (the same values as a strided view, which the
+    # iterator sums by row_sum) and against the kernel's order written out in Python floats
+    lanes = summation.LANES_BYTES // np.dtype(dtype).itemsize
+    rng = np.random.default_rng(lanes)
+    for n in range(2, lanes):
+        for trial in range(60):
+            host = (rng.standard_normal(n) * 2.0 ** rng.integers(-30, 30, n)).astype(dtype)
+            if fill == "specials":
+                host[rng.integers(0, n)] = rng.choice([np.inf, -np.inf, np.nan, -0.0])
+            elif fill == "negative_zeros":
+                host[rng.random(n) < 0.7] = -0.0
+            elif fill == "cancelling":
+                host[1] = -host[0]
+            twice = np.repeat(host, 2)  # (every other element: host's values, strided)
+            for shape, every_other in (((n,), np.s_[::2]), ((1, n), np.s_[:, ::2]),
+                                       ((n, 1), np.s_[::2])):
+                x = engine.tensor(host.reshape(shape))
+                doubled = [2 * s if s == n else s for s in shape]
+                strided = engine.tensor(twice.reshape(doubled))[every_other]
+                with np.errstate(all="ignore"):
+                    got, want = x.sum(), strided.sum()
+                    kept = x.sum(list(range(len(shape))), keepdim=True)
+                assert _hex(got) == _hex(want), (n, trial, host)
+                assert to_host(kept._data).shape == (1,) * len(shape)
+                assert _hex(kept) == _hex(got)
+                with np.errstate(all="ignore"):
+                    expect = _in_python_floats(host.tolist(), dtype)
+                assert np.asarray(expect, dtype=dtype).tobytes() == to_host(got._data).tobytes()
+
+
+# (the general path's call for each op's default form: mean's dim None names MeanBackward1, the
+# rest is the same; sum given its own dtype is SumBackward0 as well)
+_GENERAL_FORMS = {"mean": ({"dim": None}, "MeanBackward1"), "sum": ({"dtype": None}, "SumBackward0")}
+
+
+@pytest.mark.parametrize("op", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 2), (5, 7), (2, 3, 4), (0, 3), (40, 48)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_default_reduction_shortcuts_answer_as_the_general_path(
+        op: str, dtype: str, shape: tuple[int, ...], keepdim: bool) -> None:
+    # x.mean() / x.sum() (reductions' shortcuts for the default form of a float tensor) against
+    # the general path: value bits, node attributes, gradient bits
+    host = _large(dtype, shape, specials=False)
+    general, general_name = _GENERAL_FORMS[op]
+    seen = []
+    for kwargs in ({}, {k: dtype if k == "dtype" else v for k, v in general.items()}):
+        x = engine.tensor(host, requires_grad=True)
+        with np.errstate(all="ignore"):
+            out = getattr(x, op)(keepdim=keepdim, **kwargs)
+            node = out.grad_fn
+            attrs = node.attrs
+            out.sum().backward()
+        a, g = to_host(out._data), to_host(x.grad._data)
+        seen.append((node.name(), a.dtype, a.shape, a.tobytes(), attrs, g.dtype, g.tobytes()))
+    assert seen[0][0] == op.capitalize() + "Backward0" and seen[1][0] == general_name
+    assert seen[0][1:] == seen[1][1:]
+
+
+def test_default_mean_shortcut_leaves_integers_to_the_general_path() -> None:
+    with pytest.raises(engine.errors.DTypeError, match="could not infer output dtype"):
+        engine.tensor([1, 2]).mean()

@@ -101,3 +101,20 @@ def test_accepts_plain_lists() -> None:
 def test_rejects_unknown_dtype() -> None:
     with pytest.raises(ValueError):
         format_tensor(np.zeros(1), dtype="complex64")
+
+
+@pytest.mark.parametrize("width", [1, 2, 6, 10, 35])
+@pytest.mark.parametrize("rows", [1, 2, 3, 7])
+def test_fitting_matrix_shortcut_is_the_general_layout(width: int, rows: int) -> None:
+    # printing._nested_str lays out a matrix whose rows fit on one line in one join; the general
+    # layout (_nested_general) must give the same text for every row length that fits, up to
+    # the first that does not (which both hand to the general one)
+    from engine import printing
+
+    for indent in (7, 20):
+        per_line = max(1, (printing.LINEWIDTH - indent - 1) // (width + 2))
+        for cols in range(1, per_line + 2):
+            texts = [str(i % 10).rjust(width) for i in range(rows * cols)]
+            got = printing._nested_str(texts, (rows, cols), (False, False), indent, width)
+            want = printing._nested_general(texts, (rows, cols), (False, False), indent, per_line)
+            assert got == want, (rows, cols, width, indent)
