@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from types import MethodType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import engine as ge
 from service import inline_policy
@@ -94,28 +94,38 @@ class Call:
     path: Path
 
 
-@dataclass(slots=True)
-class Site:
-    """A call, as its arguments' readers and its errors see it. (Not the :class:`Call` node: the
-    function that runs a call holds its site, and a site that held the function back would make
-    every compiled call a reference cycle, left for the garbage collector.)"""
+class Site(NamedTuple):
+    """A compiled call: what its arguments' readers and its errors see (``sig``, ``attrs``,
+    ``path``, ``refs``, ``attrs_path``), and what running it needs, fixed when it is built.
+    :func:`invoke` bound to it (``MethodType``) is the call's step, or its :class:`Call` node's
+    ``run``. (A tuple, made in C by :func:`site`: compiling makes one per call of the program;
+    and nothing in it holds the function bound to it, so a compiled call is no reference cycle
+    for the garbage collector.)"""
 
     sig: Signature
     attrs: dict[str, Any]
     path: Path
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
-    refs: Sequence[tuple[str, int | None, str]] = ()
+    refs: Sequence[tuple[str, int | None, str]]
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
-    attrs_path: Path | None = None
+    attrs_path: Path | None
+    statement: bool  # a statement (ticks, binds), or an argument (looks at the clock)
+    plan: tuple[Plan, ...]  # how each argument is read (:func:`argument`)
+    bind: str | list[Any] | None  # a statement's name, or names to unpack into
+    name: str  # the signature's: counted per call
+    direct: Any  # sig.direct: called with the values (most ops); else
+    general: Any  # sig.call, with the values and the attrs
+    cost: Any  # the builtin's cost (backward passes it runs), if it has one
 
 
 Expr = Const | Ref | Array | Obj | Call
 
 
 # ----- calls ------------------------------------------------------------------------------------
+Kind = tuple[Reader, Input, Any]  # an input's reader, the input, the types the reader takes
 # each signature's inputs with their readers (service/param_kinds.py) and the types a reader
 # takes as they are (None: it must be called), in order
-_READS: dict[str, tuple[tuple[Reader, Input, Any], ...]] = {
+READS: dict[str, tuple[Kind, ...]] = {
     name: tuple((READERS[spec.kind], spec, TAKES.get(READERS[spec.kind])) for spec in sig.inputs)
     for name, sig in SIGNATURES.items()}
 
@@ -124,112 +134,121 @@ _READS: dict[str, tuple[tuple[Reader, Input, Any], ...]] = {
 # checked by type; anything else, or a value of another type, goes to the kind's reader
 # (service/param_kinds.py), which answers as it always does.
 NAME, TAKEN, NESTED, READ = 0, 1, 2, 3
-# (how, the name / the constant / the nested call's run, the types the kind takes, reader, input,
-# the argument's node)
-Plan = tuple[int, Any, Any, Reader, Input, Expr]
+# (how, the name / the constant / the nested call's run / the argument's node (READ), the types
+# the kind takes, reader, input, the argument's path (NAME, NESTED: the node the reader is given
+# is made from it, only when the value is not of those types; a constant taken needs none))
+Plan = tuple[int, Any, Any, Reader, Input, Any]
 
 
-def _plan(sig: Signature, args: list[Expr]) -> tuple[Plan, ...]:
-    plan: list[Plan] = []
-    # (zip without strict=: a keyword makes zip's call the slow one; the compilers checked the
-    # count of args, never more than the inputs)
-    for (read, spec, takes), e in zip(_READS[sig.name], args):  # noqa: B905
-        if takes is None:
-            plan.append((READ, None, None, read, spec, e))
-        elif type(e) is Ref:
-            plan.append((NAME, e.name, takes, read, spec, e))
-        elif type(e) is Const and isinstance(e.value, takes):
-            plan.append((TAKEN, e.value, takes, read, spec, e))
-        elif type(e) is Call:
-            plan.append((NESTED, e.run, takes, read, spec, e))
-        else:
-            plan.append((READ, None, None, read, spec, e))
-    return tuple(plan)
+def argument(kind: Kind, e: Expr) -> Plan:
+    """How a call reads the argument ``e`` given for an input (``kind``: its item in
+    :data:`READS`). (service/json_compiler.py makes the same tuples for a name, a number and a
+    nested call without a node; tests/service/test_json_compiler.py compares the two.)"""
+    read, spec, takes = kind
+    if takes is not None:
+        if type(e) is Ref:
+            return (NAME, e.name, takes, read, spec, e.path)
+        if type(e) is Const and isinstance(e.value, takes):
+            return (TAKEN, e.value, takes, read, spec, None)
+        if type(e) is Call:
+            return (NESTED, e.run, takes, read, spec, e.path)
+    return (READ, e, None, read, spec, None)
 
 
 _UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 _NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
+_new_site = tuple.__new__  # (Site(...) would run namedtuple's __new__, a Python function)
+
+
+def site(sig: Signature, plan: tuple[Plan, ...], attrs: dict[str, Any], path: Path,
+         statement: bool, bind: str | list[Any] | None,
+         refs: Sequence[tuple[str, int | None, str]] = _NO_REFS,
+         attrs_path: Path | None = None) -> Site:
+    """A call of ``sig`` compiled: :func:`invoke` bound to it runs it."""
+    builtin = sig.builtin
+    return _new_site(Site, (sig, attrs, path, refs, attrs_path, statement, plan, bind, sig.name,
+                            sig.direct, sig.call, None if builtin is None else builtin.cost))
 
 
 def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, statement: bool,
          bind: str | list[Any] | None = None,
          refs: list[tuple[str, int | None, str]] | None = None,
          attrs_path: Path | None = None) -> Any:
-    """A call of ``sig``: as a ``statement``, its step (ticks, calls, binds the value to
-    ``bind``: a name, or names to unpack into); else its :class:`Call` node (an argument, a
-    condition, a printed value). Either runs one function, given ``statement`` by ``partial``
-    (in C): a call is one Python frame."""
-    c = Site(sig, attrs, path, refs or _NO_REFS, attrs_path)
+    """A call of ``sig`` with the argument nodes ``args``: as a ``statement``, its step (ticks,
+    calls, binds the value to ``bind``: a name, or names to unpack into); else its :class:`Call`
+    node (an argument, a condition, a printed value). Either is :func:`invoke` bound to the
+    call's :class:`Site`: one Python frame."""
+    plan = tuple(map(argument, READS[sig.name], args))
+    run = MethodType(invoke, site(sig, plan, attrs, path, statement, bind, refs or _NO_REFS,
+                                  attrs_path))
+    return run if statement else Call(run, path)
 
-    # (what it needs given as defaults, not taken from the enclosing scope: one tuple, where a
-    # closure makes a cell per name, each an object the garbage collector then tracks)
-    def invoke(statement: bool, it: Interpreter, c: Site = c, plan: tuple[Plan, ...] = _plan(
-            sig, args), bind: Any = bind, path: Path = c.path, attrs: dict[str, Any] = c.attrs,
-            name: str = sig.name, direct: Any = sig.direct, general: Any = sig.call,
-            cost: Any = sig.builtin.cost if sig.builtin is not None else None,
-            resolve: bool = bool(c.refs)) -> Any:
-        # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
-        # so that one statement with a wide expression cannot outrun the deadline by much
-        if statement:
-            it.tick(path)
-        else:
-            now = it.clock()
-            if now > it.soonest:
-                it.clock_passed(now, path)
-        # each argument as its input's kind reads it, given the values of the arguments before it
-        values: list[Any] = []
-        env = it.env
-        for how, x, takes, read, spec, e in plan:
-            if how == NAME:
-                v = env.get(x, _UNBOUND)
-                if v is not _UNBOUND and isinstance(v, takes):
-                    values.append(v)
-                    continue
-            elif how == TAKEN:
-                values.append(x)
-                continue
-            elif how == NESTED:
-                v = x(it)
-                if isinstance(v, takes):
-                    values.append(v)
-                    continue
-                e = Const(v, e.path)  # (the reader checks the value it has, not a second run)
-            values.append(read(it, c, spec, e, values))
-        kw = it.resolve_refs(c) if resolve else attrs
-        if cost is not None:
-            passes = cost(*values)
-            if it.inline and inline_policy.too_many_passes(passes):
-                raise Preempted  # before the call: the budget is checked between calls only
-            it.charge(passes, path)
-        if it.anomaly:
-            it.note_step(path, name)
-        it.op_counts[name] += 1
-        try:
-            v = direct(*values, **kw) if direct is not None else general(values, kw)
-        except ge.AnomalyError as err:
-            raise it.anomaly_error(err, path) from None
-        except ge.EngineError as err:
-            raise it.engine_error(err, path) from None
-        except ProgramError as err:
-            err.pointer = err.pointer or pointer(path)
-            raise
-        except Preempted:
-            raise
-        except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
-            raise InternalError(pointer(path)) from exc
-        if not statement:
-            return v
-        if bind is None:
-            return None
-        if type(bind) is str:
-            env[bind] = v
-        else:
-            it.unpack(bind, v, (*path, "name"))
-        return None
 
+def invoke(c: Site, it: Interpreter) -> Any:
+    """Run the call ``c`` (bound to it: a call's step, or its node's ``run``)."""
+    _, attrs, path, refs, _, statement, plan, bind, name, direct, general, cost = c
+    # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
+    # so that one statement with a wide expression cannot outrun the deadline by much
     if statement:
-        return partial(invoke, True)
-    return Call(partial(invoke, False), path)
+        it.tick(path)
+    else:
+        now = it.clock()
+        if now > it.soonest:
+            it.clock_passed(now, path)
+    # each argument as its input's kind reads it, given the values of the arguments before it
+    values: list[Any] = []
+    env = it.env
+    e: Expr
+    for how, x, takes, read, spec, where in plan:
+        if how == NAME:
+            v = env.get(x, _UNBOUND)
+            if v is not _UNBOUND and isinstance(v, takes):
+                values.append(v)
+                continue
+            e = Ref(x, where)  # (the reader looks it up again: unbound, or of another type)
+        elif how == TAKEN:
+            values.append(x)
+            continue
+        elif how == NESTED:
+            v = x(it)
+            if isinstance(v, takes):
+                values.append(v)
+                continue
+            e = Const(v, where)  # (the reader checks the value it has, not a second run)
+        else:
+            e = x
+        values.append(read(it, c, spec, e, values))
+    kw = it.resolve_refs(c) if refs else attrs
+    if cost is not None:
+        passes = cost(*values)
+        if it.inline and inline_policy.too_many_passes(passes):
+            raise Preempted  # before the call: the budget is checked between calls only
+        it.charge(passes, path)
+    if it.anomaly:
+        it.note_step(path, name)
+    it.op_counts[name] += 1
+    try:
+        v = direct(*values, **kw) if direct is not None else general(values, kw)
+    except ge.AnomalyError as err:
+        raise it.anomaly_error(err, path) from None
+    except ge.EngineError as err:
+        raise it.engine_error(err, path) from None
+    except ProgramError as err:
+        err.pointer = err.pointer or pointer(path)
+        raise
+    except Preempted:
+        raise
+    except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
+        raise InternalError(pointer(path)) from exc
+    if not statement:
+        return v
+    if bind is None:
+        return None
+    if type(bind) is str:
+        env[bind] = v
+    else:
+        it.unpack(bind, v, (*path, "name"))
+    return None
 
 
 # ----- statements -------------------------------------------------------------------------------
@@ -258,20 +277,22 @@ def _iteration(it: Interpreter, body: list[Step]) -> bool:
 
 
 def print_(values: list[Expr], path: Path, sep: str = " ", end: str = "\n") -> Step:
-    # (given as defaults, as a call's are: the most frequent statement after calls)
-    def execute(it: Interpreter, values: list[Expr] = values, path: Path = path, sep: str = sep,
-                end: str = end) -> None:
-        it.tick(path)
-        line = print_line([e.run(it) for e in values], sep, end)
-        it.printed_chars += len(line) + 1
-        cap = it.settings.max_printed_chars
-        if it.printed_chars > cap:
-            raise limit_exceeded("max_printed_chars", it.printed_chars, cap,
-                                 f"print statements produced more than {cap} characters",
-                                 pointer(path))
-        it.printed.append(line)
+    # (what it prints bound as a tuple, as a call's site is: the most frequent statement after
+    # calls; no function made per statement)
+    return MethodType(_print, (values, path, sep, end))
 
-    return execute
+
+def _print(held: tuple[list[Expr], Path, str, str], it: Interpreter) -> None:
+    values, path, sep, end = held
+    it.tick(path)
+    line = print_line([e.run(it) for e in values], sep, end)
+    it.printed_chars += len(line) + 1
+    cap = it.settings.max_printed_chars
+    if it.printed_chars > cap:
+        raise limit_exceeded("max_printed_chars", it.printed_chars, cap,
+                             f"print statements produced more than {cap} characters",
+                             pointer(path))
+    it.printed.append(line)
 
 
 def while_(cond: Expr, body: list[Step], max_iter: int | None, path: Path) -> Step:

@@ -20,13 +20,28 @@ program of the contract tests and fuzzers alike.
 
 from __future__ import annotations
 
+from types import MethodType
 from typing import Any
 
 from pydantic import ValidationError
 
 from engine.registry import Param
 from service import closures
-from service.closures import Array, Const, Expr, Ref, Step
+from service.closures import (
+    NAME,
+    NESTED,
+    READS,
+    TAKEN,
+    Array,
+    Call,
+    Const,
+    Expr,
+    Plan,
+    Ref,
+    Step,
+    argument,
+    invoke,
+)
 from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
 from service.encoding import NONFINITE
 from service.errors import ProgramError
@@ -244,6 +259,8 @@ class _JsonCompiler(_Compiler):
         return closures.print_([self.expr(v, (*path, "print"), depth + 1)], path)
 
     def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
+        """The call's step (``statement``), else its :class:`Site` (its callers bind
+        ``closures.invoke`` to it)."""
         # (c: a dict with "op" and no key a call does not have; its callers checked)
         op = c["op"]
         arity = _ARITY.get(op) if type(op) is str else None
@@ -263,14 +280,45 @@ class _JsonCompiler(_Compiler):
             given = []
         if type(given) is not list or not least <= len(given) <= most:
             raise Unsupported
-        depth += 1
-        args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
+        plan: list[Plan] = []
+        if given:
+            # Each argument read into its plan here (closures.argument's tuples), one frame for
+            # all: a name, a number and a nested call (nearly every argument) need no node, nor
+            # a frame of their own; anything else is made a node by expr().
+            depth += 1
+            if depth > self.max_depth:  # (all of them at this depth)
+                raise Unsupported
+            reads, kinds = self.reads, READS[op]
+            for i, a in enumerate(given):
+                read, spec, takes = kind = kinds[i]
+                t = type(a)
+                if takes is None:  # (a kind that reads a node: tensors, data)
+                    pass
+                elif t is str:
+                    if a in reads:  # (a name read before: checked then)
+                        plan.append((NAME, a, takes, read, spec, (*path, "args", i)))
+                        continue
+                    if a not in _TOKENS and _name(a):
+                        where = reads[a] = (*path, "args", i)
+                        plan.append((NAME, a, takes, read, spec, where))
+                        continue
+                elif t is dict and "op" in a and a.keys() <= _CALL_KEYS:
+                    where = (*path, "args", i)
+                    plan.append((NESTED, MethodType(invoke, self.call(a, where, depth)), takes,
+                                 read, spec, where))
+                    continue
+                elif (t is int and INT64_MIN <= a <= INT64_MAX or t is float or t is bool) and \
+                        isinstance(a, takes):
+                    plan.append((TAKEN, a, takes, read, spec, None))
+                    continue
+                plan.append(argument(kind, self.expr(a, (*path, "args", i), depth)))
         given_attrs = c.get("attrs")
         # (most calls have none, nor any required: no call for those)
         attrs = {} if given_attrs is None and not _REQUIRED[op] else _attrs(sig, given_attrs)
         if _SPELLED[op]:
             _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
-        return closures.call(sig, args, attrs, path, statement, bind)
+        site = closures.site(sig, tuple(plan), attrs, path, statement, bind)
+        return MethodType(invoke, site) if statement else site
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         if depth > self.max_depth:
@@ -288,7 +336,7 @@ class _JsonCompiler(_Compiler):
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
             return Const(a, path)
         if t is dict and "op" in a and a.keys() <= _CALL_KEYS:
-            return self.call(a, path, depth)
+            return Call(MethodType(invoke, self.call(a, path, depth)), path)
         if t is list and _literal(a):
             # An array adds one level per dimension (as service/compiler.py counts them)
             probe: Any = a

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import json
 import math
 import types
@@ -38,12 +37,11 @@ def _plain(node: Any) -> Any:
     """A compiled program as comparable values: each step (a function service/closures.py
     makes) as its name and what it holds (its closure's cells, its defaults); a node's fields;
     attrs in key order; NaN as its text."""
-    if isinstance(node, functools.partial):
-        return ("partial", _plain(node.func), _plain(node.args))
-    if isinstance(node, types.FunctionType) and node.__module__ == closures.__name__ and \
-            "<locals>" in node.__qualname__:
+    if isinstance(node, types.MethodType):  # a call's step or run: closures.invoke and its site
+        return ("method", _plain(node.__func__), _plain(node.__self__))
+    if isinstance(node, types.FunctionType) and node.__module__ == closures.__name__:
         held = [cell.cell_contents for cell in node.__closure__ or ()]
-        return (node.__qualname__, _plain(held), _plain(node.__defaults__))
+        return (node.__qualname__, _plain(held), _plain(node.__defaults__ or ()))
     if isinstance(node, Signature):
         return ("signature", node.name)
     if dataclasses.is_dataclass(node):
