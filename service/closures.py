@@ -102,20 +102,22 @@ class Site(NamedTuple):
     and nothing in it holds the function bound to it, so a compiled call is no reference cycle
     for the garbage collector.)"""
 
+    # the signature's part (:func:`head`), the same for every call of it
     sig: Signature
+    name: str  # counted per call
+    direct: Any  # sig.direct: called with the values (most ops); else
+    general: Any  # sig.call, with the values and the attrs
+    cost: Any  # the builtin's cost (backward passes it runs), if it has one
+    # the call's own
     attrs: dict[str, Any]
     path: Path
+    statement: bool  # a statement (ticks, binds), or an argument (looks at the clock)
+    plan: tuple[Plan, ...]  # how each argument is read (:func:`argument`)
+    bind: str | list[Any] | None  # a statement's name, or names to unpack into
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
     refs: Sequence[tuple[str, int | None, str]]
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
     attrs_path: Path | None
-    statement: bool  # a statement (ticks, binds), or an argument (looks at the clock)
-    plan: tuple[Plan, ...]  # how each argument is read (:func:`argument`)
-    bind: str | list[Any] | None  # a statement's name, or names to unpack into
-    name: str  # the signature's: counted per call
-    direct: Any  # sig.direct: called with the values (most ops); else
-    general: Any  # sig.call, with the values and the attrs
-    cost: Any  # the builtin's cost (backward passes it runs), if it has one
 
 
 Expr = Const | Ref | Array | Obj | Call
@@ -135,29 +137,54 @@ READS: dict[str, tuple[Kind, ...]] = {
 # (service/param_kinds.py), which answers as it always does.
 NAME, TAKEN, NESTED, READ = 0, 1, 2, 3
 # (how, the name / the constant / the nested call's run / the argument's node (READ), the types
-# the kind takes, reader, input, the argument's path (NAME, NESTED: the node the reader is given
-# is made from it, only when the value is not of those types; a constant taken needs none))
+# the kind takes, reader, input, the argument's path from the call's (NAME, NESTED: the node the
+# reader is given is made with it, only when the value is not of those types; a constant taken
+# needs none))
 Plan = tuple[int, Any, Any, Reader, Input, Any]
 
 
-def argument(kind: Kind, e: Expr) -> Plan:
+def argument(kind: Kind, e: Expr, at: Path) -> Plan:
     """How a call reads the argument ``e`` given for an input (``kind``: its item in
-    :data:`READS`). (service/json_compiler.py makes the same tuples for a name, a number and a
-    nested call without a node; tests/service/test_json_compiler.py compares the two.)"""
+    :data:`READS`; ``at``: the argument's path from the call's). (service/json_compiler.py makes
+    the same tuples for a name, a number and a nested call without a node;
+    tests/service/test_json_compiler.py compares the two.)"""
     read, spec, takes = kind
     if takes is not None:
         if type(e) is Ref:
-            return (NAME, e.name, takes, read, spec, e.path)
+            return (NAME, e.name, takes, read, spec, at)
         if type(e) is Const and isinstance(e.value, takes):
             return (TAKEN, e.value, takes, read, spec, None)
         if type(e) is Call:
-            return (NESTED, e.run, takes, read, spec, e.path)
+            return (NESTED, e.run, takes, read, spec, at)
     return (READ, e, None, read, spec, None)
+
+
+# an argument's path from its call's, by position: shared by every call's plan (a plan keeps the
+# path of an argument that is not a node, for the node a reader is given when its value is not
+# of the types the kind takes; the whole path, the call's and this, is made only then)
+AT_ARG = tuple(("args", i) for i in range(max(len(sig.inputs) for sig in SIGNATURES.values())))
 
 
 _UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 _NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
-_new_site = tuple.__new__  # (Site(...) would run namedtuple's __new__, a Python function)
+new_site = tuple.__new__  # (Site(...) would run namedtuple's __new__, a Python function)
+Head = tuple[Signature, str, Any, Any, Any]
+
+
+def _head(sig: Signature) -> Head:
+    builtin = sig.builtin
+    return (sig, sig.name, sig.direct, sig.call, None if builtin is None else builtin.cost)
+
+
+# op name -> the first fields of a Site of each call of it
+HEADS: dict[str, Head] = {name: _head(sig) for name, sig in SIGNATURES.items()}
+
+
+def head(sig: Signature) -> Head:
+    """The first fields of a :class:`Site` of a call of ``sig``: one tuple per signature (made
+    afresh for a signature that is not SIGNATURES' own: tests replace one)."""
+    known = HEADS.get(sig.name)
+    return known if known is not None and known[0] is sig else _head(sig)
 
 
 def site(sig: Signature, plan: tuple[Plan, ...], attrs: dict[str, Any], path: Path,
@@ -165,9 +192,7 @@ def site(sig: Signature, plan: tuple[Plan, ...], attrs: dict[str, Any], path: Pa
          refs: Sequence[tuple[str, int | None, str]] = _NO_REFS,
          attrs_path: Path | None = None) -> Site:
     """A call of ``sig`` compiled: :func:`invoke` bound to it runs it."""
-    builtin = sig.builtin
-    return _new_site(Site, (sig, attrs, path, refs, attrs_path, statement, plan, bind, sig.name,
-                            sig.direct, sig.call, None if builtin is None else builtin.cost))
+    return new_site(Site, head(sig) + (attrs, path, statement, plan, bind, refs, attrs_path))
 
 
 def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, statement: bool,
@@ -178,7 +203,9 @@ def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, st
     calls, binds the value to ``bind``: a name, or names to unpack into); else its :class:`Call`
     node (an argument, a condition, a printed value). Either is :func:`invoke` bound to the
     call's :class:`Site`: one Python frame."""
-    plan = tuple(map(argument, READS[sig.name], args))
+    n = len(path)
+    plan = tuple([argument(kind, e, e.path[n:]) for kind, e in zip(  # noqa: B905
+        READS[sig.name], args)])  # (without strict=: a keyword makes zip's call the slow one)
     run = MethodType(invoke, site(sig, plan, attrs, path, statement, bind, refs or _NO_REFS,
                                   attrs_path))
     return run if statement else Call(run, path)
@@ -186,7 +213,7 @@ def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, st
 
 def invoke(c: Site, it: Interpreter) -> Any:
     """Run the call ``c`` (bound to it: a call's step, or its node's ``run``)."""
-    _, attrs, path, refs, _, statement, plan, bind, name, direct, general, cost = c
+    _, name, direct, general, cost, attrs, path, statement, plan, bind, refs, _ = c
     # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
     # so that one statement with a wide expression cannot outrun the deadline by much
     if statement:
@@ -205,7 +232,8 @@ def invoke(c: Site, it: Interpreter) -> Any:
             if v is not _UNBOUND and isinstance(v, takes):
                 values.append(v)
                 continue
-            e = Ref(x, where)  # (the reader looks it up again: unbound, or of another type)
+            # (the reader looks it up again: unbound, or of another type)
+            e = Ref(x, (*path, *where))
         elif how == TAKEN:
             values.append(x)
             continue
@@ -214,7 +242,8 @@ def invoke(c: Site, it: Interpreter) -> Any:
             if isinstance(v, takes):
                 values.append(v)
                 continue
-            e = Const(v, where)  # (the reader checks the value it has, not a second run)
+            # (the reader checks the value it has, not a second run)
+            e = Const(v, (*path, *where))
         else:
             e = x
         values.append(read(it, c, spec, e, values))
