@@ -97,10 +97,13 @@ class Call:
 class Site(NamedTuple):
     """A compiled call: what its arguments' readers and its errors see (``sig``, ``attrs``,
     ``path``, ``refs``, ``attrs_path``), and what running it needs, fixed when it is built.
-    :func:`invoke` bound to it (``MethodType``) is the call's step, or its :class:`Call` node's
-    ``run``. (A tuple, made in C by :func:`site`: compiling makes one per call of the program;
-    and nothing in it holds the function bound to it, so a compiled call is no reference cycle
-    for the garbage collector.)"""
+
+    Compiling makes one per call of the program, as a plain tuple of these fields (:func:`site`:
+    made in C, and less to allocate and free than this class's); :func:`invoke` bound to it
+    (``MethodType``) is the call's step, or its :class:`Call` node's ``run``, and makes this
+    view of it only for a reader or the interpreter (an argument not of the types its kind takes,
+    or index attrs that name tensors). Nothing in it holds the function bound to it, so a
+    compiled call is no reference cycle for the garbage collector."""
 
     # the signature's part (:func:`head`), the same for every call of it
     sig: Signature
@@ -167,8 +170,8 @@ AT_ARG = tuple(("args", i) for i in range(max(len(sig.inputs) for sig in SIGNATU
 
 _UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 _NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
-new_site = tuple.__new__  # (Site(...) would run namedtuple's __new__, a Python function)
 Head = tuple[Signature, str, Any, Any, Any]
+Compiled = tuple[Any, ...]  # a compiled call: a Site's fields
 
 
 def _head(sig: Signature) -> Head:
@@ -190,9 +193,9 @@ def head(sig: Signature) -> Head:
 def site(sig: Signature, plan: tuple[Plan, ...], attrs: dict[str, Any], path: Path,
          statement: bool, bind: str | list[Any] | None,
          refs: Sequence[tuple[str, int | None, str]] = _NO_REFS,
-         attrs_path: Path | None = None) -> Site:
+         attrs_path: Path | None = None) -> Compiled:
     """A call of ``sig`` compiled: :func:`invoke` bound to it runs it."""
-    return new_site(Site, head(sig) + (attrs, path, statement, plan, bind, refs, attrs_path))
+    return head(sig) + (attrs, path, statement, plan, bind, refs, attrs_path)
 
 
 def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, statement: bool,
@@ -202,7 +205,7 @@ def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, st
     """A call of ``sig`` with the argument nodes ``args``: as a ``statement``, its step (ticks,
     calls, binds the value to ``bind``: a name, or names to unpack into); else its :class:`Call`
     node (an argument, a condition, a printed value). Either is :func:`invoke` bound to the
-    call's :class:`Site`: one Python frame."""
+    call's compiled :class:`Site`: one Python frame."""
     n = len(path)
     plan = tuple([argument(kind, e, e.path[n:]) for kind, e in zip(  # noqa: B905
         READS[sig.name], args)])  # (without strict=: a keyword makes zip's call the slow one)
@@ -211,7 +214,7 @@ def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, st
     return run if statement else Call(run, path)
 
 
-def invoke(c: Site, it: Interpreter) -> Any:
+def invoke(c: Compiled, it: Interpreter) -> Any:
     """Run the call ``c`` (bound to it: a call's step, or its node's ``run``)."""
     _, name, direct, general, cost, attrs, path, statement, plan, bind, refs, _ = c
     # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
@@ -246,8 +249,8 @@ def invoke(c: Site, it: Interpreter) -> Any:
             e = Const(v, (*path, *where))
         else:
             e = x
-        values.append(read(it, c, spec, e, values))
-    kw = it.resolve_refs(c) if refs else attrs
+        values.append(read(it, Site._make(c), spec, e, values))
+    kw = it.resolve_refs(Site._make(c)) if refs else attrs
     if cost is not None:
         passes = cost(*values)
         if it.inline and inline_policy.too_many_passes(passes):

@@ -44,11 +44,9 @@ from service.closures import (
     Kind,
     Plan,
     Ref,
-    Site,
     Step,
     argument,
     invoke,
-    new_site,
 )
 from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
 from service.encoding import NONFINITE
@@ -235,9 +233,9 @@ class _JsonCompiler(_Compiler):
         for i, s in enumerate(stmts):
             # (a call, the most frequent statement, compiled without statement()'s frame)
             if type(s) is dict and "op" in s and s.keys() <= _CALL_KEYS:
-                steps.append(self.call(s, (*path, i), depth, True))
+                steps.append(self.call(s, path + (i,), depth, True))
             else:
-                steps.append(self.statement(s, (*path, i), depth))
+                steps.append(self.statement(s, path + (i,), depth))
         return steps
 
     def statement(self, s: Any, path: Path, depth: int) -> Step:
@@ -255,10 +253,10 @@ class _JsonCompiler(_Compiler):
                 sep, end = v.get("sep", " "), v.get("end", "\n")
                 if not (_short(sep) and _short(end)):
                     raise Unsupported
-                return closures.print_([self.expr(a, (*path, "print", "values", i), depth + 1)
+                return closures.print_([self.expr(a, path + ("print", "values", i), depth + 1)
                                         for i, a in enumerate(_list(v["values"]))], path, sep,
                                        end)
-            return closures.print_([self.expr(v, (*path, "print"), depth + 1)], path)
+            return closures.print_([self.expr(v, path + ("print",), depth + 1)], path)
         if "while" in s:
             if not keys <= _WHILE_KEYS or "do" not in s:
                 raise Unsupported
@@ -286,7 +284,7 @@ class _JsonCompiler(_Compiler):
         raise Unsupported
 
     def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
-        """The call's step (``statement``), else its :class:`Site` (its callers bind
+        """The call's step (``statement``), else its compiled site (its callers bind
         ``closures.invoke`` to it)."""
         # (c: a dict with "op" and no key a call does not have; its callers checked)
         op, bind, given = c["op"], c.get("name"), c.get("args")
@@ -327,18 +325,18 @@ class _JsonCompiler(_Compiler):
                         plan.append((NAME, a, takes, read, spec, AT_ARG[i]))
                         continue
                     if a in self.binds or a not in _TOKENS and _name(a):
-                        reads[a] = (*path, "args", i)
+                        reads[a] = path + AT_ARG[i]
                         plan.append((NAME, a, takes, read, spec, AT_ARG[i]))
                         continue
                 elif t is dict and "op" in a and a.keys() <= _CALL_KEYS:
-                    run = MethodType(invoke, self.call(a, (*path, "args", i), depth, False))
+                    run = MethodType(invoke, self.call(a, path + AT_ARG[i], depth, False))
                     plan.append((NESTED, run, takes, read, spec, AT_ARG[i]))
                     continue
                 elif (t is int and INT64_MIN <= a <= INT64_MAX or t is float or t is bool) and \
                         isinstance(a, takes):
                     plan.append((TAKEN, a, takes, read, spec, None))
                     continue
-                plan.append(argument(kind, self.expr(a, (*path, "args", i), depth), AT_ARG[i]))
+                plan.append(argument(kind, self.expr(a, path + AT_ARG[i], depth), AT_ARG[i]))
         # (most calls have no attrs, nor any required: no call for those)
         given_attrs = c.get("attrs")
         attrs = {} if given_attrs is None and not required else \
@@ -349,7 +347,7 @@ class _JsonCompiler(_Compiler):
         if spelled:
             _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
         # (closures.site's tuple, made here: no frame)
-        site = new_site(Site, head + (attrs, path, statement, tuple(plan), bind, (), None))
+        site = head + (attrs, path, statement, tuple(plan), bind, (), None)
         return MethodType(invoke, site) if statement else site
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
