@@ -115,7 +115,9 @@ class Site(NamedTuple):
     attrs: dict[str, Any]
     path: Path
     statement: bool  # a statement (ticks, binds), or an argument (looks at the clock)
-    plan: tuple[Plan, ...]  # how each argument is read (:func:`argument`)
+    # how each argument is read (:func:`argument`): a list, never changed once built (a tuple
+    # would be a copy of the list the compilers build it in)
+    plan: list[Plan]
     bind: str | list[Any] | None  # a statement's name, or names to unpack into
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
     refs: Sequence[tuple[str, int | None, str]]
@@ -190,7 +192,7 @@ def head(sig: Signature) -> Head:
     return known if known is not None and known[0] is sig else _head(sig)
 
 
-def site(sig: Signature, plan: tuple[Plan, ...], attrs: dict[str, Any], path: Path,
+def site(sig: Signature, plan: list[Plan], attrs: dict[str, Any], path: Path,
          statement: bool, bind: str | list[Any] | None,
          refs: Sequence[tuple[str, int | None, str]] = _NO_REFS,
          attrs_path: Path | None = None) -> Compiled:
@@ -207,8 +209,8 @@ def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, st
     node (an argument, a condition, a printed value). Either is :func:`invoke` bound to the
     call's compiled :class:`Site`: one Python frame."""
     n = len(path)
-    plan = tuple([argument(kind, e, e.path[n:]) for kind, e in zip(  # noqa: B905
-        READS[sig.name], args)])  # (without strict=: a keyword makes zip's call the slow one)
+    plan = [argument(kind, e, e.path[n:]) for kind, e in zip(  # noqa: B905
+        READS[sig.name], args)]  # (without strict=: a keyword makes zip's call the slow one)
     run = MethodType(invoke, site(sig, plan, attrs, path, statement, bind, refs or _NO_REFS,
                                   attrs_path))
     return run if statement else Call(run, path)

@@ -229,14 +229,10 @@ class _JsonCompiler(_Compiler):
     def block(self, stmts: list[Any], path: Path, depth: int) -> list[Step]:
         if stmts and depth > self.max_depth:  # (every statement of the block at this depth)
             self._deeper(depth, path)
-        steps = []
-        for i, s in enumerate(stmts):
-            # (a call, the most frequent statement, compiled without statement()'s frame)
-            if type(s) is dict and "op" in s and s.keys() <= _CALL_KEYS:
-                steps.append(self.call(s, path + (i,), depth, True))
-            else:
-                steps.append(self.statement(s, path + (i,), depth))
-        return steps
+        # (a call, the most frequent statement, compiled without statement()'s frame)
+        return [self.call(s, path + (i,), depth, True)
+                if type(s) is dict and "op" in s and s.keys() <= _CALL_KEYS
+                else self.statement(s, path + (i,), depth) for i, s in enumerate(stmts)]
 
     def statement(self, s: Any, path: Path, depth: int) -> Step:
         # (any statement but a call: block() compiles those; block() checked the depth)
@@ -347,7 +343,7 @@ class _JsonCompiler(_Compiler):
         if spelled:
             _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
         # (closures.site's tuple, made here: no frame)
-        site = head + (attrs, path, statement, tuple(plan), bind, (), None)
+        site = head + (attrs, path, statement, plan, bind, (), None)
         return MethodType(invoke, site) if statement else site
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
