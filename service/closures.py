@@ -1,17 +1,27 @@
-"""The compiled form of a program: every statement and every call a closure, made once per program.
+"""The compiled form of a program: every statement a function (or a function bound to what it
+holds), made once per program.
 
 The compilers (service/compiler.py from the request models, service/json_compiler.py straight from
-the JSON) call the builders here, one per kind of statement; each returns a *step*: a function
+the JSON) call the builders here, one per kind of statement; each returns a *step*: a callable
 ``step(it)`` that executes the statement, ``it`` being the interpreter of one run
 (service/interpreter.py: the names bound, the step count, the clock, the engine's context). What a
 step does is decided when it is built -- which checks, which engine function, how each argument is
 read -- so running a program asks no node what it is: a call statement is one Python frame (and
 its tick), where a walk over nodes took three.
 
+A call is :func:`invoke` bound (``types.MethodType``, in C) to the call's compiled site: a plain
+tuple of the fields of :class:`Site`, its argument plan among them. Compiling makes one per call
+of every request's program, so a call costs a few tuples, not a function with its defaults and a
+``partial``; and nothing in a site refers back to what is bound to it, so no compiled call is a
+reference cycle left for the garbage collector.
+
 Expressions stay small nodes (:class:`Const`, :class:`Ref`, :class:`Array`, :class:`Obj`,
-:class:`Call`): an argument's reader (service/param_kinds.py) is given the node, for its value
-(``e.run(it)``), its literal and its JSON pointer. A step holds nothing of one run, so a compiled
-program serves any number of runs, on any thread (the compile cache, service/compile_cache.py).
+:class:`Call`) where they are read as nodes (printed values, conditions, the arguments of kinds
+that read a node); an argument that is a name, a number or a call is in its call's plan without
+one, and an argument's reader (service/param_kinds.py) is given a node, for its value
+(``e.run(it)``), its literal and its JSON pointer, made when it is needed. A step holds nothing of
+one run, so a compiled program serves any number of runs, on any thread (the compile cache,
+service/compile_cache.py).
 """
 
 from __future__ import annotations

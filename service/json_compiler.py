@@ -15,7 +15,15 @@ that it cannot be sure is valid. The caller (service/routers/run.py) then valida
 body with the models and compiles those: every problem a program can have is still pydantic's
 (or the compiler's), word for word and at its pointer, because this path never reports one; it
 only accepts. ``tests/service/test_json_compiler.py`` checks that both paths compile every
-program of the contract tests and fuzzers alike.
+program of the contract tests and fuzzers alike, and that a damaged program either path takes
+answers alike when it runs.
+
+Every request's program is compiled here (unless the compile cache has it), so the walk is kept
+to few frames: a call reads its arguments into its plan itself (a name, a number and a nested
+call need no node and no frame; anything else goes through :meth:`_JsonCompiler.expr`), checks
+its op's arity, attrs and spellings from one table per op (:data:`_OPS`), and makes its site
+where it is (closures.site's tuple); paths are made by concatenating tuples, and a name already
+checked (bound or read before) is not checked again.
 """
 
 from __future__ import annotations
