@@ -108,12 +108,12 @@ class Site(NamedTuple):
     """A compiled call: what its arguments' readers and its errors see (``sig``, ``attrs``,
     ``path``, ``refs``, ``attrs_path``), and what running it needs, fixed when it is built.
 
-    Compiling makes one per call of the program, as a plain tuple of these fields (:func:`site`:
-    made in C, and less to allocate and free than this class's); :func:`invoke` bound to it
-    (``MethodType``) is the call's step, or its :class:`Call` node's ``run``, and makes this
-    view of it only for a reader or the interpreter (an argument not of the types its kind takes,
-    or index attrs that name tensors). Nothing in it holds the function bound to it, so a
-    compiled call is no reference cycle for the garbage collector."""
+    Compiling makes one per call of the program, as a plain tuple of these fields (:func:`head`'s
+    and the call's own: made in C, and less to allocate and free than this class's);
+    :func:`invoke` bound to it (``MethodType``) is the call's step, or its :class:`Call` node's
+    ``run``, and makes this view of it only for a reader or the interpreter (an argument not of
+    the types its kind takes, or index attrs that name tensors). Nothing in it holds the function
+    bound to it, so a compiled call is no reference cycle for the garbage collector."""
 
     # the signature's part (:func:`head`), the same for every call of it
     sig: Signature
@@ -125,7 +125,7 @@ class Site(NamedTuple):
     attrs: dict[str, Any]
     path: Path
     statement: bool  # a statement (ticks, binds), or an argument (looks at the clock)
-    # how each argument is read (:func:`argument`): a list, never changed once built (a tuple
+    # how each argument is read (:func:`arguments`): a list, never changed once built (a tuple
     # would be a copy of the list the compilers build it in)
     plan: list[Plan]
     bind: str | list[Any] | None  # a statement's name, or names to unpack into
@@ -158,20 +158,27 @@ NAME, TAKEN, NESTED, READ = 0, 1, 2, 3
 Plan = tuple[int, Any, Any, Reader, Input, Any]
 
 
-def argument(kind: Kind, e: Expr, at: Path) -> Plan:
-    """How a call reads the argument ``e`` given for an input (``kind``: its item in
-    :data:`READS`; ``at``: the argument's path from the call's). (service/json_compiler.py makes
-    the same tuples for a name, a number and a nested call without a node;
-    tests/service/test_json_compiler.py compares the two.)"""
-    read, spec, takes = kind
-    if takes is not None:
-        if type(e) is Ref:
-            return (NAME, e.name, takes, read, spec, at)
-        if type(e) is Const and isinstance(e.value, takes):
-            return (TAKEN, e.value, takes, read, spec, None)
-        if type(e) is Call:
-            return (NESTED, e.run, takes, read, spec, at)
-    return (READ, e, None, read, spec, None)
+def arguments(kinds: Sequence[Kind], args: Sequence[Expr], n: int) -> list[Plan]:
+    """How a call reads its arguments ``args`` (nodes; ``kinds``: its inputs' items of
+    :data:`READS`, in order; ``n``: the length of the call's path, the arguments' paths being
+    below it). (service/json_compiler.py makes the same tuples for a name, a number and a nested
+    call without a node, and comes here for any other argument; tests/service/
+    test_json_compiler.py compares the two.)"""
+    plan: list[Plan] = []
+    # (zip without strict=: a keyword makes zip's call the slow one; the compilers checked the
+    # count of args, never more than the inputs)
+    for (read, spec, takes), e in zip(kinds, args):  # noqa: B905
+        if takes is None:
+            plan.append((READ, e, None, read, spec, None))
+        elif type(e) is Ref:
+            plan.append((NAME, e.name, takes, read, spec, e.path[n:]))
+        elif type(e) is Const and isinstance(e.value, takes):
+            plan.append((TAKEN, e.value, takes, read, spec, None))
+        elif type(e) is Call:
+            plan.append((NESTED, e.run, takes, read, spec, e.path[n:]))
+        else:
+            plan.append((READ, e, None, read, spec, None))
+    return plan
 
 
 # an argument's path from its call's, by position: shared by every call's plan (a plan keeps the
@@ -202,14 +209,6 @@ def head(sig: Signature) -> Head:
     return known if known is not None and known[0] is sig else _head(sig)
 
 
-def site(sig: Signature, plan: list[Plan], attrs: dict[str, Any], path: Path,
-         statement: bool, bind: str | list[Any] | None,
-         refs: Sequence[tuple[str, int | None, str]] = _NO_REFS,
-         attrs_path: Path | None = None) -> Compiled:
-    """A call of ``sig`` compiled: :func:`invoke` bound to it runs it."""
-    return head(sig) + (attrs, path, statement, plan, bind, refs, attrs_path)
-
-
 def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, statement: bool,
          bind: str | list[Any] | None = None,
          refs: list[tuple[str, int | None, str]] | None = None,
@@ -217,12 +216,10 @@ def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, st
     """A call of ``sig`` with the argument nodes ``args``: as a ``statement``, its step (ticks,
     calls, binds the value to ``bind``: a name, or names to unpack into); else its :class:`Call`
     node (an argument, a condition, a printed value). Either is :func:`invoke` bound to the
-    call's compiled :class:`Site`: one Python frame."""
-    n = len(path)
-    plan = [argument(kind, e, e.path[n:]) for kind, e in zip(  # noqa: B905
-        READS[sig.name], args)]  # (without strict=: a keyword makes zip's call the slow one)
-    run = MethodType(invoke, site(sig, plan, attrs, path, statement, bind, refs or _NO_REFS,
-                                  attrs_path))
+    call's compiled :class:`Site` (a plain tuple of its fields): one Python frame."""
+    plan = arguments(READS[sig.name], args, len(path))
+    run = MethodType(invoke, head(sig) + (attrs, path, statement, plan, bind, refs or _NO_REFS,
+                                          attrs_path))
     return run if statement else Call(run, path)
 
 

@@ -22,7 +22,7 @@ Every request's program is compiled here (unless the compile cache has it), so t
 to few frames: a call reads its arguments into its plan itself (a name, a number and a nested
 call need no node and no frame; anything else goes through :meth:`_JsonCompiler.expr`), checks
 its op's arity, attrs and spellings from one table per op (:data:`_OPS`), and makes its site
-where it is (closures.site's tuple); paths are made by concatenating tuples, and a name already
+where it is (the tuple closures.call makes); paths are made by concatenating tuples, and a name already
 checked (bound or read before) is not checked again.
 """
 
@@ -53,7 +53,7 @@ from service.closures import (
     Plan,
     Ref,
     Step,
-    argument,
+    arguments,
     invoke,
 )
 from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
@@ -312,7 +312,7 @@ class _JsonCompiler(_Compiler):
             raise Unsupported
         plan: list[Plan] = []
         if given:
-            # Each argument read into its plan here (closures.argument's tuples), one frame for
+            # Each argument read into its plan here (closures.arguments' tuples), one frame for
             # all: a name, a number and a nested call (nearly every argument) need no node, nor
             # a frame of their own; anything else is made a node by expr().
             depth += 1
@@ -340,7 +340,7 @@ class _JsonCompiler(_Compiler):
                         isinstance(a, takes):
                     plan.append((TAKEN, a, takes, read, spec, None))
                     continue
-                plan.append(argument(kind, self.expr(a, path + AT_ARG[i], depth), AT_ARG[i]))
+                plan += arguments((kind,), (self.expr(a, path + AT_ARG[i], depth),), len(path))
         # (most calls have no attrs, nor any required: no call for those)
         given_attrs = c.get("attrs")
         attrs = {} if given_attrs is None and not required else \
@@ -350,7 +350,7 @@ class _JsonCompiler(_Compiler):
             head = closures.head(sig)
         if spelled:
             _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
-        # (closures.site's tuple, made here: no frame)
+        # (its site: the tuple closures.call makes, made here)
         site = head + (attrs, path, statement, plan, bind, (), None)
         return MethodType(invoke, site) if statement else site
 
