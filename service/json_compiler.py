@@ -319,6 +319,7 @@ class _JsonCompiler(_Compiler):
             if depth > self.max_depth:  # (all of them at this depth)
                 raise Unsupported
             reads = self.reads
+            # (enumerate and indexing: zip(given, kinds, AT_ARG) costs more, in C)
             for i, a in enumerate(given):
                 read, spec, takes = kind = kinds[i]
                 t = type(a)
@@ -368,10 +369,10 @@ class _JsonCompiler(_Compiler):
                 reads[a] = path
                 return Ref(a, path)
             raise Unsupported
-        if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
-            return Const(a, path)
         if t is dict and "op" in a and a.keys() <= _CALL_KEYS:
             return Call(MethodType(invoke, self.call(a, path, depth, False)), path)
+        if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
+            return Const(a, path)
         if t is list and _literal(a):
             # An array adds one level per dimension (as service/compiler.py counts them)
             probe: Any = a
