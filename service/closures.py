@@ -1,25 +1,35 @@
-"""The compiled form of a program: every statement and every call a closure, made once per program.
+"""The compiled form of a program: every statement a function (or a function bound to what it
+holds), made once per program.
 
 The compilers (service/compiler.py from the request models, service/json_compiler.py straight from
-the JSON) call the builders here, one per kind of statement; each returns a *step*: a function
+the JSON) call the builders here, one per kind of statement; each returns a *step*: a callable
 ``step(it)`` that executes the statement, ``it`` being the interpreter of one run
 (service/interpreter.py: the names bound, the step count, the clock, the engine's context). What a
 step does is decided when it is built -- which checks, which engine function, how each argument is
 read -- so running a program asks no node what it is: a call statement is one Python frame (and
 its tick), where a walk over nodes took three.
 
+A call is :func:`invoke` bound (``types.MethodType``, in C) to the call's compiled site: a plain
+tuple of the fields of :class:`Site`, its argument plan among them. Compiling makes one per call
+of every request's program, so a call costs a few tuples, not a function with its defaults and a
+``partial``; and nothing in a site refers back to what is bound to it, so no compiled call is a
+reference cycle left for the garbage collector.
+
 Expressions stay small nodes (:class:`Const`, :class:`Ref`, :class:`Array`, :class:`Obj`,
-:class:`Call`): an argument's reader (service/param_kinds.py) is given the node, for its value
-(``e.run(it)``), its literal and its JSON pointer. A step holds nothing of one run, so a compiled
-program serves any number of runs, on any thread (the compile cache, service/compile_cache.py).
+:class:`Call`) where they are read as nodes (printed values, conditions, the arguments of kinds
+that read a node); an argument that is a name, a number or a call is in its call's plan without
+one, and an argument's reader (service/param_kinds.py) is given a node, for its value
+(``e.run(it)``), its literal and its JSON pointer, made when it is needed. A step holds nothing of
+one run, so a compiled program serves any number of runs, on any thread (the compile cache,
+service/compile_cache.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from types import MethodType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import engine as ge
 from service import inline_policy
@@ -94,28 +104,45 @@ class Call:
     path: Path
 
 
-@dataclass(slots=True)
-class Site:
-    """A call, as its arguments' readers and its errors see it. (Not the :class:`Call` node: the
-    function that runs a call holds its site, and a site that held the function back would make
-    every compiled call a reference cycle, left for the garbage collector.)"""
+class Site(NamedTuple):
+    """A compiled call: what its arguments' readers and its errors see (``sig``, ``attrs``,
+    ``path``, ``refs``, ``attrs_path``), and what running it needs, fixed when it is built.
 
+    Compiling makes one per call of the program, as a plain tuple of these fields (:func:`head`'s
+    and the call's own: made in C, and less to allocate and free than this class's);
+    :func:`invoke` bound to it (``MethodType``) is the call's step, or its :class:`Call` node's
+    ``run``, and makes this view of it only for a reader or the interpreter (an argument not of
+    the types its kind takes, or index attrs that name tensors). Nothing in it holds the function
+    bound to it, so a compiled call is no reference cycle for the garbage collector."""
+
+    # the signature's part (:func:`head`), the same for every call of it
     sig: Signature
+    name: str  # counted per call
+    direct: Any  # sig.direct: called with the values (most ops); else
+    general: Any  # sig.call, with the values and the attrs
+    cost: Any  # the builtin's cost (backward passes it runs), if it has one
+    # the call's own
     attrs: dict[str, Any]
     path: Path
+    statement: bool  # a statement (ticks, binds), or an argument (looks at the clock)
+    # how each argument is read (:func:`arguments`): a list, never changed once built (a tuple
+    # would be a copy of the list the compilers build it in)
+    plan: list[Plan]
+    bind: str | list[Any] | None  # a statement's name, or names to unpack into
     # tensor names inside "index" attrs: (attr, position in its item list or None, name)
-    refs: Sequence[tuple[str, int | None, str]] = ()
+    refs: Sequence[tuple[str, int | None, str]]
     # where the request spelled the attrs ("attrs" of the call; a setitem statement's index)
-    attrs_path: Path | None = None
+    attrs_path: Path | None
 
 
 Expr = Const | Ref | Array | Obj | Call
 
 
 # ----- calls ------------------------------------------------------------------------------------
+Kind = tuple[Reader, Input, Any]  # an input's reader, the input, the types the reader takes
 # each signature's inputs with their readers (service/param_kinds.py) and the types a reader
 # takes as they are (None: it must be called), in order
-_READS: dict[str, tuple[tuple[Reader, Input, Any], ...]] = {
+READS: dict[str, tuple[Kind, ...]] = {
     name: tuple((READERS[spec.kind], spec, TAKES.get(READERS[spec.kind])) for spec in sig.inputs)
     for name, sig in SIGNATURES.items()}
 
@@ -124,112 +151,145 @@ _READS: dict[str, tuple[tuple[Reader, Input, Any], ...]] = {
 # checked by type; anything else, or a value of another type, goes to the kind's reader
 # (service/param_kinds.py), which answers as it always does.
 NAME, TAKEN, NESTED, READ = 0, 1, 2, 3
-# (how, the name / the constant / the nested call's run, the types the kind takes, reader, input,
-# the argument's node)
-Plan = tuple[int, Any, Any, Reader, Input, Expr]
+# (how, the name / the constant / the nested call's run / the argument's node (READ), the types
+# the kind takes, reader, input, the argument's path from the call's (NAME, NESTED: the node the
+# reader is given is made with it, only when the value is not of those types; a constant taken
+# needs none))
+Plan = tuple[int, Any, Any, Reader, Input, Any]
 
 
-def _plan(sig: Signature, args: list[Expr]) -> tuple[Plan, ...]:
+def arguments(kinds: Sequence[Kind], args: Sequence[Expr], n: int) -> list[Plan]:
+    """How a call reads its arguments ``args`` (nodes; ``kinds``: its inputs' items of
+    :data:`READS`, in order; ``n``: the length of the call's path, the arguments' paths being
+    below it). (service/json_compiler.py makes the same tuples for a name, a number and a nested
+    call without a node, and comes here for any other argument; tests/service/
+    test_json_compiler.py compares the two.)"""
     plan: list[Plan] = []
     # (zip without strict=: a keyword makes zip's call the slow one; the compilers checked the
     # count of args, never more than the inputs)
-    for (read, spec, takes), e in zip(_READS[sig.name], args):  # noqa: B905
+    for (read, spec, takes), e in zip(kinds, args):  # noqa: B905
         if takes is None:
-            plan.append((READ, None, None, read, spec, e))
+            plan.append((READ, e, None, read, spec, None))
         elif type(e) is Ref:
-            plan.append((NAME, e.name, takes, read, spec, e))
+            plan.append((NAME, e.name, takes, read, spec, e.path[n:]))
         elif type(e) is Const and isinstance(e.value, takes):
-            plan.append((TAKEN, e.value, takes, read, spec, e))
+            plan.append((TAKEN, e.value, takes, read, spec, None))
         elif type(e) is Call:
-            plan.append((NESTED, e.run, takes, read, spec, e))
+            plan.append((NESTED, e.run, takes, read, spec, e.path[n:]))
         else:
-            plan.append((READ, None, None, read, spec, e))
-    return tuple(plan)
+            plan.append((READ, e, None, read, spec, None))
+    return plan
+
+
+# an argument's path from its call's, by position: shared by every call's plan (a plan keeps the
+# path of an argument that is not a node, for the node a reader is given when its value is not
+# of the types the kind takes; the whole path, the call's and this, is made only then)
+AT_ARG = tuple(("args", i) for i in range(max(len(sig.inputs) for sig in SIGNATURES.values())))
 
 
 _UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 _NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
+Head = tuple[Signature, str, Any, Any, Any]
+Compiled = tuple[Any, ...]  # a compiled call: a Site's fields
+
+
+def _head(sig: Signature) -> Head:
+    builtin = sig.builtin
+    return (sig, sig.name, sig.direct, sig.call, None if builtin is None else builtin.cost)
+
+
+# op name -> the first fields of a Site of each call of it
+HEADS: dict[str, Head] = {name: _head(sig) for name, sig in SIGNATURES.items()}
+
+
+def head(sig: Signature) -> Head:
+    """The first fields of a :class:`Site` of a call of ``sig``: one tuple per signature (made
+    afresh for a signature that is not SIGNATURES' own: tests replace one)."""
+    known = HEADS.get(sig.name)
+    return known if known is not None and known[0] is sig else _head(sig)
 
 
 def call(sig: Signature, args: list[Expr], attrs: dict[str, Any], path: Path, statement: bool,
          bind: str | list[Any] | None = None,
          refs: list[tuple[str, int | None, str]] | None = None,
          attrs_path: Path | None = None) -> Any:
-    """A call of ``sig``: as a ``statement``, its step (ticks, calls, binds the value to
-    ``bind``: a name, or names to unpack into); else its :class:`Call` node (an argument, a
-    condition, a printed value). Either runs one function, given ``statement`` by ``partial``
-    (in C): a call is one Python frame."""
-    c = Site(sig, attrs, path, refs or _NO_REFS, attrs_path)
+    """A call of ``sig`` with the argument nodes ``args``: as a ``statement``, its step (ticks,
+    calls, binds the value to ``bind``: a name, or names to unpack into); else its :class:`Call`
+    node (an argument, a condition, a printed value). Either is :func:`invoke` bound to the
+    call's compiled :class:`Site` (a plain tuple of its fields): one Python frame."""
+    plan = arguments(READS[sig.name], args, len(path))
+    run = MethodType(invoke, head(sig) + (attrs, path, statement, plan, bind, refs or _NO_REFS,
+                                          attrs_path))
+    return run if statement else Call(run, path)
 
-    # (what it needs given as defaults, not taken from the enclosing scope: one tuple, where a
-    # closure makes a cell per name, each an object the garbage collector then tracks)
-    def invoke(statement: bool, it: Interpreter, c: Site = c, plan: tuple[Plan, ...] = _plan(
-            sig, args), bind: Any = bind, path: Path = c.path, attrs: dict[str, Any] = c.attrs,
-            name: str = sig.name, direct: Any = sig.direct, general: Any = sig.call,
-            cost: Any = sig.builtin.cost if sig.builtin is not None else None,
-            resolve: bool = bool(c.refs)) -> Any:
-        # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
-        # so that one statement with a wide expression cannot outrun the deadline by much
-        if statement:
-            it.tick(path)
-        else:
-            now = it.clock()
-            if now > it.soonest:
-                it.clock_passed(now, path)
-        # each argument as its input's kind reads it, given the values of the arguments before it
-        values: list[Any] = []
-        env = it.env
-        for how, x, takes, read, spec, e in plan:
-            if how == NAME:
-                v = env.get(x, _UNBOUND)
-                if v is not _UNBOUND and isinstance(v, takes):
-                    values.append(v)
-                    continue
-            elif how == TAKEN:
-                values.append(x)
-                continue
-            elif how == NESTED:
-                v = x(it)
-                if isinstance(v, takes):
-                    values.append(v)
-                    continue
-                e = Const(v, e.path)  # (the reader checks the value it has, not a second run)
-            values.append(read(it, c, spec, e, values))
-        kw = it.resolve_refs(c) if resolve else attrs
-        if cost is not None:
-            passes = cost(*values)
-            if it.inline and inline_policy.too_many_passes(passes):
-                raise Preempted  # before the call: the budget is checked between calls only
-            it.charge(passes, path)
-        if it.anomaly:
-            it.note_step(path, name)
-        it.op_counts[name] += 1
-        try:
-            v = direct(*values, **kw) if direct is not None else general(values, kw)
-        except ge.AnomalyError as err:
-            raise it.anomaly_error(err, path) from None
-        except ge.EngineError as err:
-            raise it.engine_error(err, path) from None
-        except ProgramError as err:
-            err.pointer = err.pointer or pointer(path)
-            raise
-        except Preempted:
-            raise
-        except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
-            raise InternalError(pointer(path)) from exc
-        if not statement:
-            return v
-        if bind is None:
-            return None
-        if type(bind) is str:
-            env[bind] = v
-        else:
-            it.unpack(bind, v, (*path, "name"))
-        return None
 
+def invoke(c: Compiled, it: Interpreter) -> Any:
+    """Run the call ``c`` (bound to it: a call's step, or its node's ``run``)."""
+    _, name, direct, general, cost, attrs, path, statement, plan, bind, refs, _ = c
+    # a statement ticks (a step, the clock, cancellation); a nested call looks at the clock,
+    # so that one statement with a wide expression cannot outrun the deadline by much
     if statement:
-        return partial(invoke, True)
-    return Call(partial(invoke, False), path)
+        it.tick(path)
+    else:
+        now = it.clock()
+        if now > it.soonest:
+            it.clock_passed(now, path)
+    # each argument as its input's kind reads it, given the values of the arguments before it
+    values: list[Any] = []
+    env = it.env
+    e: Expr
+    for how, x, takes, read, spec, where in plan:
+        if how == NAME:
+            v = env.get(x, _UNBOUND)
+            if v is not _UNBOUND and isinstance(v, takes):
+                values.append(v)
+                continue
+            # (the reader looks it up again: unbound, or of another type)
+            e = Ref(x, (*path, *where))
+        elif how == TAKEN:
+            values.append(x)
+            continue
+        elif how == NESTED:
+            v = x(it)
+            if isinstance(v, takes):
+                values.append(v)
+                continue
+            # (the reader checks the value it has, not a second run)
+            e = Const(v, (*path, *where))
+        else:
+            e = x
+        values.append(read(it, Site._make(c), spec, e, values))
+    kw = it.resolve_refs(Site._make(c)) if refs else attrs
+    if cost is not None:
+        passes = cost(*values)
+        if it.inline and inline_policy.too_many_passes(passes):
+            raise Preempted  # before the call: the budget is checked between calls only
+        it.charge(passes, path)
+    if it.anomaly:
+        it.note_step(path, name)
+    it.op_counts[name] += 1
+    try:
+        v = direct(*values, **kw) if direct is not None else general(values, kw)
+    except ge.AnomalyError as err:
+        raise it.anomaly_error(err, path) from None
+    except ge.EngineError as err:
+        raise it.engine_error(err, path) from None
+    except ProgramError as err:
+        err.pointer = err.pointer or pointer(path)
+        raise
+    except Preempted:
+        raise
+    except Exception as exc:  # anything else escaping the engine is a bug: a 500 saying where
+        raise InternalError(pointer(path)) from exc
+    if not statement:
+        return v
+    if bind is None:
+        return None
+    if type(bind) is str:
+        env[bind] = v
+    else:
+        it.unpack(bind, v, (*path, "name"))
+    return None
 
 
 # ----- statements -------------------------------------------------------------------------------
@@ -258,20 +318,22 @@ def _iteration(it: Interpreter, body: list[Step]) -> bool:
 
 
 def print_(values: list[Expr], path: Path, sep: str = " ", end: str = "\n") -> Step:
-    # (given as defaults, as a call's are: the most frequent statement after calls)
-    def execute(it: Interpreter, values: list[Expr] = values, path: Path = path, sep: str = sep,
-                end: str = end) -> None:
-        it.tick(path)
-        line = print_line([e.run(it) for e in values], sep, end)
-        it.printed_chars += len(line) + 1
-        cap = it.settings.max_printed_chars
-        if it.printed_chars > cap:
-            raise limit_exceeded("max_printed_chars", it.printed_chars, cap,
-                                 f"print statements produced more than {cap} characters",
-                                 pointer(path))
-        it.printed.append(line)
+    # (what it prints bound as a tuple, as a call's site is: the most frequent statement after
+    # calls; no function made per statement)
+    return MethodType(_print, (values, path, sep, end))
 
-    return execute
+
+def _print(held: tuple[list[Expr], Path, str, str], it: Interpreter) -> None:
+    values, path, sep, end = held
+    it.tick(path)
+    line = print_line([e.run(it) for e in values], sep, end)
+    it.printed_chars += len(line) + 1
+    cap = it.settings.max_printed_chars
+    if it.printed_chars > cap:
+        raise limit_exceeded("max_printed_chars", it.printed_chars, cap,
+                             f"print statements produced more than {cap} characters",
+                             pointer(path))
+    it.printed.append(line)
 
 
 def while_(cond: Expr, body: list[Step], max_iter: int | None, path: Path) -> Step:

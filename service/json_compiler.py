@@ -15,25 +15,54 @@ that it cannot be sure is valid. The caller (service/routers/run.py) then valida
 body with the models and compiles those: every problem a program can have is still pydantic's
 (or the compiler's), word for word and at its pointer, because this path never reports one; it
 only accepts. ``tests/service/test_json_compiler.py`` checks that both paths compile every
-program of the contract tests and fuzzers alike.
+program of the contract tests and fuzzers alike, and that a damaged program either path takes
+answers alike when it runs.
+
+Every request's program is compiled here (unless the compile cache has it), so the walk is kept
+to few frames: a call reads its arguments into its plan itself (a name, a number and a nested
+call need no node and no frame; anything else goes through :meth:`_JsonCompiler.expr`), checks
+its op's arity, attrs and spellings from one table per op (:data:`_OPS`), and makes its site
+where it is (the tuple closures.call makes); paths are made by concatenating tuples, and a name already
+checked (bound or read before) is not checked again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from types import MethodType
 from typing import Any
 
 from pydantic import ValidationError
 
 from engine.registry import Param
 from service import closures
-from service.closures import Array, Const, Expr, Ref, Step
+from service.closures import (
+    AT_ARG,
+    HEADS,
+    NAME,
+    NESTED,
+    READS,
+    TAKEN,
+    Array,
+    Call,
+    Const,
+    Expr,
+    Head,
+    Kind,
+    Plan,
+    Ref,
+    Step,
+    arguments,
+    invoke,
+)
 from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
 from service.encoding import NONFINITE
 from service.errors import ProgramError
 from service.pointer import Path
 from service.program import RunRequest
 from service.scalars import INT64_MAX, INT64_MIN, to_float
-from service.signatures import SIGNATURES, Signature
+from service.signatures import SIGNATURES
 
 
 class Unsupported(Exception):
@@ -94,17 +123,28 @@ def _attr_str(v: Any) -> Any:
 
 
 def _attr_ints(v: Any) -> Any:
-    if type(v) is list and len(v) <= 64 and all(_int64(x) for x in v):
+    # (the items' types and range tested in C: no frame per item)
+    if type(v) is list and len(v) <= 64 and (not v or set(map(type, v)) == _INT and
+                                             min(v) >= INT64_MIN and max(v) <= INT64_MAX):
         return v
     raise Unsupported
+
+
+_INT = {int}
 
 
 def _attr_dims(v: Any) -> Any:
     return v if _int64(v) else _attr_ints(v)
 
 
+def _attr_dtype(v: Any) -> Any:
+    if type(v) is str and v in _DTYPES:
+        return v
+    raise Unsupported
+
+
 _ATTR_KINDS = {"int": _attr_int, "float": _attr_float, "number": _attr_number, "bool": _attr_bool,
-               "str": _attr_str, "ints": _attr_ints, "dims": _attr_dims}
+               "str": _attr_str, "ints": _attr_ints, "dims": _attr_dims, "dtype": _attr_dtype}
 
 
 def _attr(p: Param, v: Any) -> Any:
@@ -112,14 +152,18 @@ def _attr(p: Param, v: Any) -> Any:
         return None
     if p.choices and type(v) is str and v in p.choices:
         return v
-    if p.kind == "dtype":
-        if type(v) is str and v in _DTYPES:
-            return v
-        raise Unsupported
     check = _ATTR_KINDS.get(p.kind)
     if check is None:  # choice (not among the choices), index
         raise Unsupported
     return check(v)
+
+
+def _check(p: Param) -> Callable[[Any], Any]:
+    """The attr's check: its kind's own where null and choices are not to be tested first
+    (most attrs: one frame each)."""
+    if p.optional or p.choices or p.kind not in _ATTR_KINDS:
+        return partial(_attr, p)
+    return _ATTR_KINDS[p.kind]
 
 
 def _dtype_names() -> frozenset[str]:
@@ -129,34 +173,31 @@ def _dtype_names() -> frozenset[str]:
 
 
 _DTYPES = _dtype_names()
-# op name -> its attrs by name, and the names it requires
-_ATTRS: dict[str, dict[str, Param]] = {name: {p.name: p for p in sig.attrs}
-                                       for name, sig in SIGNATURES.items()}
-_REQUIRED: dict[str, frozenset[str]] = {
-    name: frozenset(p.name for p in sig.attrs if p.required) for name, sig in SIGNATURES.items()}
-# op name -> the fewest and the most arguments it takes, for the ops this path compiles (not
-# those with index attrs)
-_ARITY: dict[str, tuple[int, int]] = {
-    name: (sig.min_args, len(sig.inputs)) for name, sig in SIGNATURES.items()
-    if not _INDEX_ATTRS[name]}
 
 
-def _attrs(sig: Signature, given: Any) -> dict[str, Any]:
-    required = _REQUIRED[sig.name]
-    if given is None:
-        if required:
-            raise Unsupported
-        return {}
+def _attrs(required: frozenset[str], checks: dict[str, Callable[[Any], Any]], given: Any
+           ) -> dict[str, Any]:
     if type(given) is not dict or not required <= given.keys():
-        raise Unsupported
-    params = _ATTRS[sig.name]
+        raise Unsupported  # (null, when the op requires any, too)
     attrs = {}
     for key, v in given.items():
-        p = params.get(key)
-        if p is None:
+        check = checks.get(key)
+        if check is None:
             raise Unsupported
-        attrs[key] = _attr(p, v)
+        attrs[key] = check(v)
     return attrs
+
+
+# op name -> what a call of it needs checked and read, for the ops this path compiles (not those
+# with index attrs): the fewest and the most arguments, each input's kind (closures.READS), its
+# attrs' checks by name, the attrs it requires, whether JSON spells any (service/spellings.py),
+# the first fields of its calls' sites (closures.head: SIGNATURES' signature, checked to be the
+# one there at each compile: tests replace one)
+_OPS: dict[str, tuple[int, int, tuple[Kind, ...], dict[str, Callable[[Any], Any]],
+                      frozenset[str], bool, Head]] = {
+    name: (sig.min_args, len(sig.inputs), READS[name], {p.name: _check(p) for p in sig.attrs},
+           frozenset(p.name for p in sig.attrs if p.required), bool(_SPELLED[name]), HEADS[name])
+    for name, sig in SIGNATURES.items() if not _INDEX_ATTRS[name]}
 
 
 # ----- array literals ---------------------------------------------------------------------------
@@ -193,18 +234,33 @@ class _JsonCompiler(_Compiler):
     """service/compiler.py's compiler, reading (and checking) the request's JSON instead of the
     models; the nesting limit and the loop count are the base class's."""
 
-    def statement(self, s: Any, path: Path, depth: int) -> Step:
-        if depth > self.max_depth:  # (tested here: a call per node cost more than the test)
+    def block(self, stmts: list[Any], path: Path, depth: int) -> list[Step]:
+        if stmts and depth > self.max_depth:  # (every statement of the block at this depth)
             self._deeper(depth, path)
+        # (a call, the most frequent statement, compiled without statement()'s frame)
+        return [self.call(s, path + (i,), depth, True)
+                if type(s) is dict and "op" in s and s.keys() <= _CALL_KEYS
+                else self.statement(s, path + (i,), depth) for i, s in enumerate(stmts)]
+
+    def statement(self, s: Any, path: Path, depth: int) -> Step:
+        # (any statement but a call: block() compiles those; block() checked the depth)
         if type(s) is not dict:
             raise Unsupported
         keys = s.keys()
-        if "op" in s and keys <= _CALL_KEYS:  # (the most frequent statement first)
-            return self.call(s, path, depth, statement=True)
         if "print" in s:
             if len(s) != 1:
                 raise Unsupported
-            return self.print(s["print"], path, depth)
+            v = s["print"]
+            if type(v) is dict and "values" in v:
+                if not v.keys() <= _PRINT_KEYS:
+                    raise Unsupported
+                sep, end = v.get("sep", " "), v.get("end", "\n")
+                if not (_short(sep) and _short(end)):
+                    raise Unsupported
+                return closures.print_([self.expr(a, path + ("print", "values", i), depth + 1)
+                                        for i, a in enumerate(_list(v["values"]))], path, sep,
+                                       end)
+            return closures.print_([self.expr(v, path + ("print",), depth + 1)], path)
         if "while" in s:
             if not keys <= _WHILE_KEYS or "do" not in s:
                 raise Unsupported
@@ -228,67 +284,95 @@ class _JsonCompiler(_Compiler):
                     raise Unsupported
                 return closures.grad_mode(enabled, self.block(_list(s[key]), (*path, key),
                                                               depth + 1), path)
-        # (anything else: another statement, or a call with a key no call has, which the first
-        # test left here)
+        # (anything else: another statement, or a call with a key no call has)
         raise Unsupported
 
-    def print(self, v: Any, path: Path, depth: int) -> Step:
-        if type(v) is dict and "values" in v:
-            if not v.keys() <= _PRINT_KEYS:
-                raise Unsupported
-            sep, end = v.get("sep", " "), v.get("end", "\n")
-            if not (_short(sep) and _short(end)):
-                raise Unsupported
-            return closures.print_([self.expr(a, (*path, "print", "values", i), depth + 1)
-                                    for i, a in enumerate(_list(v["values"]))], path, sep, end)
-        return closures.print_([self.expr(v, (*path, "print"), depth + 1)], path)
-
     def call(self, c: Any, path: Path, depth: int, statement: bool = False) -> Any:
+        """The call's step (``statement``), else its compiled site (its callers bind
+        ``closures.invoke`` to it)."""
         # (c: a dict with "op" and no key a call does not have; its callers checked)
-        op = c["op"]
-        arity = _ARITY.get(op) if type(op) is str else None
-        if arity is None:  # (an unknown op, or one with index attrs: the models')
+        op, bind, given = c["op"], c.get("name"), c.get("args")
+        known = _OPS.get(op) if type(op) is str else None
+        if known is None:  # (an unknown op, or one with index attrs: the models')
             raise Unsupported
-        # (the signature read from SIGNATURES at each compile, never kept here: tests replace one)
-        sig, (least, most) = SIGNATURES[op], arity
-        bind = c.get("name")
+        least, most, kinds, checks, required, spelled, head = known
         if bind is not None:
-            if not (statement and _name(bind)):
+            if not (statement and type(bind) is str):
                 raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
-            self.binds.add(bind)
-        given = c.get("args", _ABSENT)
-        if given is _ABSENT:
-            if least:
+            binds = self.binds
+            if bind not in binds:  # (those bound before were checked then)
+                if not (bind in self.reads or _name(bind)):
+                    raise Unsupported
+                binds.add(bind)
+        if given is None:
+            if least or "args" in c:
                 raise Unsupported
-            given = []
-        if type(given) is not list or not least <= len(given) <= most:
+            given = ()
+        elif type(given) is not list or not least <= len(given) <= most:
             raise Unsupported
-        depth += 1
-        args = [self.expr(a, (*path, "args", i), depth) for i, a in enumerate(given)]
+        plan: list[Plan] = []
+        if given:
+            # Each argument read into its plan here (closures.arguments' tuples), one frame for
+            # all: a name, a number and a nested call (nearly every argument) need no node, nor
+            # a frame of their own; anything else is made a node by expr().
+            depth += 1
+            if depth > self.max_depth:  # (all of them at this depth)
+                raise Unsupported
+            reads = self.reads
+            # (enumerate and indexing: zip(given, kinds, AT_ARG) costs more, in C)
+            for i, a in enumerate(given):
+                read, spec, takes = kind = kinds[i]
+                t = type(a)
+                if takes is None:  # (a kind that reads a node: tensors, data)
+                    pass
+                elif t is str:
+                    if a in reads:  # (a name read before: checked then)
+                        plan.append((NAME, a, takes, read, spec, AT_ARG[i]))
+                        continue
+                    if a in self.binds or a not in _TOKENS and _name(a):
+                        reads[a] = path + AT_ARG[i]
+                        plan.append((NAME, a, takes, read, spec, AT_ARG[i]))
+                        continue
+                elif t is dict and "op" in a and a.keys() <= _CALL_KEYS:
+                    run = MethodType(invoke, self.call(a, path + AT_ARG[i], depth, False))
+                    plan.append((NESTED, run, takes, read, spec, AT_ARG[i]))
+                    continue
+                elif (t is int and INT64_MIN <= a <= INT64_MAX or t is float or t is bool) and \
+                        isinstance(a, takes):
+                    plan.append((TAKEN, a, takes, read, spec, None))
+                    continue
+                plan += arguments((kind,), (self.expr(a, path + AT_ARG[i], depth),), len(path))
+        # (most calls have no attrs, nor any required: no call for those)
         given_attrs = c.get("attrs")
-        # (most calls have none, nor any required: no call for those)
-        attrs = {} if given_attrs is None and not _REQUIRED[op] else _attrs(sig, given_attrs)
-        if _SPELLED[op]:
+        attrs = {} if given_attrs is None and not required else \
+            _attrs(required, checks, given_attrs)
+        sig = SIGNATURES[op]
+        if head[0] is not sig:
+            head = closures.head(sig)
+        if spelled:
             _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
-        return closures.call(sig, args, attrs, path, statement, bind)
+        # (its site: the tuple closures.call makes, made here)
+        site = head + (attrs, path, statement, plan, bind, (), None)
+        return MethodType(invoke, site) if statement else site
 
     def expr(self, a: Any, path: Path, depth: int) -> Expr:
         if depth > self.max_depth:
             self._deeper(depth, path)
         t = type(a)
         if t is str:
+            reads = self.reads
+            if a in reads:  # (a name read before: checked then)
+                return Ref(a, path)
             if a in _TOKENS:
                 return Const(NONFINITE[a], path)
-            if a in self.reads:  # (a name read before: checked then)
-                return Ref(a, path)
-            if _name(a):
-                self._read(a, path)
+            if a in self.binds or _name(a):  # (one bound before: checked then)
+                reads[a] = path
                 return Ref(a, path)
             raise Unsupported
+        if t is dict and "op" in a and a.keys() <= _CALL_KEYS:
+            return Call(MethodType(invoke, self.call(a, path, depth, False)), path)
         if t is float or t is bool or a is None or (t is int and INT64_MIN <= a <= INT64_MAX):
             return Const(a, path)
-        if t is dict and "op" in a and a.keys() <= _CALL_KEYS:
-            return self.call(a, path, depth)
         if t is list and _literal(a):
             # An array adds one level per dimension (as service/compiler.py counts them)
             probe: Any = a
