@@ -135,7 +135,7 @@ async def run(body: RunRequest, request: Request) -> Response:
     # parsing and validating it there) counts toward it.
     deadline = clock() + settings.request_timeout
 
-    def work(cancelled: threading.Event, inline: bool) -> list[bytes]:
+    def work(cancelled: threading.Event | None, inline: bool) -> list[bytes]:
         # (Preempted leaves run(): the program did not finish, and is counted where it does)
         # A large body comes Unprepared (ProgramRoute): parsed and validated here, on the worker
         # (always a thread: inline_policy never runs such a body inline); its problems raise.
