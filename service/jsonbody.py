@@ -73,7 +73,7 @@ def max_json_depth(max_nesting_depth: int) -> int:
 
 def structure(body: bytes) -> bytes:
     """The brackets and colons of JSON text that lie outside its strings, in order: what its
-    nesting (:func:`bracket_depth`) and its count of object members (:func:`same_members`) are read
+    nesting (:func:`json_depth`) and its count of object members (:func:`same_members`) are read
     from. On text that is not JSON the answer is only an estimate; the parser rejects such text
     anyway."""
     # Escaped backslashes first, then escaped quotes (a run of backslashes pairs from the left), so
@@ -101,12 +101,7 @@ def same_members(body: bytes, parts: tuple[bytes, ...], more: int) -> bool:
 def json_depth(body: bytes) -> int:
     """How deeply arrays and objects nest in ``body`` (0 for a scalar), in time and memory linear
     in its size and without parsing it. Brackets inside strings do not count."""
-    return bracket_depth(structure(body))
-
-
-def bracket_depth(outside: bytes) -> int:
-    """The deepest nesting of the brackets in ``outside`` (a :func:`structure`)."""
-    outside = outside.translate(None, _NOT_BRACKET)
+    outside = structure(body).translate(None, _NOT_BRACKET)
     if len(outside) <= _FEW_BRACKETS:  # (numpy's fixed cost is some 12 us: a small program's)
         return max(accumulate(map(_BRACKET_STEP.__getitem__, outside)), default=0)
     deepest = level = 0
@@ -155,7 +150,7 @@ def _jiter(body: bytes) -> Any:
 def parse_unchecked(body: bytes) -> Any:
     """``body`` as jiter parses it without looking for a key twice in one object (that look
     doubles its time): ValueError for anything else parse refuses. The caller counts the members
-    instead (:func:`members`: fewer in the document than in the body means a key came twice)."""
+    instead (:func:`same_members`: fewer in the document than in the body means a key came twice)."""
     return jiter.from_json(body, allow_inf_nan=False)
 
 
