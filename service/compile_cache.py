@@ -51,6 +51,13 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
     hold a program over ``largest`` skips the look below; otherwise a lower bound of the
     canonical length is taken first (:func:`_surely_longer`), so that a program with megabytes of
     base64 is refused without writing them out again (orjson would scan every byte)."""
+    keyed = _canonical_key(program, largest, body_size)
+    return None if keyed is None else (keyed[0], len(keyed[1]))
+
+
+def _canonical_key(program: Any, largest: int | None, body_size: int | None
+                   ) -> tuple[bytes, bytes] | None:
+    """json_key's key, and the canonical JSON it hashed."""
     if largest is not None:
         most = largest // MEMORY_PER_JSON_BYTE  # the longest canonical JSON kept
         if (body_size is None or body_size > most) and _surely_longer(program, most):
@@ -58,7 +65,7 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
     if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
         return None
-    return _digest(b"program\0" + canonical), len(canonical)
+    return _digest(b"program\0" + canonical), canonical
 
 
 # Lists longer than this are counted by their length alone (each item at least one byte and a
@@ -107,6 +114,9 @@ class Found:
     key: bytes
     size: int
     program: Program | None
+    # a JSON program's canonical JSON (the key's text): what /v1/run's route counts its
+    # members on (service/routers/run.py)
+    canonical: bytes = b""
 
 
 def find_json(cache: CompileCache, document: Any, body_size: int | None = None) -> Found | None:
@@ -119,13 +129,13 @@ def find_json(cache: CompileCache, document: Any, body_size: int | None = None) 
     if not isinstance(program, list):
         return None
     try:
-        keyed = json_key(program, cache.largest, body_size)
+        keyed = _canonical_key(program, cache.largest, body_size)
     except orjson.JSONEncodeError:  # an integer past 64 bits: validation refuses the program
         return None
     if keyed is None:
         return None
-    key, size = keyed
-    return Found(key, size * MEMORY_PER_JSON_BYTE, cache.get(key))
+    key, canonical = keyed
+    return Found(key, len(canonical) * MEMORY_PER_JSON_BYTE, cache.get(key), canonical)
 
 
 def find_source(cache: CompileCache, body: RunRequest, translation: Translation) -> Found:

@@ -84,17 +84,20 @@ def outgrown(err: ge.LimitExceeded, settings: Settings) -> bool:
     return configured is not None and err.maximum < configured
 
 
-async def run(runner: Runner, settings: Settings, work: Callable[[threading.Event, bool], T],
+async def run(runner: Runner, settings: Settings,
+              work: Callable[[threading.Event | None, bool], T],
               gone: Callable[[], Awaitable[None]] | None = None, *, body_bytes: int = 0,
               deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> T:
-    """``work(cancelled, inline)``'s result: tried inline first (when ``inline_budget_ms`` and
-    the body's size allow) in a copy of this context, then, if it raised Preempted, in
-    ``runner``'s pool, admitted there against ``deadline`` (a time on ``clock``) with its
-    ``max_alive_elements`` reserved."""
+    """``work(cancelled, inline)``'s result (``cancelled`` None inline): tried inline first
+    (when ``inline_budget_ms`` and the body's size allow) in a copy of this context, then, if it
+    raised Preempted, in ``runner``'s pool, admitted there against ``deadline`` (a time on
+    ``clock``) with its ``max_alive_elements`` reserved."""
     runner.check_free()  # a full server refuses every program, small ones too
     if settings.inline_budget_ms > 0 and body_bytes < OFF_LOOP_FROM:
         try:
-            return contextvars.copy_context().run(work, threading.Event(), True)
+            # (no cancellation event: an inline run holds the event loop, the only place that
+            # could see its client leave, so nothing could ever set one)
+            return contextvars.copy_context().run(work, None, True)
         except Preempted:
             metrics.MOVED_TO_THREAD.inc()
     return await runner.run(lambda cancelled: work(cancelled, False), gone,

@@ -75,7 +75,8 @@ class RunReport:
 class Interpreter:
     request: RunRequest
     settings: Settings
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    # set when the client has gone (a run on a worker thread); None where nothing can cancel
+    cancelled: threading.Event | None = None
     # inline: on the event loop, under the inline budget (service/inline_policy.py); Preempted
     # past it
     inline: bool = False
@@ -179,7 +180,7 @@ class Interpreter:
         now = self.clock()
         if now > self.soonest:
             self.clock_passed(now, path)
-        if self.cancelled.is_set():
+        if self.cancelled is not None and self.cancelled.is_set():
             raise ProgramError("cancelled", "the client went away", pointer(path), status=499)
 
     def charge(self, n: int, path: Path) -> None:

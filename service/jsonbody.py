@@ -56,7 +56,7 @@ from service.problems import is_json
 # program array, a print's {"values": [...]}, tensor objects' shape arrays, attrs objects and the
 # nested arrays of an advanced index (which the nesting depth does not count).
 _JSON_LEVELS_SLACK = 16
-_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}":')
 _NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
 _CHUNK = 1 << 20
 # +1 for an opening bracket, -1 for a closing one, by byte; below this many brackets a running
@@ -71,18 +71,37 @@ def max_json_depth(max_nesting_depth: int) -> int:
     return 2 * max_nesting_depth + _JSON_LEVELS_SLACK
 
 
-def json_depth(body: bytes) -> int:
-    """How deeply arrays and objects nest in ``body`` (0 for a scalar), in time and memory linear
-    in its size and without parsing it. Brackets inside strings do not count. On text that is not
-    JSON the answer is only an estimate; the parser rejects such text anyway."""
+def structure(body: bytes) -> bytes:
+    """The brackets and colons of JSON text that lie outside its strings, in order: what its
+    nesting (:func:`json_depth`) and its count of object members (:func:`same_members`) are read
+    from. On text that is not JSON the answer is only an estimate; the parser rejects such text
+    anyway."""
     # Escaped backslashes first, then escaped quotes (a run of backslashes pairs from the left), so
-    # that every quote left delimits a string; then keep only quotes and brackets. (Most bodies
-    # have no backslash at all; looking is far cheaper than two passes of replace.)
+    # that every quote left delimits a string; then keep only quotes, brackets and colons. (Most
+    # bodies have no backslash at all; looking is far cheaper than two passes of replace.)
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    text = body.translate(None, _NOT_STRUCTURE)
-    # Between quotes is string content: keep the parts outside, then only the brackets.
-    outside = b"".join(text.split(b'"')[::2]).translate(None, _NOT_BRACKET)
+    # Between quotes is string content: keep the parts outside.
+    return b"".join(body.translate(None, _NOT_STRUCTURE).split(b'"')[::2])
+
+
+def same_members(body: bytes, parts: tuple[bytes, ...], more: int) -> bool:
+    """Whether the JSON text ``body`` writes as many object members (``"key": value``, all
+    levels together) as the texts ``parts`` plus ``more``. Outside strings a colon is only ever a
+    member's. Without a backslash in ``body`` its strings hold their colons as they are, as
+    orjson writes them again (it escapes only quotes, backslashes and control characters, none of
+    which such a body's strings hold), so whole texts' colons compare as well; with one, a colon
+    may be written ``\\u003a``, and only those outside strings are counted."""
+    if b"\\" in body:
+        return structure(body).count(b":") == more + sum(
+            structure(p).count(b":") for p in parts)
+    return body.count(b":") == more + sum(p.count(b":") for p in parts)
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in ``body`` (0 for a scalar), in time and memory linear
+    in its size and without parsing it. Brackets inside strings do not count."""
+    outside = structure(body).translate(None, _NOT_BRACKET)
     if len(outside) <= _FEW_BRACKETS:  # (numpy's fixed cost is some 12 us: a small program's)
         return max(accumulate(map(_BRACKET_STEP.__getitem__, outside)), default=0)
     deepest = level = 0
@@ -126,6 +145,13 @@ def parse(body: bytes) -> Any:
 
 def _jiter(body: bytes) -> Any:
     return jiter.from_json(body, allow_inf_nan=False, catch_duplicate_keys=True)
+
+
+def parse_unchecked(body: bytes) -> Any:
+    """``body`` as jiter parses it without looking for a key twice in one object (that look
+    doubles its time): ValueError for anything else parse refuses. The caller counts the members
+    instead (:func:`same_members`: fewer in the document than in the body means a key came twice)."""
+    return jiter.from_json(body, allow_inf_nan=False)
 
 
 # A body this large is measured on its parsed document, not byte by byte (see read_body).

@@ -96,15 +96,28 @@ def child(metric: Any, *values: str) -> Any:
     return found
 
 
+# op name -> the value behind OPS.labels(op), which ``inc`` adds to (and STEPS' and ELEMENTS'):
+# a program counts a dozen or two ops, and each Counter.inc checked again, in three more Python
+# calls, what holds for every one of them (a labelled child is observable; a count is never
+# negative). Each value is the metric's own (MutexValue, or the multi-process file's value), so
+# what /metrics reads is unchanged.
+_OP_VALUES: dict[str, Any] = {}
+_STEPS_VALUE, _ELEMENTS_VALUE = STEPS._value, ELEMENTS._value  # (the same, unlabelled)
+
+
 def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:
     """Count one finished program (whether it succeeded or not)."""
     child(PROGRAMS, outcome).inc()
     if steps:
-        STEPS.inc(steps)
+        _STEPS_VALUE.inc(steps)
+    values = _OP_VALUES
     for op, n in op_counts.items():
-        child(OPS, op).inc(n)
+        value = values.get(op)
+        if value is None:
+            value = values[op] = child(OPS, op)._value
+        value.inc(n)
     if allocated:
-        ELEMENTS.inc(allocated)
+        _ELEMENTS_VALUE.inc(allocated)
 
 
 def record_limit(limit: object) -> None:
