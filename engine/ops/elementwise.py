@@ -736,6 +736,11 @@ def _where_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 def _comparison(name: str, fn: Any, doc: str) -> Any:
     @defop(name, [T(), OperandParam()], doc=doc, category="comparison", differentiable=False)
     def op(input: Tensor, other: Operand) -> Tensor:
+        if input.__class__ is Tensor and other.__class__ in (int, float) and \
+                ((dt := (x := input._data).dtype) is F32 or dt.kind == "f"):
+            # a float tensor and a number (a loop's stopping test): _binary's answer for them
+            # (both as they are) without its call and check_tensor's
+            return Tensor(xp.asarray(fn(x, other)))
         x, y = _binary(check_tensor(input, name), other)
         return Tensor(xp.asarray(fn(x, y)))
 

@@ -96,3 +96,24 @@ def test_mul_by_a_number_answers_as_the_general_path(dtype: str, number: Any, ki
     program = _program(dtype, number, kind)
     fast = _run(program, lambda a, b: a * b, in_context)
     assert fast == _run(program, _general_mul, in_context)
+
+
+COMPARED: list[Any] = [0, 1, -2, 1000, 2 ** 70, 0.5, -0.0, math.nan, math.inf, True, False]
+
+
+@pytest.mark.parametrize("name", ["lt", "le", "gt", "ge", "eq", "ne"])
+@pytest.mark.parametrize("number", COMPARED, ids=repr)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 2)])
+def test_comparison_with_a_number_answers_as_the_general_path(name: str, number: Any, dtype: str,
+                                                              shape: tuple[int, ...]) -> None:
+    """A float tensor compared with a number (a loop's stopping test) skips _binary's call: the
+    same array as the general code (_binary's operands) gives; other operands take that code."""
+    t = ge.tensor(np.linspace(-1.5, 1000.0, math.prod(shape)).reshape(shape), dtype=dtype)
+    fn = getattr(np, {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+                      "eq": "equal", "ne": "not_equal"}[name])
+    with np.errstate(all="ignore"):
+        expected = np.asarray(fn(*elementwise._binary(t, number)))
+    got = getattr(elementwise, name)(t, number).numpy()
+    assert (got.dtype, got.shape, got.tobytes()) == (expected.dtype, expected.shape,
+                                                      expected.tobytes())
