@@ -262,6 +262,13 @@ class Tensor:
             raise AutogradError(NUMPY_REQUIRES_GRAD)
         return backend.to_host(self._data)
 
+    def host_values(self) -> Any:
+        """A host numpy array of the values, whether or not the tensor requires grad (not torch
+        API): for a server reading results out, which would otherwise make a detached alias (a
+        tensor, a version counter and a watch on it) only to call numpy() on it. The array may
+        share storage with the tensor: read it, never write it."""
+        return backend.to_host(self._data)
+
     def tolist(self) -> Any:
         return backend.to_host(self._data).tolist()
 

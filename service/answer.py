@@ -12,7 +12,7 @@ from service.errors import ProgramError
 from service.graph_dot import to_dot
 from service.pointer import pointer
 from service.printing import to_repr
-from service.program import RunRequest
+from service.program import RunRequest, private
 from service.values import Size
 
 
@@ -36,14 +36,11 @@ class _Graph:
             return self.ids[root]
         queue: deque[ge.Node] = deque()
         rid = self._new(root, queue)
+        ids = self.ids
         while queue:
             node = queue.popleft()
-            nxt: list[list[Any]] = []
-            for child, nr in node.next_functions:
-                if child is None:
-                    nxt.append([None, nr])
-                else:
-                    nxt.append([self.ids.get(child) or self._new(child, queue), nr])
+            nxt = [[None if child is None else ids.get(child) or self._new(child, queue), nr]
+                   for child, nr in node.next_functions]
             entry: dict[str, Any] = {"name": node.name(), "next": nxt}
             if isinstance(node, ge.AccumulateGrad):
                 entry["variable"] = self.names.get(id(node.variable))
@@ -53,14 +50,14 @@ class _Graph:
             saved = node.saved_shapes()
             if saved:
                 entry["saved"] = [list(shape) for shape in saved]
-            self.nodes[self.ids[node]] = entry
+            self.nodes[ids[node]] = entry
         return rid
 
 
 def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                  stats: dict[str, Any]) -> dict[str, Any]:
     explicit = request.outputs is not None
-    hidden = request._hidden_names
+    hidden = private(request, "_hidden_names")
     names = request.outputs if request.outputs is not None else \
         [n for n in env if n not in hidden] if hidden else list(env)
     bound: dict[int, str] = {}
@@ -91,12 +88,15 @@ def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
 
 
 def _tensor_out(t: ge.Tensor, request: RunRequest, graph: _Graph) -> dict[str, Any]:
-    out = encode_tensor(t, request.encoding)
+    encoding = request.encoding
+    out = encode_tensor(t, encoding)
+    fn = t.grad_fn  # (a property, a call: read once; is_leaf is whether it is None)
     out["requires_grad"] = t.requires_grad
-    out["is_leaf"] = t.is_leaf
+    out["is_leaf"] = fn is None
     out["retains_grad"] = t.retains_grad
-    out["grad_fn"] = graph.id_of(t.grad_fn) if t.grad_fn is not None else None
-    out["grad"] = encode_tensor(t.grad, request.encoding) if t.grad is not None else None
+    out["grad_fn"] = graph.id_of(fn) if fn is not None else None
+    grad = t.grad
+    out["grad"] = encode_tensor(grad, encoding) if grad is not None else None
     return out
 
 

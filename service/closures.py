@@ -269,7 +269,9 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
         it.note_step(path, name)
     it.op_counts[name] += 1
     try:
-        v = direct(*values, **kw) if direct is not None else general(values, kw)
+        # (most calls have no attrs: a call without ``**{}`` skips unpacking an empty dict)
+        v = general(values, kw) if direct is None else direct(*values, **kw) if kw else \
+            direct(*values)
     except ge.AnomalyError as err:
         raise it.anomaly_error(err, path) from None
     except ge.EngineError as err:

@@ -2,9 +2,11 @@
 (an optimiser asking for f and grad f thousands of times) sends the same program with other
 ``inputs``, and the repeated program skips validation and compiling.
 
-The key is a hash of the program part of the request only, never of its inputs: the canonical
-JSON of ``program`` (keys sorted; numbers as parsed, so ``1`` and ``1.0`` stay distinct, as they
-mean different dtypes), or for ``source`` the text and the names the inputs give. The compiled
+The key depends on the program part of the request only, never on its inputs: for ``program``
+its canonical JSON itself (keys sorted; numbers as parsed, so ``1`` and ``1.0`` stay distinct, as
+they mean different dtypes), which the table hashes (a digest of it cost a cached request more
+than the table's own hash, and the text is already held); for ``source`` a digest of the text and
+the names the inputs give, after a prefix no JSON array starts with, so the two kinds never meet. The compiled
 program depends on nothing else but the process's settings, fixed for its life, and holds no
 per-run state (service/compiler.py), so a hit is the very program a fresh compile would give.
 Failures are never stored: a program that fails to compile fails the same way every time.
@@ -37,7 +39,8 @@ from service.source.translator import Translation
 _PROBATION_SHARE = 5  # probation gets 1/5 of the entries and bytes, protected the rest
 _LARGEST_SHARE = 8  # a program over 1/8 of the bytes bound is not cached
 # A compiled program's memory per byte of its canonical JSON, about: the tutorial's 1,308 bytes
-# of JSON compile to 19.6 kB of nodes (tracemalloc), and hold its validated tensor objects too.
+# of JSON compile to 19.6 kB of nodes (tracemalloc), and hold its validated tensor objects too
+# (and the key, the canonical JSON itself: one byte per byte more, within this rounding).
 MEMORY_PER_JSON_BYTE = 16
 
 
@@ -57,7 +60,7 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
 
 def _canonical_key(program: Any, largest: int | None, body_size: int | None
                    ) -> tuple[bytes, bytes] | None:
-    """json_key's key, and the canonical JSON it hashed."""
+    """json_key's key, and the canonical JSON (the same bytes: the key is that text)."""
     if largest is not None:
         most = largest // MEMORY_PER_JSON_BYTE  # the longest canonical JSON kept
         if (body_size is None or body_size > most) and _surely_longer(program, most):
@@ -65,7 +68,7 @@ def _canonical_key(program: Any, largest: int | None, body_size: int | None
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
     if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
         return None
-    return _digest(b"program\0" + canonical), canonical
+    return canonical, canonical
 
 
 # Lists longer than this are counted by their length alone (each item at least one byte and a
@@ -104,7 +107,12 @@ def _surely_longer(program: Any, n: int) -> bool:
 def source_key(source: str, inputs: frozenset[str]) -> bytes:
     """The key of a ``source`` request whose inputs give ``inputs`` (names: they change the
     translation, which reads them as tensors)."""
-    return _digest(b"source\0" + ",".join(sorted(inputs)).encode() + b"\0" + source.encode())
+    # (a digest, not the text: a source may be long beside the program it translates to)
+    return _SOURCE + _digest(",".join(sorted(inputs)).encode() + b"\0" + source.encode())
+
+
+# A source key's prefix: a program's key is its JSON, a list, which starts with "["
+_SOURCE = b"source\0"
 
 
 @dataclass(slots=True)

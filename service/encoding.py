@@ -266,8 +266,8 @@ def _json_type(v: Any) -> str:
 # ----- encoding ---------------------------------------------------------------------------------
 def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
     """The wire form of ``t``'s values: shape, datatype and ``data`` or ``b64`` (Encoded)."""
-    # (numpy() refuses a tensor that requires grad: only those need a detached alias first)
-    arr = t.detach().numpy() if t.requires_grad else t.numpy()
+    # (host_values, not detach().numpy(): the values alone, with no alias made to read them)
+    arr = t.host_values()
     wire = BY_DTYPE[t.dtype.name]
     out: dict[str, Any] = {"shape": list(arr.shape), "datatype": wire}
     if encoding == "base64":

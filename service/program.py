@@ -582,6 +582,15 @@ class RunRequest(BaseModel):
 
 
 # ----- the response -----------------------------------------------------------------------------
+def private(model: BaseModel, name: str) -> Any:
+    """The value of ``model``'s private attribute ``name`` (``_found``, ...), as ``model.<name>``
+    reads it. That read finds the attribute only in pydantic's ``__getattr__``, after the normal
+    lookup has failed and made its AttributeError: ~4 us, against ~0.1 us for reading the
+    documented ``__pydantic_private__`` dict that holds it (a few reads a request)."""
+    values = model.__pydantic_private__
+    return values[name] if values is not None and name in values else getattr(model, name)
+
+
 class TensorOut(TensorObject):
     """A returned tensor: its values (``data`` or ``b64``) and its autograd state."""
 

@@ -30,7 +30,7 @@ from service.jsonbody import (
     same_members,
 )
 from service.observability import program_finished
-from service.program import RunRequest, RunResponse
+from service.program import RunRequest, RunResponse, private
 from service.responses import PiecesResponse, dumps_pieces
 from service.source.request import about_source, program_request
 
@@ -145,12 +145,13 @@ async def run(body: RunRequest, request: Request) -> Response:
             program, translation = program_request(request_body, settings,
                                                    request.app.state.translations)
         programs = request.app.state.programs
-        found = request_body._found if translation is None else \
+        found = private(request_body, "_found") if translation is None else \
             find_source(programs, request_body, translation)
         cached = found.program if found is not None else None
         # (a program validated straight into its compiled form comes compiled: RunRoute)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
-                                  deadline=deadline, program=cached or request_body._compiled,
+                                  deadline=deadline,
+                                  program=cached or private(request_body, "_compiled"),
                                   program_cached=cached is not None)
         report = interpreter.run()
         if found is not None and cached is None and interpreter.program is not None:

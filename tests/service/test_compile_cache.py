@@ -146,6 +146,11 @@ async def test_the_key_is_the_program_part_only(
     assert json_key(SQUARES) == json_key([dict(reversed(s.items())) for s in SQUARES])
     assert json_key([{"print": 1}]) != json_key([{"print": 1.0}])
     assert source_key("f = x.sum()", frozenset({"x"})) != source_key("f = x.sum()", frozenset())
+    # a program's key is its canonical JSON (a list: "["), a source's a prefixed digest: the two
+    # kinds of key never meet
+    keyed = json_key(SQUARES)
+    assert keyed is not None and keyed[0] == orjson.dumps(SQUARES, option=orjson.OPT_SORT_KEYS)
+    assert source_key(keyed[0].decode(), frozenset())[:1] != b"["
 
 
 def _program() -> Program:

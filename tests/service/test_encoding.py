@@ -12,6 +12,7 @@ import pytest
 
 import engine as ge
 from service.encoding import (
+    Encoding,
     EncodingError,
     b64_length,
     check_payload,
@@ -84,6 +85,17 @@ def test_json_data_round_trip_with_nonfinite_tokens() -> None:
         "shape": [2, 2], "datatype": "FP32", "data": [1.0, "NaN", "-Infinity", 0.1]}
 
 
+@pytest.mark.parametrize("encoding", ["json", "base64"])
+def test_a_tensor_requiring_grad_encodes_as_its_detached_alias(encoding: Encoding) -> None:
+    # encode_tensor reads values through Tensor.host_values (no alias made): the same wire form
+    # as the general way, a detached alias's numpy(), for leaves, non-leaves and views
+    leaf = ge.tensor([[0.5, -1.0], [math.nan, 2.0]], requires_grad=True)
+    for t in (leaf, leaf * 3, leaf.t(), leaf[1], ge.tensor([1, 2])):
+        via_alias = encode_tensor(t.detach(), encoding)
+        assert dumps(encode_tensor(t, encoding)) == dumps(via_alias)
+        np.testing.assert_array_equal(t.host_values(), t.detach().numpy())
+
+
 def test_flat_json_writes_tokens_in_order_and_float32_shortest() -> None:
     a = np.array([[0.1, np.nan], [np.inf, -np.inf]], dtype=np.float32)
     assert flat_json(a) == b'[0.1,"NaN","Infinity","-Infinity"]'
@@ -98,7 +110,7 @@ def test_flat_json_writes_tokens_in_order_and_float32_shortest() -> None:
 ])
 def test_sizes_are_checked_before_decoding(data: object, b64: object, message: str) -> None:
     with pytest.raises(EncodingError, match=message):
-        decode_object([2, 2], "FP32", data, b64)  # type: ignore[arg-type]
+        decode_object([2, 2], "FP32", data, b64)
 
 
 def test_a_huge_shape_is_refused_without_allocating() -> None:
@@ -136,7 +148,7 @@ def test_large_values_are_pieces_of_their_own_that_join_to_the_answer(encoding: 
     values = np.arange(PIECE_BYTES, dtype=np.float32) / 7  # well over PIECE_BYTES of text
     small = decode_object([2], "FP32", [0.5, "NaN"], None)
     answer = {"big": encode_tensor(decode_object([values.size], "FP32", values.tolist(), None),
-                                   encoding),  # type: ignore[arg-type]
+                                   encoding),
               "small": encode_tensor(small, encoding), "text": "a \u0000 NUL stays escaped"}
     pieces = dumps_pieces(answer)
     assert len(pieces) == 3  # the JSON before the large value, the value, the JSON after it

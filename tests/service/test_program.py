@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.program import RunRequest
+from service.program import RunRequest, private
 from tests.service.helpers import ROOT, ok, post, problem
 
 pytestmark = pytest.mark.anyio
@@ -112,3 +112,16 @@ def test_the_example_in_the_schema_and_the_seed_tutorial_validate() -> None:
     for example in RunRequest.model_json_schema()["examples"]:
         RunRequest.model_validate(example)
     RunRequest.model_validate_json((ROOT / "examples" / "seed_tutorial.json").read_text())
+
+
+def test_private_reads_what_the_attribute_read_gives() -> None:
+    # service.program.private: the fast read of a private attribute, the same value as model._x
+    fresh = RunRequest.model_validate({"program": []})
+    copied = fresh.model_copy(update={"program": []})
+    copied._found = object()
+    copied._hidden_names = frozenset({"h"})
+    for r in (fresh, copied):
+        for name in RunRequest.__private_attributes__:
+            assert private(r, name) is getattr(r, name)
+    with pytest.raises(AttributeError):
+        private(fresh, "_nothing")
