@@ -586,9 +586,12 @@ def private(model: BaseModel, name: str) -> Any:
     """The value of ``model``'s private attribute ``name`` (``_found``, ...), as ``model.<name>``
     reads it. That read finds the attribute only in pydantic's ``__getattr__``, after the normal
     lookup has failed and made its AttributeError: ~4 us, against ~0.1 us for reading the
-    documented ``__pydantic_private__`` dict that holds it (a few reads a request)."""
+    documented ``__pydantic_private__`` dict that holds it (a few reads a request). An attribute
+    that dict lacks is one pydantic's read does not find either: AttributeError, as there."""
     values = model.__pydantic_private__
-    return values[name] if values is not None and name in values else getattr(model, name)
+    if values is None or name not in values:  # (where pydantic's own read fails too)
+        raise AttributeError(name)
+    return values[name]
 
 
 class TensorOut(TensorObject):
