@@ -29,9 +29,15 @@ def _general_vjp(node: Any, g: Any) -> tuple[Any, ...]:
     """mul's VJP without its shortcuts: the saved values unpacked, ``g * b`` through mul's general
     code (on bare arrays, numpy's product)."""
     a, b = node.saved(g)
-    mul = _general_mul if g.__class__ is Tensor else (lambda u, v: u * v)
+    mul = _general_mul if g.__class__ is Tensor else _array_product
     gb = mul(g, a) if node.edges[2] is not None else None
     return (mul(g, b) if node.edges[0] is not None else None), gb
+
+
+def _array_product(u: Any, v: Any) -> Any:
+    """numpy's product, silent where float32 overflows to inf (as the engine's is, and torch)."""
+    with np.errstate(over="ignore"):
+        return u * v
 
 
 # (the same marks as mul's own VJP, so that a bare pass treats both alike)

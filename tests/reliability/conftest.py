@@ -212,7 +212,11 @@ async def load(url: str, requests: list[Request], *, concurrency: int, seconds: 
     that can reach the client before it has read the 413: a transport error on such a request is
     counted as ``reset``, not as an error. Such requests go through a client (a connection pool)
     of their own: the connection a 413 leaves behind may look reusable to the client until the
-    server's close arrives, and the next request sent on it would meet the reset instead."""
+    server's close arrives, and the next request sent on it would meet the reset instead.
+
+    The clients keep httpx's default keep-alive (5 s), shorter than the server's idle timeout
+    (75 s), so the client, not the server, closes a pooled connection that went idle: a server
+    that closes it first races the next request sent on it (test_settings)."""
     counts: dict[str, int] = {}
     sent = 0
     deadline = time.monotonic() + seconds

@@ -30,3 +30,15 @@ def test_readme_documents_every_setting_with_its_default() -> None:
         var = f"GRADSERVE_{name.upper()}"
         assert var in rows, f"README lacks {var}"
         assert rows[var] == str(field.default), var
+
+
+def test_idle_timeout_outlasts_the_keep_alive_of_clients_and_balancers() -> None:
+    """The server must never be the side that closes an idle keep-alive connection: a close that
+    crosses the client's next request on it resets that request (the CI soak met one in ~12,000
+    when both sides used 5 s). clients/python keeps httpx's default keep-alive; a cloud load
+    balancer holds an idle upstream connection 60 s."""
+    import httpx
+
+    idle = Settings().idle_timeout
+    assert idle > httpx.Limits().keepalive_expiry > 0  # type: ignore[operator]
+    assert idle > 60
