@@ -60,6 +60,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     is written for speed: one grad-mode lookup, the edges of one or two inputs without a loop.
     """
     # (float32 by identity first: reading ``kind`` costs a tenth of what record itself does)
+    node: Node | None
     if is_grad_enabled() and ((dtype := data.dtype) is F32 or dtype.kind == "f"):
         n = len(inputs)
         first = inputs[0]
@@ -103,9 +104,9 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                 meta = src.out_meta
                 if len(meta) != 1 or meta[0][1] is not dtype or meta[0][0] != data.shape:
                     meta = None
-            # Node(name, vjp, edges, saved, attrs, meta, output) and Tensor(data, True, node),
-            # their __init__ inline: a call frame each is a tenth of a chain op's cost. (Every slot
-            # of both is set, as their __init__ sets it: tests/engine/test_record_slots.py.)
+            # Node(name, vjp, edges, saved, attrs, meta, output), its __init__ inline: a call
+            # frame is a tenth of a chain op's cost. (Every slot is set, as its __init__ sets it:
+            # tests/engine/test_record_slots.py.)
             node = _new(Node)
             node._name = name
             node.vjp = vjp
@@ -117,24 +118,26 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             node.attrs = attrs
             node.out_meta = meta if meta is not None else ((data.shape, dtype),)
             node.seq = next_seq()
-            ctx = current_context()
-            if ctx is not None:
-                ctx.admit(data.size)  # (before the tensor exists: it raises when over a limit)
-            out = _new(Tensor)
-            out._ctx = ctx
-            out._data = data
-            out._requires_grad = True
-            out._grad = out._acc = out._base = out._vc = None
-            out._grad_fn = node
-            out._output_nr = 0
-            out._retains_grad = False
-            if ctx is not None and ctx.detect_anomaly:
-                _check_anomaly(node, inputs, out)
-            return out
-    out = Tensor(data)
-    ctx = out._ctx
-    if ctx is not None and ctx.detect_anomaly:  # detect NaN/inf outside the graph too
-        _check_anomaly(Node(name, vjp, ()), inputs, out)
+        else:
+            node = None
+    else:
+        node, needed = None, False
+    # Tensor(data, node is not None, node), its __init__ inline for every result, recorded or
+    # not: calling the class costs a no-grad result (a loop's stopping test, a VJP's product in a
+    # backward pass) a fifth of its record. (The same slots and values: test_record_slots.py.)
+    ctx = current_context()
+    if ctx is not None:
+        ctx.admit(data.size)  # (before the tensor exists: it raises when over a limit)
+    out = _new(Tensor)
+    out._ctx = ctx
+    out._data = data
+    out._requires_grad = needed  # (a bool: whether there is a node)
+    out._grad = out._acc = out._base = out._vc = None
+    out._grad_fn = node
+    out._output_nr = 0
+    out._retains_grad = False
+    if ctx is not None and ctx.detect_anomaly:  # (NaN/inf outside the graph too)
+        _check_anomaly(node if node is not None else Node(name, vjp, ()), inputs, out)
     return out
 
 

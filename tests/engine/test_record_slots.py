@@ -23,8 +23,10 @@ def _slots(obj: object, cls: type) -> dict[str, object]:
     return {n: getattr(obj, n, _UNSET) for n in names}
 
 
-def _recorded() -> Tensor:
-    x = ge.tensor(np.linspace(-1.0, 1.0, 4, dtype=np.float32), requires_grad=True)
+def _recorded(grad: bool = True) -> Tensor:
+    """A result record made with a graph node, or (``grad`` False) one it made without: its input
+    requires no grad."""
+    x = ge.tensor(np.linspace(-1.0, 1.0, 4, dtype=np.float32), requires_grad=grad)
     return x.tanh() * 2.0
 
 
@@ -43,15 +45,16 @@ def test_recorded_node_has_every_slot_of_init() -> None:
 
 
 def test_recorded_tensor_has_every_slot_of_init() -> None:
-    for ctx in (None, "context"):
+    for ctx, grad in ((None, True), ("context", True), (None, False), ("context", False)):
         if ctx is None:
-            y = _recorded()
+            y = _recorded(grad)
         else:
             with execution():
-                y = _recorded()
+                y = _recorded(grad)
+        assert (y._grad_fn is not None) is grad
         made = _slots(y, Tensor)
         assert not any(v is _UNSET for v in made.values())
-        expected = _slots(Tensor(y._data, True, y._grad_fn), Tensor)
+        expected = _slots(Tensor(y._data, grad, y._grad_fn), Tensor)
         assert made.pop("_data") is expected.pop("_data")
         if ctx is not None:  # (made inside the context, compared outside it)
             assert made.pop("_ctx") is not None
