@@ -105,9 +105,20 @@ _OP_VALUES: dict[str, Any] = {}
 _STEPS_VALUE, _ELEMENTS_VALUE = STEPS._value, ELEMENTS._value  # (the same, unlabelled)
 
 
+def counter_value(metric: Any, *values: str) -> Any:
+    """The value behind ``child(metric, *values)`` (a counter's): its ``inc(n)`` is what the
+    child's ``inc(n)`` does for a count that is never negative, without the child's checks
+    (see _OP_VALUES)."""
+    key = (None, metric, *values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = child(metric, *values)._value
+    return found
+
+
 def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:
     """Count one finished program (whether it succeeded or not)."""
-    child(PROGRAMS, outcome).inc()
+    counter_value(PROGRAMS, outcome).inc(1)
     if steps:
         _STEPS_VALUE.inc(steps)
     values = _OP_VALUES

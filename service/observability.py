@@ -121,7 +121,7 @@ class ObservabilityMiddleware:
             duration = time.perf_counter() - started
             route = _route(scope)
             method = scope.get("method", "")
-            metrics.child(metrics.REQUESTS, route, method, str(status)).inc()
+            metrics.counter_value(metrics.REQUESTS, route, method, str(status)).inc(1)
             metrics.child(metrics.DURATION, route, method).observe(duration)
             if self.log_requests:
                 self._log(scope, rid, route, status, duration, problem_kind, state)
