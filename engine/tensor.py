@@ -260,7 +260,7 @@ class Tensor:
         """A host numpy array; refused, as torch does, while the tensor requires grad."""
         if self._requires_grad:
             raise AutogradError(NUMPY_REQUIRES_GRAD)
-        return backend.to_host(self._data)
+        return self.host_values()
 
     def host_values(self) -> Any:
         """A host numpy array of the values, whether or not the tensor requires grad (not torch

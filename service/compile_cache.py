@@ -54,13 +54,12 @@ def json_key(program: Any, largest: int | None = None, body_size: int | None = N
     hold a program over ``largest`` skips the look below; otherwise a lower bound of the
     canonical length is taken first (:func:`_surely_longer`), so that a program with megabytes of
     base64 is refused without writing them out again (orjson would scan every byte)."""
-    keyed = _canonical_key(program, largest, body_size)
-    return None if keyed is None else (keyed[0], len(keyed[1]))
+    key = _canonical(program, largest, body_size)
+    return None if key is None else (key, len(key))
 
 
-def _canonical_key(program: Any, largest: int | None, body_size: int | None
-                   ) -> tuple[bytes, bytes] | None:
-    """json_key's key, and the canonical JSON (the same bytes: the key is that text)."""
+def _canonical(program: Any, largest: int | None, body_size: int | None) -> bytes | None:
+    """json_key's key: the canonical JSON itself."""
     if largest is not None:
         most = largest // MEMORY_PER_JSON_BYTE  # the longest canonical JSON kept
         if (body_size is None or body_size > most) and _surely_longer(program, most):
@@ -68,7 +67,7 @@ def _canonical_key(program: Any, largest: int | None, body_size: int | None
     canonical = orjson.dumps(program, option=orjson.OPT_SORT_KEYS)
     if largest is not None and len(canonical) * MEMORY_PER_JSON_BYTE > largest:
         return None
-    return canonical, canonical
+    return canonical
 
 
 # Lists longer than this are counted by their length alone (each item at least one byte and a
@@ -117,14 +116,12 @@ _SOURCE = b"source\0"
 
 @dataclass(slots=True)
 class Found:
-    """A request's program and the cache: its key and size, and its compiled form if cached."""
+    """A request's program and the cache: its key and size, and its compiled form if cached.
+    (A JSON program's key is its canonical JSON: service/routers/run.py counts members on it.)"""
 
     key: bytes
     size: int
     program: Program | None
-    # a JSON program's canonical JSON (the key's text): what /v1/run's route counts its
-    # members on (service/routers/run.py)
-    canonical: bytes = b""
 
 
 def find_json(cache: CompileCache, document: Any, body_size: int | None = None) -> Found | None:
@@ -137,13 +134,12 @@ def find_json(cache: CompileCache, document: Any, body_size: int | None = None) 
     if not isinstance(program, list):
         return None
     try:
-        keyed = _canonical_key(program, cache.largest, body_size)
+        key = _canonical(program, cache.largest, body_size)
     except orjson.JSONEncodeError:  # an integer past 64 bits: validation refuses the program
         return None
-    if keyed is None:
+    if key is None:
         return None
-    key, canonical = keyed
-    return Found(key, len(canonical) * MEMORY_PER_JSON_BYTE, cache.get(key), canonical)
+    return Found(key, len(key) * MEMORY_PER_JSON_BYTE, cache.get(key))
 
 
 def find_source(cache: CompileCache, body: RunRequest, translation: Translation) -> Found:

@@ -96,24 +96,26 @@ def child(metric: Any, *values: str) -> Any:
     return found
 
 
-# op name -> the value behind OPS.labels(op), which ``inc`` adds to (and STEPS' and ELEMENTS'):
-# a program counts a dozen or two ops, and each Counter.inc checked again, in three more Python
-# calls, what holds for every one of them (a labelled child is observable; a count is never
-# negative). Each value is the metric's own (MutexValue, or the multi-process file's value), so
-# what /metrics reads is unchanged.
-_OP_VALUES: dict[str, Any] = {}
-_STEPS_VALUE, _ELEMENTS_VALUE = STEPS._value, ELEMENTS._value  # (the same, unlabelled)
+# The value behind a counter's child, which the child's ``inc`` adds to: a program counts a dozen
+# or two ops, and each Counter.inc checked again, in three more Python calls, what holds for every
+# one of them (a labelled child is observable; a count is never negative). Each value is the
+# metric's own (MutexValue, or the multi-process file's value), so what /metrics reads is unchanged.
+_VALUES: dict[tuple[Any, ...], Any] = {}
 
 
 def counter_value(metric: Any, *values: str) -> Any:
     """The value behind ``child(metric, *values)`` (a counter's): its ``inc(n)`` is what the
-    child's ``inc(n)`` does for a count that is never negative, without the child's checks
-    (see _OP_VALUES)."""
-    key = (None, metric, *values)
-    found = _CHILDREN.get(key)
+    child's ``inc(n)`` does for a count that is never negative, without the child's checks."""
+    key = (metric, *values)
+    found = _VALUES.get(key)
     if found is None:
-        found = _CHILDREN[key] = child(metric, *values)._value
+        found = _VALUES[key] = child(metric, *values)._value
     return found
+
+
+# op name -> counter_value(OPS, op), looked up by the name alone (no key tuple per op counted)
+_OP_VALUES: dict[str, Any] = {}
+_STEPS_VALUE, _ELEMENTS_VALUE = STEPS._value, ELEMENTS._value  # (the same, unlabelled)
 
 
 def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:
@@ -125,7 +127,7 @@ def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, out
     for op, n in op_counts.items():
         value = values.get(op)
         if value is None:
-            value = values[op] = child(OPS, op)._value
+            value = values[op] = counter_value(OPS, op)
         value.inc(n)
     if allocated:
         _ELEMENTS_VALUE.inc(allocated)

@@ -474,8 +474,7 @@ def _log1p_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
 _ONE = {one.dtype: one for one in (xp.ones((), dtype=dt.np)
                                    for dt in (dtypes.float32, dtypes.float64))}
 # (float32's, by identity first: hashing a dtype for the dict costs more than the ufunc saves)
-_F32 = F32
-_ONE_F32 = _ONE[_F32]
+_ONE_F32 = _ONE[F32]
 
 
 # torch differentiates tanh and sigmoid through dedicated backward functions: one kernel each,
@@ -494,7 +493,7 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
         xp.multiply(out, a, out=out)
     else:
         dt = b.dtype
-        out = a * ((_ONE_F32 if dt is _F32 else _ONE.get(dt, 1)) - b * b)
+        out = a * ((_ONE_F32 if dt is F32 else _ONE.get(dt, 1)) - b * b)
     return out if bare else record(out, _TANH_TWICE, _tanh_backward_vjp, (g, y),
                                    saved=(g, y))
 

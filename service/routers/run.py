@@ -85,7 +85,8 @@ class RunRoute(ProgramRoute):
             rest = orjson.dumps({k: v for k, v in document.items() if k != "program"})
         except orjson.JSONEncodeError:  # (an integer past 64 bits: the models refuse it)
             return None
-        if not same_members(body, (found.canonical, rest), 1):  # (1: the program's own)
+        # (found.key: the program's canonical JSON; 1: the program's own member)
+        if not same_members(body, (found.key, rest), 1):
             return None  # a key twice in an object
         depth = json_depth(rest) if found.program is not None else json_depth(body)
         if depth > max_json_depth(state.settings.max_nesting_depth):

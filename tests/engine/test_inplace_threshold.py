@@ -98,7 +98,7 @@ def test_one_as_an_array_answers_as_the_number(name: str, in_context: bool,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     with_arrays = run_seen(PROGRAMS[name], in_context)
     monkeypatch.setattr(elementwise, "_ONE", {})  # (every dtype falls back to the number 1)
-    monkeypatch.setattr(elementwise, "_F32", None)  # (float32's own shortcut too)
+    monkeypatch.setattr(elementwise, "_ONE_F32", 1)  # (float32's own shortcut too)
     assert run_seen(PROGRAMS[name], in_context) == with_arrays
 
 
@@ -119,7 +119,7 @@ def test_fused_backwards_bits_over_many_values(dtype: str,
     assert forms() == default
     monkeypatch.setattr(elementwise, "INPLACE_MIN_BYTES", 1 << 62)
     monkeypatch.setattr(elementwise, "_ONE", {})
-    monkeypatch.setattr(elementwise, "_F32", None)
+    monkeypatch.setattr(elementwise, "_ONE_F32", 1)
     assert forms() == default
 
 
