@@ -33,7 +33,7 @@ from engine.context import current as current_context
 from engine.context import wake
 from engine.errors import AutogradError, ShapeError
 from engine.grad_mode import is_grad_enabled, set_grad_enabled
-from engine.graph import ACCUMULATE_FIRST, AccumulateGrad, Node, edge
+from engine.graph import ACCUMULATE_FIRST, ON_ARRAYS, AccumulateGrad, Node, edge
 from engine.summation import column_sum
 from engine.tensor import Tensor
 from engine.versions import bump
@@ -358,7 +358,12 @@ def _chain(node: Node, g: Any, ready: list[tuple[int, Node]], buffers: dict[Node
             return nxt, None
         meta = nxt.out_meta
         a = g._data if g.__class__ is Tensor else g
-        if len(meta) != 1 or (meta := meta[0])[1] is not a.dtype or a.shape != meta[0]:
+        # (No shape test where the node shares its input's out_meta (record shares it when its
+        # output has its input's shape and dtype: an elementwise op's): a VJP's gradient has the
+        # broadcast shape, here that of the node's output, which ``g`` had when it came. Reading
+        # an array's shape makes a tuple: a tenth of this loop's cost per node.)
+        if len(meta) != 1 or (m := meta[0])[1] is not a.dtype or \
+                meta is not node.out_meta and a.shape != m[0]:
             _deliver(buffers, nxt, edges[1], g)
             return nxt, None
         node = nxt
@@ -504,7 +509,7 @@ def _deliver(buffers: dict[Node, list[Any] | None], node: Node, nr: int, g: Any)
 def _on_arrays(node: Node) -> bool:
     """Whether ``node``'s VJP may run on bare arrays: it is written for that (graph.on_arrays) and
     every tensor it saved has its output's dtype (so numpy's promotion is torch's)."""
-    if not getattr(node.vjp, "on_arrays", False):
+    if node.vjp not in ON_ARRAYS:
         return False
     saved = node._saved
     # (_saved_alike answered without its loop, which costs a chain ~2 k instructions a node, for

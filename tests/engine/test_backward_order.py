@@ -62,7 +62,7 @@ def _watch(roots: list[ge.Tensor], base: int, log: Log) -> None:
                 log.append(("passed", _label))
             return out
 
-        if getattr(node.vjp, "on_arrays", False):
+        if node.vjp in graph.ON_ARRAYS:
             graph.on_arrays(logged)
         node.vjp = logged
         edges = _Edges(node.edges)

@@ -17,6 +17,7 @@ import pytest
 import engine as ge
 from engine.backend import to_host, xp
 from engine.context import current
+from engine.graph import on_arrays
 from engine.ops import elementwise
 from engine.ops.core import record
 from engine.tensor import Tensor
@@ -41,7 +42,7 @@ def _array_product(u: Any, v: Any) -> Any:
 
 
 # (the same marks as mul's own VJP, so that a bare pass treats both alike)
-_general_vjp.on_arrays = True  # type: ignore[attr-defined]
+on_arrays(_general_vjp)
 _general_vjp.takes_broadcast = True  # type: ignore[attr-defined]
 
 
