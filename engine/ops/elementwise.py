@@ -212,8 +212,9 @@ def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
     # mul's frame and operand handling: a third of such a node's cost there.
     if c is not None and saved is not None:
         if g.__class__ is not Tensor:
-            if g.dtype is c.dtype:
-                return (g * c if node.edges[0] is not None else None), None
+            # (a bare gradient has the node's output dtype, c's: the backward pass casts what
+            # reaches a node to it (autograd._deliver), or has checked it)
+            return (g * c if node.edges[0] is not None else None), None
         elif (x := g._data).dtype is c.dtype and x.base is None and not is_grad_enabled():
             # (mul's float path: x times the number as a 0-d array of x's dtype, this very one)
             return (record(x * c, _MUL, _mul_vjp, (g, saved[1]), saved, c)
