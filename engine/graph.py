@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from engine.context import Charge
 from engine.errors import FREED, AutogradError
@@ -88,30 +88,48 @@ ACCUMULATE_FIRST = 1 << 62
 
 
 class Node:
-    # Every slot is set in __init__ (an unset slot would raise on read). ``record`` (ops/core.py)
-    # builds its nodes without a call to __init__, setting the same slots: keep the two in step.
+    # No __init__: ``Node()`` is a node with no slot set (an unset slot raises on read), for
+    # :meth:`make` to fill in, and ``record`` (ops/core.py), which sets the same slots inline:
+    # keep the two in step. (Calling a class without an __init__ costs record ~200 instructions
+    # less than object.__new__(Node), whose call packs and checks an argument tuple.)
     # ``edges``: next_functions flat, (node, output_nr, node, output_nr, ...): one tuple per node,
     # not one more per input, for the garbage collector to walk while the graph lives (a chain's
     # run -2 %); ``next_functions`` makes torch's pairs when read.
     __slots__ = ("_name", "vjp", "edges", "_saved", "_output", "_held", "attrs",
                  "out_meta", "_retained", "step", "_versions", "seq", "__weakref__")
+    _name: str
+    vjp: VJP | None
+    edges: tuple[Any, ...]
+    _saved: tuple[Any, ...] | None
+    _output: Any
+    _held: Charge | None
+    attrs: Any
+    out_meta: tuple[OutMeta, ...]
+    _retained: dict[int, weakref.ref[Tensor]] | None
+    step: str | None
+    _versions: tuple[Any, ...] | None
+    seq: int
 
-    def __init__(self, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
-                 saved: tuple[Any, ...] = (), attrs: Any = None, out_meta: tuple[OutMeta, ...] = (),
-                 output: Any = None) -> None:
+    @classmethod
+    def make(cls, name: str, vjp: VJP | None, next_functions: tuple[Edge, ...],
+             saved: tuple[Any, ...] = (), attrs: Any = None, out_meta: tuple[OutMeta, ...] = (),
+             output: Any = None) -> Self:
+        """A node of op ``name`` with its VJP, its inputs' edges and what the VJP needs."""
+        self = cls()
         self._name = name
         self.vjp = vjp
         self.edges = flat(next_functions)
-        self._saved: tuple[Any, ...] | None = saved
+        self._saved = saved
         self._output = output  # the array of the output, when ``saved`` holds OUT
-        self._held: Charge | None = None  # that array's charge, once its tensor has gone
+        self._held = None  # that array's charge, once its tensor has gone
         self.attrs = attrs  # static values the VJP needs (dims, shapes, scalars)
         self.out_meta = out_meta  # (shape, array dtype) per output
-        self._retained: dict[int, weakref.ref[Tensor]] | None = None
-        self.step: str | None = None  # the program step that recorded it (set under detect_anomaly)
+        self._retained = None
+        self.step = None  # the program step that recorded it (set under detect_anomaly)
         # versions its saved tensors must still be at (engine/versions.py); None: all at 0
-        self._versions: tuple[Any, ...] | None = None
+        self._versions = None
         self.seq = next(_SEQUENCE)  # creation order (see _SEQUENCE)
+        return self
 
     def name(self) -> str:
         return self._name
@@ -194,9 +212,14 @@ class AccumulateGrad(Node):
     """The sink for a leaf's gradient: backward adds what reaches it into ``variable.grad``."""
 
     __slots__ = ("variable", "uses")
+    variable: Tensor
+    uses: int
 
-    def __init__(self, variable: Tensor) -> None:
-        super().__init__("AccumulateGrad", None, (), (), None, ((variable.shape, variable._data.dtype),))
+    @classmethod
+    def of(cls, variable: Tensor) -> AccumulateGrad:
+        """A new AccumulateGrad node for leaf ``variable`` (see :func:`accumulator`)."""
+        self = cls.make("AccumulateGrad", None, (), (), None,
+                        ((variable.shape, variable._data.dtype),))
         self.seq += ACCUMULATE_FIRST
         self.variable = variable
         # How many edges into this node ``edge`` has handed out: at least the number of edges into
@@ -204,6 +227,7 @@ class AccumulateGrad(Node):
         # kept). When a backward pass has walked that many, the leaf's gradient is complete
         # without counting the graph's edges first (autograd._execute).
         self.uses = 0
+        return self
 
 
 NO_EDGE: Edge = (None, 0)
@@ -239,6 +263,6 @@ def accumulator(leaf: Tensor) -> AccumulateGrad:
     only a weak reference, as torch does)."""
     acc = leaf._acc() if leaf._acc is not None else None
     if acc is None:
-        acc = AccumulateGrad(leaf)
+        acc = AccumulateGrad.of(leaf)
         leaf._acc = weakref.ref(acc)
     return acc

@@ -104,10 +104,10 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                 meta = src.out_meta
                 if len(meta) != 1 or meta[0][1] is not dtype or meta[0][0] != data.shape:
                     meta = None
-            # Node(name, vjp, edges, saved, attrs, meta, output), its __init__ inline: a call
-            # frame is a tenth of a chain op's cost. (Every slot is set, as its __init__ sets it:
+            # Node.make(name, vjp, edges, saved, attrs, meta, output), inline: a call frame is a
+            # tenth of a chain op's cost. (Every slot is set, as make sets it:
             # tests/engine/test_record_slots.py.)
-            node = _new(Node)
+            node = Node()
             node._name = name
             node.vjp = vjp
             node.edges = edges
@@ -137,7 +137,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     out._output_nr = 0
     out._retains_grad = False
     if ctx is not None and ctx.detect_anomaly:  # (NaN/inf outside the graph too)
-        _check_anomaly(node if node is not None else Node(name, vjp, ()), inputs, out)
+        _check_anomaly(node if node is not None else Node.make(name, vjp, ()), inputs, out)
     return out
 
 
@@ -162,7 +162,7 @@ def record_multi(datas: Sequence[Any], name: str, vjp: VJP, inputs: Sequence[Any
     edges = tuple(map(edge, inputs))
     if all(e[0] is None for e in edges):
         return outs
-    node = Node(name, vjp, edges, saved, attrs, tuple([(d.shape, d.dtype) for d in datas]))
+    node = Node.make(name, vjp, edges, saved, attrs, tuple([(d.shape, d.dtype) for d in datas]))
     if saved:
         node._versions = saved_versions(saved, Tensor)
     for i, (o, d) in enumerate(zip(outs, diff, strict=True)):

@@ -36,7 +36,7 @@ def test_recorded_node_has_every_slot_of_init() -> None:
     assert node is not None
     made = _slots(node, Node)
     assert not any(v is _UNSET for v in made.values())
-    fresh = Node(node._name, node.vjp, node.next_functions, node._saved, node.attrs, node.out_meta,
+    fresh = Node.make(node._name, node.vjp, node.next_functions, node._saved, node.attrs, node.out_meta,
                  node._output)
     expected = _slots(fresh, Node)
     del made["seq"], expected["seq"]
