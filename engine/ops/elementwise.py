@@ -485,7 +485,10 @@ def tanh_backward(g: Tensor, y: Tensor) -> Tensor:
     """g * (1 - y**2): the gradient of tanh at its output y. (Bare arrays in, a bare array out:
     see graph.on_arrays.)"""
     bare = g.__class__ is not Tensor
-    a, b = (g, y) if bare else (g._data, y._data)
+    if bare:  # (two assignments, not one of a tuple made for it: this runs once per tanh node)
+        a, b = g, y
+    else:
+        a, b = g._data, y._data
     # (_alike's size test first, without the call: a chain of small tensors never gets past it;
     # on b, the saved output, always an array or a numpy scalar: _alike asks the same size of a)
     if b.nbytes >= INPLACE_MIN_BYTES and _alike(a, b):
