@@ -87,6 +87,9 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
             if saved is SAVES_OUTPUT:  # (the output alone: the loop's answer, without the loop)
                 output = data
+            elif len(saved) == 2 and saved[0] is None and saved[1].__class__ is float:
+                pass  # (mul's by a Python float, (None, number): nothing for the loop to find, and
+                # its iterator is an object the garbage collector counts: a chain's run -1 %)
             else:
                 for s in saved:
                     if s is OUT:
