@@ -22,7 +22,7 @@ from service.json_compiler import read_request
 from service.jsonbody import (
     ProgramRoute,
     client_gone,
-    json_depth,
+    deeper_than,
     max_json_depth,
     parse_unchecked,
     prepared,
@@ -88,8 +88,8 @@ class RunRoute(ProgramRoute):
         # (found.key: the program's canonical JSON; 1: the program's own member)
         if not same_members(body, (found.key, rest), 1):
             return None  # a key twice in an object
-        depth = json_depth(rest) if found.program is not None else json_depth(body)
-        if depth > max_json_depth(state.settings.max_nesting_depth):
+        if deeper_than(rest if found.program is not None else body,
+                       max_json_depth(state.settings.max_nesting_depth)):
             return None
         return self._validate_found(document, state, len(body), found)
 
