@@ -12,7 +12,7 @@ from service.errors import ProgramError
 from service.graph_dot import to_dot
 from service.pointer import pointer
 from service.printing import to_repr
-from service.program import RunRequest, private
+from service.program import RunRequest, noted
 from service.values import Size
 
 
@@ -57,7 +57,7 @@ class _Graph:
 def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                  stats: dict[str, Any]) -> dict[str, Any]:
     explicit = request.outputs is not None
-    hidden = private(request, "_hidden_names")
+    hidden = noted(request, "hidden_names")
     names = request.outputs if request.outputs is not None else \
         [n for n in env if n not in hidden] if hidden else list(env)
     bound: dict[int, str] = {}

@@ -68,7 +68,22 @@ class Encoded:
         self.quoted = quoted
 
     def fragment(self) -> orjson.Fragment:
-        return orjson.Fragment(b'"' + self.text + b'"' if self.quoted else self.text)
+        return _fragment(self.text, self.quoted)
+
+
+def _fragment(text: bytes, quoted: bool) -> orjson.Fragment:
+    return orjson.Fragment(b'"' + text + b'"' if quoted else text)
+
+
+# An encoded value longer than this is a piece of the answer's body of its own
+# (service/responses.py), kept as an Encoded; a shorter one is the orjson.Fragment itself, which
+# orjson writes without calling back into Python for it (five calls for a small answer's
+# tensors, each a few hundred instructions more than the value's own bytes).
+PIECE_BYTES = 1 << 16
+
+
+def _wire(text: bytes, quoted: bool = False) -> Encoded | orjson.Fragment:
+    return Encoded(text, quoted) if len(text) > PIECE_BYTES else _fragment(text, quoted)
 
 
 class Base64Text:
@@ -265,7 +280,8 @@ def _json_type(v: Any) -> str:
 
 # ----- encoding ---------------------------------------------------------------------------------
 def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
-    """The wire form of ``t``'s values: shape, datatype and ``data`` or ``b64`` (Encoded)."""
+    """The wire form of ``t``'s values: shape, datatype and ``data`` or ``b64`` (written already:
+    an orjson.Fragment, or an Encoded value when it is long)."""
     # (host_values, not detach().numpy(): the values alone, with no alias made to read them)
     arr = t.host_values()
     wire = BY_DTYPE[t.dtype.name]
@@ -273,9 +289,9 @@ def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
     if encoding == "base64":
         raw = np.ascontiguousarray(arr, dtype=DATATYPES[wire][1]).data  # a memoryview, no copy
         # base64 text needs no JSON escaping
-        out["b64"] = Encoded(pybase64.b64encode(raw), quoted=True)
+        out["b64"] = _wire(pybase64.b64encode(raw), quoted=True)
     else:
-        out["data"] = Encoded(flat_json(arr))
+        out["data"] = _wire(flat_json(arr))
     return out
 
 

@@ -60,7 +60,7 @@ from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compi
 from service.encoding import NONFINITE
 from service.errors import ProgramError
 from service.pointer import Path
-from service.program import RunRequest
+from service.program import RunRequest, note
 from service.scalars import INT64_MAX, INT64_MIN, to_float
 from service.signatures import SIGNATURES
 
@@ -410,7 +410,7 @@ def compile_program(program: Any, max_depth: int) -> Program:
 
 
 def read_request(document: Any, max_depth: int) -> RunRequest | None:
-    """A body read straight into its request, its program compiled (``request._compiled``; the
+    """A body read straight into its request, its program compiled (its note ``compiled``; the
     other fields, few, validated by the model); None when the models must read it (anything
     this path leaves to them, or anything invalid)."""
     if type(document) is not dict or not document.keys() <= _REQUEST_KEYS:
@@ -420,5 +420,5 @@ def read_request(document: Any, max_depth: int) -> RunRequest | None:
         request = RunRequest.model_validate({**document, "program": []})
     except (Unsupported, ProgramError, ValidationError):
         return None
-    request._compiled = program
+    note(request, "compiled", program)
     return request

@@ -113,11 +113,11 @@ class ObservabilityMiddleware:
                 problem_kind = _problem(message.get("body", b""))
             await send(message)
 
-        metrics.IN_FLIGHT.inc()
+        metrics.IN_FLIGHT_VALUE.inc(1)
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            metrics.IN_FLIGHT.dec()
+            metrics.IN_FLIGHT_VALUE.inc(-1)
             duration = time.perf_counter() - started
             route = _route(scope)
             method = scope.get("method", "")

@@ -563,16 +563,11 @@ class RunRequest(BaseModel):
         "a NaN or an infinity: a 422 problem of type anomaly whose report (AnomalyReport) names "
         "the op, its grad_fn, the step that created it, the phase and the stats of its inputs "
         "and outputs.")
-    # names the source front end binds for its own use (an inlined function's locals): not part
-    # of the default outputs
-    _hidden_names: frozenset[str] = PrivateAttr(default=frozenset())
-    # the program's place in the compile cache (service/compile_cache.py), set by /v1/run's
-    # route as it validates the body; a cached program's statements are not validated again
-    # (program is then empty here)
-    _found: Any = PrivateAttr(default=None)
-    # the program compiled already, where the body was validated straight into its compiled form
-    # (service/json_compiler.py): program is then empty here too
-    _compiled: Any = PrivateAttr(default=None)
+    # what the route and the source front end note on a request (see noted): one private
+    # attribute, not one per note, as pydantic initialises every private attribute of each
+    # instance it validates in Python (three of them made most of the cost of validating a
+    # request of a program alone)
+    _notes: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _program_or_source(self) -> RunRequest:
@@ -581,19 +576,44 @@ class RunRequest(BaseModel):
         return self
 
 
+# The notes a RunRequest may carry, and each one's value where it has none:
+NOTES: dict[str, Any] = {
+    # names the source front end binds for its own use (an inlined function's locals): not part
+    # of the default outputs
+    "hidden_names": frozenset(),
+    # the program's place in the compile cache (service/compile_cache.py), noted by /v1/run's
+    # route as it validates the body; a cached program's statements are not validated again
+    # (program is then empty in the request)
+    "found": None,
+    # the program compiled already, where the body was validated straight into its compiled form
+    # (service/json_compiler.py): program is then empty in the request too
+    "compiled": None,
+}
+
+
+def noted(request: RunRequest, name: str) -> Any:
+    """The note ``name`` of ``request`` (one of NOTES), or its value by default."""
+    notes = _notes_of(request)
+    return notes[name] if name in notes else NOTES[name]
+
+
+def note(request: RunRequest, name: str, value: Any) -> None:
+    """Note ``value`` as ``request``'s ``name`` (one of NOTES). The notes are replaced, never
+    changed in place: a copy of a request (model_copy) shares its notes until either notes
+    something."""
+    if name not in NOTES:
+        raise KeyError(name)
+    request._notes = {**_notes_of(request), name: value}
+
+
+def _notes_of(request: RunRequest) -> dict[str, Any]:
+    # (read from the documented __pydantic_private__ dict: reading request._notes finds it only
+    # in pydantic's __getattr__, after the normal lookup has failed and made its AttributeError:
+    # ~4 us, against ~0.1 us)
+    return request.__pydantic_private__["_notes"]  # type: ignore[index]
+
+
 # ----- the response -----------------------------------------------------------------------------
-def private(model: BaseModel, name: str) -> Any:
-    """The value of ``model``'s private attribute ``name`` (``_found``, ...), as ``model.<name>``
-    reads it. That read finds the attribute only in pydantic's ``__getattr__``, after the normal
-    lookup has failed and made its AttributeError: ~4 us, against ~0.1 us for reading the
-    documented ``__pydantic_private__`` dict that holds it (a few reads a request). An attribute
-    that dict lacks is one pydantic's read does not find either: AttributeError, as there."""
-    values = model.__pydantic_private__
-    if values is None or name not in values:  # (where pydantic's own read fails too)
-        raise AttributeError(name)
-    return values[name]
-
-
 class TensorOut(TensorObject):
     """A returned tensor: its values (``data`` or ``b64``) and its autograd state."""
 

@@ -1,8 +1,9 @@
 """Response classes that serialise with orjson.
 
-orjson is fast and writes the pre-encoded tensor values (service/encoding.py ``Encoded``) as they
-are. It writes NaN and infinities as ``null`` instead of failing, so nothing here can turn into a
-500; the answers encode non-finite numbers as strings before they get here.
+orjson is fast and writes the pre-encoded tensor values (service/encoding.py: orjson fragments,
+and ``Encoded`` for long ones) as they are. It writes NaN and infinities as ``null`` instead of
+failing, so nothing here can turn into a 500; the answers encode non-finite numbers as strings
+before they get here.
 
 An answer with large tensors is sent in pieces (:func:`dumps_pieces`, :class:`PiecesResponse`):
 the JSON around the values, then each large value's text as it was encoded, so megabytes of
@@ -18,10 +19,9 @@ import orjson
 from starlette import responses
 from starlette.types import Receive, Scope, Send
 
-from service.encoding import Encoded
+from service.encoding import PIECE_BYTES, Encoded
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-PIECE_BYTES = 1 << 16  # an Encoded value this large is a piece of its own
 # A NUL byte never appears in orjson's output (strings escape it), so it can mark where a piece goes.
 _MARK = re.compile(rb"\x00(\d+)\x00")
 

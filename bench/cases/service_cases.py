@@ -57,7 +57,7 @@ class _Interpreter:
         from service.interpreter import Interpreter
         from service.json_compiler import read_request
         from service.jsonbody import parse
-        from service.program import RunRequest
+        from service.program import RunRequest, noted
         from service.responses import dumps
         from service.settings import Settings
         from service.source.cache import TranslationCache
@@ -66,7 +66,7 @@ class _Interpreter:
         # as the app keeps one (service/app.py); off, every request is parsed and translated
         self.translations = TranslationCache(self.settings.source_cache_entries if cached else 0)
         self._copy_context, self._dumps = contextvars.copy_context, dumps
-        self._request, self._interpreter = RunRequest, Interpreter
+        self._request, self._interpreter, self._noted = RunRequest, Interpreter, noted
         self._parse, self._read = parse, read_request
 
     def _once(self) -> bytes:
@@ -79,7 +79,7 @@ class _Interpreter:
             from service.source.request import program_request
 
             request, _ = program_request(request, self.settings, self.translations)
-        run = self._interpreter(request, self.settings, program=request._compiled)
+        run = self._interpreter(request, self.settings, program=self._noted(request, "compiled"))
         return self._dumps(run.run().answer_or_raise())
 
     def __call__(self) -> bytes:
@@ -290,13 +290,14 @@ class _CachedRequest:
         """What validating and compiling cost the cached request: the cache lookup (the program's
         key) and the validation of the rest of the body. (Parsing the JSON is not counted.)"""
         from service.jsonbody import read_body
+        from service.program import noted
 
         state = self.app.state
         document = read_body(self.body, state.settings.max_nesting_depth)
 
         def step() -> None:
             value = self.route.validate_body(document, state)
-            assert value._found.program is not None  # (a hit: nothing compiled)
+            assert noted(value, "found").program is not None  # (a hit: nothing compiled)
 
         return step
 

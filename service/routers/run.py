@@ -22,7 +22,7 @@ from service.json_compiler import read_request
 from service.jsonbody import (
     ProgramRoute,
     client_gone,
-    json_depth,
+    deeper_than,
     max_json_depth,
     parse_unchecked,
     prepared,
@@ -30,7 +30,7 @@ from service.jsonbody import (
     same_members,
 )
 from service.observability import program_finished
-from service.program import RunRequest, RunResponse, private
+from service.program import RunRequest, RunResponse, note, noted
 from service.responses import PiecesResponse, dumps_pieces
 from service.source.request import about_source, program_request
 
@@ -88,8 +88,8 @@ class RunRoute(ProgramRoute):
         # (found.key: the program's canonical JSON; 1: the program's own member)
         if not same_members(body, (found.key, rest), 1):
             return None  # a key twice in an object
-        depth = json_depth(rest) if found.program is not None else json_depth(body)
-        if depth > max_json_depth(state.settings.max_nesting_depth):
+        if deeper_than(rest if found.program is not None else body,
+                       max_json_depth(state.settings.max_nesting_depth)):
             return None
         return self._validate_found(document, state, len(body), found)
 
@@ -109,12 +109,12 @@ class RunRoute(ProgramRoute):
             body = read_request(document, state.settings.max_nesting_depth)
             if body is None:
                 body = super().validate_body(document, state, size)
-        body._found = found
+        note(body, "found", found)
         return body
 
 
 # A request of a program alone, validated: what such a body is once its program is found in the
-# compile cache (a copy per request: each notes its own _found)
+# compile cache (a copy per request: each notes its own found)
 _DEFAULTS = RunRequest.model_validate({"program": []})
 
 router = APIRouter(tags=["run"], route_class=RunRoute)
@@ -146,13 +146,13 @@ async def run(body: RunRequest, request: Request) -> Response:
             program, translation = program_request(request_body, settings,
                                                    request.app.state.translations)
         programs = request.app.state.programs
-        found = private(request_body, "_found") if translation is None else \
+        found = noted(request_body, "found") if translation is None else \
             find_source(programs, request_body, translation)
         cached = found.program if found is not None else None
         # (a program validated straight into its compiled form comes compiled: RunRoute)
         interpreter = Interpreter(program, settings, cancelled, inline=inline, clock=clock,
                                   deadline=deadline,
-                                  program=cached or private(request_body, "_compiled"),
+                                  program=cached or noted(request_body, "compiled"),
                                   program_cached=cached is not None)
         report = interpreter.run()
         if found is not None and cached is None and interpreter.program is not None:

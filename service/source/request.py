@@ -9,7 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from service.errors import ProgramError
 from service.pointer import from_loc
-from service.program import RunRequest, Statement
+from service.program import RunRequest, Statement, note
 from service.settings import Settings
 from service.source.cache import TranslationCache
 from service.source.locate import relocate
@@ -57,7 +57,7 @@ def program_request(body: RunRequest, settings: Settings, cache: TranslationCach
         "detect_anomaly": body.detect_anomaly or translation.detect_anomaly,
         "seed": body.seed if body.seed is not None else translation.seed,
     })
-    request._hidden_names = translation.hidden
+    note(request, "hidden_names", translation.hidden)
     return request, translation
 
 

@@ -25,7 +25,7 @@ from service.compiler import compile_program as compile_models
 from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.json_compiler import read_request
-from service.program import RunRequest
+from service.program import RunRequest, noted
 from service.responses import dumps
 from service.settings import Settings
 from service.signatures import Signature
@@ -80,7 +80,7 @@ def _same_as_the_models(doc: Any) -> bool:
     request = read_request(doc, DEPTH)
     if request is None:
         return False
-    program = request._compiled
+    program = noted(request, "compiled")
     models = _models(doc)
     assert models is not None, f"taken directly, refused by the models: {doc}"
     assert _plain(program) == _plain(models[1])  # (its statements, and its free names)
@@ -205,7 +205,7 @@ def _answers_as_the_models(doc: Any) -> bool:
     request = read_request(doc, DEPTH)
     models = _models(doc)
     assert request is not None and models is not None
-    assert _answer(request, request._compiled) == _answer(*models)
+    assert _answer(request, noted(request, "compiled")) == _answer(*models)
     return True
 
 

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from service.errors import ProgramError
-from service.jsonbody import _parse_with_stdlib, document_depth, json_depth, parse, read_body
+from service.jsonbody import (
+    _parse_with_stdlib,
+    deeper_than,
+    document_depth,
+    json_depth,
+    parse,
+    read_body,
+)
 from tests.service.helpers import ROOT
 
 TUTORIAL = (ROOT / "bench" / "programs" / "tutorial.json").read_bytes()
@@ -36,6 +43,17 @@ def test_document_depth_is_json_depth(doc: Any) -> None:
     assert depth is None or depth == json_depth(body)
     if isinstance(doc, dict) and "program" in doc:
         assert depth is None
+
+
+@pytest.mark.parametrize("doc", [
+    1, [], {"a": [1, {"b": []}]}, _nested(7), _nested(8), [1, "[[[{", {"x": "]]}"}],
+    ["[[[[[[[["], [[[[1]]]], [[1], [2], [3], [4], [5], [6], [7], [8]],
+])
+@pytest.mark.parametrize("limit", [0, 3, 4, 6, 7, 8])
+def test_deeper_than_is_json_depth_past_the_limit(doc: Any, limit: int) -> None:
+    # (brackets in strings, and many brackets side by side, count for the shortcut only)
+    body = json.dumps(doc).encode()
+    assert deeper_than(body, limit) is (json_depth(body) > limit)
 
 
 def _large(doc: Any) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.program import RunRequest, private
+from service.program import NOTES, RunRequest, note, noted
 from tests.service.helpers import ROOT, ok, post, problem
 
 pytestmark = pytest.mark.anyio
@@ -114,14 +114,16 @@ def test_the_example_in_the_schema_and_the_seed_tutorial_validate() -> None:
     RunRequest.model_validate_json((ROOT / "examples" / "seed_tutorial.json").read_text())
 
 
-def test_private_reads_what_the_attribute_read_gives() -> None:
-    # service.program.private: the fast read of a private attribute, the same value as model._x
+def test_notes_are_read_with_their_defaults_and_never_shared_by_copies() -> None:
     fresh = RunRequest.model_validate({"program": []})
     copied = fresh.model_copy(update={"program": []})
-    copied._found = object()
-    copied._hidden_names = frozenset({"h"})
-    for r in (fresh, copied):
-        for name in RunRequest.__private_attributes__:
-            assert private(r, name) is getattr(r, name)
-    with pytest.raises(AttributeError):
-        private(fresh, "_nothing")
+    found = object()
+    note(copied, "found", found)
+    note(copied, "hidden_names", frozenset({"h"}))
+    assert [noted(fresh, name) for name in NOTES] == list(NOTES.values())
+    assert noted(copied, "found") is found and noted(copied, "hidden_names") == {"h"}
+    again = copied.model_copy()  # (shares copied's notes until one of them notes something)
+    note(again, "compiled", 1)
+    assert noted(copied, "compiled") is None and noted(again, "found") is found
+    with pytest.raises(KeyError):
+        note(fresh, "nothing", 1)
