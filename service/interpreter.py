@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import engine as ge
@@ -54,7 +55,7 @@ class RunReport:
     answer: dict[str, Any] | None  # for service/responses.py (tensor values Encoded)
     error: Exception | None  # a ProgramError, or a bug (any other exception: a 500)
     steps: int
-    op_counts: Counter[str]  # calls by op name
+    op_counts: dict[str, int]  # calls by op name
     allocated_elements: int
 
     @property
@@ -93,7 +94,9 @@ class Interpreter:
     soonest: float = math.inf  # the earlier of the two: the clock's only test when all is well
     _max_steps: int = 0
     _ctx: Any = None  # the engine's ExecutionContext while running
-    op_counts: Counter[str] = field(default_factory=Counter)  # calls by op name (/metrics)
+    # calls by op name (/metrics); a defaultdict, not a Counter: made in C (a Counter's __init__
+    # and its __missing__, at each op's first call, are Python frames: ~10 k instructions a run)
+    op_counts: dict[str, int] = field(default_factory=partial(defaultdict, int))
     # detect_anomaly: the op each call's pointer names, for the anomaly report's "op"
     _ops_at: dict[str, str] = field(default_factory=dict)
     anomaly: bool = False  # the request's detect_anomaly

@@ -49,7 +49,6 @@ from service.closures import (
     Const,
     Expr,
     Head,
-    Kind,
     Plan,
     Ref,
     Step,
@@ -59,6 +58,7 @@ from service.closures import (
 from service.compiler import _INDEX_ATTRS, _SPELLED, Program, _as_python, _Compiler
 from service.encoding import NONFINITE
 from service.errors import ProgramError
+from service.param_kinds import Input, Reader
 from service.pointer import Path
 from service.program import RunRequest, note
 from service.scalars import INT64_MAX, INT64_MIN, to_float
@@ -189,14 +189,16 @@ def _attrs(required: frozenset[str], checks: dict[str, Callable[[Any], Any]], gi
 
 
 # op name -> what a call of it needs checked and read, for the ops this path compiles (not those
-# with index attrs): the fewest and the most arguments, each input's kind (closures.READS), its
-# attrs' checks by name, the attrs it requires, whether JSON spells any (service/spellings.py),
-# the first fields of its calls' sites (closures.head: SIGNATURES' signature, checked to be the
-# one there at each compile: tests replace one)
-_OPS: dict[str, tuple[int, int, tuple[Kind, ...], dict[str, Callable[[Any], Any]],
-                      frozenset[str], bool, Head]] = {
-    name: (sig.min_args, len(sig.inputs), READS[name], {p.name: _check(p) for p in sig.attrs},
-           frozenset(p.name for p in sig.attrs if p.required), bool(_SPELLED[name]), HEADS[name])
+# with index attrs): the counts of arguments it takes (a set: one lookup in C), each input's kind
+# (closures.READS) with the argument's path from the call's (closures.AT_ARG), the first fields
+# of its calls' sites (closures.head: SIGNATURES' signature, checked to be the one there at each
+# compile: tests replace one), the attrs it requires, its attrs' checks by name
+_OPS: dict[str, tuple[frozenset[int], tuple[tuple[Reader, Input, Any, Path], ...], Head,
+                      frozenset[str], dict[str, Callable[[Any], Any]]]] = {
+    name: (frozenset(range(sig.min_args, len(sig.inputs) + 1)),
+           tuple((*kind, AT_ARG[i]) for i, kind in enumerate(READS[name])), HEADS[name],
+           frozenset(p.name for p in sig.attrs if p.required),
+           {p.name: _check(p) for p in sig.attrs})
     for name, sig in SIGNATURES.items() if not _INDEX_ATTRS[name]}
 
 
@@ -292,10 +294,10 @@ class _JsonCompiler(_Compiler):
         ``closures.invoke`` to it)."""
         # (c: a dict with "op" and no key a call does not have; its callers checked)
         op, bind, given = c["op"], c.get("name"), c.get("args")
-        known = _OPS.get(op) if type(op) is str else None
-        if known is None:  # (an unknown op, or one with index attrs: the models')
-            raise Unsupported
-        least, most, kinds, checks, required, spelled, head = known
+        try:  # (no frame for try in 3.11: cheaper than a type test and a get)
+            arity, kinds, head, required, checks = _OPS[op]
+        except (KeyError, TypeError):  # an unknown op, one with index attrs (the models'), or
+            raise Unsupported from None  # no name at all (a list, an object: unhashable)
         if bind is not None:
             if not (statement and type(bind) is str):
                 raise Unsupported  # (a list of names; or a name on an inner call: the compiler's)
@@ -305,10 +307,10 @@ class _JsonCompiler(_Compiler):
                     raise Unsupported
                 binds.add(bind)
         if given is None:
-            if least or "args" in c:
+            if "args" in c or 0 not in arity:
                 raise Unsupported
             given = ()
-        elif type(given) is not list or not least <= len(given) <= most:
+        elif type(given) is not list or len(given) not in arity:
             raise Unsupported
         plan: list[Plan] = []
         if given:
@@ -319,38 +321,40 @@ class _JsonCompiler(_Compiler):
             if depth > self.max_depth:  # (all of them at this depth)
                 raise Unsupported
             reads = self.reads
-            # (enumerate and indexing: zip(given, kinds, AT_ARG) costs more, in C)
+            # (enumerate and indexing: zip(given, kinds) costs more, in C)
             for i, a in enumerate(given):
-                read, spec, takes = kind = kinds[i]
+                read, spec, takes, at = kinds[i]
                 t = type(a)
                 if takes is None:  # (a kind that reads a node: tensors, data)
                     pass
                 elif t is str:
                     if a in reads:  # (a name read before: checked then)
-                        plan.append((NAME, a, takes, read, spec, AT_ARG[i]))
+                        plan.append((NAME, a, takes, read, spec, at))
                         continue
                     if a in self.binds or a not in _TOKENS and _name(a):
-                        reads[a] = path + AT_ARG[i]
-                        plan.append((NAME, a, takes, read, spec, AT_ARG[i]))
+                        reads[a] = path + at
+                        plan.append((NAME, a, takes, read, spec, at))
                         continue
                 elif t is dict and "op" in a and a.keys() <= _CALL_KEYS:
-                    run = MethodType(invoke, self.call(a, path + AT_ARG[i], depth, False))
-                    plan.append((NESTED, run, takes, read, spec, AT_ARG[i]))
+                    run = MethodType(invoke, self.call(a, path + at, depth, False))
+                    plan.append((NESTED, run, takes, read, spec, at))
                     continue
                 elif (t is int and INT64_MIN <= a <= INT64_MAX or t is float or t is bool) and \
                         isinstance(a, takes):
                     plan.append((TAKEN, a, takes, read, spec, None))
                     continue
-                plan += arguments((kind,), (self.expr(a, path + AT_ARG[i], depth),), len(path))
-        # (most calls have no attrs, nor any required: no call for those)
+                plan += arguments((READS[op][i],), (self.expr(a, path + at, depth),), len(path))
+        # (most calls have no attrs, nor any required: no call, nor a dict of their own, for
+        # those)
+        if head[0] is not SIGNATURES[op]:
+            head = closures.head(SIGNATURES[op])
         given_attrs = c.get("attrs")
-        attrs = {} if given_attrs is None and not required else \
-            _attrs(required, checks, given_attrs)
-        sig = SIGNATURES[op]
-        if head[0] is not sig:
-            head = closures.head(sig)
-        if spelled:
-            _as_python(sig, attrs)  # (no index attrs here: no tensor names in them)
+        if given_attrs is None and not required:
+            attrs = _NO_ATTRS
+        else:
+            attrs = _attrs(required, checks, given_attrs)
+            if _SPELLED[op]:  # (attrs JSON spells: service/spellings.py)
+                _as_python(head[0], attrs)  # (no index attrs here: no tensor names in them)
         # (its site: the tuple closures.call makes, made here)
         site = head + (attrs, path, statement, plan, bind, (), None)
         return MethodType(invoke, site) if statement else site
@@ -389,6 +393,10 @@ class _JsonCompiler(_Compiler):
 
 
 _ABSENT = object()
+# the attrs of every call without any: one dict, never changed (nothing changes a site's attrs:
+# the engine takes them as keywords, Interpreter.resolve_refs copies them, _as_python changes
+# only the attrs given)
+_NO_ATTRS: dict[str, Any] = {}
 
 
 def _list(v: Any) -> list[Any]:
