@@ -288,15 +288,17 @@ class _CachedRequest:
 
     def validate_and_compile(self) -> Any:
         """What validating and compiling cost the cached request: the cache lookup (the program's
-        key) and the validation of the rest of the body. (Parsing the JSON is not counted.)"""
+        key) and the validation of the rest of the body. (Parsing the JSON is not counted.) The
+        body's size is given, as the route gives it: knowing it, the lookup does not walk the
+        program to bound its key's length."""
         from service.jsonbody import read_body
         from service.program import noted
 
         state = self.app.state
-        document = read_body(self.body, state.settings.max_nesting_depth)
+        document, size = read_body(self.body, state.settings.max_nesting_depth), len(self.body)
 
         def step() -> None:
-            value = self.route.validate_body(document, state)
+            value = self.route.validate_body(document, state, size)
             assert noted(value, "found").program is not None  # (a hit: nothing compiled)
 
         return step
