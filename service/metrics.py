@@ -116,9 +116,6 @@ def counter_value(metric: Any, *values: str) -> Any:
 # op name -> counter_value(OPS, op), looked up by the name alone (no key tuple per op counted)
 _OP_VALUES: dict[str, Any] = {}
 _STEPS_VALUE, _ELEMENTS_VALUE = STEPS._value, ELEMENTS._value  # (the same, unlabelled)
-# (and the in-flight gauge's, which every request adds 1 to and then -1: what Gauge.inc and
-# Gauge.dec do, less their check that an unlabelled gauge is observable, which it always is)
-IN_FLIGHT_VALUE = IN_FLIGHT._value
 
 
 def record_program(steps: int, op_counts: Mapping[str, int], allocated: int, outcome: str) -> None:

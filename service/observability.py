@@ -113,11 +113,11 @@ class ObservabilityMiddleware:
                 problem_kind = _problem(message.get("body", b""))
             await send(message)
 
-        metrics.IN_FLIGHT_VALUE.inc(1)
+        metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            metrics.IN_FLIGHT_VALUE.inc(-1)
+            metrics.IN_FLIGHT.dec()
             duration = time.perf_counter() - started
             route = _route(scope)
             method = scope.get("method", "")
