@@ -187,7 +187,6 @@ def arguments(kinds: Sequence[Kind], args: Sequence[Expr], n: int) -> list[Plan]
 AT_ARG = tuple(("args", i) for i in range(max(len(sig.inputs) for sig in SIGNATURES.values())))
 
 
-_UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 _NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
 Head = tuple[Signature, str, Any, Any, Any]
 Compiled = tuple[Any, ...]  # a compiled call: a Site's fields
@@ -240,10 +239,15 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
     e: Expr
     for how, x, takes, read, spec, where in plan:
         if how == NAME:
-            v = env.get(x, _UNBOUND)
-            if v is not _UNBOUND and isinstance(v, takes):
-                values.append(v)
-                continue
+            # (a subscript in a try, not env.get with a sentinel to compare: the bytecodes of
+            # the most frequent argument, in every call; the miss is the rare, failing case)
+            try:
+                v = env[x]
+                if isinstance(v, takes):
+                    values.append(v)
+                    continue
+            except KeyError:
+                pass
             # (the reader looks it up again: unbound, or of another type)
             e = Ref(x, (*path, *where))
         elif how == TAKEN:
@@ -285,11 +289,10 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
         raise InternalError(pointer(path)) from exc
     if not statement:
         return v
-    if bind is None:
-        return None
+    # (a name first: the most frequent statement binds one)
     if type(bind) is str:
         env[bind] = v
-    else:
+    elif bind is not None:
         it.unpack(bind, v, (*path, "name"))
     return None
 
