@@ -26,7 +26,7 @@ service/compile_cache.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -359,6 +359,19 @@ def while_(cond: Expr, body: list[Step], max_iter: int | None, path: Path) -> St
     return execute
 
 
+def _rows(it: Interpreter, tensor: ge.Tensor, path: Path) -> Iterator[ge.Tensor]:
+    """``tensor``'s rows, each taken as the loop reaches it. Taking one makes a tensor, where the
+    engine looks at the clock and the limits: what it raises there (the deadline, the inline
+    budget, cancellation, a limit) is answered as a call's is, about the loop's iterable
+    (``path``), not left to escape the run as a bug."""
+    for i in range(tensor.shape[0]):
+        try:
+            row = tensor[i]
+        except ge.EngineError as err:
+            raise it.engine_error(err, path) from None
+        yield row  # (outside the try: what the loop's body raises is not the row's)
+
+
 def for_(target: str | list[Any], iterable: Expr, body: list[Step], path: Path) -> Step:
     bind_at = (*path, "for")
 
@@ -369,8 +382,7 @@ def for_(target: str | list[Any], iterable: Expr, body: list[Step], path: Path) 
             if items.ndim == 0:
                 raise ProgramError("type-error", "iteration over a 0-d tensor",
                                    pointer(iterable.path))
-            rows, tensor = items.shape[0], items
-            items = (tensor[i] for i in range(rows))  # its rows, as torch iterates a tensor
+            items = _rows(it, items, iterable.path)  # its rows, as torch iterates a tensor
         elif not isinstance(items, (range, list, tuple)):
             raise ProgramError("type-error", f"'{type_name(items)}' object is not iterable",
                                pointer(iterable.path))
