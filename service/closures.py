@@ -26,7 +26,7 @@ service/compile_cache.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -187,7 +187,6 @@ def arguments(kinds: Sequence[Kind], args: Sequence[Expr], n: int) -> list[Plan]
 AT_ARG = tuple(("args", i) for i in range(max(len(sig.inputs) for sig in SIGNATURES.values())))
 
 
-_UNBOUND: Any = object()  # (no name is bound to it: a lookup's miss)
 _NO_REFS: tuple[tuple[str, int | None, str], ...] = ()
 Head = tuple[Signature, str, Any, Any, Any]
 Compiled = tuple[Any, ...]  # a compiled call: a Site's fields
@@ -240,10 +239,15 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
     e: Expr
     for how, x, takes, read, spec, where in plan:
         if how == NAME:
-            v = env.get(x, _UNBOUND)
-            if v is not _UNBOUND and isinstance(v, takes):
-                values.append(v)
-                continue
+            # (a subscript in a try, not env.get with a sentinel to compare: the bytecodes of
+            # the most frequent argument, in every call; the miss is the rare, failing case)
+            try:
+                v = env[x]
+                if isinstance(v, takes):
+                    values.append(v)
+                    continue
+            except KeyError:
+                pass
             # (the reader looks it up again: unbound, or of another type)
             e = Ref(x, (*path, *where))
         elif how == TAKEN:
@@ -285,11 +289,10 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
         raise InternalError(pointer(path)) from exc
     if not statement:
         return v
-    if bind is None:
-        return None
+    # (a name first: the most frequent statement binds one)
     if type(bind) is str:
         env[bind] = v
-    else:
+    elif bind is not None:
         it.unpack(bind, v, (*path, "name"))
     return None
 
@@ -356,6 +359,19 @@ def while_(cond: Expr, body: list[Step], max_iter: int | None, path: Path) -> St
     return execute
 
 
+def _rows(it: Interpreter, tensor: ge.Tensor, path: Path) -> Iterator[ge.Tensor]:
+    """``tensor``'s rows, each taken as the loop reaches it. Taking one makes a tensor, where the
+    engine looks at the clock and the limits: what it raises there (the deadline, the inline
+    budget, cancellation, a limit) is answered as a call's is, about the loop's iterable
+    (``path``), not left to escape the run as a bug."""
+    for i in range(tensor.shape[0]):
+        try:
+            row = tensor[i]
+        except ge.EngineError as err:
+            raise it.engine_error(err, path) from None
+        yield row  # (outside the try: what the loop's body raises is not the row's)
+
+
 def for_(target: str | list[Any], iterable: Expr, body: list[Step], path: Path) -> Step:
     bind_at = (*path, "for")
 
@@ -366,8 +382,7 @@ def for_(target: str | list[Any], iterable: Expr, body: list[Step], path: Path) 
             if items.ndim == 0:
                 raise ProgramError("type-error", "iteration over a 0-d tensor",
                                    pointer(iterable.path))
-            rows, tensor = items.shape[0], items
-            items = (tensor[i] for i in range(rows))  # its rows, as torch iterates a tensor
+            items = _rows(it, items, iterable.path)  # its rows, as torch iterates a tensor
         elif not isinstance(items, (range, list, tuple)):
             raise ProgramError("type-error", f"'{type_name(items)}' object is not iterable",
                                pointer(iterable.path))

@@ -100,6 +100,25 @@ async def test_request_timeout_is_checked_between_steps(
     assert body["pointer"] in ("/program/1", "/program/1/do/0")
 
 
+@pytest.mark.parametrize("pad", [0, 1, 2])
+async def test_request_timeout_while_a_loop_takes_a_tensors_rows(
+        make_client: Callable[..., Any], pad: int) -> None:
+    # A for loop over a tensor takes each row as it goes (a tensor made, the clock read); the
+    # deadline passing there is the request_timeout problem about the loop's iterable, as
+    # anywhere else, not an error escaping the run (a 500). (``pad`` statements shift which
+    # reading passes the deadline: a row's, a statement's or the loop's own step.)
+    program = [{"name": "x", "op": "ones", "attrs": {"size": [400, 2]}}]
+    program += [{"name": "n", "op": "numel", "args": ["x"]}] * pad
+    program += [{"for": "r", "in": "x", "do": [{"name": "n", "op": "numel", "args": ["r"]}]}]
+    async with make_client(request_timeout=0.3, max_steps=10_000,
+                           clock=ManualClock(step=0.01)) as c:
+        r = await post(c, program)
+    body = problem(r, "limit-exceeded", 422)
+    assert body["limit"] == "request_timeout" and body["maximum"] == 0.3
+    loop = f"/program/{1 + pad}"
+    assert body["pointer"] in (loop, f"{loop}/in", f"{loop}/do/0")
+
+
 async def test_body_limit_with_content_length(client: httpx.AsyncClient) -> None:
     payload = b'{"program": [], "pad": "' + b"x" * S.max_body_bytes + b'"}'
     r = await client.post("/v1/run", content=payload,
