@@ -74,3 +74,21 @@ def test_saves_output_is_what_the_loop_over_saved_answers() -> None:
         assert out._grad_fn._output is out._data
         del nodes[-1]["seq"], nodes[-1]["_output"]
     assert nodes[0] == nodes[1]
+
+
+def test_plain_saved_is_what_the_loop_over_saved_answers() -> None:
+    """``plain=True`` (the caller's word that ``saved`` holds no tensor and not OUT: mul by a
+    number) skips record's loop over ``saved``: the node is the one the loop makes, slot for slot,
+    for every form of saved plain values, with or without a number's 0-d array in attrs."""
+    x = ge.tensor(np.linspace(-1.0, 1.0, 4, dtype=np.float32), requires_grad=True)
+    y = x * 2.0
+    for saved, attrs in (((None, 2.0), None), ((None, 3), None), ((None, 2.0), xp.asarray(2.0)),
+                         ((None, None), None), ((), None)):
+        nodes = []
+        for plain in (True, False):
+            out = record(y._data * 2.0, "MulBackward0", _tanh_vjp, (y, 2.0), saved, attrs,
+                         plain=plain)
+            nodes.append(_slots(out._grad_fn, Node))
+            del nodes[-1]["seq"]
+        assert nodes[0] == nodes[1]
+    assert (x * 1.5)._grad_fn._saved == (None, 1.5)  # (mul's number paths pass plain=True)
