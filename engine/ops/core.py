@@ -87,6 +87,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
         if needed:  # some input requires grad: record
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
+            tensors = False  # whether saved holds a tensor (Node._saves_tensors)
             if saved is SAVES_OUTPUT:  # (the output alone: the loop's answer, without the loop)
                 output = data
             elif not plain:  # (plain: no loop, whose iterator is an object the garbage
@@ -95,6 +96,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
                     if s is OUT:
                         output = data
                     elif s.__class__ is Tensor:
+                        tensors = True
                         base = s._base
                         vc = (s if base is None else base)._vc
                         if vc is not None and vc[0]:
@@ -115,6 +117,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             node.vjp = vjp
             node.edges = edges
             node._saved = saved
+            node._saves_tensors = tensors
             node._output = output
             node._held = node._retained = node.step = None
             node._versions = saved_versions(saved, Tensor) if moved else None

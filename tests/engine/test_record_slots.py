@@ -4,7 +4,10 @@ values, or a later read of an unset slot raises AttributeError."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 
 import engine as ge
 from engine.backend import xp
@@ -13,6 +16,8 @@ from engine.graph import OUT, Node
 from engine.ops.core import SAVES_OUTPUT, record
 from engine.ops.elementwise import _tanh_vjp
 from engine.tensor import Tensor
+from tests.engine.test_goldens import CASES, run_case
+from tests.engine.test_out_meta_sharing import _nodes
 
 _UNSET = object()
 
@@ -92,3 +97,13 @@ def test_plain_saved_is_what_the_loop_over_saved_answers() -> None:
             del nodes[-1]["seq"]
         assert nodes[0] == nodes[1]
     assert (x * 1.5)._grad_fn._saved == (None, 1.5)  # (mul's number paths pass plain=True)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_saves_tensors_says_whether_saved_holds_a_tensor(case: dict[str, Any]) -> None:
+    """Node._saves_tensors (set by record from its loop over saved, or from the caller's
+    ``plain``, and by Node.make) is what the backward pass asks before it looks at saved dtypes
+    (autograd._on_arrays): it must say whether ``saved`` holds a tensor, for every op's node."""
+    outs, _ = run_case(case)
+    for node in _nodes(outs):
+        assert node._saves_tensors == any(v.__class__ is Tensor for v in node._saved), node.name()
