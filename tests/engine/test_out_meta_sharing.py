@@ -15,6 +15,7 @@ import pytest
 
 import engine as ge
 from engine import autograd, graph
+from engine.backend import xp
 from engine.tensor import Tensor
 from tests.engine.test_goldens import CASES, run_case
 
@@ -43,7 +44,7 @@ def _check_sharing(nodes: list[graph.Node]) -> int:
         # record's half: only for a single output, reached by output 0
         assert len(node.out_meta) == 1 and nr == 0, node.name()
         shape, dtype = node.out_meta[0]
-        seed = np.ones(shape, dtype=dtype)
+        seed = xp.ones(shape, dtype=dtype)  # (a backend array, as a pass's gradients are)
         # the VJPs' half: the gradient for that input has its shape, on tensors and (where the
         # pass would run it so) on bare arrays
         ways = [Tensor(seed)]
