@@ -95,12 +95,13 @@ class Node:
     # ``edges``: next_functions flat, (node, output_nr, node, output_nr, ...): one tuple per node,
     # not one more per input, for the garbage collector to walk while the graph lives (a chain's
     # run -2 %); ``next_functions`` makes torch's pairs when read.
-    __slots__ = ("_name", "vjp", "edges", "_saved", "_output", "_held", "attrs",
+    __slots__ = ("_name", "vjp", "edges", "_saved", "_saves_tensors", "_output", "_held", "attrs",
                  "out_meta", "_retained", "step", "_versions", "seq", "__weakref__")
     _name: str
     vjp: VJP | None
     edges: tuple[Any, ...]
     _saved: tuple[Any, ...] | None
+    _saves_tensors: bool
     _output: Any
     _held: Charge | None
     attrs: Any
@@ -120,6 +121,9 @@ class Node:
         self.vjp = vjp
         self.edges = flat(next_functions)
         self._saved = saved
+        # whether ``saved`` holds a tensor (OUT is none): where it holds none, the backward pass
+        # has no saved dtype to compare before it runs the VJP on bare arrays (autograd._on_arrays)
+        self._saves_tensors = any(v.__class__ is Tensor for v in saved)
         self._output = output  # the array of the output, when ``saved`` holds OUT
         self._held = None  # that array's charge, once its tensor has gone
         self.attrs = attrs  # static values the VJP needs (dims, shapes, scalars)

@@ -50,11 +50,13 @@ NOT_GIVEN: Any = _NotGiven()
 
 
 def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[Any, ...] = (),
-           attrs: Any = None) -> Tensor:
+           attrs: Any = None, plain: bool = False) -> Tensor:
     """Wrap ``data`` as the op's result, with a grad_fn when any input requires grad.
 
     ``inputs`` are the op's differentiable arguments in torch's order; a Python number among them
-    gets a ``(None, 0)`` edge, as torch's wrapped numbers do.
+    gets a ``(None, 0)`` edge, as torch's wrapped numbers do. ``plain``: the caller knows that
+    ``saved`` holds no tensor and not OUT (numbers, None), so there is nothing in it for record
+    to look for (a saved output or a tensor changed in place).
 
     Every op runs through here, forward and (under no_grad) in first-order backward passes, so it
     is written for speed: one grad-mode lookup, the edges of one or two inputs without a loop.
@@ -85,16 +87,16 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
         if needed:  # some input requires grad: record
             output = None
             moved = False  # whether a saved tensor's version counter is past 0 (see versions.py)
+            tensors = False  # whether saved holds a tensor (Node._saves_tensors)
             if saved is SAVES_OUTPUT:  # (the output alone: the loop's answer, without the loop)
                 output = data
-            elif len(saved) == 2 and saved[0] is None and saved[1].__class__ is float:
-                pass  # (mul's by a Python float, (None, number): nothing for the loop to find, and
-                # its iterator is an object the garbage collector counts: a chain's run -1 %)
-            else:
+            elif not plain:  # (plain: no loop, whose iterator is an object the garbage
+                # collector counts: a chain's run -1 %)
                 for s in saved:
                     if s is OUT:
                         output = data
                     elif s.__class__ is Tensor:
+                        tensors = True
                         base = s._base
                         vc = (s if base is None else base)._vc
                         if vc is not None and vc[0]:
@@ -115,6 +117,7 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
             node.vjp = vjp
             node.edges = edges
             node._saved = saved
+            node._saves_tensors = tensors
             node._output = output
             node._held = node._retained = node.step = None
             node._versions = saved_versions(saved, Tensor) if moved else None

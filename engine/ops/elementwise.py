@@ -169,15 +169,16 @@ def mul(input: Tensor, other: Operand) -> Tensor:
         # (The dtype positional: a keyword costs the call an argument parse.)
         c = xp.asarray(other, dt) if ON_HOST and x.base is None else None
         out = _times_number(x, other) if c is None else x * c
-        return record(out, _MUL, _mul_vjp, (input, other), (None, other), c)
+        return record(out, _MUL, _mul_vjp, (input, other), (None, other), c, plain=True)
     if other.__class__ is int and input.__class__ is Tensor and \
             ((dt := input._data.dtype) is F32 or dt.kind == "f"):
         # (the path below for them, _binary's answer for them without its call: a loop's x * 2)
         return record(_times_number(input._data, other), _MUL, _mul_vjp, (input, other),
-                      (None, other))
+                      (None, other), plain=True)
     x, y = _binary(input, other, "mul")
     if y.__class__ in (int, float):  # (other: a number)
-        return record(_times_number(x, y), _MUL, _mul_vjp, (input, other), (None, other))
+        return record(_times_number(x, y), _MUL, _mul_vjp, (input, other), (None, other),
+                      plain=True)
     saved = (input if _takes_grad(other) else None, other if _takes_grad(input) else None) \
         if is_grad_enabled() else ()  # (nothing is recorded without grad mode)
     return record(x * y, _MUL, _mul_vjp, (input, other), saved)
@@ -217,12 +218,13 @@ def _mul_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:
             return (g * c if node.edges[0] is not None else None), None
         elif (x := g._data).dtype is c.dtype and x.base is None and not is_grad_enabled():
             # (mul's float path: x times the number as a 0-d array of x's dtype, this very one)
-            return (record(x * c, _MUL, _mul_vjp, (g, saved[1]), saved, c)
+            return (record(x * c, _MUL, _mul_vjp, (g, saved[1]), saved, c, plain=True)
                     if node.edges[0] is not None else None), None
     elif saved is not None and g.__class__ is Tensor and saved[1].__class__ is int and \
             ((dt := g._data.dtype) is F32 or dt.kind == "f"):
         # (mul's path for a float tensor and a Python int, as in mul: a frame less than calling it)
-        return (record(_times_number(g._data, saved[1]), _MUL, _mul_vjp, (g, saved[1]), saved)
+        return (record(_times_number(g._data, saved[1]), _MUL, _mul_vjp, (g, saved[1]), saved,
+                       plain=True)
                 if node.edges[0] is not None else None), None
     a, b = node.saved(g)  # (a is None when b is a Python number: see mul)
     edges = node.edges  # (node.needs(i), inline: this runs once per mul in a backward)

@@ -4,7 +4,10 @@ values, or a later read of an unset slot raises AttributeError."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 
 import engine as ge
 from engine.backend import xp
@@ -13,6 +16,8 @@ from engine.graph import OUT, Node
 from engine.ops.core import SAVES_OUTPUT, record
 from engine.ops.elementwise import _tanh_vjp
 from engine.tensor import Tensor
+from tests.engine.test_goldens import CASES, run_case
+from tests.engine.test_out_meta_sharing import _nodes
 
 _UNSET = object()
 
@@ -74,3 +79,31 @@ def test_saves_output_is_what_the_loop_over_saved_answers() -> None:
         assert out._grad_fn._output is out._data
         del nodes[-1]["seq"], nodes[-1]["_output"]
     assert nodes[0] == nodes[1]
+
+
+def test_plain_saved_is_what_the_loop_over_saved_answers() -> None:
+    """``plain=True`` (the caller's word that ``saved`` holds no tensor and not OUT: mul by a
+    number) skips record's loop over ``saved``: the node is the one the loop makes, slot for slot,
+    for every form of saved plain values, with or without a number's 0-d array in attrs."""
+    x = ge.tensor(np.linspace(-1.0, 1.0, 4, dtype=np.float32), requires_grad=True)
+    y = x * 2.0
+    for saved, attrs in (((None, 2.0), None), ((None, 3), None), ((None, 2.0), xp.asarray(2.0)),
+                         ((None, None), None), ((), None)):
+        nodes = []
+        for plain in (True, False):
+            out = record(y._data * 2.0, "MulBackward0", _tanh_vjp, (y, 2.0), saved, attrs,
+                         plain=plain)
+            nodes.append(_slots(out._grad_fn, Node))
+            del nodes[-1]["seq"]
+        assert nodes[0] == nodes[1]
+    assert (x * 1.5)._grad_fn._saved == (None, 1.5)  # (mul's number paths pass plain=True)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_saves_tensors_says_whether_saved_holds_a_tensor(case: dict[str, Any]) -> None:
+    """Node._saves_tensors (set by record from its loop over saved, or from the caller's
+    ``plain``, and by Node.make) is what the backward pass asks before it looks at saved dtypes
+    (autograd._on_arrays): it must say whether ``saved`` holds a tensor, for every op's node."""
+    outs, _ = run_case(case)
+    for node in _nodes(outs):
+        assert node._saves_tensors == any(v.__class__ is Tensor for v in node._saved), node.name()
