@@ -45,13 +45,8 @@ EDGEITEMS = 3
 LINEWIDTH = 80
 
 # dtype name -> numpy dtype of the host array.
-_NUMPY_DTYPES: dict[str, type[np.generic]] = {
-    "float16": np.float16,
-    "float32": np.float32,
-    "float64": np.float64,
-    "int32": np.int32,
-    "int64": np.int64,
-    "bool": np.bool_,
+_NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
+    name: np.dtype(name) for name in ("float16", "float32", "float64", "int32", "int64", "bool")
 }
 _FLOATING = {"float16", "float32", "float64"}
 
@@ -78,9 +73,15 @@ def format_tensor(
     name, e.g. ``"AddBackward0"``; without one, ``requires_grad=True`` adds
     the ``requires_grad=True`` suffix, as torch does for leaf tensors.
     """
-    if dtype not in _NUMPY_DTYPES:
+    np_dtype = _NUMPY_DTYPES.get(dtype)
+    if np_dtype is None:
         raise ValueError(f"unsupported dtype for printing: {dtype!r}")
-    arr = np.asarray(values, dtype=_NUMPY_DTYPES[dtype])
+    # (a host array of the dtype, what a tensor hands in, is used as it is: numpy's own
+    # conversion costs more than this check)
+    if values.__class__ is np.ndarray and values.dtype is np_dtype:
+        arr = values
+    else:
+        arr = np.asarray(values, dtype=np_dtype)
 
     prefix = "tensor("
     # Continuation lines of the body and of the suffixes line up with the
@@ -104,7 +105,7 @@ def format_tensor(
     else:
         if dtype not in _IMPLIED_DTYPES:
             suffixes.append(f"dtype=torch.{dtype}")
-        body = _tensor_str(arr, indent, floating=dtype in _FLOATING)
+        body = _tensor_str(arr, indent, dtype in _FLOATING)
 
     if grad_fn is not None:
         suffixes.append(f"grad_fn=<{grad_fn}>")
@@ -124,7 +125,7 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return str(tuple(int(n) for n in shape))
 
 
-def _texts(values: list[Any], *, floating: bool) -> tuple[list[str], int]:
+def _texts(values: list[Any], floating: bool) -> tuple[list[str], int]:
     """Every shown element rendered (step 2 above), in row-major order, and the width the
     layout right-aligns them to (``_nested_str``).
 
@@ -183,16 +184,21 @@ _SCI, _WHOLE, _FIXED = f"{{:.{PRECISION}e}}".format, "{:.0f}.".format, \
     f"{{:.{PRECISION}f}}".format
 
 
-def _tensor_str(arr: np.ndarray, indent: int, *, floating: bool) -> str:
+def _tensor_str(arr: np.ndarray, indent: int, floating: bool) -> str:
     """The bracketed body of a non-empty tensor, without prefix or suffixes."""
-    summarize = arr.size > THRESHOLD
-    shown = _summarized(arr) if summarize else arr
-    texts, width = _texts(shown.reshape(-1).tolist(), floating=floating)
-    if shown.ndim == 0:
-        return texts[0]
-    # The axes whose middle is hidden: there, "..." goes between the first and last EDGEITEMS.
-    cut = tuple(n > 2 * EDGEITEMS for n in arr.shape) if summarize else (False,) * arr.ndim
-    return _nested_str(texts, shown.shape, cut, indent, width)
+    shape = arr.shape
+    if arr.size > THRESHOLD:
+        # The axes whose middle is hidden: there, "..." goes between the first and last
+        # EDGEITEMS.
+        cut = tuple(n > 2 * EDGEITEMS for n in shape)
+        arr = _summarized(arr)
+        shape = arr.shape
+    elif shape:
+        cut = (False,) * len(shape)
+    else:  # (0-d: its one element, no brackets)
+        return _texts([arr.item()], floating)[0][0]
+    texts, width = _texts(arr.ravel().tolist(), floating)
+    return _nested_str(texts, shape, cut, indent, width)
 
 
 def _summarized(arr: np.ndarray) -> np.ndarray:
@@ -254,13 +260,11 @@ def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
     # new line it counts that line exactly. Reproduce both, since they decide
     # where a suffix moves down.
     last_line_len = len(text) - text.rfind("\n") + 1
-    pieces = [text]
     for suffix in suffixes:
         if last_line_len + len(suffix) + 2 > LINEWIDTH:
-            pieces.append(",\n" + " " * indent + suffix)
+            text += ",\n" + " " * indent + suffix
             last_line_len = indent + len(suffix)
         else:
-            pieces.append(", " + suffix)
+            text += ", " + suffix
             last_line_len += len(suffix) + 2
-    pieces.append(")")
-    return "".join(pieces)
+    return text + ")"
