@@ -45,13 +45,8 @@ EDGEITEMS = 3
 LINEWIDTH = 80
 
 # dtype name -> numpy dtype of the host array.
-_NUMPY_DTYPES: dict[str, type[np.generic]] = {
-    "float16": np.float16,
-    "float32": np.float32,
-    "float64": np.float64,
-    "int32": np.int32,
-    "int64": np.int64,
-    "bool": np.bool_,
+_NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
+    name: np.dtype(name) for name in ("float16", "float32", "float64", "int32", "int64", "bool")
 }
 _FLOATING = {"float16", "float32", "float64"}
 
@@ -78,9 +73,15 @@ def format_tensor(
     name, e.g. ``"AddBackward0"``; without one, ``requires_grad=True`` adds
     the ``requires_grad=True`` suffix, as torch does for leaf tensors.
     """
-    if dtype not in _NUMPY_DTYPES:
+    np_dtype = _NUMPY_DTYPES.get(dtype)
+    if np_dtype is None:
         raise ValueError(f"unsupported dtype for printing: {dtype!r}")
-    arr = np.asarray(values, dtype=_NUMPY_DTYPES[dtype])
+    # (a host array of the dtype, what a tensor hands in, is used as it is: numpy's own
+    # conversion costs more than this check)
+    if values.__class__ is np.ndarray and values.dtype is np_dtype:
+        arr = values
+    else:
+        arr = np.asarray(values, dtype=np_dtype)
 
     prefix = "tensor("
     # Continuation lines of the body and of the suffixes line up with the
@@ -104,7 +105,7 @@ def format_tensor(
     else:
         if dtype not in _IMPLIED_DTYPES:
             suffixes.append(f"dtype=torch.{dtype}")
-        body = _tensor_str(arr, indent, floating=dtype in _FLOATING)
+        body = _tensor_str(arr, indent, dtype in _FLOATING)
 
     if grad_fn is not None:
         suffixes.append(f"grad_fn=<{grad_fn}>")
@@ -124,9 +125,9 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return str(tuple(int(n) for n in shape))
 
 
-def _texts(values: list[Any], *, floating: bool) -> tuple[list[str], int]:
-    """Every shown element rendered (step 2 above), right-aligned to the common width, in
-    row-major order; and that width.
+def _texts(values: list[Any], floating: bool) -> tuple[list[str], int]:
+    """Every shown element rendered (step 2 above), in row-major order, and the width the
+    layout right-aligns them to (``_nested_str``).
 
     The mode and the width come from the elements that will actually be shown, so the hidden
     middle of a summarised tensor does not influence them. Most printed tensors are tiny, so
@@ -164,15 +165,11 @@ def _texts(values: list[Any], *, floating: bool) -> tuple[list[str], int]:
         else:
             texts = list(map(_FIXED, values))  # fixed point: "1.2345"
         if unmeasured:
-            # Values that were not measured (zeros, nan, inf, -0.) may be wider than the
-            # width; they are then printed as they are, unpadded.
-            width = max(len(t) for t, v in zip(texts, values, strict=True) if v and v - v == 0.0)
-            return [t.rjust(width) for t in texts], width
-    lengths = list(map(len, texts))
-    width = max(lengths)
-    if min(lengths) == width:
-        return texts, width
-    return [t.rjust(width) for t in texts], width
+            # Values that were not measured (zeros, nan, inf, -0.) do not count for the
+            # width: wider than it, they are printed as they are.
+            return texts, max(len(t) for t, v in zip(texts, values, strict=True)
+                              if v and v - v == 0.0)
+    return texts, max(map(len, texts))
 
 
 def _whole(values: list[float], nonfinite: bool) -> list[str]:
@@ -187,16 +184,21 @@ _SCI, _WHOLE, _FIXED = f"{{:.{PRECISION}e}}".format, "{:.0f}.".format, \
     f"{{:.{PRECISION}f}}".format
 
 
-def _tensor_str(arr: np.ndarray, indent: int, *, floating: bool) -> str:
+def _tensor_str(arr: np.ndarray, indent: int, floating: bool) -> str:
     """The bracketed body of a non-empty tensor, without prefix or suffixes."""
-    summarize = arr.size > THRESHOLD
-    shown = _summarized(arr) if summarize else arr
-    texts, width = _texts(shown.reshape(-1).tolist(), floating=floating)
-    if shown.ndim == 0:
-        return texts[0]
-    # The axes whose middle is hidden: there, "..." goes between the first and last EDGEITEMS.
-    cut = tuple(n > 2 * EDGEITEMS for n in arr.shape) if summarize else (False,) * arr.ndim
-    return _nested_str(texts, shown.shape, cut, indent, width)
+    shape = arr.shape
+    if arr.size > THRESHOLD:
+        # The axes whose middle is hidden: there, "..." goes between the first and last
+        # EDGEITEMS.
+        cut = tuple(n > 2 * EDGEITEMS for n in shape)
+        arr = _summarized(arr)
+        shape = arr.shape
+    elif shape:
+        cut = (False,) * len(shape)
+    else:  # (0-d: its one element, no brackets)
+        return _texts([arr.item()], floating)[0][0]
+    texts, width = _texts(arr.ravel().tolist(), floating)
+    return _nested_str(texts, shape, cut, indent, width)
 
 
 def _summarized(arr: np.ndarray) -> np.ndarray:
@@ -210,50 +212,38 @@ def _summarized(arr: np.ndarray) -> np.ndarray:
 
 def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...], indent: int,
                 width: int) -> str:
-    """The nested lists of the shown elements (``texts``, row-major, of a tensor of ``shape``)
-    whose first "[" sits at column ``indent``: the 1-d rows first, then each enclosing
-    dimension from the innermost out."""
-    ndim, n = len(shape), shape[-1]
+    """The nested lists of the shown elements (``texts``, row-major, of a tensor of ``shape``),
+    each right-aligned to ``width``, whose first "[" sits at column ``indent``.
+
+    Every sub-list at one level has the same layout (its rows wrap after as many elements, its
+    hidden middles sit at the same places; only the texts differ), so the layout is built once
+    per level with a ``%{width}s`` placeholder per element, and one ``%`` fills in (and pads)
+    the texts: a handful of operations per dimension instead of some per row or element.
+    """
+    ndim = len(shape)
     # Each level starts one column further right, after its enclosing "[".
     row_indent = indent + ndim - 1
     # Every element takes its width plus ", ".
-    per_line = max(1, (LINEWIDTH - row_indent) // (width + 2))
-    if ndim == 1:  # (a vector: its one row is the whole text)
-        return _vector_str(texts, cut[0], row_indent, per_line)
-    if ndim == 2 and n <= per_line and not cut[0] and not cut[1]:
-        # A matrix whose rows each fit on one line (most printed matrices): the rows joined by
-        # the separator _nested_general puts between them, with its brackets folded in (one
-        # join where the general way makes a call per row and a group per level); the same text
-        # (tests/engine/test_printing.py checks both ways)
-        rows = map(", ".join, zip(*[iter(texts)] * n, strict=True))  # (n at a time)
-        return "[[" + ("],\n" + " " * (indent + 1) + "[").join(rows) + "]]"
-    return _nested_general(texts, shape, cut, indent, per_line)
-
-
-def _nested_general(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...], indent: int,
-                    per_line: int) -> str:
-    """``_nested_str`` of a tensor of 2 or more dims, any layout: its rows (``per_line``
-    elements a line), then each enclosing dimension from the innermost out."""
-    ndim, n = len(shape), shape[-1]
-    row_indent = indent + ndim - 1
-    parts = [_vector_str(texts[i:i + n], cut[-1], row_indent, per_line)
-             for i in range(0, len(texts), n)]
-    for axis in range(ndim - 2, -1, -1):
+    per_line = (LINEWIDTH - row_indent) // (width + 2)
+    # (a %-placeholder right-aligns its text to the width and leaves a wider one as it is,
+    # which is torch's padding; no text holds a "%")
+    layout = _vector_str(["%" + str(width) + "s"] * shape[-1], cut[-1], row_indent,
+                         per_line if per_line > 1 else 1)
+    axis = ndim - 2
+    while axis >= 0:  # (each enclosing dimension, from the innermost out)
         # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one blank line per
         # dimension beyond a matrix.
+        group = [layout] * shape[axis]
+        if cut[axis]:
+            group.insert(EDGEITEMS, "...")
         separator = "," + "\n" * (ndim - 1 - axis) + " " * (indent + axis + 1)
-        k, groups = shape[axis], []
-        for i in range(0, len(parts), k):
-            group = parts[i:i + k]
-            if cut[axis]:
-                group.insert(EDGEITEMS, "...")
-            groups.append("[" + separator.join(group) + "]")
-        parts = groups
-    return parts[0]
+        layout = "[" + separator.join(group) + "]"
+        axis -= 1
+    return layout % tuple(texts)
 
 
 def _vector_str(items: list[str], cut: bool, indent: int, per_line: int) -> str:
-    """Render a 1-d piece (its elements' texts), wrapping so lines stay within LINEWIDTH."""
+    """Lay out a 1-d piece (its elements' texts), wrapping so lines stay within LINEWIDTH."""
     if cut:
         # " ..." counts as an element when the line is split into chunks.
         items = [*items[:EDGEITEMS], " ...", *items[EDGEITEMS:]]
@@ -270,13 +260,11 @@ def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
     # new line it counts that line exactly. Reproduce both, since they decide
     # where a suffix moves down.
     last_line_len = len(text) - text.rfind("\n") + 1
-    pieces = [text]
     for suffix in suffixes:
         if last_line_len + len(suffix) + 2 > LINEWIDTH:
-            pieces.append(",\n" + " " * indent + suffix)
+            text += ",\n" + " " * indent + suffix
             last_line_len = indent + len(suffix)
         else:
-            pieces.append(", " + suffix)
+            text += ", " + suffix
             last_line_len += len(suffix) + 2
-    pieces.append(")")
-    return "".join(pieces)
+    return text + ")"

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine import printing
 from engine.printing import format_tensor
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "printing.json"
@@ -103,18 +104,44 @@ def test_rejects_unknown_dtype() -> None:
         format_tensor(np.zeros(1), dtype="complex64")
 
 
-@pytest.mark.parametrize("width", [1, 2, 6, 10, 35])
-@pytest.mark.parametrize("rows", [1, 2, 3, 7])
-def test_fitting_matrix_shortcut_is_the_general_layout(width: int, rows: int) -> None:
-    # printing._nested_str lays out a matrix whose rows fit on one line in one join; the general
-    # layout (_nested_general) must give the same text for every row length that fits, up to
-    # the first that does not (which both hand to the general one)
-    from engine import printing
+def _torch_layout(texts: np.ndarray, indent: int, summarize: bool, width: int) -> str:
+    """torch's own layout (torch/_tensor_str.py's _tensor_str_with_formatter and _vector_str,
+    at the default print options), transcribed as it is: one call per sub-tensor."""
+    if texts.ndim == 1:
+        per_line = max(1, (printing.LINEWIDTH - indent) // (width + 2))
+        rows = [t.rjust(width) for t in texts.tolist()]
+        if summarize and len(rows) > 2 * printing.EDGEITEMS:
+            rows = [*rows[:printing.EDGEITEMS], " ...", *rows[-printing.EDGEITEMS:]]
+        lines = [", ".join(rows[i:i + per_line]) for i in range(0, len(rows), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    n = len(texts)
+    if summarize and n > 2 * printing.EDGEITEMS:
+        index = [*range(printing.EDGEITEMS), None, *range(n - printing.EDGEITEMS, n)]
+    else:
+        index = list(range(n))
+    slices = ["..." if i is None else _torch_layout(texts[i], indent + 1, summarize, width)
+              for i in index]
+    return "[" + ("," + "\n" * (texts.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
-    for indent in (7, 20):
-        per_line = max(1, (printing.LINEWIDTH - indent - 1) // (width + 2))
-        for cols in range(1, per_line + 2):
-            texts = [str(i % 10).rjust(width) for i in range(rows * cols)]
-            got = printing._nested_str(texts, (rows, cols), (False, False), indent, width)
-            want = printing._nested_general(texts, (rows, cols), (False, False), indent, per_line)
-            assert got == want, (rows, cols, width, indent)
+
+SHAPES = [(1,), (5,), (40,), (1, 1), (2, 2), (3, 1), (1, 7), (4, 30), (2, 3, 4), (1, 2, 1, 3),
+          (3, 2, 2, 2, 2), (2000,), (9, 8), (1001, 1), (2, 700), (8, 2, 90), (7, 1, 7, 30)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_layout_is_torchs(shape: tuple[int, ...]) -> None:
+    # printing._nested_str lays out every sub-list of a level once, on placeholders; it must
+    # give torch's text, rows wrapped and middles hidden, for texts narrower than the width
+    # (padded) and wider (left as they are)
+    rng = np.random.default_rng(0)
+    size = math.prod(shape)
+    summarize = size > printing.THRESHOLD
+    for width in (1, 2, 6, 10, 35):
+        lengths = rng.integers(1, width + 3, size)
+        texts = np.array(["x" * int(k) for k in lengths], dtype=object).reshape(shape)
+        for indent in (7, 20):
+            shown = printing._summarized(texts) if summarize else texts
+            cut = tuple(summarize and n > 2 * printing.EDGEITEMS for n in shape)
+            got = printing._nested_str(shown.reshape(-1).tolist(), shown.shape, cut, indent,
+                                       width)
+            assert got == _torch_layout(texts, indent, summarize, width), (width, indent)
