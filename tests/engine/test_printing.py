@@ -104,24 +104,26 @@ def test_rejects_unknown_dtype() -> None:
         format_tensor(np.zeros(1), dtype="complex64")
 
 
-def _torch_layout(texts: np.ndarray, indent: int, summarize: bool, width: int) -> str:
-    """torch's own layout (torch/_tensor_str.py's _tensor_str_with_formatter and _vector_str,
-    at the default print options), transcribed as it is: one call per sub-tensor."""
-    if texts.ndim == 1:
-        per_line = max(1, (printing.LINEWIDTH - indent) // (width + 2))
-        rows = [t.rjust(width) for t in texts.tolist()]
-        if summarize and len(rows) > 2 * printing.EDGEITEMS:
-            rows = [*rows[:printing.EDGEITEMS], " ...", *rows[-printing.EDGEITEMS:]]
-        lines = [", ".join(rows[i:i + per_line]) for i in range(0, len(rows), per_line)]
-        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
-    n = len(texts)
+def _kept(n: int, summarize: bool) -> list[int | None]:
+    """The indices a level shows: all, or its first and last EDGEITEMS around a gap (None)."""
     if summarize and n > 2 * printing.EDGEITEMS:
-        index = [*range(printing.EDGEITEMS), None, *range(n - printing.EDGEITEMS, n)]
-    else:
-        index = list(range(n))
-    slices = ["..." if i is None else _torch_layout(texts[i], indent + 1, summarize, width)
-              for i in index]
-    return "[" + ("," + "\n" * (texts.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
+        return [*range(printing.EDGEITEMS), None, *range(n - printing.EDGEITEMS, n)]
+    return list(range(n))
+
+
+def _reference_layout(texts: np.ndarray, indent: int, summarize: bool, width: int) -> str:
+    """The layout rule in its slowest, plainest form, one call per sub-list: a row pads each
+    text to ``width`` and wraps after as many as fit in LINEWIDTH; a higher level joins its
+    sub-lists with a comma and one newline per level below it, indented one column deeper."""
+    shown = _kept(len(texts), summarize)
+    if texts.ndim == 1:
+        cells = [" ..." if k is None else str(texts[k]).rjust(width) for k in shown]
+        fit = max(1, (printing.LINEWIDTH - indent) // (width + 2))
+        lines = [", ".join(cells[k:k + fit]) for k in range(0, len(cells), fit)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    parts = ["..." if k is None else _reference_layout(texts[k], indent + 1, summarize, width)
+             for k in shown]
+    return "[" + ("," + "\n" * (texts.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
 SHAPES = [(1,), (5,), (40,), (1, 1), (2, 2), (3, 1), (1, 7), (4, 30), (2, 3, 4), (1, 2, 1, 3),
@@ -129,10 +131,10 @@ SHAPES = [(1,), (5,), (40,), (1, 1), (2, 2), (3, 1), (1, 7), (4, 30), (2, 3, 4),
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_layout_is_torchs(shape: tuple[int, ...]) -> None:
+def test_layout_is_the_plain_rule(shape: tuple[int, ...]) -> None:
     # printing._nested_str lays out every sub-list of a level once, on placeholders; it must
-    # give torch's text, rows wrapped and middles hidden, for texts narrower than the width
-    # (padded) and wider (left as they are)
+    # give the plain rule's text (the goldens hold torch's own for real tensors), rows wrapped
+    # and middles hidden, for texts narrower than the width (padded) and wider (left as is)
     rng = np.random.default_rng(0)
     size = math.prod(shape)
     summarize = size > printing.THRESHOLD
@@ -144,4 +146,4 @@ def test_layout_is_torchs(shape: tuple[int, ...]) -> None:
             cut = tuple(summarize and n > 2 * printing.EDGEITEMS for n in shape)
             got = printing._nested_str(shown.reshape(-1).tolist(), shown.shape, cut, indent,
                                        width)
-            assert got == _torch_layout(texts, indent, summarize, width), (width, indent)
+            assert got == _reference_layout(texts, indent, summarize, width), (width, indent)
