@@ -229,8 +229,7 @@ def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...],
     # which is torch's padding; no text holds a "%")
     layout = _vector_str(["%" + str(width) + "s"] * shape[-1], cut[-1], row_indent,
                          per_line if per_line > 1 else 1)
-    axis = ndim - 2
-    while axis >= 0:  # (each enclosing dimension, from the innermost out)
+    for axis in range(ndim - 2, -1, -1):  # (each enclosing dimension, from the innermost out)
         # Sub-tensors of a k-d tensor are separated by k-1 newlines, i.e. one blank line per
         # dimension beyond a matrix.
         group = [layout] * shape[axis]
@@ -238,7 +237,6 @@ def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...],
             group.insert(EDGEITEMS, "...")
         separator = "," + "\n" * (ndim - 1 - axis) + " " * (indent + axis + 1)
         layout = "[" + separator.join(group) + "]"
-        axis -= 1
     return layout % tuple(texts)
 
 

@@ -515,7 +515,6 @@ else:
     )
 
 
-
 # ----- the request ------------------------------------------------------------------------------
 class RunRequest(BaseModel):
     """One program: statements run in order, define-by-run."""

@@ -157,8 +157,8 @@ def _rebase_view(view: Tensor, base: Tensor, fn: Node) -> None:
     dtype = base._data.dtype
     # fn travels as a saved value: a backward without retain_graph frees it with this node, and a
     # second one raises torch's error (as torch's CopySlices does, whatever fn saved)
-    node = Node.make(_COPY_SLICES, _copy_slices_vjp, (edge(base), *fn.next_functions[1:]), (fn,),
-                (idx, base.shape, view.shape), ((base.shape, dtype),))
+    node = Node.make(_COPY_SLICES, _copy_slices_vjp, (edge(base), *fn.next_functions[1:]),
+                     (fn,), (idx, base.shape, view.shape), ((base.shape, dtype),))
     base.grad_fn, base._output_nr, base._requires_grad = node, 0, True
     view.grad_fn = _as_strided(view, base, idx)
     view._output_nr, view._requires_grad = 0, True
@@ -174,7 +174,7 @@ def view_history(view: Tensor) -> Node:
 
 def _as_strided(view: Tensor, base: Tensor, idx: Any) -> Node:
     return Node.make(_AS_STRIDED, _as_strided_vjp, (edge(base),), (), (idx, base.shape),
-                ((view.shape, base._data.dtype),))
+                     ((view.shape, base._data.dtype),))
 
 
 def _copy_slices_vjp(node: Node, g: Tensor) -> tuple[Any, ...]:

@@ -20,7 +20,7 @@ from engine.tensor import Tensor
 from tests.engine.test_goldens import CASES, run_case
 
 
-def _nodes(outs: list[Any]) -> list[graph.Node]:
+def op_nodes(outs: list[Any]) -> list[graph.Node]:
     """Every op node (not AccumulateGrad) behind ``outs``."""
     stack = [t.grad_fn for t in outs if isinstance(t, Tensor) and t.grad_fn is not None]
     seen: dict[int, graph.Node] = {}
@@ -62,7 +62,7 @@ def _check_sharing(nodes: list[graph.Node]) -> int:
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_a_node_sharing_its_input_s_out_meta_passes_back_that_shape(case: dict[str, Any]) -> None:
     outs, _ = run_case(case)
-    _check_sharing(_nodes(outs))
+    _check_sharing(op_nodes(outs))
 
 
 def test_chains_share_and_keep_the_shape() -> None:
@@ -73,7 +73,7 @@ def test_chains_share_and_keep_the_shape() -> None:
         y = (y.tanh() * 1.01 + w).exp() / 2.0 - y.sigmoid() * w
     z = y.sum(0)  # (another shape: not shared)
     d = y.double()  # (another dtype: not shared)
-    nodes = _nodes([z, d])
+    nodes = op_nodes([z, d])
     assert _check_sharing(nodes) >= 12
     assert z.grad_fn.out_meta is not y.grad_fn.out_meta
     assert d.grad_fn.out_meta is not y.grad_fn.out_meta

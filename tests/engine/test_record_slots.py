@@ -17,7 +17,7 @@ from engine.ops.core import SAVES_OUTPUT, record
 from engine.ops.elementwise import _tanh_vjp
 from engine.tensor import Tensor
 from tests.engine.test_goldens import CASES, run_case
-from tests.engine.test_out_meta_sharing import _nodes
+from tests.engine.test_out_meta_sharing import op_nodes
 
 _UNSET = object()
 
@@ -41,8 +41,8 @@ def test_recorded_node_has_every_slot_of_init() -> None:
     assert node is not None
     made = _slots(node, Node)
     assert not any(v is _UNSET for v in made.values())
-    fresh = Node.make(node._name, node.vjp, node.next_functions, node._saved, node.attrs, node.out_meta,
-                 node._output)
+    fresh = Node.make(node._name, node.vjp, node.next_functions, node._saved, node.attrs,
+                      node.out_meta, node._output)
     expected = _slots(fresh, Node)
     del made["seq"], expected["seq"]
     assert made == expected
@@ -105,5 +105,5 @@ def test_saves_tensors_says_whether_saved_holds_a_tensor(case: dict[str, Any]) -
     ``plain``, and by Node.make) is what the backward pass asks before it looks at saved dtypes
     (autograd._on_arrays): it must say whether ``saved`` holds a tensor, for every op's node."""
     outs, _ = run_case(case)
-    for node in _nodes(outs):
+    for node in op_nodes(outs):
         assert node._saves_tensors == any(v.__class__ is Tensor for v in node._saved), node.name()
