@@ -16,6 +16,7 @@ host boundary only with :func:`to_host` and :func:`from_host`.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -23,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy
+from numpy.random.bit_generator import ISeedSequence
 
 
 class BackendUnavailable(RuntimeError):
@@ -248,7 +250,11 @@ class Generator:
     @property
     def rng(self) -> numpy.random.Generator:
         if self._rng is None:
-            self._rng = numpy.random.default_rng(self.seed)
+            seed = self.seed
+            # (an int, a program's seed, through _SeedWords: numpy takes any ISeedSequence, as
+            # its documentation says, though its type stubs name SeedSequence alone)
+            given: Any = _SeedWords(seed) if seed.__class__ is int else seed
+            self._rng = numpy.random.default_rng(given)
         return self._rng
 
     def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -262,3 +268,29 @@ class Generator:
 
     def bernoulli(self, p: float, shape: tuple[int, ...]) -> Any:
         return from_host(self.rng.random(shape) < p)
+
+
+class _SeedWords(ISeedSequence):
+    """``numpy.random.SeedSequence(seed)`` as a bit generator sees it (numpy's ISeedSequence
+    interface: the words it seeds its state with), each answer computed once per seed: deriving
+    them is most of what seeding costs (~40 k instructions, once per program that draws), and a
+    server runs the same seeds again and again. A generator seeded through it draws what
+    ``default_rng(seed)`` draws (tests/engine/test_seeded_generator.py compares them)."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def generate_state(self, n_words: int, dtype: Any = numpy.uint32) -> Any:
+        return _seed_words(self.seed, n_words, dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _seed_words(seed: int, n_words: int, dtype: Any) -> Any:
+    """SeedSequence(seed)'s words: a pure function of its arguments, remembered for the most
+    recent seeds (what it remembers never changes what a program draws). Read-only, as every
+    generator made from them shares the array (a bit generator reads its seed words)."""
+    words = numpy.random.SeedSequence(seed).generate_state(n_words, dtype)
+    words.flags.writeable = False
+    return words
