@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from time import monotonic
+from typing import Any
 
 from engine.backend import Generator, quiet
 from engine.errors import Cancelled, DeadlineExceeded, LimitExceeded, ShapeError
@@ -137,17 +137,34 @@ _current: ContextVar[ExecutionContext | None] = ContextVar("gradserve_execution"
 current = _current.get
 
 
-@contextmanager
-def execution(seed: int | None = None, limits: Limits | None = None,
-              detect_anomaly: bool = False, cancelled: threading.Event | None = None
-              ) -> Iterator[ExecutionContext]:
-    ctx = ExecutionContext(seed, limits, detect_anomaly, cancelled)
-    token = _current.set(ctx)
-    try:
-        with quiet():
-            yield ctx
-    finally:
-        _current.reset(token)
+class execution:  # noqa: N801 (a function's name: it was one, and is called as one)
+    """``with execution(seed, limits, ...) as ctx``: run the block in a new ExecutionContext,
+    with floating-point errors silent (backend.quiet), as torch computes.
+
+    A class, not a ``@contextmanager`` generator: every request enters one, and a generator's
+    context manager costs an object with a frame, its generator and two resumptions."""
+
+    __slots__ = ("ctx", "_token", "_quiet")
+
+    def __init__(self, seed: int | None = None, limits: Limits | None = None,
+                 detect_anomaly: bool = False, cancelled: threading.Event | None = None) -> None:
+        self.ctx = ExecutionContext(seed, limits, detect_anomaly, cancelled)
+
+    def __enter__(self) -> ExecutionContext:
+        self._token = _current.set(self.ctx)
+        try:
+            self._quiet = q = quiet()
+            q.__enter__()
+        except BaseException:
+            _current.reset(self._token)
+            raise
+        return self.ctx
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._quiet.__exit__(*exc)
+        finally:
+            _current.reset(self._token)
 
 
 def generator() -> Generator:
