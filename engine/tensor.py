@@ -254,7 +254,7 @@ class Tensor:
     def item(self) -> Any:
         if self._data.size != 1:
             raise ShapeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
-        return backend.to_host(self._data).reshape(()).item()
+        return backend.to_host(self._data).item()  # (an array's item(): its one element)
 
     def numpy(self) -> Any:
         """A host numpy array; refused, as torch does, while the tensor requires grad."""
