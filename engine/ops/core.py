@@ -66,10 +66,11 @@ def record(data: Any, name: str, vjp: VJP, inputs: Sequence[Any], saved: tuple[A
     if is_grad_enabled() and ((dtype := data.dtype) is F32 or dtype.kind == "f"):
         n = len(inputs)
         first = inputs[0]
-        # (graph.edge, inline for the common first input: a tensor with a history, not a view)
-        if first.__class__ is Tensor and first._grad_fn is not None and first._base is None:
-            src: Node | None = first._grad_fn
-            nr: int = first._output_nr
+        # (graph.edge, inline for the common first inputs, tensors that are not views: one with
+        # a history, or a constant: one that requires no grad, (None, 0) as edge answers)
+        if first.__class__ is Tensor and first._base is None and \
+                ((src := first._grad_fn) is not None or not first._requires_grad):
+            nr: int = 0 if src is None else first._output_nr
         else:
             src, nr = edge(first)
         # the node's edges, flat (Node.edges), and whether any input requires grad
