@@ -31,6 +31,7 @@ prints as ``0.1000``).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -214,12 +215,22 @@ def _summarized(arr: np.ndarray) -> np.ndarray:
 def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...], indent: int,
                 width: int) -> str:
     """The nested lists of the shown elements (``texts``, row-major, of a tensor of ``shape``),
-    each right-aligned to ``width``, whose first "[" sits at column ``indent``.
+    each right-aligned to ``width``, whose first "[" sits at column ``indent``: the layout of
+    that geometry (:func:`_layout`) with the texts filled in. A program prints tensors of few
+    geometries, again and again (a loop's): a small tensor's layout is built once, remembered
+    for the most recent geometries (what is remembered never changes a text)."""
+    layout = _remembered_layout if len(texts) <= REMEMBERED_MOST else _layout
+    return layout(shape, cut, indent, width) % tuple(texts)
+
+
+def _layout(shape: tuple[int, ...], cut: tuple[bool, ...], indent: int, width: int) -> str:
+    """The text of nested lists of ``shape`` (hidden middles where ``cut``) at column
+    ``indent`` with a ``%{width}s`` placeholder per element: one ``%`` fills in (and pads) the
+    texts.
 
     Every sub-list at one level has the same layout (its rows wrap after as many elements, its
     hidden middles sit at the same places; only the texts differ), so the layout is built once
-    per level with a ``%{width}s`` placeholder per element, and one ``%`` fills in (and pads)
-    the texts: a handful of operations per dimension instead of some per row or element.
+    per level: a handful of operations per dimension instead of some per row or element.
     """
     ndim = len(shape)
     # Each level starts one column further right, after its enclosing "[".
@@ -238,7 +249,14 @@ def _nested_str(texts: list[str], shape: tuple[int, ...], cut: tuple[bool, ...],
             group.insert(EDGEITEMS, "...")
         separator = "," + "\n" * (ndim - 1 - axis) + " " * (indent + axis + 1)
         layout = "[" + separator.join(group) + "]"
-    return layout % tuple(texts)
+    return layout
+
+
+# The layouts of tensors of at most this many shown elements are remembered (the 128 most
+# recent): one is at most ~13 k characters (64 one-element sub-lists nested 63 deep), so all of
+# them stay below ~2 MB whatever a program prints.
+REMEMBERED_MOST = 64
+_remembered_layout = functools.lru_cache(maxsize=128)(_layout)
 
 
 def _vector_str(items: list[str], cut: bool, indent: int, per_line: int) -> str:

@@ -147,3 +147,6 @@ def test_layout_is_the_plain_rule(shape: tuple[int, ...]) -> None:
             got = printing._nested_str(shown.reshape(-1).tolist(), shown.shape, cut, indent,
                                        width)
             assert got == _reference_layout(texts, indent, summarize, width), (width, indent)
+            # (again: a small geometry's layout is then the one remembered)
+            assert printing._nested_str(shown.reshape(-1).tolist(), shown.shape, cut, indent,
+                                        width) == got
