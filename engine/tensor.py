@@ -273,10 +273,10 @@ class Tensor:
         return backend.to_host(self._data).tolist()
 
     def __repr__(self) -> str:
+        fn = self.grad_fn  # (read once: a property)
         return format_tensor(
             backend.to_host(self._data), dtype=self.dtype.name, device=backend.DEVICE,
-            grad_fn=self.grad_fn.name() if self.grad_fn is not None else None,
-            requires_grad=self._requires_grad,
+            grad_fn=fn.name() if fn is not None else None, requires_grad=self._requires_grad,
         )
 
     __str__ = __repr__
