@@ -421,7 +421,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         # The default form (t.norm(): a loop's stopping test), past the checks it cannot fail
         # and the other p's tests: on a small tensor they cost as much as the arithmetic. The
         # same values and record as below (tests/engine/test_norm_sum.py compares the two).
-        return record(_two_norm(x, tuple(range(x.ndim)), keepdim), norm.op.grad_fn, _norm_vjp,
+        return record(_two_norm(x, tuple(range(x.ndim)), keepdim), _NORM, _norm_vjp,
                       (input,), saved=(input, OUT), attrs=((), keepdim, 2.0))
     check_tensor(input, "norm")
     if isinstance(p, bool) or (isinstance(p, str) and p != "fro"):
@@ -450,6 +450,11 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     given = () if dim is None else dims  # torch's vector_norm: no dim is an empty dim list
     return record(xp.asarray(out, dtype=x.dtype), norm.op.grad_fn, _norm_vjp,
                   (input,), saved=(input, OUT), attrs=(given, keepdim, p))
+
+
+# norm's grad_fn as its declaration gives it, read once (see elementwise._MUL): the default
+# form runs once per iteration of a loop's stopping test
+_NORM = norm.op.grad_fn
 
 
 def _two_norm(x: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
