@@ -37,7 +37,7 @@ from service.errors import InternalError, ProgramError, limit_exceeded
 from service.inline_policy import Preempted
 from service.param_kinds import READERS, TAKES, Input, Reader
 from service.pointer import Path, pointer
-from service.printing import print_line, to_str
+from service.printing import print_line, to_repr, to_str
 from service.signatures import SIGNATURES, Signature
 from service.values import type_name
 
@@ -324,14 +324,22 @@ def _iteration(it: Interpreter, body: list[Step]) -> bool:
 
 def print_(values: list[Expr], path: Path, sep: str = " ", end: str = "\n") -> Step:
     # (what it prints bound as a tuple, as a call's site is: the most frequent statement after
-    # calls; no function made per statement)
+    # calls; no function made per statement. The most frequent print, one value ended by a
+    # newline, is held without its end: its line is the value's str, made without a list of
+    # values or print_line's frame)
+    if len(values) == 1 and end == "\n":
+        return MethodType(_print, (values, path, sep, None))
     return MethodType(_print, (values, path, sep, end))
 
 
-def _print(held: tuple[list[Expr], Path, str, str], it: Interpreter) -> None:
+def _print(held: tuple[list[Expr], Path, str, str | None], it: Interpreter) -> None:
     values, path, sep, end = held
     it.tick(path)
-    line = print_line([e.run(it) for e in values], sep, end)
+    if end is None:  # one value (print_)
+        v = values[0].run(it)
+        line = v if isinstance(v, str) else to_repr(v)
+    else:
+        line = print_line([e.run(it) for e in values], sep, end)
     it.printed_chars += len(line) + 1
     cap = it.settings.max_printed_chars
     if it.printed_chars > cap:
