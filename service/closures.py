@@ -302,10 +302,13 @@ def truth(it: Interpreter, e: Expr) -> bool:
     """A condition's truth, as Python's ``if`` takes it (a one-element tensor by its value)."""
     v = e.run(it)
     if isinstance(v, ge.Tensor):
-        if v.numel() != 1:
+        # (item() refuses any but one element itself: no numel() frame before it, in every test
+        # of a loop's condition)
+        try:
+            return bool(v.item())
+        except ge.ShapeError:
             raise ProgramError("type-error", "Boolean value of Tensor with more than one "
-                               "value is ambiguous", pointer(e.path))
-        return bool(v.item())
+                               "value is ambiguous", pointer(e.path)) from None
     return bool(v)
 
 
