@@ -24,23 +24,26 @@ class _Graph:
         self.ids: dict[ge.Node, str] = {}
         self.nodes: dict[str, dict[str, Any]] = {}
 
-    def _new(self, node: ge.Node, queue: deque[ge.Node]) -> str:
-        nid = self.ids[node] = f"n{len(self.ids)}"
-        queue.append(node)
-        return nid
-
     def id_of(self, root: ge.Node) -> str:
         """``root``'s id, after adding every node reachable from it (iteratively: graphs built by
         long loops are deep)."""
-        if root in self.ids:
-            return self.ids[root]
-        queue: deque[ge.Node] = deque()
-        rid = self._new(root, queue)
         ids = self.ids
+        if root in ids:
+            return ids[root]
+        rid = ids[root] = f"n{len(ids)}"
+        queue: deque[ge.Node] = deque((root,))
         while queue:
             node = queue.popleft()
-            nxt = [[None if child is None else ids.get(child) or self._new(child, queue), nr]
-                   for child, nr in node.next_functions]
+            # (a loop, not a comprehension calling a method for each new node: no frames)
+            nxt: list[list[Any]] = []
+            for child, nr in node.next_functions:
+                cid = None
+                if child is not None:
+                    cid = ids.get(child)
+                    if cid is None:  # a new node: its id now, its entry when it is dequeued
+                        cid = ids[child] = f"n{len(ids)}"
+                        queue.append(child)
+                nxt.append([cid, nr])
             entry: dict[str, Any] = {"name": node.name(), "next": nxt}
             if isinstance(node, ge.AccumulateGrad):
                 entry["variable"] = self.names.get(id(node.variable))
