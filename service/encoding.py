@@ -226,9 +226,15 @@ def decode_literal(nested: Any, dtype: str | None = None, resolve: Resolve | Non
     return ge.tensor(_to_array(flat, dtype).reshape(shape), dtype=dtype)
 
 
+# the engine's dtype names -> their numpy dtypes, made once (np.dtype of a name parses it: a third
+# of converting a short list)
+_NP_DTYPES: dict[str, np.dtype[Any]] = {name: np.dtype(d.np) for name, d in dtypes.BY_NAME.items()}
+
+
 def _to_array(values: Sequence[Any], dtype: str) -> np.ndarray:
+    known = _NP_DTYPES.get(dtype)  # (any other name as numpy reads it, as before)
     try:
-        return np.array(values, dtype=np.dtype(dtype))
+        return np.array(values, dtype=np.dtype(dtype) if known is None else known)
     except (ValueError, OverflowError) as exc:  # NaN or 1e300 asked to become an int64
         raise EncodingError(f"values do not fit dtype {dtype}: {exc}") from None
 
