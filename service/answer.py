@@ -7,7 +7,7 @@ from collections import deque
 from typing import Any
 
 import engine as ge
-from service.encoding import encode_tensor, json_number
+from service.encoding import Encoding, encode_tensor, json_number
 from service.errors import ProgramError
 from service.graph_dot import to_dot
 from service.pointer import pointer
@@ -59,9 +59,12 @@ class _Graph:
 
 def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                  stats: dict[str, Any]) -> dict[str, Any]:
-    explicit = request.outputs is not None
+    # (the request's members read once: a pydantic model's __getattr__ keeps each read of them
+    # a lookup that never specializes)
+    outputs, encoding = request.outputs, request.encoding
+    explicit = outputs is not None
     hidden = noted(request, "hidden_names")
-    names = request.outputs if request.outputs is not None else \
+    names = outputs if outputs is not None else \
         [n for n in env if n not in hidden] if hidden else list(env)
     bound: dict[int, str] = {}
     for name, v in env.items():
@@ -76,7 +79,7 @@ def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                                "program", pointer(("outputs", i)), name=name)
         v = env[name]
         if isinstance(v, ge.Tensor):
-            tensors[name] = _tensor_out(v, request, graph)
+            tensors[name] = _tensor_out(v, encoding, graph)
         elif isinstance(v, tuple) and not isinstance(v, Size):
             if explicit:
                 raise ProgramError("type-error", f"output {name!r} is a tuple; bind its elements "
@@ -90,8 +93,7 @@ def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
     return answer
 
 
-def _tensor_out(t: ge.Tensor, request: RunRequest, graph: _Graph) -> dict[str, Any]:
-    encoding = request.encoding
+def _tensor_out(t: ge.Tensor, encoding: Encoding, graph: _Graph) -> dict[str, Any]:
     out = encode_tensor(t, encoding)
     fn = t.grad_fn  # (a property, a call: read once; is_leaf is whether it is None)
     out["requires_grad"] = t.requires_grad

@@ -230,7 +230,8 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
     if statement:
         it.tick(path)
     else:
-        now = it.clock()
+        clock = it.clock  # (an attribute read, then called: see Interpreter.tick)
+        now = clock()
         if now > it.soonest:
             it.clock_passed(now, path)
     # each argument as its input's kind reads it, given the values of the arguments before it
@@ -344,7 +345,7 @@ def _print(held: tuple[list[Expr], Path, str, str | None], it: Interpreter) -> N
     else:
         line = print_line([e.run(it) for e in values], sep, end)
     it.printed_chars += len(line) + 1
-    cap = it.settings.max_printed_chars
+    cap = it.max_printed_chars
     if it.printed_chars > cap:
         raise limit_exceeded("max_printed_chars", it.printed_chars, cap,
                              f"print statements produced more than {cap} characters",

@@ -210,8 +210,11 @@ def _tensor(data: ge.Tensor | Decoded, *, dtype: str | None = None, requires_gra
     # dtype. What was decoded for this call alone (Decoded) needs no copy when its dtype is right.
     if isinstance(data, Decoded):
         t = data.tensor
-        if (dtype is None or ge.dtypes.get(dtype) is t.dtype) and \
-                (t.dtype.is_floating_point or not requires_grad):
+        # (its dtype read once, and whether it is a float only when it is to require grad: each
+        # is a property, a frame)
+        dt = t.dtype
+        if (dtype is None or ge.dtypes.get(dtype) is dt) and \
+                (not requires_grad or dt.is_floating_point):
             return t.requires_grad_() if requires_grad else t
         data = t
     return ge.tensor(data, dtype=dtype, requires_grad=requires_grad)
