@@ -7,7 +7,7 @@ from collections import deque
 from typing import Any
 
 import engine as ge
-from service.encoding import encode_tensor, json_number
+from service.encoding import Encoding, encode_tensor, json_number
 from service.errors import ProgramError
 from service.graph_dot import to_dot
 from service.pointer import pointer
@@ -24,23 +24,26 @@ class _Graph:
         self.ids: dict[ge.Node, str] = {}
         self.nodes: dict[str, dict[str, Any]] = {}
 
-    def _new(self, node: ge.Node, queue: deque[ge.Node]) -> str:
-        nid = self.ids[node] = f"n{len(self.ids)}"
-        queue.append(node)
-        return nid
-
     def id_of(self, root: ge.Node) -> str:
         """``root``'s id, after adding every node reachable from it (iteratively: graphs built by
         long loops are deep)."""
-        if root in self.ids:
-            return self.ids[root]
-        queue: deque[ge.Node] = deque()
-        rid = self._new(root, queue)
         ids = self.ids
+        if root in ids:
+            return ids[root]
+        rid = ids[root] = f"n{len(ids)}"
+        queue: deque[ge.Node] = deque((root,))
         while queue:
             node = queue.popleft()
-            nxt = [[None if child is None else ids.get(child) or self._new(child, queue), nr]
-                   for child, nr in node.next_functions]
+            # (a loop, not a comprehension calling a method for each new node: no frames)
+            nxt: list[list[Any]] = []
+            for child, nr in node.next_functions:
+                cid = None
+                if child is not None:
+                    cid = ids.get(child)
+                    if cid is None:  # a new node: its id now, its entry when it is dequeued
+                        cid = ids[child] = f"n{len(ids)}"
+                        queue.append(child)
+                nxt.append([cid, nr])
             entry: dict[str, Any] = {"name": node.name(), "next": nxt}
             if isinstance(node, ge.AccumulateGrad):
                 entry["variable"] = self.names.get(id(node.variable))
@@ -56,9 +59,12 @@ class _Graph:
 
 def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                  stats: dict[str, Any]) -> dict[str, Any]:
-    explicit = request.outputs is not None
+    # (the request's members read once: a pydantic model's __getattr__ keeps each read of them
+    # a lookup that never specializes)
+    outputs, encoding = request.outputs, request.encoding
+    explicit = outputs is not None
     hidden = noted(request, "hidden_names")
-    names = request.outputs if request.outputs is not None else \
+    names = outputs if outputs is not None else \
         [n for n in env if n not in hidden] if hidden else list(env)
     bound: dict[int, str] = {}
     for name, v in env.items():
@@ -73,7 +79,7 @@ def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
                                "program", pointer(("outputs", i)), name=name)
         v = env[name]
         if isinstance(v, ge.Tensor):
-            tensors[name] = _tensor_out(v, request, graph)
+            tensors[name] = _tensor_out(v, encoding, graph)
         elif isinstance(v, tuple) and not isinstance(v, Size):
             if explicit:
                 raise ProgramError("type-error", f"output {name!r} is a tuple; bind its elements "
@@ -87,8 +93,7 @@ def build_answer(env: dict[str, Any], request: RunRequest, printed: list[str],
     return answer
 
 
-def _tensor_out(t: ge.Tensor, request: RunRequest, graph: _Graph) -> dict[str, Any]:
-    encoding = request.encoding
+def _tensor_out(t: ge.Tensor, encoding: Encoding, graph: _Graph) -> dict[str, Any]:
     out = encode_tensor(t, encoding)
     fn = t.grad_fn  # (a property, a call: read once; is_leaf is whether it is None)
     out["requires_grad"] = t.requires_grad

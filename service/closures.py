@@ -37,7 +37,7 @@ from service.errors import InternalError, ProgramError, limit_exceeded
 from service.inline_policy import Preempted
 from service.param_kinds import READERS, TAKES, Input, Reader
 from service.pointer import Path, pointer
-from service.printing import print_line, to_str
+from service.printing import print_line, to_repr, to_str
 from service.signatures import SIGNATURES, Signature
 from service.values import type_name
 
@@ -230,7 +230,8 @@ def invoke(c: Compiled, it: Interpreter) -> Any:
     if statement:
         it.tick(path)
     else:
-        now = it.clock()
+        clock = it.clock  # (an attribute read, then called: see Interpreter.tick)
+        now = clock()
         if now > it.soonest:
             it.clock_passed(now, path)
     # each argument as its input's kind reads it, given the values of the arguments before it
@@ -302,10 +303,13 @@ def truth(it: Interpreter, e: Expr) -> bool:
     """A condition's truth, as Python's ``if`` takes it (a one-element tensor by its value)."""
     v = e.run(it)
     if isinstance(v, ge.Tensor):
-        if v.numel() != 1:
+        # (item() refuses any but one element itself: no numel() frame before it, in every test
+        # of a loop's condition)
+        try:
+            return bool(v.item())
+        except ge.ShapeError:
             raise ProgramError("type-error", "Boolean value of Tensor with more than one "
-                               "value is ambiguous", pointer(e.path))
-        return bool(v.item())
+                               "value is ambiguous", pointer(e.path)) from None
     return bool(v)
 
 
@@ -324,16 +328,24 @@ def _iteration(it: Interpreter, body: list[Step]) -> bool:
 
 def print_(values: list[Expr], path: Path, sep: str = " ", end: str = "\n") -> Step:
     # (what it prints bound as a tuple, as a call's site is: the most frequent statement after
-    # calls; no function made per statement)
+    # calls; no function made per statement. The most frequent print, one value ended by a
+    # newline, is held without its end: its line is the value's str, made without a list of
+    # values or print_line's frame)
+    if len(values) == 1 and end == "\n":
+        return MethodType(_print, (values, path, sep, None))
     return MethodType(_print, (values, path, sep, end))
 
 
-def _print(held: tuple[list[Expr], Path, str, str], it: Interpreter) -> None:
+def _print(held: tuple[list[Expr], Path, str, str | None], it: Interpreter) -> None:
     values, path, sep, end = held
     it.tick(path)
-    line = print_line([e.run(it) for e in values], sep, end)
+    if end is None:  # one value (print_)
+        v = values[0].run(it)
+        line = v if isinstance(v, str) else to_repr(v)
+    else:
+        line = print_line([e.run(it) for e in values], sep, end)
     it.printed_chars += len(line) + 1
-    cap = it.settings.max_printed_chars
+    cap = it.max_printed_chars
     if it.printed_chars > cap:
         raise limit_exceeded("max_printed_chars", it.printed_chars, cap,
                              f"print statements produced more than {cap} characters",

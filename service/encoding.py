@@ -38,7 +38,10 @@ DATATYPES: dict[str, tuple[str, np.dtype[Any]]] = {
     "INT64": ("int64", np.dtype("<i8")),
     "BOOL": ("bool", np.dtype("u1")),
 }
-BY_DTYPE: dict[str, str] = {dtype: wire for wire, (dtype, _) in DATATYPES.items()}
+# a host array's dtype -> its wire datatype: encode_tensor reads it from the values it has (the
+# Tensor's dtype is a property, a Python frame a read, and engine.dtypes another)
+_WIRE_OF_HOST: dict[np.dtype[Any], str] = {
+    np.dtype(dtypes.BY_NAME[dtype].np): wire for wire, (dtype, _) in DATATYPES.items()}
 
 NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 NULL_NUMBER = ('null is not a number; NaN travels as "NaN" (and infinities as "Infinity" and '
@@ -213,19 +216,25 @@ def decode_literal(nested: Any, dtype: str | None = None, resolve: Resolve | Non
     """
     shape, flat = _flatten(nested, resolve)
     check_shape(shape, "tensor")
+    types = set(map(type, flat))
     if dtype is None:
-        types = set(map(type, flat))
         dtype = "float32" if types & {float, str} else "int64" if int in types else \
             "bool" if flat else "float32"
-    if str in set(map(type, flat)):
+    if str in types:
         flat = [NONFINITE[v] if type(v) is str else v for v in flat]
     # Python floats are exact doubles: converting once from them rounds each value once.
     return ge.tensor(_to_array(flat, dtype).reshape(shape), dtype=dtype)
 
 
+# the engine's dtype names -> their numpy dtypes, made once (np.dtype of a name parses it: a third
+# of converting a short list)
+_NP_DTYPES: dict[str, np.dtype[Any]] = {name: np.dtype(d.np) for name, d in dtypes.BY_NAME.items()}
+
+
 def _to_array(values: Sequence[Any], dtype: str) -> np.ndarray:
+    known = _NP_DTYPES.get(dtype)  # (any other name as numpy reads it, as before)
     try:
-        return np.array(values, dtype=np.dtype(dtype))
+        return np.array(values, dtype=np.dtype(dtype) if known is None else known)
     except (ValueError, OverflowError) as exc:  # NaN or 1e300 asked to become an int64
         raise EncodingError(f"values do not fit dtype {dtype}: {exc}") from None
 
@@ -235,6 +244,8 @@ def _flatten(nested: Any, resolve: Resolve | None = None) -> tuple[tuple[int, ..
     for ragged input and the path of the offending element."""
     if not isinstance(nested, list):
         return (), [_scalar(nested, (), resolve)]
+    if set(map(type, nested)) <= _NUMBERS:  # a list of numbers, the most frequent literal: as is
+        return (len(nested),), nested
     shape: list[int] = []
     probe: Any = nested
     while isinstance(probe, list):
@@ -261,8 +272,11 @@ def _flatten(nested: Any, resolve: Resolve | None = None) -> tuple[tuple[int, ..
     return tuple(shape), flat
 
 
+_NUMBERS = frozenset({bool, int, float})
+
+
 def _scalar(v: Any, path: tuple[int, ...], resolve: Resolve | None) -> Any:
-    if type(v) in (bool, int, float) or (isinstance(v, str) and v in NONFINITE):
+    if type(v) in _NUMBERS or (isinstance(v, str) and v in NONFINITE):
         return v
     if v is None:
         raise EncodingError(NULL_NUMBER, path)
@@ -284,7 +298,7 @@ def encode_tensor(t: ge.Tensor, encoding: Encoding = "json") -> dict[str, Any]:
     an orjson.Fragment, or an Encoded value when it is long)."""
     # (host_values, not detach().numpy(): the values alone, with no alias made to read them)
     arr = t.host_values()
-    wire = BY_DTYPE[t.dtype.name]
+    wire = _WIRE_OF_HOST[arr.dtype]
     out: dict[str, Any] = {"shape": list(arr.shape), "datatype": wire}
     if encoding == "base64":
         raw = np.ascontiguousarray(arr, dtype=DATATYPES[wire][1]).data  # a memoryview, no copy
@@ -302,9 +316,11 @@ def flat_json(arr: np.ndarray) -> bytes:
     NaN and infinities as ``null``. In a flat numeric array each ``null`` is exactly one non-finite
     element, in order, so the nulls are swapped for the tokens of those elements.
     """
-    flat = np.ascontiguousarray(arr.reshape(-1))
+    flat = arr.ravel()  # (C-contiguous, as orjson needs: a view when arr is, else a copy)
     text = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)
-    if flat.dtype.kind != "f" or b"null" not in text:  # (a finite float is never null)
+    # (find, not ``in``: bytes' ``in`` tries its operand as an int first, and the TypeError it
+    # formats and drops costs ten times the search of a short text)
+    if flat.dtype.kind != "f" or text.find(b"null") < 0:  # (a finite float is never null)
         return text
     bad = flat[~np.isfinite(flat)]
     if not bad.size:

@@ -27,8 +27,7 @@ import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import engine as ge
 from service import metrics
@@ -43,8 +42,10 @@ class Preempted(Exception):
     """An inline run outgrew its budget: run the program again in the pool."""
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
+    """(A named tuple, not a frozen dataclass, whose __init__ sets each field through
+    object.__setattr__: made once a run, at a sixth of the cost.)"""
+
     limits: ge.Limits  # the engine's allocation limits for the run
     preempt_at: float  # the clock time past which an inline run gives up (inf in the pool)
 

@@ -93,6 +93,9 @@ class Interpreter:
     _preempt_at: float = math.inf
     soonest: float = math.inf  # the earlier of the two: the clock's only test when all is well
     _max_steps: int = 0
+    # settings.max_printed_chars, read once a run: a settings attribute is read through pydantic's
+    # __getattr__, a lookup that never specializes (once a print otherwise)
+    max_printed_chars: int = 0
     _ctx: Any = None  # the engine's ExecutionContext while running
     # calls by op name (/metrics); a defaultdict, not a Counter: made in C (a Counter's __init__
     # and its __missing__, at each op's first call, are Python frames: ~10 k instructions a run)
@@ -121,32 +124,35 @@ class Interpreter:
         return RunReport(answer, error, self.steps, self.op_counts, allocated)
 
     def _run(self) -> dict[str, Any]:
-        s = self.settings
+        # (the request's and the settings' members each read once: pydantic's models have a
+        # __getattr__, so a read of theirs is a lookup that never specializes)
+        s, request = self.settings, self.request
+        inputs = request.inputs
         started = self.clock()
         self._deadline = started + s.request_timeout if self.deadline is None else self.deadline
         cached = self.program_cached
         if self.program is None:
-            assert self.request.program is not None  # (RunRequest holds one; a source became one)
-            self.program = compile_program(self.request.program, s.max_nesting_depth)
+            assert request.program is not None  # (RunRequest holds one; a source became one)
+            self.program = compile_program(request.program, s.max_nesting_depth)
         program = self.program
-        if self.request.inputs is not None:
-            _check_input_names(self.request.inputs, program)
+        if inputs is not None:
+            _check_input_names(inputs, program)
         # The engine checks the deadline (and cancellation) inside long calls too: backward
         # passes, jacobians, functional steps.
         budget = inline_policy.budget(s, started, self.inline, self._deadline, self.clock)
         self._preempt_at = budget.preempt_at
         self.soonest = min(self._preempt_at, self._deadline)
         self._max_steps = s.max_steps
-        self.anomaly = self.request.detect_anomaly
+        self.max_printed_chars = s.max_printed_chars
+        self.anomaly = anomaly = request.detect_anomaly
         try:
             # (ge.execution also keeps 0/0 and overflow silent, as torch does)
-            with ge.execution(seed=self.request.seed, limits=budget.limits,
-                              detect_anomaly=self.request.detect_anomaly,
+            with ge.execution(seed=request.seed, limits=budget.limits, detect_anomaly=anomaly,
                               cancelled=self.cancelled) as ctx, \
                     ge.set_grad_enabled(True):
                 self._ctx = ctx
-                if self.request.inputs:
-                    self._bind_inputs(self.request.inputs)
+                if inputs:
+                    self._bind_inputs(inputs)
                 for step in program.body:
                     step(self)
                 stats = {"steps": self.steps, "loop_iterations": self.loop_iterations,
@@ -154,7 +160,7 @@ class Interpreter:
                          "peak_alive_elements": ctx.peak, "allocated_elements": ctx.allocated,
                          "backend": backend.NAME, "device": backend.DEVICE,
                          "compile_cached": cached}
-            return build_answer(self.env, self.request, self.printed, stats)
+            return build_answer(self.env, request, self.printed, stats)
         except ProgramError as err:
             err.extra.setdefault("printed", self.printed)
             raise
@@ -180,7 +186,10 @@ class Interpreter:
         self.steps += 1
         if self.steps > self._max_steps:
             self.charge(0, path)  # (raises: the step limit)
-        now = self.clock()
+        # (the clock read as an attribute, then called: ``self.clock()`` looks the instance's
+        # attribute up as a method would be, which never specializes -- a type lookup a step)
+        clock = self.clock
+        now = clock()
         if now > self.soonest:
             self.clock_passed(now, path)
         if self.cancelled is not None and self.cancelled.is_set():

@@ -32,8 +32,13 @@ def to_str(v: Any) -> str:
     return v if isinstance(v, str) else to_repr(v)
 
 
+# the types whose repr is Python's own, answered before the isinstance checks below (a print of
+# ``requires_grad`` or ``item()``: a bool or a number)
+_PLAIN = frozenset({bool, int, float, type(None)})
+
+
 def to_repr(v: Any) -> str:
-    if isinstance(v, ge.Tensor):
+    if isinstance(v, ge.Tensor) or type(v) in _PLAIN:
         return repr(v)
     if isinstance(v, ge.Node):
         return f"<{v.name()} object>"

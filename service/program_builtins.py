@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import engine as ge
@@ -209,8 +210,11 @@ def _tensor(data: ge.Tensor | Decoded, *, dtype: str | None = None, requires_gra
     # dtype. What was decoded for this call alone (Decoded) needs no copy when its dtype is right.
     if isinstance(data, Decoded):
         t = data.tensor
-        if (dtype is None or ge.dtypes.get(dtype) is t.dtype) and \
-                (t.dtype.is_floating_point or not requires_grad):
+        # (its dtype read once, and whether it is a float only when it is to require grad: each
+        # is a property, a frame)
+        dt = t.dtype
+        if (dtype is None or ge.dtypes.get(dtype) is dt) and \
+                (not requires_grad or dt.is_floating_point):
             return t.requires_grad_() if requires_grad else t
         data = t
     return ge.tensor(data, dtype=dtype, requires_grad=requires_grad)
@@ -222,28 +226,33 @@ _LEAVES = Input("inputs", "tensors", required=False, nullable=True,
                 doc="Accumulate only into these leaves.")
 _CREATE = Param("create_graph", "bool", False, doc="Record the backward pass for higher derivatives.")
 
+# (an accessor reads through attrgetter or methodcaller, made in C: the value as the attribute
+# gives it, without a lambda's frame in every call of it)
 BUILTINS: tuple[Builtin, ...] = (
-    _accessor("grad", lambda t: t.grad, "x.grad: the gradient accumulated by backward, or None.",
-              "Tensor or None"),
-    _accessor("grad_fn", lambda t: t.grad_fn,
+    _accessor("grad", attrgetter("grad"),
+              "x.grad: the gradient accumulated by backward, or None.", "Tensor or None"),
+    _accessor("grad_fn", attrgetter("grad_fn"),
               "x.grad_fn: the graph node that produced x (None for leaves).", "node or None"),
-    _accessor("requires_grad", lambda t: t.requires_grad, "x.requires_grad.", "bool"),
-    _accessor("is_leaf", lambda t: t.is_leaf, "x.is_leaf.", "bool"),
-    _accessor("retains_grad", lambda t: t.retains_grad, "x.retains_grad.", "bool"),
-    _accessor("version", lambda t: t._version, "x._version: the in-place changes its storage has "
-              "seen (shared with its views and detach()).", "int"),
-    _accessor("is_view", lambda t: t._is_view(), "x._is_view(): whether x views another "
+    _accessor("requires_grad", attrgetter("requires_grad"), "x.requires_grad.", "bool"),
+    _accessor("is_leaf", attrgetter("is_leaf"), "x.is_leaf.", "bool"),
+    _accessor("retains_grad", attrgetter("retains_grad"), "x.retains_grad.", "bool"),
+    _accessor("version", attrgetter("_version"),
+              "x._version: the in-place changes its storage has seen (shared with its views and "
+              "detach()).", "int"),
+    _accessor("is_view", methodcaller("_is_view"), "x._is_view(): whether x views another "
               "tensor's storage.", "bool"),
-    _accessor("data", lambda t: t.data, "x.data: the same values outside the graph, in the same "
-              "storage (with its own version counter).", "Tensor"),
-    _accessor("detach", lambda t: t.detach(), "x.detach(): a new leaf sharing x's storage and "
+    _accessor("data", attrgetter("data"),
+              "x.data: the same values outside the graph, in the same storage (with its own "
+              "version counter).", "Tensor"),
+    _accessor("detach", methodcaller("detach"), "x.detach(): a new leaf sharing x's storage and "
               "version counter.", "Tensor"),
     _accessor("shape", lambda t: Size(t.shape), "x.shape (prints as torch.Size).", "Size"),
-    _accessor("dtype", lambda t: t.dtype, "x.dtype (prints as torch.float32).", "dtype"),
-    _accessor("numel", lambda t: t.numel(), "x.numel(): the number of elements.", "int"),
-    _accessor("ndim", lambda t: t.ndim, "x.ndim: the number of dimensions.", "int"),
-    _accessor("item", lambda t: t.item(), "x.item(): the value of a one-element tensor.", "number"),
-    _accessor("next_functions", lambda n: n.next_functions,
+    _accessor("dtype", attrgetter("dtype"), "x.dtype (prints as torch.float32).", "dtype"),
+    _accessor("numel", methodcaller("numel"), "x.numel(): the number of elements.", "int"),
+    _accessor("ndim", attrgetter("ndim"), "x.ndim: the number of dimensions.", "int"),
+    _accessor("item", methodcaller("item"), "x.item(): the value of a one-element tensor.",
+              "number"),
+    _accessor("next_functions", attrgetter("next_functions"),
               "node.next_functions: ((node or None, output_nr), ...).", "tuple", kind="node"),
     _accessor("variable", _variable, "node.variable: the leaf of an AccumulateGrad node.", "Tensor",
               kind="node"),
@@ -251,7 +260,7 @@ BUILTINS: tuple[Builtin, ...] = (
             (Param("requires_grad", "bool", True),),
             lambda t, requires_grad=True: t.requires_grad_(requires_grad),
             "x.requires_grad_(flag): set the flag on a leaf; returns x.", "autograd", "Tensor"),
-    Builtin("retain_grad", (Input("input", "tensor"),), (), lambda t: t.retain_grad(),
+    Builtin("retain_grad", (Input("input", "tensor"),), (), methodcaller("retain_grad"),
             "x.retain_grad(): keep .grad of a non-leaf after backward.", "autograd", "None"),
     Builtin("backward",
             (Input("input", "tensor"),
