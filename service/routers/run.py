@@ -15,7 +15,7 @@ from starlette.responses import Response
 from service import allocator, inline_policy, problems
 from service.base64_lift import LIFT_FROM, lift
 from service.compile_cache import Found, find_json, find_source, find_text, program_text
-from service.deps import clock_of, runner_of, settings_of
+from service.deps import shared_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.json_compiler import read_request
@@ -160,7 +160,8 @@ router = APIRouter(tags=["run"], route_class=RunRoute)
 )
 async def run(body: RunRequest, request: Request) -> Response:
     # (called by ProgramRoute without FastAPI's dependency solving: service/deps.py)
-    settings, runner, clock = settings_of(request), runner_of(request), clock_of(request)
+    shared = shared_of(request)
+    settings, runner, clock = shared.settings, shared.runner, shared.clock
     # The deadline runs from here: time spent waiting for a thread (and, for a large body,
     # parsing and validating it there) counts toward it.
     deadline = clock() + settings.request_timeout
@@ -172,9 +173,8 @@ async def run(body: RunRequest, request: Request) -> Response:
         request_body = prepared(body)
         program, translation = request_body, None
         if request_body.source is not None:  # translated here too: long sources stay off the loop
-            program, translation = program_request(request_body, settings,
-                                                   request.app.state.translations)
-        programs = request.app.state.programs
+            program, translation = program_request(request_body, settings, shared.translations)
+        programs = shared.programs
         found = noted(request_body, "found") if translation is None else \
             find_source(programs, request_body, translation)
         cached = found.program if found is not None else None
