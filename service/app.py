@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from service import __version__, auth, metrics, problems
 from service.compile_cache import CompileCache
+from service.deps import Shared
 from service.executor import Runner
 from service.fastpath import App
 from service.interpreter import Clock
@@ -52,13 +53,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app = App(title="gradserve", version=__version__, description=description(),
                   default_response_class=JSONResponse, lifespan=lifespan, docs_url=None,
                   redoc_url=None)
+    app.shared = Shared(settings, runner, clock or time.monotonic,
+                        CompileCache(settings.compile_cache_entries, settings.compile_cache_bytes),
+                        TranslationCache(settings.source_cache_entries))
     app.state.settings = settings
     app.state.runner = runner
-    app.state.clock = clock or time.monotonic
+    app.state.clock = app.shared.clock
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
-    app.state.translations = TranslationCache(settings.source_cache_entries)
-    app.state.programs = CompileCache(settings.compile_cache_entries,
-                                      settings.compile_cache_bytes)
+    app.state.translations = app.shared.translations
+    app.state.programs = app.shared.programs
     problems.install(app)
     for module in (run, translate, ops, info, health, metrics, playground):
         app.include_router(module.router)

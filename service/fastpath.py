@@ -28,6 +28,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.deps import Shared
 from service.jsonbody import ProgramRoute
 from service.problems import is_json
 
@@ -110,8 +111,11 @@ def _direct(scope: Scope) -> bool:
 
 
 class App(FastAPI):
-    """FastAPI, with ``POST /v1/run`` answered through the direct stack (module docstring)."""
+    """FastAPI, with ``POST /v1/run`` answered through the direct stack (module docstring), and
+    the parts its routes read on every request as a plain attribute (``shared``: service/deps.py,
+    set by service/app.py)."""
 
+    shared: Shared
     _direct_stack: ASGIApp | None = None
     _direct_checked = False
 

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from service import allocator, inline_policy, problems
 from service.base64_lift import LIFT_FROM, lift
-from service.compile_cache import Found, find_json, find_source
-from service.deps import clock_of, runner_of, settings_of
+from service.compile_cache import Found, find_json, find_source, find_text, program_text
+from service.deps import shared_of
 from service.errors import ProgramError
 from service.interpreter import Interpreter
 from service.json_compiler import read_request
@@ -24,6 +24,7 @@ from service.jsonbody import (
     client_gone,
     deeper_than,
     max_json_depth,
+    parse,
     parse_unchecked,
     prepared,
     read_body,
@@ -53,7 +54,9 @@ class RunRoute(ProgramRoute):
         # shortest text lifted has none, and is not looked at: the usual body, on every
         # request's path (no lift call, no look-up of the cache's bound on the app's state).
         if len(body) < LIFT_FROM:
-            value = self._prepare_counted(body, state)
+            value = self._prepare_found(body, state)
+            if value is None:
+                value = self._prepare_counted(body, state)
             return value if value is not None else super().prepare(body, state)
         lifted = lift(body, max(LIFT_FROM, state.programs.longest_json))
         if lifted is not None:
@@ -62,6 +65,30 @@ class RunRoute(ProgramRoute):
                 if document is not None:
                     return self.validate_body(document, state, len(body))
         return super().prepare(body, state)
+
+    def _prepare_found(self, body: bytes, state: Any) -> Any:
+        """The general path's value for a body whose program the compile cache holds under the
+        program's own text, found in the body's bytes (service/compile_cache.py find_text), or
+        None (then the counted read, or the general path, answers as it always has).
+
+        The program's text came whole, within the depth limit and compiled in another body, so
+        the body is what its rest is, with that program: the rest (the body with ``[]`` in the
+        program's place: its inputs, a few hundred bytes) is measured and parsed strictly, and
+        validated as a cached program's body always is. Any problem of the rest's parse goes the
+        general way, whose detail and place are about the whole body."""
+        found = find_text(state.programs, body)
+        if found is None:
+            return None
+        found_program, rest = found
+        if deeper_than(rest, max_json_depth(state.settings.max_nesting_depth)):
+            return None
+        try:
+            document = parse(rest)
+        except ProgramError:
+            return None
+        if type(document) is not dict or document.get("program") != [] or "source" in document:
+            return None  # (as find_json: a source beside a program is the models' to refuse)
+        return self._validate_found(document, state, len(body), found_program)
 
     def _prepare_counted(self, body: bytes, state: Any) -> Any:
         """The general path's value for a body with a JSON program, reached with less work, or
@@ -91,6 +118,8 @@ class RunRoute(ProgramRoute):
         if deeper_than(rest if found.program is not None else body,
                        max_json_depth(state.settings.max_nesting_depth)):
             return None
+        if found.program is None:  # compiled afresh: kept under its text too (_prepare_found)
+            found.text = program_text(body)
         return self._validate_found(document, state, len(body), found)
 
     def validate_body(self, document: Any, state: Any, size: int | None = None) -> Any:
@@ -131,7 +160,8 @@ router = APIRouter(tags=["run"], route_class=RunRoute)
 )
 async def run(body: RunRequest, request: Request) -> Response:
     # (called by ProgramRoute without FastAPI's dependency solving: service/deps.py)
-    settings, runner, clock = settings_of(request), runner_of(request), clock_of(request)
+    shared = shared_of(request)
+    settings, runner, clock = shared.settings, shared.runner, shared.clock
     # The deadline runs from here: time spent waiting for a thread (and, for a large body,
     # parsing and validating it there) counts toward it.
     deadline = clock() + settings.request_timeout
@@ -143,9 +173,8 @@ async def run(body: RunRequest, request: Request) -> Response:
         request_body = prepared(body)
         program, translation = request_body, None
         if request_body.source is not None:  # translated here too: long sources stay off the loop
-            program, translation = program_request(request_body, settings,
-                                                   request.app.state.translations)
-        programs = request.app.state.programs
+            program, translation = program_request(request_body, settings, shared.translations)
+        programs = shared.programs
         found = noted(request_body, "found") if translation is None else \
             find_source(programs, request_body, translation)
         cached = found.program if found is not None else None
@@ -156,7 +185,7 @@ async def run(body: RunRequest, request: Request) -> Response:
                                   program_cached=cached is not None)
         report = interpreter.run()
         if found is not None and cached is None and interpreter.program is not None:
-            programs.put(found.key, interpreter.program, found.size)
+            programs.keep(found, interpreter.program)
         try:
             # Serialising in the worker thread too keeps large answers off the event loop.
             return dumps_pieces(report.answer_or_raise())

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,50 @@ def let(name: str | list[Any], op: str, *args: Any, **attrs: Any) -> dict[str, A
     """A bind statement: ``let("y", "mul", "x", 2)``."""
     return {"name": name, **call(op, *args, **attrs)}
 
+
+# ----- /v1/run's small-body reads ---------------------------------------------------------------
+# The reads that service/routers/run.py tries before the general one (each answers, or None)
+SMALL_BODY_READS = ("_prepare_found", "_prepare_counted")
+
+
+async def read_as_the_general_one(monkeypatch: Any, send: Callable[[], Awaitable[
+        list[httpx.Response]]], spied: str) -> list[bool]:
+    """Run ``send`` (requests to fresh apps) with every small-body read off (the general read
+    alone), then as the app is, spying on the read ``spied``; assert both answered alike
+    (timing aside; a problem byte for byte). Returns, call by call, whether ``spied`` answered
+    (a problem it raised included)."""
+    from service.routers.run import RunRoute  # (an app's module: imported by the test only)
+
+    taken: list[bool] = []
+    read = getattr(RunRoute, spied)
+
+    def spy(self: Any, body: bytes, state: Any) -> Any:
+        taken.append(True)
+        value = read(self, body, state)
+        taken[-1] = value is not None
+        return value
+
+    with monkeypatch.context() as m:
+        for name in SMALL_BODY_READS:
+            m.setattr(RunRoute, name, lambda self, body, state: None)
+        general = await send()
+    with monkeypatch.context() as m:
+        m.setattr(RunRoute, spied, spy)
+        fast = await send()
+    assert _answers(fast) == _answers(general)
+    assert [r.content for r in fast if r.status_code != 200] == \
+        [r.content for r in general if r.status_code != 200]
+    return taken
+
+
+def _answers(responses: list[httpx.Response]) -> list[tuple[int, str, Any]]:
+    out = []
+    for r in responses:
+        body = r.json()
+        if isinstance(body.get("stats"), dict):  # (timing aside)
+            body["stats"] = {k: v for k, v in body["stats"].items() if k != "elapsed_s"}
+        out.append((r.status_code, r.headers["content-type"], body))
+    return out
 
 
 def free_port() -> int:

@@ -115,9 +115,11 @@ async def test_a_cached_run_answers_as_an_uncached_one(
         assert [r.json()["stats"]["compile_cached"] for r in (uncached, first, again)] == \
             [False, False, True]
     # a program that failed to compile is not kept; one that compiled is, whatever its run did
+    # (kept under its canonical JSON, and under the body's own text of it where that differs:
+    # test_found_read.py)
     compiled = name not in ("a compile-time problem", "a nesting problem", "a bad input",
                             "an integer past 64 bits")
-    assert hits == int(compiled)
+    assert bool(hits) == compiled and hits <= 2
 
 
 async def test_the_key_is_the_program_part_only(

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 import httpx
 import pytest
 
 from service.jsonbody import max_json_depth, same_members
-from service.routers.run import RunRoute
-from tests.service.helpers import TEST_SETTINGS, call, let
+from tests.service.helpers import TEST_SETTINGS, call, let, read_as_the_general_one
 
 pytestmark = pytest.mark.anyio
 
@@ -73,44 +71,21 @@ BODIES: dict[str, str] = {
 }
 
 
-def _answers(responses: list[httpx.Response]) -> list[tuple[int, str, Any]]:
-    out = []
-    for r in responses:
-        body = r.json()
-        if isinstance(body.get("stats"), dict):  # (timing aside)
-            body["stats"] = {k: v for k, v in body["stats"].items() if k != "elapsed_s"}
-        out.append((r.status_code, r.headers["content-type"], body))
-    return out
-
-
 @pytest.mark.parametrize("name", list(BODIES))
 async def test_the_counted_read_answers_as_the_general_one(
         make_client: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
         monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     body = BODIES[name].encode()
     headers = {"content-type": "application/json"}
-    taken: list[bool] = []
-    counted = RunRoute._prepare_counted
-
-    def spy(self: RunRoute, body: bytes, state: Any) -> Any:
-        value = counted(self, body, state)
-        taken.append(value is not None)
-        return value
 
     async def three() -> list[httpx.Response]:
         async with make_client() as c:  # cold, then again and again from the compile cache
             return [await c.post("/v1/run", content=body, headers=headers) for _ in range(3)]
 
-    with monkeypatch.context() as m:
-        m.setattr(RunRoute, "_prepare_counted", lambda self, body, state: None)
-        general = await three()
-    monkeypatch.setattr(RunRoute, "_prepare_counted", spy)
-    fast = await three()
-    assert _answers(fast) == _answers(general)
-    assert [r.content for r in fast if r.status_code != 200] == \
-        [r.content for r in general if r.status_code != 200]
+    taken = await read_as_the_general_one(monkeypatch, three, "_prepare_counted")
     if name in ("inputs", "pretty", "colons in strings", "an escaped colon"):
-        assert taken == [True] * 3 and fast[0].status_code == 200  # (it was tested)
+        # (it was tested: cold, then by the program's own text, test_found_read.py)
+        assert taken == [True]
 
 
 @pytest.mark.parametrize(("body", "parts", "more", "same"), [
