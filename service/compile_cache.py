@@ -11,9 +11,9 @@ A compiled ``program`` is also kept under the body's own text of it, where that 
 exactly from the body's bytes (:func:`program_text`): a client that repeats a program repeats
 its text, and a body holding a kept text where its program starts is found without parsing the
 program (:func:`find_text`). Any JSON text of a program is as good a key as its canonical one:
-two equal texts parse to one program. The compiled
-program depends on nothing else but the process's settings, fixed for its life, and holds no
-per-run state (service/compiler.py), so a hit is the very program a fresh compile would give.
+two equal texts parse to one program. The compiled program depends on nothing else but the
+process's settings, fixed for its life, and holds no per-run state (service/compiler.py), so a
+hit is the very program a fresh compile would give.
 Failures are never stored: a program that fails to compile fails the same way every time.
 
 Bounded in entries and in bytes (``compile_cache_entries``, ``compile_cache_bytes``; a program's
