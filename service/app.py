@@ -56,12 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.shared = Shared(settings, runner, clock or time.monotonic,
                         CompileCache(settings.compile_cache_entries, settings.compile_cache_bytes),
                         TranslationCache(settings.source_cache_entries))
-    app.state.settings = settings
-    app.state.runner = runner
-    app.state.clock = app.shared.clock
     app.state.metrics_cache = metrics.Cache(settings.metrics_cache_seconds)
-    app.state.translations = app.shared.translations
-    app.state.programs = app.shared.programs
     problems.install(app)
     for module in (run, translate, ops, info, health, metrics, playground):
         app.include_router(module.router)

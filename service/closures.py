@@ -37,7 +37,7 @@ from service.errors import InternalError, ProgramError, limit_exceeded
 from service.inline_policy import Preempted
 from service.param_kinds import READERS, TAKES, Input, Reader
 from service.pointer import Path, pointer
-from service.printing import print_line, to_repr, to_str
+from service.printing import print_line, to_str
 from service.signatures import SIGNATURES, Signature
 from service.values import type_name
 
@@ -339,11 +339,9 @@ def print_(values: list[Expr], path: Path, sep: str = " ", end: str = "\n") -> S
 def _print(held: tuple[list[Expr], Path, str, str | None], it: Interpreter) -> None:
     values, path, sep, end = held
     it.tick(path)
-    if end is None:  # one value (print_)
-        v = values[0].run(it)
-        line = v if isinstance(v, str) else to_repr(v)
-    else:
-        line = print_line([e.run(it) for e in values], sep, end)
+    # (end None: one value, held so by print_)
+    line = to_str(values[0].run(it)) if end is None else \
+        print_line([e.run(it) for e in values], sep, end)
     it.printed_chars += len(line) + 1
     cap = it.max_printed_chars
     if it.printed_chars > cap:

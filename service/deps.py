@@ -1,13 +1,13 @@
 """What the routes take from the app: the settings, the program runner and the clock that
 deadlines are measured on, and the compile and translation caches, all made by service/app.py
 (``create_app(clock=..., runner=...)`` is where a test puts its own) and kept as the app's
-:class:`Shared` (``app.shared``) as well as on ``app.state``.
+:class:`Shared` (``app.shared``), their one holder.
 
 A plain route names one by its type (``settings: SettingsDep``) and FastAPI calls the ``get_*``
 function for it. The program routes (service/jsonbody.py's ProgramRoute) skip FastAPI's
-per-request dependency solving and read them with the same functions' plain forms
-(:func:`settings_of`, :func:`runner_of`, :func:`clock_of`). (The ``get_*`` functions are
-``async``: FastAPI runs a plain ``def`` dependency in a thread.)
+per-request dependency solving and read them from :func:`shared_of` (or :func:`settings_of`,
+:func:`runner_of`). (The ``get_*`` functions are ``async``: FastAPI runs a plain ``def``
+dependency in a thread.)
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from service.source.cache import TranslationCache
 @dataclass(frozen=True, slots=True)
 class Shared:
     """The parts of the app its routes read on every request, as plain attributes: the app
-    keeps this as ``app.shared`` (service/fastpath.py's App). ``app.state`` holds the same
-    objects, for everything else; but each read of one of its members first fails the normal
-    attribute lookup (Starlette's State keeps them in a dict of its own, read by __getattr__),
-    and the AttributeError made and formatted for it costs some 5,000 instructions, which a
-    cached /v1/run request paid six times."""
+    keeps this as ``app.shared`` (service/fastpath.py's App), not on ``app.state``: each read of
+    a member of that first fails the normal attribute lookup (Starlette's State keeps them in a
+    dict of its own, read by __getattr__), and the AttributeError made and formatted for it
+    costs some 5,000 instructions, which a cached /v1/run request paid six times."""
 
     settings: Settings
     runner: Runner
@@ -53,10 +52,6 @@ def settings_of(request: Request) -> Settings:
 
 def runner_of(request: Request) -> Runner:
     return shared_of(request).runner
-
-
-def clock_of(request: Request) -> Clock:
-    return shared_of(request).clock
 
 
 async def get_settings(request: Request) -> Settings:

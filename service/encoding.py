@@ -41,7 +41,7 @@ DATATYPES: dict[str, tuple[str, np.dtype[Any]]] = {
 # a host array's dtype -> its wire datatype: encode_tensor reads it from the values it has (the
 # Tensor's dtype is a property, a Python frame a read, and engine.dtypes another)
 _WIRE_OF_HOST: dict[np.dtype[Any], str] = {
-    np.dtype(dtypes.BY_NAME[dtype].np): wire for wire, (dtype, _) in DATATYPES.items()}
+    dtypes.BY_NAME[dtype].dtype: wire for wire, (dtype, _) in DATATYPES.items()}
 
 NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 NULL_NUMBER = ('null is not a number; NaN travels as "NaN" (and infinities as "Infinity" and '
@@ -226,15 +226,12 @@ def decode_literal(nested: Any, dtype: str | None = None, resolve: Resolve | Non
     return ge.tensor(_to_array(flat, dtype).reshape(shape), dtype=dtype)
 
 
-# the engine's dtype names -> their numpy dtypes, made once (np.dtype of a name parses it: a third
-# of converting a short list)
-_NP_DTYPES: dict[str, np.dtype[Any]] = {name: np.dtype(d.np) for name, d in dtypes.BY_NAME.items()}
-
-
 def _to_array(values: Sequence[Any], dtype: str) -> np.ndarray:
-    known = _NP_DTYPES.get(dtype)  # (any other name as numpy reads it, as before)
+    # (an engine dtype's numpy dtype, made once: np.dtype of a name parses it; any other name
+    # as numpy reads it, as before)
+    known = dtypes.BY_NAME.get(dtype)
     try:
-        return np.array(values, dtype=np.dtype(dtype) if known is None else known)
+        return np.array(values, dtype=np.dtype(dtype) if known is None else known.dtype)
     except (ValueError, OverflowError) as exc:  # NaN or 1e300 asked to become an int64
         raise EncodingError(f"values do not fit dtype {dtype}: {exc}") from None
 

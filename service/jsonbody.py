@@ -302,7 +302,7 @@ class ProgramRoute(APIRoute):
         """The answer to ``body``, a non-empty body sent as JSON (read already): measured,
         parsed and validated (on a thread when it is large), then given to the endpoint.
         service/fastpath.py calls this too."""
-        state = request.app.shared  # (service/deps.py: app.state's members, read directly)
+        state = request.app.shared  # (service/deps.py's Shared: what the routes read)
         value: Any
         if len(body) >= OFF_LOOP_FROM:
             if self.prepares_on_worker:

@@ -219,7 +219,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
                            "them)", f"{ptr}/op", op=op, suggestions=near)
         if e["type"] == "recursion_depth_exceeded":
             # pydantic's own guard against deep nesting, met before our max_nesting_depth check
-            maximum = request.app.state.settings.max_nesting_depth
+            maximum = request.app.shared.settings.max_nesting_depth  # (service/deps.py's Shared)
             return problem(path, "limit-exceeded", 422, "the program nests too deeply (over the "
                            f"limit of {maximum})", ptr, limit="max_nesting_depth", maximum=maximum)
         if e["type"] == "missing" and not loc:

@@ -294,7 +294,7 @@ class _CachedRequest:
         from service.jsonbody import read_body
         from service.program import noted
 
-        state = self.app.state
+        state = self.app.shared  # (service/deps.py: what the routes read)
         document, size = read_body(self.body, state.settings.max_nesting_depth), len(self.body)
 
         def step() -> None:

@@ -52,7 +52,7 @@ class RunRoute(ProgramRoute):
         # answers it as it always has. (Only texts longer than any program the compile cache
         # keeps: a cached program never holds the body's bytes.) A body shorter than the
         # shortest text lifted has none, and is not looked at: the usual body, on every
-        # request's path (no lift call, no look-up of the cache's bound on the app's state).
+        # request's path (no lift call, no look-up of the cache's bound in the app's Shared).
         if len(body) < LIFT_FROM:
             value = self._prepare_found(body, state)
             if value is None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 
 from service import problems
 from service.compiler import compile_program
+from service.deps import shared_of
 from service.errors import ProgramError
 from service.jsonbody import ProgramRoute, parse
 from service.program import MAX_INPUTS, Name, Statement
@@ -78,11 +79,12 @@ class TranslateResponse(BaseModel):
     "runs under PyTorch and prints what gradserve prints for the program.",
 )
 async def translate(body: TranslateRequest, request: Request) -> Any:
-    settings = request.app.state.settings
+    shared = shared_of(request)
+    settings = shared.settings
     if body.source is not None:
         inputs = frozenset(body.inputs or ())
-        translation, program = translate_request(body.source, settings,
-                                                 request.app.state.translations, inputs)
+        translation, program = translate_request(body.source, settings, shared.translations,
+                                                 inputs)
         if body.inputs is not None:
             _check_inputs(body.inputs, program, translation, settings.max_nesting_depth)
         answer: dict[str, Any] = {"program": translation.program}

@@ -152,7 +152,7 @@ def make_client() -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient
             try:
                 yield c
             finally:
-                app.state.runner.close()
+                app.shared.runner.close()
 
     return make
 

@@ -170,7 +170,7 @@ async def test_each_ops_ordinary_call_answers_200() -> None:
                 if r.status_code != 200:
                     failed.append(f"{op.name}: {r.status_code} {r.text[:200]}")
     finally:
-        app.state.runner.close()
+        app.shared.runner.close()
     assert not failed, "\n".join(failed)
 
 
@@ -214,6 +214,6 @@ async def test_every_op_with_extreme_attributes_answers_without_a_500() -> None:
                         heavy.append(f"{label}: {peak / 2**20:.0f} MiB ({r.status_code})")
     finally:
         tracemalloc.stop()
-        app.state.runner.close()
+        app.shared.runner.close()
     assert not bad, "\n".join(bad)
     assert not heavy, "\n".join(heavy)

@@ -98,7 +98,7 @@ def campaign(positive: int, negative: int, base_url: str | None = None
                                 lambda case: case.call_and_validate(
                                     app=app, excluded_checks=[positive_data_acceptance]))
     finally:
-        app.state.runner.close()
+        app.shared.runner.close()
     return dict(counts), failures
 
 

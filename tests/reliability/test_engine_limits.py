@@ -164,7 +164,7 @@ async def test_a_call_stops_at_the_deadline(fast_clock: FastClock) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://gradserve") as client:
             r = await run(client, program)
     finally:
-        app.state.runner.close()
+        app.shared.runner.close()
     body = problem(r, "limit-exceeded", 422, f"/program/{len(program) - 1}")
     limit(body, "request_timeout", S.request_timeout)
     # (about one second of the engine's clock past the deadline: the first reading past it)

@@ -124,7 +124,7 @@ async def test_a_500_closes_its_connection() -> None:
         assert r.status_code == 500
         assert r.headers["connection"] == "close"
     finally:
-        app.state.runner.close()
+        app.shared.runner.close()
 
 
 test_a_500_closes_its_connection = pytest.mark.anyio(test_a_500_closes_its_connection)

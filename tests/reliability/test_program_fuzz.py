@@ -63,7 +63,7 @@ def http() -> Iterator[Client]:
             yield Client(portal, client)
         finally:
             portal.call(client.aclose)
-            app.state.runner.close()
+            app.shared.runner.close()
 
 
 def test_the_ops_used_are_registry_ops() -> None:

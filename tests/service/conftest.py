@@ -105,6 +105,6 @@ def make_client() -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient
             try:
                 yield c
             finally:
-                app.state.runner.close()
+                app.shared.runner.close()
 
     return make

@@ -105,7 +105,7 @@ async def test_a_cached_run_answers_as_an_uncached_one(
         uncached = await plain.post("/v1/run", json=request)
         first = await cached.post("/v1/run", json=request)
         again = await cached.post("/v1/run", json=request)
-        hits = len(cached.app.state.programs)  # type: ignore[attr-defined]
+        hits = len(cached.app.shared.programs)  # type: ignore[attr-defined]
     answers = [(r.status_code, r.headers["content-type"], _without_timing(r.json()))
                for r in (uncached, first, again)]
     assert answers[0] == answers[1] == answers[2]

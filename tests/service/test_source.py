@@ -238,7 +238,7 @@ async def test_a_source_sent_again_comes_from_the_translation_cache(app: FastAPI
         first = await ok_source(c, source, seed=1)
         again = await ok_source(c, source, seed=1)
         other = await ok_source(c, source, seed=2)
-    assert (source, frozenset()) in app.state.translations._items
+    assert (source, frozenset()) in app.shared.translations._items
     assert first["tensors"] == again["tensors"] != other["tensors"]
 
 
